@@ -1,0 +1,273 @@
+//! Whole-record verification: every entry re-checked as stored, forks, and whether the approved
+//! state is still the current state.
+
+use std::collections::BTreeMap;
+
+use crate::directory::Directory;
+use crate::entry::{Binding, DecisionKind, Entry, EntryBody, RecordKind};
+use crate::ids::{ChangeHash, EntryHash, RecordId, UnitId};
+use crate::record::{self, RecordContent};
+use crate::store::{EntryLookup, EntryStore, StoreError};
+use crate::verify::{
+    changes_of, record_header, verify_entry, RecordHeader, RejectReason, VerifyError, VerifyOptions,
+};
+
+/// One entry (or the record as a whole) that failed a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The entry, or `None` for the record's merged content.
+    pub entry: Option<EntryHash>,
+    /// The rule that failed.
+    pub reason: RejectReason,
+}
+
+/// Two or more decisions citing the same previous decision: a fork, kept and reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The decision they both cite (`None`: two first submissions).
+    pub previous: Option<EntryHash>,
+    /// The competing decisions.
+    pub decisions: Vec<EntryHash>,
+}
+
+/// Whether a record's current state carries a decision.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalError {
+    /// No decision yet.
+    #[error("no decision has been made on this record")]
+    NotDecided,
+    /// Edited after the last decision: the decision does not carry over.
+    #[error("approved state differs from current state")]
+    ApprovedStateDiffers,
+    /// The chain forks.
+    #[error("the decision chain forks: a conflict to resolve")]
+    Conflict,
+    /// The record has invalid entries.
+    #[error("the record has invalid entries")]
+    Invalid,
+}
+
+/// The verification of one record.
+#[derive(Debug, Clone)]
+pub struct RecordReport {
+    /// The record.
+    pub record: RecordId,
+    /// Kind, owner, confidentiality.
+    pub header: Option<RecordHeader>,
+    /// How many entries it has here.
+    pub entries: usize,
+    /// Rules that failed.
+    pub problems: Vec<Problem>,
+    /// Forks in the decision chain.
+    pub conflicts: Vec<Conflict>,
+    /// The last decision of the (unforked) chain: kind, signer, entry.
+    pub status: Option<(DecisionKind, UnitId, EntryHash)>,
+    /// The chain, in order.
+    pub chain: Vec<EntryHash>,
+    /// The last decision bound to a state other than the current one.
+    pub approved_state_differs: bool,
+    /// The merged content, when this node holds it and it is valid.
+    pub content: Option<RecordContent>,
+    /// Current heads of the content held here.
+    pub current_heads: Vec<ChangeHash>,
+    /// The latest public projection (confidential initiatives).
+    pub latest_projection: Option<EntryHash>,
+}
+
+impl RecordReport {
+    /// Whether every entry and the content passed.
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+    /// What decision the current state carries, if any.
+    pub fn approval_of_current_state(&self) -> Result<(DecisionKind, UnitId), ApprovalError> {
+        if !self.is_valid() {
+            return Err(ApprovalError::Invalid);
+        }
+        if !self.conflicts.is_empty() {
+            return Err(ApprovalError::Conflict);
+        }
+        let Some((kind, unit, _)) = &self.status else {
+            return Err(ApprovalError::NotDecided);
+        };
+        if self.approved_state_differs {
+            return Err(ApprovalError::ApprovedStateDiffers);
+        }
+        Ok((*kind, unit.clone()))
+    }
+}
+
+/// Verifies one record as stored.
+pub fn verify_record<L: EntryLookup>(
+    lookup: &L,
+    directory: &Directory,
+    record: RecordId,
+    local_unit: Option<&UnitId>,
+    now_ms: u64,
+) -> Result<RecordReport, StoreError> {
+    let mut entries = lookup.record_entries(&record)?;
+    entries.sort_by_key(|e| (e.time_ms(), e.hash()));
+    let header = record_header(&entries);
+    let opts = VerifyOptions {
+        local_unit,
+        now_ms,
+        complete: true,
+    };
+    let mut problems = Vec::new();
+    for e in &entries {
+        match verify_entry(lookup, directory, e, opts) {
+            Ok(_) => {}
+            Err(VerifyError::Rejected(reason)) => problems.push(Problem {
+                entry: Some(e.hash()),
+                reason,
+            }),
+            Err(VerifyError::Waiting(m)) => problems.push(Problem {
+                entry: Some(e.hash()),
+                reason: RejectReason::MissingDependency(m.to_string()),
+            }),
+            Err(VerifyError::Store(s)) => return Err(s),
+        }
+    }
+    // Merged content.
+    let changes = changes_of(&entries);
+    let mut content = None;
+    let mut current_heads = Vec::new();
+    if let (Some(h), false) = (&header, changes.is_empty()) {
+        match record::load_document(changes.values().cloned(), [0; 16]) {
+            Ok(mut doc) => {
+                current_heads = record::heads(&mut doc);
+                match record::read_content(&doc, h.kind) {
+                    Ok(c) => content = Some(c),
+                    Err(error) => problems.push(Problem {
+                        entry: None,
+                        reason: RejectReason::BadContent { record, error },
+                    }),
+                }
+            }
+            Err(error) => problems.push(Problem {
+                entry: None,
+                reason: RejectReason::BadContent { record, error },
+            }),
+        }
+    }
+    // Projections, latest last.
+    let projections: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| matches!(e.body(), EntryBody::Projection(_)))
+        .collect();
+    let latest_projection = projections.last().map(|e| e.hash());
+    // The decision chain: children by previous.
+    let mut children: BTreeMap<Option<EntryHash>, Vec<&Entry>> = BTreeMap::new();
+    for e in &entries {
+        if let EntryBody::Decision(d) = e.body() {
+            children.entry(d.previous).or_default().push(e);
+        }
+    }
+    let conflicts: Vec<Conflict> = children
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(p, v)| Conflict {
+            previous: *p,
+            decisions: v.iter().map(|e| e.hash()).collect(),
+        })
+        .collect();
+    let mut chain = Vec::new();
+    let mut status = None;
+    let mut cursor: Option<EntryHash> = None;
+    while let Some(next) = children.get(&cursor).filter(|v| v.len() == 1).map(|v| v[0]) {
+        if chain.contains(&next.hash()) {
+            break;
+        }
+        chain.push(next.hash());
+        if let EntryBody::Decision(d) = next.body() {
+            status = Some((d.kind, next.author().clone(), next.hash()));
+        }
+        cursor = Some(next.hash());
+    }
+    // Does the last decision still judge the current state?
+    let mut approved_state_differs = false;
+    if let Some((kind, _, h)) = &status {
+        let positive = !matches!(kind, DecisionKind::Reject | DecisionKind::ReturnForRevision);
+        let decision = entries.iter().find(|e| e.hash() == *h);
+        if let (true, Some(EntryBody::Decision(d))) = (positive, decision.map(|e| e.body())) {
+            approved_state_differs = match &d.binding {
+                Binding::Heads(heads) => !current_heads.is_empty() && *heads != current_heads,
+                Binding::Projection(p) => {
+                    let bound = projections.iter().find(|e| e.hash() == *p);
+                    let bound_heads = bound.and_then(|e| match e.body() {
+                        EntryBody::Projection(pr) => Some(pr.heads.clone()),
+                        _ => None,
+                    });
+                    if !current_heads.is_empty() {
+                        bound_heads.as_ref() != Some(&current_heads)
+                    } else {
+                        latest_projection != Some(*p)
+                    }
+                }
+            };
+        }
+    }
+    Ok(RecordReport {
+        record,
+        header,
+        entries: entries.len(),
+        problems,
+        conflicts,
+        status,
+        chain,
+        approved_state_differs,
+        content,
+        current_heads,
+        latest_projection,
+    })
+}
+
+/// Verifies every record of a store, and every trust entry (certificates, revocations).
+pub struct StoreReport {
+    /// One report per record, by record id.
+    pub records: Vec<RecordReport>,
+    /// Trust entries that fail.
+    pub trust_problems: Vec<Problem>,
+}
+
+/// Verifies everything a store holds.
+pub fn verify_store<S: EntryStore>(
+    store: &S,
+    directory: &Directory,
+    local_unit: Option<&UnitId>,
+    now_ms: u64,
+) -> Result<StoreReport, StoreError> {
+    let opts = VerifyOptions {
+        local_unit,
+        now_ms,
+        complete: true,
+    };
+    let mut trust_problems = Vec::new();
+    for e in store.trust_entries()? {
+        match verify_entry(store, directory, &e, opts) {
+            Ok(_) => {}
+            Err(VerifyError::Rejected(reason)) => trust_problems.push(Problem {
+                entry: Some(e.hash()),
+                reason,
+            }),
+            Err(VerifyError::Waiting(m)) => trust_problems.push(Problem {
+                entry: Some(e.hash()),
+                reason: RejectReason::MissingDependency(m.to_string()),
+            }),
+            Err(VerifyError::Store(s)) => return Err(s),
+        }
+    }
+    let mut records = Vec::new();
+    for r in store.records()? {
+        records.push(verify_record(store, directory, r, local_unit, now_ms)?);
+    }
+    Ok(StoreReport {
+        records,
+        trust_problems,
+    })
+}
+
+/// The kind of a record as a report shows it.
+pub fn kind_of(report: &RecordReport) -> Option<RecordKind> {
+    report.header.as_ref().map(|h| h.kind)
+}

@@ -1,0 +1,247 @@
+//! The trust directory: which key belonged to which unit, under which parent, when.
+//!
+//! Built only from verified genesis, certificate and revocation entries. A key of a unit is
+//! valid at time `t` when a certificate for that (unit, key) took effect at or before `t`, no
+//! certificate replacing it took effect at or before `t` (rotation, re-parenting), and no
+//! revocation of that key is effective at or before `t`. The unit's parent and role at `t` come
+//! from the certificate in force at `t`, so a unit re-parented by the 2025 reform keeps every
+//! earlier decision verifying under the tree as it was when the decision was signed.
+
+use std::collections::BTreeMap;
+
+use crate::entry::{Certificate, Genesis, UnitRole};
+use crate::ids::{EntryHash, FederationId, UnitId, UnitKey};
+use crate::text::Text;
+
+/// Deepest unit tree walked when computing ancestors; guards against cycles.
+pub const MAX_TREE_DEPTH: usize = 16;
+
+/// One certificate as the directory keeps it.
+#[derive(Clone, Debug)]
+pub struct CertRecord {
+    /// Entry hash of the certificate.
+    pub hash: EntryHash,
+    /// When it took effect (its entry time).
+    pub from_ms: u64,
+    /// When a replacing certificate took effect, if one did.
+    pub until_ms: Option<u64>,
+    /// The certificate.
+    pub cert: Certificate,
+}
+
+/// Why a key was not valid for a unit at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// No certificate for this unit and key is known (yet).
+    Unknown,
+    /// Certified only after the time in question.
+    NotYetValid {
+        /// when its certificate took effect
+        from_ms: u64,
+    },
+    /// Replaced by a newer certificate before the time.
+    RotatedAway {
+        /// when the replacement took effect
+        until_ms: u64,
+    },
+    /// Revoked before the time.
+    Revoked {
+        /// when the revocation took effect
+        effective_ms: u64,
+    },
+}
+
+/// Certificates and revocations of one federation.
+#[derive(Clone, Debug)]
+pub struct Directory {
+    federation: FederationId,
+    genesis: Genesis,
+    genesis_hash: EntryHash,
+    certs: BTreeMap<UnitId, Vec<CertRecord>>,
+    revoked: BTreeMap<(UnitId, UnitKey), u64>,
+}
+
+impl Directory {
+    /// A directory holding only the root.
+    pub fn new(genesis: Genesis, genesis_hash: EntryHash) -> Self {
+        Self {
+            federation: genesis.federation_id(),
+            genesis,
+            genesis_hash,
+            certs: BTreeMap::new(),
+            revoked: BTreeMap::new(),
+        }
+    }
+    /// The federation.
+    pub fn federation(&self) -> FederationId {
+        self.federation
+    }
+    /// The genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+    /// The genesis entry's hash.
+    pub fn genesis_hash(&self) -> EntryHash {
+        self.genesis_hash
+    }
+    /// The root unit.
+    pub fn root(&self) -> &UnitId {
+        &self.genesis.root_unit
+    }
+
+    /// Records a verified certificate. Only [`crate::verify`] and [`crate::import`] call this,
+    /// after verification.
+    pub(crate) fn add_certificate(&mut self, hash: EntryHash, time_ms: u64, cert: Certificate) {
+        let list = self.certs.entry(cert.unit.clone()).or_default();
+        if list.iter().any(|c| c.hash == hash) {
+            return;
+        }
+        // A later-arriving certificate may replace one we have, or be replaced by one we have.
+        let mut until_ms = None;
+        for other in list.iter() {
+            if other.cert.replaces == Some(hash) {
+                until_ms = Some(until_ms.map_or(other.from_ms, |u: u64| u.min(other.from_ms)));
+            }
+        }
+        if let Some(replaced) = cert.replaces {
+            for other in list.iter_mut() {
+                if other.hash == replaced {
+                    other.until_ms = Some(other.until_ms.map_or(time_ms, |u| u.min(time_ms)));
+                }
+            }
+        }
+        list.push(CertRecord {
+            hash,
+            from_ms: time_ms,
+            until_ms,
+            cert,
+        });
+        list.sort_by_key(|c| (c.from_ms, c.hash));
+    }
+
+    /// Records a verified revocation; the earliest effective time wins (revocations only remove).
+    pub(crate) fn add_revocation(&mut self, unit: UnitId, key: UnitKey, effective_ms: u64) {
+        let e = self.revoked.entry((unit, key)).or_insert(effective_ms);
+        *e = (*e).min(effective_ms);
+    }
+
+    /// Whether `key` was a valid key of `unit` at `t_ms`.
+    pub fn key_valid_at(&self, unit: &UnitId, key: &UnitKey, t_ms: u64) -> Result<(), KeyProblem> {
+        if let Some(&effective_ms) = self.revoked.get(&(unit.clone(), *key)) {
+            if t_ms >= effective_ms {
+                return Err(KeyProblem::Revoked { effective_ms });
+            }
+        }
+        if *unit == self.genesis.root_unit && *key == self.genesis.root_key {
+            return Ok(());
+        }
+        let Some(list) = self.certs.get(unit) else {
+            return Err(KeyProblem::Unknown);
+        };
+        let mut problem = KeyProblem::Unknown;
+        for c in list.iter().filter(|c| c.cert.key == *key) {
+            if t_ms < c.from_ms {
+                problem = KeyProblem::NotYetValid { from_ms: c.from_ms };
+                continue;
+            }
+            match c.until_ms {
+                Some(until_ms) if t_ms >= until_ms => {
+                    problem = KeyProblem::RotatedAway { until_ms };
+                }
+                _ => return Ok(()),
+            }
+        }
+        Err(problem)
+    }
+
+    /// The certificate of `unit` in force at `t_ms` (the latest that took effect and was not
+    /// replaced). `None` for the root and for unknown units.
+    pub fn cert_at(&self, unit: &UnitId, t_ms: u64) -> Option<&CertRecord> {
+        self.certs
+            .get(unit)?
+            .iter()
+            .rev()
+            .find(|c| c.from_ms <= t_ms && c.until_ms.is_none_or(|u| t_ms < u))
+    }
+
+    /// The latest certificate of `unit`, whatever its time.
+    pub fn latest_cert(&self, unit: &UnitId) -> Option<&CertRecord> {
+        self.certs
+            .get(unit)?
+            .iter()
+            .rev()
+            .find(|c| c.until_ms.is_none())
+    }
+
+    /// Whether the unit is known (the root or certified).
+    pub fn knows(&self, unit: &UnitId) -> bool {
+        *unit == self.genesis.root_unit || self.certs.contains_key(unit)
+    }
+
+    /// The unit's role at `t_ms`.
+    pub fn role_at(&self, unit: &UnitId, t_ms: u64) -> Option<UnitRole> {
+        if *unit == self.genesis.root_unit {
+            return Some(UnitRole::National);
+        }
+        self.cert_at(unit, t_ms).map(|c| c.cert.role)
+    }
+
+    /// The unit's name (latest certificate).
+    pub fn name(&self, unit: &UnitId) -> Option<&Text> {
+        if *unit == self.genesis.root_unit {
+            return Some(&self.genesis.root_name);
+        }
+        self.latest_cert(unit).map(|c| &c.cert.name)
+    }
+
+    /// The unit's parent at `t_ms`; `None` for the root and unknown units.
+    pub fn parent_at(&self, unit: &UnitId, t_ms: u64) -> Option<&UnitId> {
+        self.cert_at(unit, t_ms).map(|c| &c.cert.parent)
+    }
+
+    /// The unit's ancestors at `t_ms`, nearest first, ending at the root. Stops at
+    /// [`MAX_TREE_DEPTH`] or at a repeat.
+    pub fn ancestors_at(&self, unit: &UnitId, t_ms: u64) -> Vec<UnitId> {
+        let mut out: Vec<UnitId> = Vec::new();
+        let mut cur = unit.clone();
+        while let Some(p) = self.parent_at(&cur, t_ms) {
+            if out.contains(p) || *p == *unit || out.len() >= MAX_TREE_DEPTH {
+                break;
+            }
+            out.push(p.clone());
+            cur = p.clone();
+        }
+        out
+    }
+
+    /// Whether `ancestor` is `unit` or one of its ancestors at `t_ms`.
+    pub fn is_self_or_ancestor_at(&self, ancestor: &UnitId, unit: &UnitId, t_ms: u64) -> bool {
+        ancestor == unit || self.ancestors_at(unit, t_ms).contains(ancestor)
+    }
+
+    /// Every unit known, the root first then by id.
+    pub fn units(&self) -> Vec<UnitId> {
+        let mut v = vec![self.genesis.root_unit.clone()];
+        v.extend(
+            self.certs
+                .keys()
+                .filter(|u| **u != self.genesis.root_unit)
+                .cloned(),
+        );
+        v
+    }
+
+    /// The children of `unit` at `t_ms`, by id.
+    pub fn children_at(&self, unit: &UnitId, t_ms: u64) -> Vec<UnitId> {
+        self.certs
+            .keys()
+            .filter(|u| self.parent_at(u, t_ms) == Some(unit))
+            .cloned()
+            .collect()
+    }
+
+    /// Every certificate record, for listing.
+    pub fn certificates(&self) -> impl Iterator<Item = &CertRecord> {
+        self.certs.values().flatten()
+    }
+}

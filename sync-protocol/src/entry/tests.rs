@@ -1,0 +1,1 @@
+//! Entry encoding tests (filled in below).

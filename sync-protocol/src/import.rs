@@ -1,0 +1,217 @@
+//! Verified import of a batch of entries: the single door through which entries from
+//! anywhere (another node, a bundle, the simulator) enter a store.
+//!
+//! Entries are tried in dependency-friendly order (trust entries first, then by time) and
+//! retried until no more can be accepted, so a batch may carry a certificate after the entries
+//! it certifies. What still waits for something goes to quarantine; what waits for an entry this
+//! batch rejected is rejected in cascade.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::directory::Directory;
+use crate::entry::{Entry, EntryBody};
+use crate::ids::{ChangeHash, EntryHash, RecordId, UnitId};
+use crate::limits::MAX_BATCH_ENTRIES;
+use crate::store::{EntryLookup, EntryStore, StoreError};
+use crate::verify::{
+    verify_entry, Missing, RejectReason, VerifiedEntry, VerifyError, VerifyOptions,
+};
+
+/// What happened to a batch.
+#[derive(Debug, Default)]
+pub struct ImportOutcome {
+    /// Verified, ready to store atomically, in acceptance order.
+    pub accepted: Vec<VerifiedEntry>,
+    /// Already stored: skipped.
+    pub duplicates: usize,
+    /// Waiting for something: for quarantine.
+    pub waiting: Vec<(Entry, Missing)>,
+    /// Refused, with the reason.
+    pub rejected: Vec<(EntryHash, RejectReason)>,
+}
+
+/// A batch over the limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    /// Too many entries in one batch.
+    #[error("batch of {0} entries is over the limit of {MAX_BATCH_ENTRIES}")]
+    BatchTooLarge(usize),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Verifies a batch against `store` (not modified) and `directory` (updated with the trust
+/// entries accepted). The caller stores `accepted` in one atomic write.
+pub fn import_batch<S: EntryStore>(
+    store: &S,
+    directory: &mut Directory,
+    entries: Vec<Entry>,
+    local_unit: Option<&UnitId>,
+    now_ms: u64,
+) -> Result<ImportOutcome, ImportError> {
+    if entries.len() > MAX_BATCH_ENTRIES {
+        return Err(ImportError::BatchTooLarge(entries.len()));
+    }
+    let mut out = ImportOutcome::default();
+    let mut pending: Vec<Entry> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for e in entries {
+        if !seen.insert(e.hash()) || store.contains(&e.hash())? {
+            out.duplicates += 1;
+        } else {
+            pending.push(e);
+        }
+    }
+    pending.sort_by_key(|e| (order_class(e), e.time_ms(), e.hash()));
+    let opts = VerifyOptions {
+        local_unit,
+        now_ms,
+        complete: false,
+    };
+    let mut overlay = Overlay {
+        store,
+        added: BTreeMap::new(),
+        by_record: BTreeMap::new(),
+        by_change: BTreeMap::new(),
+    };
+    loop {
+        let mut progress = false;
+        let mut still = Vec::new();
+        for e in pending {
+            match verify_entry(&overlay, directory, &e, opts) {
+                Ok(v) => {
+                    match e.body() {
+                        EntryBody::Certificate(c) => {
+                            directory.add_certificate(e.hash(), e.time_ms(), c.clone())
+                        }
+                        EntryBody::Revocation(r) => {
+                            directory.add_revocation(r.unit.clone(), r.key, r.effective_ms)
+                        }
+                        _ => {}
+                    }
+                    overlay.add(&e);
+                    out.accepted.push(v);
+                    progress = true;
+                }
+                Err(VerifyError::Waiting(m)) => still.push((e, m)),
+                Err(VerifyError::Rejected(r)) => out.rejected.push((e.hash(), r)),
+                Err(VerifyError::Store(s)) => return Err(s.into()),
+            }
+        }
+        pending = still.into_iter().map(|(e, _)| e).collect();
+        if !progress || pending.is_empty() {
+            // One more pass to learn what each still waits for.
+            for e in pending {
+                match verify_entry(&overlay, directory, &e, opts) {
+                    Err(VerifyError::Waiting(m)) => out.waiting.push((e, m)),
+                    Err(VerifyError::Rejected(r)) => out.rejected.push((e.hash(), r)),
+                    Err(VerifyError::Store(s)) => return Err(s.into()),
+                    Ok(v) => {
+                        overlay.add(&e);
+                        out.accepted.push(v);
+                    }
+                }
+            }
+            break;
+        }
+    }
+    // Cascade: whatever waits for an entry this batch rejected is rejected too.
+    let mut rejected: BTreeSet<EntryHash> = out.rejected.iter().map(|(h, _)| *h).collect();
+    loop {
+        let before = out.waiting.len();
+        let (cascade, keep): (Vec<_>, Vec<_>) = out
+            .waiting
+            .drain(..)
+            .partition(|(_, m)| matches!(m, Missing::Entry(h) if rejected.contains(h)));
+        for (e, m) in cascade {
+            rejected.insert(e.hash());
+            out.rejected.push((
+                e.hash(),
+                RejectReason::MissingDependency(format!("{m}, which was rejected")),
+            ));
+        }
+        out.waiting = keep;
+        if out.waiting.len() == before {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Trust entries first, then record changes, projections, decisions.
+fn order_class(e: &Entry) -> u8 {
+    match e.body() {
+        EntryBody::Genesis(_) => 0,
+        EntryBody::Certificate(_) => 1,
+        EntryBody::Revocation(_) => 2,
+        EntryBody::RecordChange(_) => 3,
+        EntryBody::Projection(_) => 4,
+        EntryBody::Decision(_) => 5,
+    }
+}
+
+/// The store plus what this batch has accepted so far.
+struct Overlay<'a, S> {
+    store: &'a S,
+    added: BTreeMap<EntryHash, Entry>,
+    by_record: BTreeMap<RecordId, Vec<EntryHash>>,
+    by_change: BTreeMap<ChangeHash, EntryHash>,
+}
+
+impl<S> Overlay<'_, S> {
+    fn add(&mut self, e: &Entry) {
+        if let Some(r) = e.body().record() {
+            self.by_record.entry(r).or_default().push(e.hash());
+        }
+        if let EntryBody::RecordChange(c) = e.body() {
+            self.by_change.insert(c.change.hash(), e.hash());
+        }
+        self.added.insert(e.hash(), e.clone());
+    }
+}
+
+impl<S: EntryLookup> EntryLookup for Overlay<'_, S> {
+    fn entry(&self, hash: &EntryHash) -> Result<Option<Entry>, StoreError> {
+        match self.added.get(hash) {
+            Some(e) => Ok(Some(e.clone())),
+            None => self.store.entry(hash),
+        }
+    }
+    fn record_entries(&self, record: &RecordId) -> Result<Vec<Entry>, StoreError> {
+        let mut v = self.store.record_entries(record)?;
+        if let Some(hs) = self.by_record.get(record) {
+            v.extend(hs.iter().filter_map(|h| self.added.get(h).cloned()));
+        }
+        Ok(v)
+    }
+    fn change_entry(&self, change: &ChangeHash) -> Result<Option<EntryHash>, StoreError> {
+        match self.by_change.get(change) {
+            Some(h) => Ok(Some(*h)),
+            None => self.store.change_entry(change),
+        }
+    }
+}
+
+/// Builds the trust directory from a store's genesis, certificates and revocations. The store
+/// verified them when it accepted them; they are replayed in time order.
+pub fn directory_from_store<S: EntryStore>(store: &S) -> Result<Option<Directory>, StoreError> {
+    let trust = store.trust_entries()?;
+    let Some(genesis) = trust.iter().find_map(|e| match e.body() {
+        EntryBody::Genesis(g) => Some((g.clone(), e.hash())),
+        _ => None,
+    }) else {
+        return Ok(None);
+    };
+    let mut d = Directory::new(genesis.0, genesis.1);
+    let mut sorted = trust;
+    sorted.sort_by_key(|e| (e.time_ms(), e.hash()));
+    for e in sorted {
+        match e.body() {
+            EntryBody::Certificate(c) => d.add_certificate(e.hash(), e.time_ms(), c.clone()),
+            EntryBody::Revocation(r) => d.add_revocation(r.unit.clone(), r.key, r.effective_ms),
+            _ => {}
+        }
+    }
+    Ok(Some(d))
+}

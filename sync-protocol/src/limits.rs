@@ -1,0 +1,80 @@
+//! Every bound on outside input, in one place.
+//!
+//! Each limit is checked before anything is allocated for the thing it bounds: a length prefix
+//! is compared with its limit before the body is read. Relations between limits are compile-time
+//! assertions at the bottom of this file.
+
+/// Largest encoded entry, signature included. An initiative's full Mẫu 4 description fits well
+/// inside; attachments are separate blobs and never travel inside an entry.
+pub const MAX_ENTRY_BYTES: usize = 1024 * 1024 + 4096;
+
+/// Largest Automerge change carried by one entry, uncompressed. Checked on the raw bytes before
+/// Automerge parses them, and on the decompressed size when a compressed chunk is normalised.
+pub const MAX_CHANGE_BYTES: usize = 1024 * 1024;
+
+/// Most Automerge heads a decision or projection may cite (concurrent branches of one record).
+pub const MAX_HEADS_COUNT: usize = 64;
+
+/// Longest unit id, in bytes (ASCII `[a-z0-9-]`).
+pub const MAX_UNIT_ID_BYTES: usize = 64;
+
+/// Longest unit name, in characters (after NFC normalisation).
+pub const MAX_UNIT_NAME_CHARS: usize = 200;
+
+/// Longest initiative or programme title, in characters.
+pub const MAX_TITLE_CHARS: usize = 300;
+
+/// Longest effect summary of an initiative, in characters.
+pub const MAX_SUMMARY_CHARS: usize = 2_000;
+
+/// Longest section of the Mẫu 4 description (current state, solution, novelty, scope,
+/// effectiveness), in characters.
+pub const MAX_DESCRIPTION_SECTION_CHARS: usize = 20_000;
+
+/// Longest short text field: a person's name, an officer's title, a decision number, a reward.
+pub const MAX_SHORT_TEXT_CHARS: usize = 200;
+
+/// Longest free note on a decision or revocation, in characters.
+pub const MAX_NOTE_CHARS: usize = 2_000;
+
+/// Most authors of one initiative (a group initiative may have many members).
+pub const MAX_AUTHORS_COUNT: usize = 50;
+
+/// Most attachments of one initiative.
+pub const MAX_ATTACHMENTS_COUNT: usize = 50;
+
+/// Largest attachment blob, in bytes. Checked against the file's size before it is read in.
+pub const MAX_ATTACHMENT_BYTES: u64 = 25 * 1024 * 1024;
+
+/// Most phases of one programme.
+pub const MAX_PHASES_COUNT: usize = 16;
+
+/// Most deadlines or campaigns of one programme.
+pub const MAX_DEADLINES_COUNT: usize = 32;
+
+/// Most child assignments in one target record.
+pub const MAX_TARGET_ASSIGNMENTS_COUNT: usize = 2_000;
+
+/// Largest target count or benefit value accepted (well above any real figure; keeps sums in
+/// `u64` far from overflow: 2.5 million initiatives of this value still fit).
+pub const MAX_BENEFIT_VND: u64 = 1_000_000_000_000_000;
+
+/// Largest count a target may assign.
+pub const MAX_TARGET_COUNT: u64 = 100_000_000;
+
+/// How far in the future of the verifier's clock an entry may be dated.
+pub const MAX_CLOCK_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// Most entries accepted in one import batch (one bundle, one sync round).
+pub const MAX_BATCH_ENTRIES: usize = 100_000;
+
+/// Most entries a node keeps in quarantine waiting for a certificate or a dependency.
+pub const MAX_QUARANTINE_ENTRIES: usize = 100_000;
+
+/// Largest file of entries read by `import` (a bundle).
+pub const MAX_BUNDLE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
+const _: () = assert!(MAX_HEADS_COUNT * 32 < MAX_ENTRY_BYTES);
+const _: () = assert!(MAX_QUARANTINE_ENTRIES >= MAX_BATCH_ENTRIES);
+const _: () = assert!((MAX_BENEFIT_VND as u128) * 2_500_000 < u64::MAX as u128 * 1000);
