@@ -1,1 +1,158 @@
-fn main() {}
+//! `sangkien`: the command line of a sangkien node.
+//!
+//! Exit codes: 0 success; 1 the command ran and found a problem (an invalid record, a refused
+//! entry); 2 bad usage or bad input (nothing was stored).
+
+mod commands;
+mod demo;
+mod i18n;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use i18n::Lang;
+
+/// sangkien — hệ thống sáng kiến liên thông, hoạt động ngoại tuyến của tổ chức Công đoàn Việt
+/// Nam / a federated, offline-first registry of the trade unions' workers' initiatives.
+#[derive(Parser, Debug)]
+#[command(name = "sangkien", version)]
+struct Cli {
+    /// Thư mục dữ liệu của nút / the node's data directory.
+    #[arg(long, global = true, env = "SANGKIEN_DATA")]
+    data: Option<PathBuf>,
+    /// Ngôn ngữ / language.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "vi",
+        env = "SANGKIEN_LANG"
+    )]
+    lang: Lang,
+    /// In JSON / print JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Chi tiết lỗi / show the cause chain of errors.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Chạy liên đoàn mẫu / run the demo federation.
+    Demo {
+        /// Thư mục chứa các nút / where to put the nodes.
+        #[arg(long, default_value = "sangkien-demo")]
+        dir: PathBuf,
+    },
+    /// Liên đoàn: tạo, xem / the federation: create, show.
+    #[command(subcommand)]
+    Federation(commands::FederationCommand),
+    /// Đơn vị: kết nạp, đổi khóa, thu hồi / units: enrol, rotate key, revoke.
+    #[command(subcommand)]
+    Unit(commands::UnitCommand),
+    /// Kiểm tra mọi hồ sơ / verify every record at this node.
+    Verify,
+    /// Gói dữ liệu ngoại tuyến / offline bundles.
+    #[command(subcommand)]
+    Bundle(commands::BundleCommand),
+}
+
+/// An error for people: what was wrong and what to do, plus the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// 1: ran and found a problem; 2: bad usage or input.
+    pub code: u8,
+    /// The sentence to print.
+    pub message: String,
+    /// The cause chain, for --verbose.
+    pub cause: Option<anyhow::Error>,
+}
+
+impl Failure {
+    /// Bad usage or input.
+    pub fn input(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+            cause: None,
+        }
+    }
+    /// Ran, found a problem.
+    pub fn problem(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+            cause: None,
+        }
+    }
+    /// With its cause.
+    pub fn because(mut self, e: impl Into<anyhow::Error>) -> Self {
+        self.cause = Some(e.into());
+        self
+    }
+}
+
+/// What every command gets.
+pub struct Ctx {
+    /// Language.
+    pub lang: Lang,
+    /// JSON output.
+    pub json: bool,
+    /// The data directory, if given.
+    pub data: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// The data directory, or an error saying how to give one.
+    pub fn data(&self) -> Result<&PathBuf, Failure> {
+        self.data.as_ref().ok_or_else(|| {
+            Failure::input(self.lang.t(
+                "chưa chỉ thư mục dữ liệu: dùng --data THƯ_MỤC hoặc biến môi trường SANGKIEN_DATA",
+                "no data directory: pass --data DIR or set SANGKIEN_DATA",
+            ))
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SANGKIEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let ctx = Ctx {
+        lang: cli.lang,
+        json: cli.json,
+        data: cli.data,
+    };
+    let result = match cli.command {
+        Command::Demo { dir } => demo::run(&ctx, &dir),
+        Command::Federation(c) => commands::federation(&ctx, c),
+        Command::Unit(c) => commands::unit(&ctx, c),
+        Command::Verify => commands::verify(&ctx),
+        Command::Bundle(c) => commands::bundle(&ctx, c),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("{}: {}", ctx.lang.t("lỗi", "error"), f.message);
+            if cli.verbose {
+                if let Some(cause) = &f.cause {
+                    for c in cause.chain() {
+                        eprintln!("  {}: {c}", ctx.lang.t("do", "caused by"));
+                    }
+                }
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}

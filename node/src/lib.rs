@@ -1,1 +1,19 @@
-//! node
+//! A sangkien node on disk: the sled store, the unit's key file, the federation file, and the
+//! verified import path every entry takes into the store (local writes included).
+
+pub mod bundle;
+pub mod keys;
+pub mod node;
+pub mod records;
+pub mod sled_store;
+
+pub use node::{ImportReport, Node, NodeError};
+pub use sled_store::SledStore;
+
+/// The current time as Unix milliseconds: the node's wall clock, passed into the core.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,568 @@
+//! The federation, unit, verify and bundle commands.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use node::node::{prepare_enrolment, FederationFile, KEY_FILE};
+use node::{bundle, now_ms, Node};
+use serde_json::json;
+use sync_protocol::audit::{verify_store, StoreReport};
+use sync_protocol::entry::{Certificate, EntryBody, Revocation, UnitRole};
+use sync_protocol::ids::{UnitId, UnitKey};
+use sync_protocol::limits::{MAX_NOTE_CHARS, MAX_UNIT_NAME_CHARS};
+use sync_protocol::store::EntryStore;
+use sync_protocol::text::Text;
+
+use crate::{Ctx, Failure};
+
+/// `sangkien federation ...`
+#[derive(Subcommand, Debug)]
+pub enum FederationCommand {
+    /// Tạo liên đoàn mới tại --data / create a new federation at --data.
+    Init {
+        /// Mã đơn vị gốc / root unit id.
+        #[arg(long, default_value = "tld")]
+        root_id: String,
+        /// Tên đơn vị gốc / root unit name.
+        #[arg(long, default_value = "Tổng Liên đoàn Lao động Việt Nam")]
+        name: String,
+    },
+    /// Xem tệp liên đoàn / show the federation file.
+    Show,
+}
+
+/// `sangkien unit ...`
+#[derive(Subcommand, Debug)]
+pub enum UnitCommand {
+    /// Kết nạp đơn vị con của nút --data / enrol a child unit of the --data node.
+    Enrol {
+        /// Mã đơn vị (a-z, 0-9, -) / unit id.
+        #[arg(long)]
+        id: String,
+        /// Tên đơn vị / unit name.
+        #[arg(long)]
+        name: String,
+        /// Vai trò / role: provincial, central-sector, corporation, direct-superior, grassroots.
+        #[arg(long)]
+        role: String,
+        /// Thư mục dữ liệu của nút mới / the new node's data directory.
+        #[arg(long)]
+        into: PathBuf,
+    },
+    /// Cấp khóa mới cho đơn vị con / rotate a child unit's key (run at the parent).
+    RotateKey {
+        /// Thư mục dữ liệu của nút con / the child's data directory.
+        #[arg(long)]
+        child: PathBuf,
+    },
+    /// Thu hồi khóa của đơn vị / revoke a unit's key.
+    Revoke {
+        /// Mã đơn vị / unit id.
+        #[arg(long)]
+        unit: String,
+        /// Khóa công khai (hex) / public key (hex).
+        #[arg(long)]
+        key: String,
+        /// Có hiệu lực từ (Unix ms; mặc định: bây giờ) / effective from (Unix ms; default now).
+        #[arg(long)]
+        effective_ms: Option<u64>,
+        /// Lý do / reason.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Liệt kê đơn vị đã biết / list known units.
+    List,
+}
+
+/// `sangkien bundle ...`
+#[derive(Subcommand, Debug)]
+pub enum BundleCommand {
+    /// Xuất gói cho một đơn vị / export what a unit should hold.
+    Export {
+        /// Cho đơn vị / for this unit.
+        #[arg(long = "for")]
+        for_unit: String,
+        /// Tệp gói / bundle file.
+        file: PathBuf,
+    },
+    /// Nhập gói (kiểm tra như đồng bộ) / import a bundle (verified like sync).
+    Import {
+        /// Tệp gói / bundle file.
+        file: PathBuf,
+    },
+}
+
+pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
+    let dir = ctx.data()?;
+    Node::open(dir).map_err(|e| Failure::input(e.to_string()).because(e))
+}
+
+fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {
+    UnitId::new(s).map_err(|e| {
+        Failure::input(format!(
+            "{}: {e}",
+            ctx.lang.t("mã đơn vị không hợp lệ", "invalid unit id")
+        ))
+    })
+}
+
+fn text(ctx: &Ctx, field: &'static str, s: &str, limit: usize) -> Result<Text, Failure> {
+    Text::required(field, s, limit).map_err(|e| {
+        Failure::input(format!(
+            "{}: {e}",
+            ctx.lang.t("giá trị không hợp lệ", "invalid value")
+        ))
+    })
+}
+
+pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
+    match c {
+        FederationCommand::Init { root_id, name } => {
+            let dir = ctx.data()?;
+            let root = unit_id(ctx, &root_id)?;
+            let name = text(ctx, "name", &name, MAX_UNIT_NAME_CHARS)?;
+            let node = Node::create_root(dir, root, name, now_ms())
+                .map_err(|e| Failure::input(e.to_string()).because(e))?;
+            let (ff, _) = node
+                .federation_file()
+                .map_err(|e| Failure::problem(e.to_string()))?;
+            if ctx.json {
+                println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
+            } else {
+                println!(
+                    "{} {}\n  {}: {}\n  {}: {}\n  {}: {}",
+                    ctx.lang.t("Đã tạo liên đoàn", "Created federation"),
+                    ff.federation_id,
+                    ctx.lang.t("đơn vị gốc", "root unit"),
+                    ff.root_unit,
+                    ctx.lang.t("khóa công khai gốc", "root public key"),
+                    ff.root_public_key,
+                    ctx.lang.t("tệp liên đoàn", "federation file"),
+                    dir.join("federation.json").display()
+                );
+            }
+            Ok(0)
+        }
+        FederationCommand::Show => {
+            let node = open(ctx)?;
+            let (ff, _) = node
+                .federation_file()
+                .map_err(|e| Failure::problem(e.to_string()))?;
+            println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
+            Ok(0)
+        }
+    }
+}
+
+pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
+    match c {
+        UnitCommand::Enrol {
+            id,
+            name,
+            role,
+            into,
+        } => {
+            let mut parent = open(ctx)?;
+            let child = enrol(ctx, &mut parent, &id, &name, &role, &into)?;
+            if ctx.json {
+                println!(
+                    "{}",
+                    json!({"unit": child.unit().as_str(), "parent": parent.unit().as_str(), "data": into, "key": child.author().map(|a| a.public_key().to_hex()).unwrap_or_default()})
+                );
+            } else {
+                println!(
+                    "{} {} ({}) {} {} — {}: {}",
+                    ctx.lang.t("Đã kết nạp", "Enrolled"),
+                    child.unit(),
+                    name,
+                    ctx.lang.t("dưới", "under"),
+                    parent.unit(),
+                    ctx.lang.t("thư mục", "directory"),
+                    into.display()
+                );
+            }
+            Ok(0)
+        }
+        UnitCommand::RotateKey { child } => {
+            let mut parent = open(ctx)?;
+            let child_node = Node::open(&child).map_err(|e| Failure::input(e.to_string()))?;
+            let unit = child_node.unit().clone();
+            drop(child_node);
+            let now = now_ms();
+            let old = parent
+                .directory()
+                .cert_at(&unit, now)
+                .cloned()
+                .ok_or_else(|| {
+                    Failure::input(format!(
+                        "{unit}: {}",
+                        ctx.lang
+                            .t("không phải đơn vị con đã biết", "not a known child unit")
+                    ))
+                })?;
+            if old.cert.parent != *parent.unit() {
+                return Err(Failure::input(format!(
+                    "{unit}: {} {}",
+                    ctx.lang.t("cha của đơn vị là", "the unit's parent is"),
+                    old.cert.parent
+                )));
+            }
+            let new_key = node::keys::generate();
+            let new_path = child.join("unit.key.new");
+            node::keys::write_new(&new_path, &new_key)
+                .map_err(|e| Failure::input(e.to_string()))?;
+            let cert = Certificate {
+                replaces: Some(old.hash),
+                key: UnitKey(new_key.verifying_key().to_bytes()),
+                ..old.cert.clone()
+            };
+            let entry = parent
+                .write(EntryBody::Certificate(cert), now)
+                .map_err(|e| Failure::problem(e.to_string()))?;
+            let mut child_node = Node::open(&child).map_err(|e| Failure::input(e.to_string()))?;
+            child_node
+                .import(vec![entry.clone()], now)
+                .map_err(|e| Failure::problem(e.to_string()))?;
+            let key_path = child.join(KEY_FILE);
+            let retired = child.join(format!("unit.key.retired-{now}"));
+            std::fs::rename(&key_path, &retired)
+                .and_then(|_| std::fs::rename(&new_path, &key_path))
+                .map_err(|e| Failure::problem(format!("{}: {e}", key_path.display())))?;
+            println!(
+                "{} {unit}: {}",
+                ctx.lang.t("Đã đổi khóa cho", "Rotated the key of"),
+                UnitKey(new_key.verifying_key().to_bytes()).short()
+            );
+            Ok(0)
+        }
+        UnitCommand::Revoke {
+            unit,
+            key,
+            effective_ms,
+            reason,
+        } => {
+            let mut node = open(ctx)?;
+            let unit = unit_id(ctx, &unit)?;
+            let key = UnitKey::from_hex(&key).map_err(|e| Failure::input(e.to_string()))?;
+            let reason = text(ctx, "reason", &reason, MAX_NOTE_CHARS)?;
+            let now = now_ms();
+            let entry = node
+                .write(
+                    EntryBody::Revocation(Revocation {
+                        unit: unit.clone(),
+                        key,
+                        effective_ms: effective_ms.unwrap_or(now),
+                        reason,
+                    }),
+                    now,
+                )
+                .map_err(|e| Failure::problem(e.to_string()))?;
+            println!(
+                "{} {unit} ({}), {}: {}",
+                ctx.lang.t("Đã thu hồi khóa của", "Revoked the key of"),
+                key.short(),
+                ctx.lang.t("mục", "entry"),
+                entry.hash()
+            );
+            Ok(0)
+        }
+        UnitCommand::List => {
+            let node = open(ctx)?;
+            let d = node.directory();
+            let now = now_ms();
+            let mut rows = Vec::new();
+            for u in d.units() {
+                let role = d.role_at(&u, now);
+                rows.push(json!({
+                    "unit": u.as_str(),
+                    "name": d.name(&u).map(|n| n.to_string()),
+                    "role": role.map(|r| r.code()),
+                    "parent": d.parent_at(&u, now).map(|p| p.to_string()),
+                }));
+                if !ctx.json {
+                    println!(
+                        "{:<28} {:<34} {}",
+                        u.as_str(),
+                        role.map(|r| ctx.lang.role(r)).unwrap_or("?"),
+                        d.name(&u).map(|n| n.to_string()).unwrap_or_default()
+                    );
+                }
+            }
+            if ctx.json {
+                println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Enrols a child of `parent` into `into`: key there, certificate signed by the parent, chain
+/// of trust imported into the new node.
+pub fn enrol(
+    ctx: &Ctx,
+    parent: &mut Node,
+    id: &str,
+    name: &str,
+    role: &str,
+    into: &std::path::Path,
+) -> Result<Node, Failure> {
+    let unit = unit_id(ctx, id)?;
+    let name = text(ctx, "name", name, MAX_UNIT_NAME_CHARS)?;
+    let role = UnitRole::from_code(role)
+        .filter(|r| *r != UnitRole::National)
+        .ok_or_else(|| {
+            Failure::input(format!(
+                "{} {role:?}: {}",
+                ctx.lang.t("vai trò không hợp lệ", "invalid role"),
+                "provincial, central-sector, corporation, direct-superior, grassroots"
+            ))
+        })?;
+    if parent.directory().knows(&unit) {
+        return Err(Failure::input(format!(
+            "{unit}: {}",
+            ctx.lang
+                .t("mã đơn vị đã được dùng", "unit id already in use")
+        )));
+    }
+    let now = now_ms();
+    let parent_role = parent.directory().role_at(parent.unit(), now);
+    if let Some(pr) = parent_role {
+        if !pr.may_parent(role) {
+            return Err(Failure::input(format!(
+                "{}: {} → {}",
+                ctx.lang.t(
+                    "vai trò không được phép dưới đơn vị này",
+                    "role not allowed under this unit"
+                ),
+                pr.code(),
+                role.code()
+            )));
+        }
+    }
+    let key = prepare_enrolment(into).map_err(|e| Failure::input(e.to_string()))?;
+    let cert = Certificate {
+        unit: unit.clone(),
+        name,
+        role,
+        parent: parent.unit().clone(),
+        key,
+        replaces: None,
+    };
+    let written = parent.write(EntryBody::Certificate(cert), now);
+    let entry = match written {
+        Ok(e) => e,
+        Err(e) => {
+            // Nothing was stored at the parent; remove the half-made child directory.
+            let _ = std::fs::remove_file(into.join(KEY_FILE));
+            let _ = std::fs::remove_dir(into);
+            return Err(Failure::problem(e.to_string()));
+        }
+    };
+    let (ff, genesis): (FederationFile, _) = parent
+        .federation_file()
+        .map_err(|e| Failure::problem(e.to_string()))?;
+    let mut trust = parent
+        .store()
+        .trust_entries()
+        .map_err(|e| Failure::problem(e.to_string()))?;
+    trust.push(entry);
+    Node::create_enrolled(into, &ff, genesis, unit, trust, now)
+        .map_err(|e| Failure::problem(e.to_string()).because(e))
+}
+
+pub fn verify(ctx: &Ctx) -> Result<u8, Failure> {
+    let node = open(ctx)?;
+    let report = verify_store(node.store(), node.directory(), Some(node.unit()), now_ms())
+        .map_err(|e| Failure::problem(e.to_string()))?;
+    print_verify(ctx, &node, &report);
+    Ok(verify_exit_code(&report))
+}
+
+pub fn verify_exit_code(report: &StoreReport) -> u8 {
+    let bad = report
+        .records
+        .iter()
+        .any(|r| !r.is_valid() || !r.conflicts.is_empty())
+        || !report.trust_problems.is_empty();
+    u8::from(bad)
+}
+
+pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
+    let lang = ctx.lang;
+    let valid = report.records.iter().filter(|r| r.is_valid()).count();
+    if ctx.json {
+        let invalid: Vec<_> = report
+            .records
+            .iter()
+            .filter(|r| !r.is_valid())
+            .flat_map(|r| {
+                r.problems.iter().map(move |p| {
+                    json!({"record": r.record.to_hex(), "entry": p.entry.map(|h| h.to_hex()), "reason": p.reason.to_string()})
+                })
+            })
+            .collect();
+        let conflicts: Vec<_> = report
+            .records
+            .iter()
+            .flat_map(|r| {
+                r.conflicts.iter().map(move |c| {
+                    json!({"record": r.record.to_hex(), "previous": c.previous.map(|h| h.to_hex()), "decisions": c.decisions.iter().map(|h| h.to_hex()).collect::<Vec<_>>()})
+                })
+            })
+            .collect();
+        let differs: Vec<_> = report
+            .records
+            .iter()
+            .filter(|r| r.approved_state_differs)
+            .map(|r| json!({"record": r.record.to_hex(), "note": "approved state differs from current state"}))
+            .collect();
+        let records: Vec<_> = report
+            .records
+            .iter()
+            .map(|r| {
+                json!({
+                    "record": r.record.to_hex(),
+                    "kind": r.header.as_ref().map(|h| h.kind.code()),
+                    "owner": r.header.as_ref().map(|h| h.owner.to_string()),
+                    "valid": r.is_valid(),
+                    "status": r.status.as_ref().map(|(k, u, _)| json!({"decision": k.code(), "by": u.as_str()})),
+                    "approved_state_differs": r.approved_state_differs,
+                    "entries": r.entries,
+                })
+            })
+            .collect();
+        let out = json!({
+            "unit": node.unit().as_str(),
+            "records": report.records.len(),
+            "valid": valid,
+            "invalid": invalid,
+            "conflicts": conflicts,
+            "approved_state_differs": differs,
+            "trust_problems": report.trust_problems.iter().map(|p| json!({"entry": p.entry.map(|h| h.to_hex()), "reason": p.reason.to_string()})).collect::<Vec<_>>(),
+            "details": records,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+        return;
+    }
+    for r in &report.records {
+        let kind = r.header.as_ref().map(|h| h.kind.code()).unwrap_or("?");
+        let verdict = if r.is_valid() {
+            lang.t("hợp lệ", "valid").to_string()
+        } else {
+            format!(
+                "{}: {}",
+                lang.t("KHÔNG hợp lệ", "INVALID"),
+                r.problems
+                    .iter()
+                    .map(|p| p.reason.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        println!("{} {:<10} {verdict}", r.record.short(), kind);
+        for c in &r.conflicts {
+            println!(
+                "    {}: {} {}",
+                lang.t("XUNG ĐỘT", "CONFLICT"),
+                c.decisions.len(),
+                lang.t(
+                    "quyết định cùng trích một quyết định trước",
+                    "decisions cite the same previous decision"
+                )
+            );
+        }
+        if r.approved_state_differs {
+            println!(
+                "    {}",
+                lang.t(
+                    "lưu ý: trạng thái đã duyệt khác trạng thái hiện tại (approved state differs from current state)",
+                    "note: approved state differs from current state"
+                )
+            );
+        }
+    }
+    for p in &report.trust_problems {
+        println!(
+            "{}: {}",
+            lang.t("chứng thư lỗi", "trust entry problem"),
+            p.reason
+        );
+    }
+    println!(
+        "{}: {}, {}: {}",
+        lang.t("Hồ sơ", "Records"),
+        report.records.len(),
+        lang.t("hợp lệ", "valid"),
+        valid
+    );
+}
+
+pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
+    match c {
+        BundleCommand::Export { for_unit, file } => {
+            let node = open(ctx)?;
+            let unit = unit_id(ctx, &for_unit)?;
+            if !node.directory().knows(&unit) {
+                return Err(Failure::input(format!(
+                    "{unit}: {}",
+                    ctx.lang.t(
+                        "đơn vị chưa được biết tại nút này",
+                        "unit not known at this node"
+                    )
+                )));
+            }
+            let entries = node
+                .entries_for(&unit, now_ms())
+                .map_err(|e| Failure::problem(e.to_string()))?;
+            bundle::write(&file, node.federation(), &entries)
+                .map_err(|e| Failure::input(e.to_string()))?;
+            if ctx.json {
+                println!(
+                    "{}",
+                    json!({"file": file, "entries": entries.len(), "for": unit.as_str()})
+                );
+            } else {
+                println!(
+                    "{} {} {} {} {}",
+                    ctx.lang.t("Đã xuất", "Exported"),
+                    entries.len(),
+                    ctx.lang.t("mục cho", "entries for"),
+                    unit,
+                    file.display()
+                );
+            }
+            Ok(0)
+        }
+        BundleCommand::Import { file } => {
+            let mut node = open(ctx)?;
+            let entries = bundle::read(&file, node.federation())
+                .map_err(|e| Failure::input(e.to_string()).because(e))?;
+            let report = node
+                .import(entries, now_ms())
+                .map_err(|e| Failure::problem(e.to_string()))?;
+            if ctx.json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+            } else {
+                println!(
+                    "{}: {}, {}: {}, {}: {}, {}: {}",
+                    ctx.lang.t("nhận mới", "accepted"),
+                    report.accepted,
+                    ctx.lang.t("đã có", "already held"),
+                    report.duplicates,
+                    ctx.lang.t("chờ (cách ly)", "quarantined"),
+                    report.quarantined.len(),
+                    ctx.lang.t("từ chối", "rejected"),
+                    report.rejected.len()
+                );
+                for (h, r) in &report.rejected {
+                    println!(
+                        "  {} {}: {r}",
+                        ctx.lang.t("từ chối", "rejected"),
+                        &h[..h.len().min(8)]
+                    );
+                }
+            }
+            Ok(u8::from(!report.rejected.is_empty()))
+        }
+    }
+}

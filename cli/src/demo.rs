@@ -1,0 +1,837 @@
+//! `sangkien demo`: a federation shaped like the seed documents, built from nothing, one node
+//! (one data directory) per unit. Entries move between nodes only as bundles through
+//! `Node::import`, the verified path sync uses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use node::{bundle, now_ms, records, Node};
+use sync_protocol::audit::verify_store;
+use sync_protocol::date::Date;
+use sync_protocol::entry::{AwardGrade, DecisionKind, Sector};
+use sync_protocol::ids::{RecordId, UnitId};
+use sync_protocol::record::{
+    Application, Author, Campaign, Deadline, Description, EmployerRecognition, Initiative, Phase,
+    Programme, RecordContent, TargetAssignment,
+};
+use sync_protocol::store::EntryStore;
+use sync_protocol::text::Text;
+
+use crate::i18n::Lang;
+use crate::{Ctx, Failure};
+
+/// Marks a directory the demo made, so a re-run may replace it.
+const MARKER: &str = ".sangkien-demo";
+
+/// The units of the demo: id, name, role, parent.
+const UNITS: &[(&str, &str, &str, &str)] = &[
+    (
+        "ldld-phu-yen",
+        "Liên đoàn Lao động tỉnh Phú Yên",
+        "provincial",
+        "tld",
+    ),
+    (
+        "ldld-ninh-thuan",
+        "Liên đoàn Lao động tỉnh Ninh Thuận",
+        "provincial",
+        "tld",
+    ),
+    (
+        "ldld-tra-vinh",
+        "Liên đoàn Lao động tỉnh Trà Vinh",
+        "provincial",
+        "tld",
+    ),
+    (
+        "cd-y-te",
+        "Công đoàn Y tế Việt Nam",
+        "central-sector",
+        "tld",
+    ),
+    (
+        "cd-evn",
+        "Công đoàn Điện lực Việt Nam",
+        "corporation",
+        "tld",
+    ),
+    (
+        "ldld-tuy-hoa",
+        "Liên đoàn Lao động thành phố Tuy Hòa",
+        "direct-superior",
+        "ldld-phu-yen",
+    ),
+    (
+        "ldld-dong-hoa",
+        "Liên đoàn Lao động thị xã Đông Hòa",
+        "direct-superior",
+        "ldld-phu-yen",
+    ),
+    (
+        "ldld-phan-rang",
+        "Liên đoàn Lao động thành phố Phan Rang - Tháp Chàm",
+        "direct-superior",
+        "ldld-ninh-thuan",
+    ),
+    (
+        "ldld-cang-long",
+        "Liên đoàn Lao động huyện Càng Long",
+        "direct-superior",
+        "ldld-tra-vinh",
+    ),
+    (
+        "cdcs-thuy-san-tuy-hoa",
+        "Công đoàn Công ty TNHH Thủy sản Tuy Hòa",
+        "grassroots",
+        "ldld-tuy-hoa",
+    ),
+    (
+        "cdcs-bv-phu-yen",
+        "Công đoàn Bệnh viện Đa khoa tỉnh Phú Yên",
+        "grassroots",
+        "ldld-tuy-hoa",
+    ),
+    (
+        "cdcs-cang-vung-ro",
+        "Công đoàn Công ty Cổ phần Cảng Vũng Rô",
+        "grassroots",
+        "ldld-dong-hoa",
+    ),
+    (
+        "cdcs-thpt-chu-van-an",
+        "Công đoàn Trường THPT Chu Văn An",
+        "grassroots",
+        "ldld-phan-rang",
+    ),
+    (
+        "cdcs-ttyt-cang-long",
+        "Công đoàn Trung tâm Y tế huyện Càng Long",
+        "grassroots",
+        "ldld-cang-long",
+    ),
+    (
+        "cdcs-bv-cho-ray",
+        "Công đoàn Bệnh viện Chợ Rẫy",
+        "grassroots",
+        "cd-y-te",
+    ),
+    (
+        "cdcs-pc-phu-yen",
+        "Công đoàn Công ty Điện lực Phú Yên",
+        "grassroots",
+        "cd-evn",
+    ),
+];
+
+struct Demo {
+    lang: Lang,
+    dir: PathBuf,
+    nodes: BTreeMap<String, Node>,
+    /// Units in enrolment order (parents before children).
+    order: Vec<String>,
+    parents: BTreeMap<String, String>,
+    last_ms: u64,
+    moved: usize,
+}
+
+fn fail(e: impl std::fmt::Display) -> Failure {
+    Failure::problem(e.to_string())
+}
+
+fn t(s: &str) -> Text {
+    Text::new("demo", s, 20_000).expect("demo text is valid")
+}
+
+fn date(s: &str) -> Date {
+    Date::parse(s).expect("demo dates exist")
+}
+
+/// Runs the demo in `dir`.
+pub fn run(ctx: &Ctx, dir: &Path) -> Result<u8, Failure> {
+    let lang = ctx.lang;
+    prepare(lang, dir)?;
+    let mut demo = Demo {
+        lang,
+        dir: dir.to_owned(),
+        nodes: BTreeMap::new(),
+        order: Vec::new(),
+        parents: BTreeMap::new(),
+        last_ms: 0,
+        moved: 0,
+    };
+    demo.story(ctx)
+}
+
+fn prepare(lang: Lang, dir: &Path) -> Result<(), Failure> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if dir.join(MARKER).exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+        } else if !empty {
+            return Err(Failure::input(format!(
+                "{} {}",
+                dir.display(),
+                lang.t(
+                    "đã có dữ liệu khác; chọn thư mục trống bằng --dir",
+                    "holds other data; choose an empty directory with --dir"
+                )
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    std::fs::write(dir.join(MARKER), "sangkien demo\n")
+        .map_err(|e| fail(format!("{}: {e}", dir.display())))
+}
+
+impl Demo {
+    fn tick(&mut self) -> u64 {
+        self.last_ms = now_ms().max(self.last_ms + 1);
+        self.last_ms
+    }
+
+    fn node(&mut self, id: &str) -> &mut Node {
+        self.nodes.get_mut(id).expect("demo unit exists")
+    }
+
+    fn name(&self, id: &str) -> String {
+        let d = self.nodes["tld"].directory();
+        UnitId::new(id)
+            .ok()
+            .and_then(|u| d.name(&u).map(|n| n.to_string()))
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn say(&self, unit: &str, vi: &str, en: &str) {
+        println!("  [{}] {}", self.name(unit), self.lang.t(vi, en));
+    }
+
+    /// Moves what `to` should hold from `from`, as a bundle, through the verified import.
+    fn transfer(&mut self, from: &str, to: &str) -> Result<(), Failure> {
+        let now = self.tick();
+        let to_unit = self.nodes[to].unit().clone();
+        let src = &self.nodes[from];
+        let dst = &self.nodes[to];
+        let mut entries = Vec::new();
+        for e in src.entries_for(&to_unit, now).map_err(fail)? {
+            if !dst.store().contains(&e.hash()).map_err(fail)? {
+                entries.push(e);
+            }
+        }
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let federation = src.federation();
+        let path = self.dir.join(format!("{from}-to-{to}.bundle"));
+        bundle::write(&path, federation, &entries).map_err(fail)?;
+        let entries = bundle::read(&path, federation).map_err(fail)?;
+        let _ = std::fs::remove_file(&path);
+        let report = self.node(to).import(entries, now).map_err(fail)?;
+        if let Some((h, r)) = report.rejected.first() {
+            return Err(fail(format!("{from} → {to}: {h}: {r}")));
+        }
+        self.moved += report.accepted + report.released;
+        Ok(())
+    }
+
+    /// One round of sync over the whole tree: every node up to its parent (leaves first), then
+    /// every node down to its children (root first).
+    fn sync(&mut self) -> Result<(), Failure> {
+        let order = self.order.clone();
+        for child in order.iter().rev() {
+            if let Some(p) = self.parents.get(child).cloned() {
+                self.transfer(child, &p)?;
+            }
+        }
+        for child in &order {
+            if let Some(p) = self.parents.get(child).cloned() {
+                self.transfer(&p, child)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn decide(
+        &mut self,
+        unit: &str,
+        record: RecordId,
+        kind: DecisionKind,
+        officer: &str,
+        title: &str,
+        note: &str,
+    ) -> Result<(), Failure> {
+        let now = self.tick();
+        records::decide(
+            self.node(unit),
+            record,
+            kind,
+            t(officer),
+            t(title),
+            t(note),
+            now,
+        )
+        .map_err(fail)?;
+        let label = self.lang.decision(kind);
+        println!("  [{}] {} — {officer}, {title}", self.name(unit), label);
+        Ok(())
+    }
+
+    fn story(&mut self, ctx: &Ctx) -> Result<u8, Failure> {
+        let lang = self.lang;
+        println!(
+            "{}",
+            lang.t(
+                "=== sangkien: liên đoàn mẫu — chương trình «01 triệu sáng kiến» ===",
+                "=== sangkien: demo federation — the \"01 triệu sáng kiến\" programme ==="
+            )
+        );
+        println!(
+            "{} {}\n",
+            lang.t("Thư mục:", "Directory:"),
+            self.dir.display()
+        );
+
+        // 1. The federation and its units.
+        println!(
+            "{}",
+            lang.t(
+                "1. Lập liên đoàn và kết nạp các cấp công đoàn",
+                "1. Creating the federation and enrolling the union levels"
+            )
+        );
+        let now = self.tick();
+        let root = Node::create_root(
+            &self.dir.join("tld"),
+            UnitId::new("tld").expect("valid"),
+            t("Tổng Liên đoàn Lao động Việt Nam"),
+            now,
+        )
+        .map_err(fail)?;
+        println!(
+            "  [{}] {} {}",
+            "Tổng Liên đoàn Lao động Việt Nam",
+            lang.t("khóa gốc của liên đoàn:", "federation root key:"),
+            root.directory().genesis().root_key.short()
+        );
+        self.nodes.insert("tld".into(), root);
+        self.order.push("tld".into());
+        for (id, name, role, parent) in UNITS {
+            let into = self.dir.join(id);
+            let parent_node = self.nodes.get_mut(*parent).expect("parents come first");
+            let child = crate::commands::enrol(ctx, parent_node, id, name, role, &into)?;
+            self.nodes.insert(id.to_string(), child);
+            self.order.push(id.to_string());
+            self.parents.insert(id.to_string(), parent.to_string());
+        }
+        self.sync()?;
+        println!(
+            "  {} {} {}",
+            lang.t("Đã kết nạp", "Enrolled"),
+            UNITS.len(),
+            lang.t(
+                "đơn vị, mỗi đơn vị một nút, một khóa ed25519, chứng thư do cấp trên ký",
+                "units, each its own node and ed25519 key, certified by its parent"
+            )
+        );
+
+        // 2. The programme, its phases, deadlines and campaign.
+        println!(
+            "\n{}",
+            lang.t(
+                "2. Tổng Liên đoàn phát động chương trình và giao chỉ tiêu",
+                "2. The confederation launches the programme and assigns targets"
+            )
+        );
+        let programme = Programme {
+            name: t("01 triệu sáng kiến - nỗ lực vượt khó, sáng tạo, quyết tâm chiến thắng đại dịch Covid-19"),
+            phases: vec![
+                Phase { name: t("Giai đoạn 1"), start: date("2021-08-01"), end: date("2022-05-31"), target: 300_000 },
+                Phase { name: t("Giai đoạn 2"), start: date("2022-06-01"), end: date("2023-08-31"), target: 700_000 },
+            ],
+            deadlines: vec![
+                Deadline { label: t("Đăng ký sáng kiến (Mẫu 1)"), date: date("2023-01-15") },
+                Deadline { label: t("Nộp hồ sơ đề nghị công nhận (Mẫu 3, Mẫu 4)"), date: date("2023-08-05") },
+                Deadline { label: t("Báo cáo kết quả"), date: date("2023-12-15") },
+            ],
+            campaigns: vec![Campaign { name: t("Chiến dịch cao điểm 40 ngày"), start: date("2022-04-22"), end: date("2022-05-31"), target: 300_000 }],
+            national_target: 1_000_000,
+        };
+        let now = self.tick();
+        let prog = records::create(
+            self.node("tld"),
+            &RecordContent::Programme(programme.clone()),
+            now,
+        )
+        .map_err(fail)?;
+        self.say("tld", "phát động «01 triệu sáng kiến»: giai đoạn 1 (đến 31/5/2022, 300.000), giai đoạn 2 (1/6/2022 - 31/8/2023), «Chiến dịch cao điểm 40 ngày»", "launches \"01 triệu sáng kiến\": phase 1 (to 31 May 2022, 300,000), phase 2 (1 Jun 2022 - 31 Aug 2023), the 40-day peak campaign");
+        let assign = |pairs: &[(&str, u64)]| -> RecordContent {
+            RecordContent::Target(TargetAssignment {
+                programme: prog,
+                phase: 2,
+                assignments: pairs
+                    .iter()
+                    .map(|(u, n)| (UnitId::new(u).expect("valid"), *n))
+                    .collect(),
+            })
+        };
+        for (unit, pairs) in [
+            (
+                "tld",
+                vec![
+                    ("ldld-phu-yen", 4_133),
+                    ("ldld-ninh-thuan", 2_500),
+                    ("ldld-tra-vinh", 3_000),
+                    ("cd-y-te", 5_000),
+                    ("cd-evn", 4_000),
+                ],
+            ),
+            (
+                "ldld-phu-yen",
+                vec![("ldld-tuy-hoa", 2_400), ("ldld-dong-hoa", 1_733)],
+            ),
+            (
+                "ldld-tuy-hoa",
+                vec![("cdcs-thuy-san-tuy-hoa", 60), ("cdcs-bv-phu-yen", 40)],
+            ),
+            ("ldld-dong-hoa", vec![("cdcs-cang-vung-ro", 50)]),
+        ] {
+            self.sync()?;
+            let now = self.tick();
+            records::create(self.node(unit), &assign(&pairs), now).map_err(fail)?;
+            let list: Vec<String> = pairs
+                .iter()
+                .map(|(u, n)| format!("{} {}", self.name(u), lang.int(*n)))
+                .collect();
+            println!(
+                "  [{}] {} {}",
+                self.name(unit),
+                lang.t("giao chỉ tiêu giai đoạn 2:", "assigns phase-2 targets:"),
+                list.join("; ")
+            );
+        }
+        self.sync()?;
+
+        // 3. Initiatives and their decisions.
+        println!(
+            "\n{}",
+            lang.t(
+                "3. Các cơ sở đăng ký sáng kiến, cấp trên thẩm định và quyết định",
+                "3. Grassroots units register initiatives; the levels above appraise and decide"
+            )
+        );
+        let a = self.register(
+            "cdcs-cang-vung-ro",
+            "Cải tiến hệ thống băng tải bốc xếp hàng rời",
+            "Trần Văn Hùng",
+            "Tổ trưởng tổ bốc xếp",
+            Sector::ProductionBusiness,
+            1_250_000_000,
+            false,
+            true,
+        )?;
+        let b = self.register(
+            "cdcs-thuy-san-tuy-hoa",
+            "Quy trình cấp đông nhanh cá ngừ đại dương",
+            "Lê Thị Mai",
+            "Kỹ sư chế biến",
+            Sector::ProductionBusiness,
+            2_400_000_000,
+            true,
+            true,
+        )?;
+        let c = self.register(
+            "cdcs-thpt-chu-van-an",
+            "Phần mềm quản lý điểm và học bạ điện tử",
+            "Phạm Minh Tuấn",
+            "Giáo viên Tin học",
+            Sector::Education,
+            0,
+            false,
+            false,
+        )?;
+        let d = self.register(
+            "cdcs-ttyt-cang-long",
+            "Cải tiến quy trình tiếp nhận bệnh nhân cấp cứu",
+            "Thạch Thị Sa Rên",
+            "Điều dưỡng trưởng",
+            Sector::Health,
+            180_000_000,
+            false,
+            true,
+        )?;
+        let e = self.register(
+            "cdcs-pc-phu-yen",
+            "Thiết bị cảnh báo quá tải máy biến áp phân phối",
+            "Nguyễn Đức Thịnh",
+            "Kỹ thuật viên",
+            Sector::ScienceTechnology,
+            950_000_000,
+            false,
+            true,
+        )?;
+        let f = self.register(
+            "cdcs-bv-cho-ray",
+            "Mô hình hội chẩn khám bệnh từ xa",
+            "Võ Thanh Bình",
+            "Bác sĩ",
+            Sector::Health,
+            600_000_000,
+            false,
+            true,
+        )?;
+        let _g = self.register(
+            "cdcs-bv-phu-yen",
+            "Sổ tay điện tử hướng dẫn an toàn người bệnh",
+            "Đặng Thu Hà",
+            "Dược sĩ",
+            Sector::Health,
+            40_000_000,
+            false,
+            false,
+        )?;
+        for (unit, rec) in [
+            ("cdcs-cang-vung-ro", a),
+            ("cdcs-thuy-san-tuy-hoa", b),
+            ("cdcs-thpt-chu-van-an", c),
+            ("cdcs-ttyt-cang-long", d),
+            ("cdcs-pc-phu-yen", e),
+            ("cdcs-bv-cho-ray", f),
+        ] {
+            self.decide(
+                unit,
+                rec,
+                DecisionKind::Submit,
+                "Ban chấp hành CĐCS",
+                "Chủ tịch Công đoàn cơ sở",
+                "Nộp kèm Mẫu 1, Mẫu 4",
+            )?;
+        }
+        self.sync()?;
+        self.decide(
+            "ldld-dong-hoa",
+            a,
+            DecisionKind::Approve,
+            "Nguyễn Thị Lan",
+            "Phó Chủ tịch LĐLĐ thị xã",
+            "Đạt yêu cầu, chuyển lên tỉnh",
+        )?;
+        self.decide(
+            "ldld-tuy-hoa",
+            b,
+            DecisionKind::Approve,
+            "Huỳnh Văn Phúc",
+            "Chủ tịch LĐLĐ thành phố",
+            "Bí mật công nghệ: chỉ công bố tên, hiệu quả, giá trị làm lợi",
+        )?;
+        self.decide(
+            "ldld-phan-rang",
+            c,
+            DecisionKind::ReturnForRevision,
+            "Chamaléa Thị Hoa",
+            "Phó Chủ tịch LĐLĐ thành phố",
+            "Bổ sung giá trị làm lợi và xác nhận của nhà trường",
+        )?;
+        self.decide(
+            "ldld-cang-long",
+            d,
+            DecisionKind::Approve,
+            "Kim Văn Sơn",
+            "Chủ tịch LĐLĐ huyện",
+            "Đạt yêu cầu",
+        )?;
+        self.decide(
+            "cd-evn",
+            e,
+            DecisionKind::Approve,
+            "Đỗ Quang Huy",
+            "Chủ tịch Công đoàn Điện lực Việt Nam",
+            "Đạt yêu cầu, đề nghị Tổng Liên đoàn công nhận",
+        )?;
+        self.decide(
+            "cd-y-te",
+            f,
+            DecisionKind::Recognise,
+            "Phạm Thanh Bình",
+            "Chủ tịch Công đoàn Y tế Việt Nam",
+            "Công nhận cấp ngành",
+        )?;
+        self.sync()?;
+        // The returned initiative is revised and submitted again.
+        let now = self.tick();
+        records::edit(
+            self.node("cdcs-thpt-chu-van-an"),
+            c,
+            |content| {
+                if let RecordContent::Initiative(i) = content {
+                    i.benefit_vnd = 120_000_000;
+                    i.recognition = Some(EmployerRecognition {
+                        decision_number: t("45/QĐ-THPT"),
+                        date: date("2023-03-10"),
+                        reward: t("Giấy khen của Hiệu trưởng"),
+                    });
+                }
+            },
+            now,
+        )
+        .map_err(fail)?;
+        self.say(
+            "cdcs-thpt-chu-van-an",
+            "bổ sung giá trị làm lợi 120.000.000 VND và quyết định công nhận của nhà trường",
+            "adds the benefit value of 120,000,000 VND and the school's recognition decision",
+        );
+        self.decide(
+            "cdcs-thpt-chu-van-an",
+            c,
+            DecisionKind::Submit,
+            "Ban chấp hành CĐCS",
+            "Chủ tịch Công đoàn cơ sở",
+            "Nộp lại sau khi bổ sung",
+        )?;
+        self.sync()?;
+        self.decide(
+            "ldld-phan-rang",
+            c,
+            DecisionKind::Approve,
+            "Chamaléa Thị Hoa",
+            "Phó Chủ tịch LĐLĐ thành phố",
+            "Đạt yêu cầu sau bổ sung",
+        )?;
+        self.decide(
+            "ldld-phu-yen",
+            a,
+            DecisionKind::Recognise,
+            "Lê Văn Hòa",
+            "Chủ tịch LĐLĐ tỉnh Phú Yên",
+            "Hội đồng thẩm định cấp tỉnh công nhận",
+        )?;
+        self.decide(
+            "ldld-phu-yen",
+            b,
+            DecisionKind::Recognise,
+            "Lê Văn Hòa",
+            "Chủ tịch LĐLĐ tỉnh Phú Yên",
+            "Công nhận trên phần công khai (bí mật công nghệ)",
+        )?;
+        self.decide(
+            "tld",
+            e,
+            DecisionKind::Recognise,
+            "Ban Tuyên giáo",
+            "Tổng Liên đoàn Lao động Việt Nam",
+            "Công nhận sáng kiến cấp toàn quốc",
+        )?;
+        self.sync()?;
+        self.decide(
+            "tld",
+            a,
+            DecisionKind::Award(AwardGrade::Excellent),
+            "Đoàn Chủ tịch",
+            "Tổng Liên đoàn Lao động Việt Nam",
+            "Sáng kiến xuất sắc cấp toàn quốc",
+        )?;
+        self.sync()?;
+        // An approved initiative is edited afterwards: the approval must not carry over.
+        let now = self.tick();
+        records::edit(
+            self.node("cdcs-ttyt-cang-long"),
+            d,
+            |content| {
+                if let RecordContent::Initiative(i) = content {
+                    i.benefit_vnd = 260_000_000;
+                }
+            },
+            now,
+        )
+        .map_err(fail)?;
+        self.say(
+            "cdcs-ttyt-cang-long",
+            "sửa giá trị làm lợi SAU khi đã được duyệt (180.000.000 → 260.000.000 VND)",
+            "edits the benefit value AFTER approval (180,000,000 → 260,000,000 VND)",
+        );
+        self.sync()?;
+        println!(
+            "  {} {} {}",
+            lang.t("Đã chuyển", "Moved"),
+            lang.int(self.moved as u64),
+            lang.t(
+                "mục giữa các nút, mỗi mục đều được kiểm tra khi nhập",
+                "entries between nodes, each verified on import"
+            )
+        );
+
+        // 4. Verification at every node.
+        println!(
+            "\n{}",
+            lang.t(
+                "4. Kiểm tra chuỗi phê duyệt tại mọi nút",
+                "4. Verifying the approval chains at every node"
+            )
+        );
+        let mut all_valid = true;
+        let mut differs = Vec::new();
+        let now = self.tick();
+        for id in self.order.clone() {
+            let n = &self.nodes[&id];
+            let rep = verify_store(n.store(), n.directory(), Some(n.unit()), now).map_err(fail)?;
+            let valid = rep.records.iter().filter(|r| r.is_valid()).count();
+            let conflicts: usize = rep.records.iter().map(|r| r.conflicts.len()).sum();
+            all_valid &=
+                valid == rep.records.len() && conflicts == 0 && rep.trust_problems.is_empty();
+            for r in rep.records.iter().filter(|r| r.approved_state_differs) {
+                differs.push((id.clone(), r.record));
+            }
+            println!(
+                "  {:<24} {:>3} {} {:>3} {}, {} {}",
+                id,
+                rep.records.len(),
+                lang.t("hồ sơ,", "records,"),
+                valid,
+                lang.t("hợp lệ", "valid"),
+                conflicts,
+                lang.t("xung đột", "conflicts")
+            );
+        }
+        for (id, r) in &differs {
+            println!(
+                "  {} {id}: {} {}",
+                lang.t("Lưu ý tại", "Note at"),
+                r.short(),
+                lang.t(
+                    "— trạng thái đã duyệt khác trạng thái hiện tại (sửa sau khi duyệt)",
+                    "— approved state differs from current state (edited after approval)"
+                )
+            );
+        }
+        if all_valid {
+            println!(
+                "  => {}",
+                lang.t(
+                    "Tất cả chuỗi phê duyệt hợp lệ (all chains valid)",
+                    "all chains valid"
+                )
+            );
+        } else {
+            println!(
+                "  => {}",
+                lang.t("CÓ CHUỖI PHÊ DUYỆT KHÔNG HỢP LỆ", "SOME CHAINS ARE INVALID")
+            );
+        }
+
+        // 5. Progress reports.
+        let now = self.tick();
+        crate::progress::print(
+            lang,
+            &self.nodes["tld"],
+            prog,
+            programme.name.as_str(),
+            2,
+            Some(700_000),
+            now,
+        );
+        crate::progress::print(
+            lang,
+            &self.nodes["ldld-phu-yen"],
+            prog,
+            programme.name.as_str(),
+            2,
+            Some(4_133),
+            now,
+        );
+        println!(
+            "\n{}\n  sangkien --data {} verify --json",
+            lang.t(
+                "Mỗi nút là một thư mục dữ liệu; thử:",
+                "Each node is a data directory; try:"
+            ),
+            self.dir.join("ldld-phu-yen").display()
+        );
+        Ok(u8::from(!all_valid))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn register(
+        &mut self,
+        unit: &str,
+        title: &str,
+        author: &str,
+        position: &str,
+        sector: Sector,
+        benefit_vnd: u64,
+        confidential: bool,
+        recognised: bool,
+    ) -> Result<RecordId, Failure> {
+        let node = &self.nodes[unit];
+        let superior = node
+            .directory()
+            .parent_at(node.unit(), now_ms())
+            .cloned()
+            .ok_or_else(|| fail("no parent"))?;
+        let prog = self.nodes["tld"]
+            .store()
+            .records()
+            .map_err(fail)?
+            .into_iter()
+            .find(|r| {
+                matches!(
+                    records::check(&self.nodes["tld"], *r, now_ms()).map(|x| x.content),
+                    Ok(Some(RecordContent::Programme(_)))
+                )
+            })
+            .ok_or_else(|| fail("no programme"))?;
+        let initiative = Initiative {
+            title: t(title),
+            authors: vec![Author {
+                name: t(author),
+                position: t(position),
+            }],
+            origin: node.unit().clone(),
+            superior,
+            programme: Some(prog),
+            phase: 2,
+            sector,
+            summary: t("Rút ngắn thời gian, giảm chi phí, nâng cao an toàn lao động"),
+            registered_on: date("2022-12-20"),
+            description: Description {
+                current_state: t("Quy trình cũ thủ công, tốn nhiều thời gian"),
+                solution: t("Cải tiến quy trình và thiết bị, áp dụng công nghệ mới"),
+                novelty: t("Lần đầu áp dụng tại đơn vị"),
+                scope: t("Toàn đơn vị và các đơn vị cùng ngành"),
+                effectiveness: t("Tiết kiệm chi phí, tăng năng suất"),
+            },
+            benefit_vnd,
+            application: Application::Applied,
+            recognition: recognised.then(|| EmployerRecognition {
+                decision_number: t("12/QĐ-GĐ"),
+                date: date("2023-02-15"),
+                reward: t("Giấy khen và 2.000.000 đồng"),
+            }),
+            confidential,
+            attachments: Vec::new(),
+            commitment_salt: confidential.then(records::new_salt),
+        };
+        let now = self.tick();
+        let id = records::create(
+            self.node(unit),
+            &RecordContent::Initiative(Box::new(initiative)),
+            now,
+        )
+        .map_err(fail)?;
+        let what = if confidential {
+            self.lang.t(
+                "(bí mật công nghệ: chỉ phần công khai đi quá cấp trên trực tiếp)",
+                "(technology secret: only its public part travels beyond the direct superior)",
+            )
+        } else {
+            ""
+        };
+        println!(
+            "  [{}] {} «{title}», {} {} VND {what}",
+            self.name(unit),
+            self.lang.t("đăng ký sáng kiến", "registers initiative"),
+            self.lang.t("giá trị làm lợi", "benefit value"),
+            self.lang.int(benefit_vnd)
+        );
+        Ok(id)
+    }
+}
