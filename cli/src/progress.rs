@@ -18,8 +18,6 @@ use crate::i18n::Lang;
 pub struct InitiativeView {
     /// Origin unit.
     pub origin: UnitId,
-    /// Title.
-    pub title: String,
     /// Last decision of the chain.
     pub status: Option<DecisionKind>,
     /// Sector.
@@ -28,10 +26,6 @@ pub struct InitiativeView {
     pub benefit_vnd: u64,
     /// Programme and phase.
     pub programme: Option<(RecordId, u32)>,
-    /// Confidential.
-    pub confidential: bool,
-    /// Edited after its last decision.
-    pub approved_state_differs: bool,
 }
 
 /// Every valid initiative the node holds.
@@ -54,13 +48,10 @@ pub fn initiatives(node: &Node, now_ms: u64) -> Vec<InitiativeView> {
         let view = match (&rep.content, rep.latest_projection) {
             (Some(RecordContent::Initiative(i)), _) => InitiativeView {
                 origin: i.origin.clone(),
-                title: i.title.to_string(),
                 status,
                 sector: i.sector,
                 benefit_vnd: i.benefit_vnd,
                 programme: i.programme.map(|p| (p, i.phase)),
-                confidential: i.confidential,
-                approved_state_differs: rep.approved_state_differs,
             },
             (_, Some(p)) => {
                 let Ok(Some(e)) = store.entry(&p) else {
@@ -71,13 +62,10 @@ pub fn initiatives(node: &Node, now_ms: u64) -> Vec<InitiativeView> {
                 };
                 InitiativeView {
                     origin: h.owner.clone(),
-                    title: p.title.to_string(),
                     status,
                     sector: p.sector,
                     benefit_vnd: p.benefit_vnd,
                     programme: p.programme.map(|x| (x, p.phase)),
-                    confidential: true,
-                    approved_state_differs: rep.approved_state_differs,
                 }
             }
             _ => continue,

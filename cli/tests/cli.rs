@@ -1,0 +1,292 @@
+//! End-to-end tests of the real `sangkien` executable, run as a user would run it.
+//!
+//! They live in the `cli` package, not in the workspace's `tests/` binary, because Cargo only
+//! tells integration tests of the package that owns a binary where that binary is
+//! (`CARGO_BIN_EXE_sangkien`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sangkien(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sangkien"))
+        .args(args)
+        .env_remove("SANGKIEN_DATA")
+        .env_remove("SANGKIEN_LANG")
+        .output()
+        .expect("the sangkien binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("sangkien-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Self(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn verify_json(dir: &Path) -> serde_json::Value {
+    let o = sangkien(&["--data", dir.to_str().unwrap(), "verify", "--json"]);
+    serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("verify --json: {e}: {}", stdout(&o)))
+}
+
+#[test]
+fn demo_tells_the_story_and_every_node_verifies() {
+    let tmp = TempDir::new("demo");
+    let dir = tmp.path().join("demo");
+    let o = sangkien(&["demo", "--dir", dir.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "demo failed: {out}\n{}", stderr(&o));
+    assert!(out.contains("Tất cả chuỗi phê duyệt hợp lệ"), "{out}");
+    assert!(out.contains("BÁO CÁO TIẾN ĐỘ"), "{out}");
+    assert!(
+        out.contains("4.133"),
+        "Phú Yên's phase-2 target, written the Vietnamese way: {out}"
+    );
+    assert!(out.contains("trả lại để bổ sung"), "{out}");
+    assert!(out.contains("bí mật công nghệ"), "{out}");
+
+    let mut nodes = 0;
+    let mut differs_seen = 0;
+    for item in std::fs::read_dir(&dir).unwrap() {
+        let node = item.unwrap().path();
+        if !node.join("node.json").exists() {
+            continue;
+        }
+        nodes += 1;
+        let v = verify_json(&node);
+        assert_eq!(
+            v["invalid"].as_array().unwrap().len(),
+            0,
+            "{}: {v}",
+            node.display()
+        );
+        assert_eq!(
+            v["conflicts"].as_array().unwrap().len(),
+            0,
+            "{}: {v}",
+            node.display()
+        );
+        assert_eq!(v["records"], v["valid"], "{}: {v}", node.display());
+        differs_seen += v["approved_state_differs"].as_array().unwrap().len();
+    }
+    assert_eq!(nodes, 17, "one node per unit");
+    // The initiative edited after approval is held by its origin, its district, province and
+    // the national node: each reports it.
+    assert_eq!(differs_seen, 4);
+
+    // A confidential initiative's private part stays with its origin and direct superior:
+    // the province holds only its projection.
+    let province = verify_json(&dir.join("ldld-phu-yen"));
+    let district = verify_json(&dir.join("ldld-tuy-hoa"));
+    assert!(
+        province["details"].as_array().unwrap().len()
+            < district["details"].as_array().unwrap().len() + 2
+    );
+
+    // English on request, numbers the English way.
+    let o = sangkien(&["demo", "--dir", dir.to_str().unwrap(), "--lang", "en"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("all chains valid"), "{out}");
+    assert!(out.contains("4,133"), "{out}");
+}
+
+#[test]
+fn a_federation_is_created_units_enrolled_and_bad_input_refused() {
+    let tmp = TempDir::new("fed");
+    let root = tmp.path().join("tld");
+    let prov = tmp.path().join("phu-yen");
+    let r = root.to_str().unwrap();
+    let o = sangkien(&["--data", r, "federation", "init"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ff: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("federation.json")).unwrap())
+            .unwrap();
+    assert_eq!(ff["root_unit"], "tld");
+    assert_eq!(ff["root_name"], "Tổng Liên đoàn Lao động Việt Nam");
+
+    // The private key file is 0600 and never printed.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.join("unit.key"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let key_hex = std::fs::read_to_string(root.join("unit.key")).unwrap();
+    assert!(!stdout(&o).contains(key_hex.trim()));
+
+    let o = sangkien(&[
+        "--data",
+        r,
+        "unit",
+        "enrol",
+        "--id",
+        "ldld-phu-yen",
+        "--name",
+        "Liên đoàn Lao động tỉnh Phú Yên",
+        "--role",
+        "provincial",
+        "--into",
+        prov.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = sangkien(&["--data", prov.to_str().unwrap(), "unit", "list", "--json"]);
+    let units: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(units.as_array().unwrap().len(), 2);
+
+    // Bad input: exit 2, a sentence naming what is wrong, nothing stored.
+    let before = verify_json(&root);
+    let bad = sangkien(&[
+        "--data",
+        r,
+        "unit",
+        "enrol",
+        "--id",
+        "Phú Yên",
+        "--name",
+        "x",
+        "--role",
+        "provincial",
+        "--into",
+        tmp.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("mã đơn vị không hợp lệ"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(!tmp.path().join("bad").exists());
+    let bad = sangkien(&[
+        "--data",
+        r,
+        "unit",
+        "enrol",
+        "--id",
+        "x",
+        "--name",
+        "x",
+        "--role",
+        "king",
+        "--into",
+        tmp.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("king"));
+    let bad = sangkien(&[
+        "--data",
+        r,
+        "unit",
+        "enrol",
+        "--id",
+        "ldld-phu-yen",
+        "--name",
+        "again",
+        "--role",
+        "provincial",
+        "--into",
+        tmp.path().join("bad").to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "a unit id already in use");
+    let bad = sangkien(&["verify"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--data"));
+    assert_eq!(verify_json(&root)["records"], before["records"]);
+
+    // Key rotation at the parent, then revocation of the old key: both are signed entries.
+    let old_key = units.as_array().unwrap().len();
+    assert_eq!(old_key, 2);
+    let o = sangkien(&[
+        "--data",
+        r,
+        "unit",
+        "rotate-key",
+        "--child",
+        prov.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = sangkien(&["--data", prov.to_str().unwrap(), "federation", "show"]);
+    assert!(o.status.success());
+}
+
+#[test]
+fn a_forged_bundle_is_refused_and_stores_nothing() {
+    let tmp = TempDir::new("bundle");
+    let dir = tmp.path().join("demo");
+    let o = sangkien(&["demo", "--dir", dir.to_str().unwrap(), "--lang", "en"]);
+    assert!(o.status.success());
+    let district = dir.join("ldld-tuy-hoa");
+    let file = tmp.path().join("up.bundle");
+    let o = sangkien(&[
+        "--data",
+        district.to_str().unwrap(),
+        "bundle",
+        "export",
+        "--for",
+        "ldld-phu-yen",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Importing what the province already holds is idempotent.
+    let province = dir.join("ldld-phu-yen");
+    let o = sangkien(&[
+        "--data",
+        province.to_str().unwrap(),
+        "--json",
+        "bundle",
+        "import",
+        file.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rep: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(rep["accepted"], 0);
+    // Flip one byte inside the last entry: the whole bundle is refused, naming the entry.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let n = bytes.len();
+    bytes[n - 70] ^= 0x01;
+    std::fs::write(&file, &bytes).unwrap();
+    let before = verify_json(&province);
+    let o = sangkien(&[
+        "--data",
+        province.to_str().unwrap(),
+        "bundle",
+        "import",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("entry"), "{}", stderr(&o));
+    // Truncated.
+    std::fs::write(&file, &bytes[..n / 2]).unwrap();
+    let o = sangkien(&[
+        "--data",
+        province.to_str().unwrap(),
+        "bundle",
+        "import",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+    assert_eq!(verify_json(&province)["records"], before["records"]);
+}
