@@ -1,1 +1,76 @@
-//! tests
+//! Shared helpers of the integration tests (`it`): temporary directories and a small federation
+//! of real on-disk nodes.
+
+use std::path::{Path, PathBuf};
+
+use node::node::{prepare_enrolment, FederationFile};
+use node::Node;
+use sync_protocol::entry::{Certificate, EntryBody, UnitRole};
+use sync_protocol::ids::UnitId;
+use sync_protocol::store::EntryStore;
+use sync_protocol::text::Text;
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory named after the test.
+    pub fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("sangkien-it-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Self(p)
+    }
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A unit id.
+pub fn unit(s: &str) -> UnitId {
+    UnitId::new(s).expect("valid unit id")
+}
+
+/// Text.
+pub fn text(s: &str) -> Text {
+    Text::new("test", s, 1000).expect("valid text")
+}
+
+/// Creates the root node `tld` in `dir/tld`.
+pub fn root(dir: &Path, now_ms: u64) -> Node {
+    Node::create_root(
+        &dir.join("tld"),
+        unit("tld"),
+        text("Tổng Liên đoàn Lao động Việt Nam"),
+        now_ms,
+    )
+    .expect("root node")
+}
+
+/// Enrols `id` under `parent` into `dir/id`, the way `sangkien unit enrol` does.
+pub fn enrol(parent: &mut Node, dir: &Path, id: &str, role: UnitRole, now_ms: u64) -> Node {
+    let into = dir.join(id);
+    let key = prepare_enrolment(&into).expect("enrolment dir");
+    let cert = Certificate {
+        unit: unit(id),
+        name: text(id),
+        role,
+        parent: parent.unit().clone(),
+        key,
+        replaces: None,
+    };
+    let entry = parent
+        .write(EntryBody::Certificate(cert), now_ms)
+        .expect("certificate");
+    let (ff, genesis): (FederationFile, _) = parent.federation_file().expect("federation file");
+    let mut trust = parent.store().trust_entries().expect("trust");
+    trust.push(entry);
+    Node::create_enrolled(&into, &ff, genesis, unit(id), trust, now_ms).expect("enrolled node")
+}

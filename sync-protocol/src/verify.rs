@@ -393,11 +393,22 @@ impl<L: EntryLookup> Verifier<'_, L> {
                     .directory
                     .is_self_or_ancestor_at(e.author(), &r.unit, e.time_ms())
                 {
-                    return Err(RejectReason::RevokerNotAncestor {
+                    let reason = RejectReason::RevokerNotAncestor {
                         unit: r.unit.clone(),
                         signer: e.author().clone(),
+                    };
+                    if !self.directory.knows(&r.unit) {
+                        // The revoked unit's certificate has not arrived yet: its place in the
+                        // tree is unknown, so wait for it rather than refuse for good.
+                        return Err(self.missing(
+                            Missing::Certificate {
+                                unit: r.unit.clone(),
+                                key: r.key,
+                            },
+                            reason,
+                        ));
                     }
-                    .into());
+                    return Err(reason.into());
                 }
                 Ok(())
             }
@@ -670,7 +681,17 @@ impl<L: EntryLookup> Verifier<'_, L> {
     }
 
     fn projection(&self, e: &Entry, p: &Projection) -> Result<(), VerifyError> {
-        let (entries, h) = self.initiative_header(&p.record)?;
+        // A projection may be the first entry of a confidential initiative a node sees (above
+        // the direct superior it is the only one): it then defines the record's header.
+        let (entries, header) = self.header(&p.record)?;
+        let h = header.unwrap_or(RecordHeader {
+            kind: RecordKind::Initiative,
+            owner: e.author().clone(),
+            confidential: true,
+        });
+        if h.kind != RecordKind::Initiative {
+            return Err(RejectReason::NotAnInitiative(p.record).into());
+        }
         if e.author() != &h.owner {
             return Err(RejectReason::NotRecordOwner {
                 record: p.record,
