@@ -427,6 +427,8 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
                     "valid": r.is_valid(),
                     "status": r.status.as_ref().map(|(k, u, _)| json!({"decision": k.code(), "by": u.as_str()})),
                     "approved_state_differs": r.approved_state_differs,
+                    "confidential": r.header.as_ref().map(|h| h.confidential),
+                    "private_part_held": r.content.is_some(),
                     "entries": r.entries,
                 })
             })

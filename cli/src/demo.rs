@@ -309,8 +309,7 @@ impl Demo {
         )
         .map_err(fail)?;
         println!(
-            "  [{}] {} {}",
-            "Tổng Liên đoàn Lao động Việt Nam",
+            "  [Tổng Liên đoàn Lao động Việt Nam] {} {}",
             lang.t("khóa gốc của liên đoàn:", "federation root key:"),
             root.directory().genesis().root_key.short()
         );
@@ -480,6 +479,16 @@ impl Demo {
             false,
             true,
         )?;
+        let h = self.register(
+            "cdcs-cang-vung-ro",
+            "Sơn chống gỉ cho cần cẩu bằng vật liệu tái chế",
+            "Bùi Văn Lực",
+            "Thợ sửa chữa",
+            Sector::ProductionBusiness,
+            30_000_000,
+            false,
+            false,
+        )?;
         let _g = self.register(
             "cdcs-bv-phu-yen",
             "Sổ tay điện tử hướng dẫn an toàn người bệnh",
@@ -497,6 +506,7 @@ impl Demo {
             ("cdcs-ttyt-cang-long", d),
             ("cdcs-pc-phu-yen", e),
             ("cdcs-bv-cho-ray", f),
+            ("cdcs-cang-vung-ro", h),
         ] {
             self.decide(
                 unit,
@@ -515,6 +525,14 @@ impl Demo {
             "Nguyễn Thị Lan",
             "Phó Chủ tịch LĐLĐ thị xã",
             "Đạt yêu cầu, chuyển lên tỉnh",
+        )?;
+        self.decide(
+            "ldld-dong-hoa",
+            h,
+            DecisionKind::Reject,
+            "Nguyễn Thị Lan",
+            "Phó Chủ tịch LĐLĐ thị xã",
+            "Trùng với giải pháp đã được công nhận năm 2021",
         )?;
         self.decide(
             "ldld-tuy-hoa",
@@ -622,6 +640,14 @@ impl Demo {
             "Công nhận sáng kiến cấp toàn quốc",
         )?;
         self.sync()?;
+        self.decide(
+            "tld",
+            f,
+            DecisionKind::Award(AwardGrade::Typical),
+            "Đoàn Chủ tịch",
+            "Tổng Liên đoàn Lao động Việt Nam",
+            "Sáng kiến tiêu biểu",
+        )?;
         self.decide(
             "tld",
             a,

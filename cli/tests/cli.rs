@@ -97,12 +97,32 @@ fn demo_tells_the_story_and_every_node_verifies() {
 
     // A confidential initiative's private part stays with its origin and direct superior:
     // the province holds only its projection.
-    let province = verify_json(&dir.join("ldld-phu-yen"));
-    let district = verify_json(&dir.join("ldld-tuy-hoa"));
-    assert!(
-        province["details"].as_array().unwrap().len()
-            < district["details"].as_array().unwrap().len() + 2
-    );
+    let confidential = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["confidential"] == true)
+            .cloned()
+            .collect()
+    };
+    for (node, held) in [
+        ("cdcs-thuy-san-tuy-hoa", Some(true)),
+        ("ldld-tuy-hoa", Some(true)),
+        ("ldld-phu-yen", Some(false)),
+        ("tld", Some(false)),
+        ("ldld-dong-hoa", None),
+    ] {
+        let v = verify_json(&dir.join(node));
+        let c = confidential(&v);
+        let Some(held) = held else {
+            assert!(c.is_empty(), "a sibling district holds nothing of it: {v}");
+            continue;
+        };
+        assert_eq!(c.len(), 1, "{node}: {v}");
+        assert_eq!(c[0]["private_part_held"], held, "{node}: {v}");
+        assert_eq!(c[0]["valid"], true, "{node}: {v}");
+    }
 
     // English on request, numbers the English way.
     let o = sangkien(&["demo", "--dir", dir.to_str().unwrap(), "--lang", "en"]);

@@ -27,6 +27,10 @@ pub struct CertRecord {
     pub until_ms: Option<u64>,
     /// The certificate.
     pub cert: Certificate,
+    /// The unit that signed it (the parent, or for a re-parenting an ancestor).
+    pub signer: UnitId,
+    /// The key that signed it.
+    pub signer_key: UnitKey,
 }
 
 /// Why a key was not valid for a unit at a time.
@@ -48,6 +52,12 @@ pub enum KeyProblem {
     Revoked {
         /// when the revocation took effect
         effective_ms: u64,
+    },
+    /// The certificate was signed by a key that was not valid then (revoked, rotated away):
+    /// nothing it certified is valid.
+    IssuerInvalid {
+        /// the unit whose key signed the certificate
+        issuer: UnitId,
     },
 }
 
@@ -91,7 +101,14 @@ impl Directory {
 
     /// Records a verified certificate. Only [`crate::verify`] and [`crate::import`] call this,
     /// after verification.
-    pub(crate) fn add_certificate(&mut self, hash: EntryHash, time_ms: u64, cert: Certificate) {
+    pub(crate) fn add_certificate(
+        &mut self,
+        hash: EntryHash,
+        time_ms: u64,
+        cert: Certificate,
+        signer: UnitId,
+        signer_key: UnitKey,
+    ) {
         let list = self.certs.entry(cert.unit.clone()).or_default();
         if list.iter().any(|c| c.hash == hash) {
             return;
@@ -115,6 +132,8 @@ impl Directory {
             from_ms: time_ms,
             until_ms,
             cert,
+            signer,
+            signer_key,
         });
         list.sort_by_key(|c| (c.from_ms, c.hash));
     }
@@ -125,8 +144,20 @@ impl Directory {
         *e = (*e).min(effective_ms);
     }
 
-    /// Whether `key` was a valid key of `unit` at `t_ms`.
+    /// Whether `key` was a valid key of `unit` at `t_ms`: certified by a chain of certificates,
+    /// each signed by a key valid when it signed (so revoking a key also voids what it certified
+    /// from the revocation on), not replaced and not revoked.
     pub fn key_valid_at(&self, unit: &UnitId, key: &UnitKey, t_ms: u64) -> Result<(), KeyProblem> {
+        self.key_valid_at_depth(unit, key, t_ms, 0)
+    }
+
+    fn key_valid_at_depth(
+        &self,
+        unit: &UnitId,
+        key: &UnitKey,
+        t_ms: u64,
+        depth: usize,
+    ) -> Result<(), KeyProblem> {
         if let Some(&effective_ms) = self.revoked.get(&(unit.clone(), *key)) {
             if t_ms >= effective_ms {
                 return Err(KeyProblem::Revoked { effective_ms });
@@ -148,7 +179,22 @@ impl Directory {
                 Some(until_ms) if t_ms >= until_ms => {
                     problem = KeyProblem::RotatedAway { until_ms };
                 }
-                _ => return Ok(()),
+                _ => {
+                    if depth >= MAX_TREE_DEPTH {
+                        problem = KeyProblem::IssuerInvalid {
+                            issuer: c.signer.clone(),
+                        };
+                        continue;
+                    }
+                    match self.key_valid_at_depth(&c.signer, &c.signer_key, c.from_ms, depth + 1) {
+                        Ok(()) => return Ok(()),
+                        Err(_) => {
+                            problem = KeyProblem::IssuerInvalid {
+                                issuer: c.signer.clone(),
+                            }
+                        }
+                    }
+                }
             }
         }
         Err(problem)

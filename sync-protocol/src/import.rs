@@ -82,9 +82,13 @@ pub fn import_batch<S: EntryStore>(
             match verify_entry(&overlay, directory, &e, opts) {
                 Ok(v) => {
                     match e.body() {
-                        EntryBody::Certificate(c) => {
-                            directory.add_certificate(e.hash(), e.time_ms(), c.clone())
-                        }
+                        EntryBody::Certificate(c) => directory.add_certificate(
+                            e.hash(),
+                            e.time_ms(),
+                            c.clone(),
+                            e.author().clone(),
+                            e.key(),
+                        ),
                         EntryBody::Revocation(r) => {
                             directory.add_revocation(r.unit.clone(), r.key, r.effective_ms)
                         }
@@ -143,8 +147,10 @@ pub fn import_batch<S: EntryStore>(
 fn order_class(e: &Entry) -> u8 {
     match e.body() {
         EntryBody::Genesis(_) => 0,
-        EntryBody::Certificate(_) => 1,
-        EntryBody::Revocation(_) => 2,
+        // Revocations first, so that a batch carrying a revocation and certificates signed by
+        // the revoked key refuses the certificates.
+        EntryBody::Revocation(_) => 1,
+        EntryBody::Certificate(_) => 2,
         EntryBody::RecordChange(_) => 3,
         EntryBody::Projection(_) => 4,
         EntryBody::Decision(_) => 5,
@@ -208,7 +214,13 @@ pub fn directory_from_store<S: EntryStore>(store: &S) -> Result<Option<Directory
     sorted.sort_by_key(|e| (e.time_ms(), e.hash()));
     for e in sorted {
         match e.body() {
-            EntryBody::Certificate(c) => d.add_certificate(e.hash(), e.time_ms(), c.clone()),
+            EntryBody::Certificate(c) => d.add_certificate(
+                e.hash(),
+                e.time_ms(),
+                c.clone(),
+                e.author().clone(),
+                e.key(),
+            ),
             EntryBody::Revocation(r) => d.add_revocation(r.unit.clone(), r.key, r.effective_ms),
             _ => {}
         }

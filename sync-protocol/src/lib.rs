@@ -44,5 +44,6 @@ pub mod limits;
 pub mod record;
 pub mod scope;
 pub mod store;
+pub mod testkit;
 pub mod text;
 pub mod verify;

@@ -144,6 +144,25 @@ pub enum RejectReason {
         /// revocation time
         effective_ms: u64,
     },
+    /// A key certified by a key that was not valid when it signed (revoked, rotated away).
+    #[error("key of unit {unit} was certified by {issuer} with a key not valid at that time")]
+    IssuerKeyInvalid {
+        /// the unit
+        unit: UnitId,
+        /// the certifying parent
+        issuer: UnitId,
+    },
+    /// A second certificate for a unit that does not replace its current one, or a
+    /// replacement signed by a unit that is neither the old parent nor its ancestor.
+    #[error("{signer} may not re-certify {unit}: {why}")]
+    CertificateTakeover {
+        /// the unit
+        unit: UnitId,
+        /// who signed
+        signer: UnitId,
+        /// why not
+        why: &'static str,
+    },
     /// A certificate signed by a unit other than the parent it names (e.g. a sibling).
     #[error("certificate of {unit} names parent {parent} but is signed by {signer}")]
     SignerNotParent {
@@ -456,11 +475,26 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 effective_ms,
             }
             .into()),
+            Err(KeyProblem::IssuerInvalid { issuer }) => Err(RejectReason::IssuerKeyInvalid {
+                unit: unit.clone(),
+                issuer,
+            }
+            .into()),
         }
     }
 
     fn certificate(&self, e: &Entry, c: &crate::entry::Certificate) -> Result<(), VerifyError> {
-        if e.author() != &c.parent {
+        // A first certificate is signed by the parent it names. A replacement (rotation,
+        // re-parenting) may also be signed by an ancestor of the new parent, provided it is the
+        // old parent or one of its ancestors too (checked below).
+        let t = e.time_ms();
+        let signer_ok = e.author() == &c.parent
+            || (c.replaces.is_some()
+                && self
+                    .directory
+                    .ancestors_at(&c.parent, t)
+                    .contains(e.author()));
+        if !signer_ok {
             return Err(RejectReason::SignerNotParent {
                 unit: c.unit.clone(),
                 parent: c.parent.clone(),
@@ -468,7 +502,6 @@ impl<L: EntryLookup> Verifier<'_, L> {
             }
             .into());
         }
-        let t = e.time_ms();
         if c.unit == *self.directory.root()
             || c.parent == c.unit
             || self.directory.ancestors_at(&c.parent, t).contains(&c.unit)
@@ -494,6 +527,20 @@ impl<L: EntryLookup> Verifier<'_, L> {
             }
             .into());
         }
+        if c.replaces.is_none() {
+            let other = self
+                .directory
+                .certificates()
+                .any(|r| r.cert.unit == c.unit && r.hash != e.hash());
+            if other {
+                return Err(RejectReason::CertificateTakeover {
+                    unit: c.unit.clone(),
+                    signer: e.author().clone(),
+                    why: "the unit is already certified; a new certificate must replace its current one",
+                }
+                .into());
+            }
+        }
         if let Some(replaced) = c.replaces {
             let Some(old) = self.lookup.entry(&replaced)? else {
                 return Err(self.missing(
@@ -502,7 +549,24 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 ));
             };
             match old.body() {
-                EntryBody::Certificate(oc) if oc.unit == c.unit => {}
+                EntryBody::Certificate(oc) if oc.unit == c.unit => {
+                    // Rotation by the same parent, or re-parenting signed by the old parent or
+                    // one of its ancestors (e.g. a province taking over a commune union when
+                    // the district level ended). A sibling may not take a unit over.
+                    let ok = oc.parent == *e.author()
+                        || self
+                            .directory
+                            .ancestors_at(&oc.parent, t)
+                            .contains(e.author());
+                    if !ok {
+                        return Err(RejectReason::CertificateTakeover {
+                            unit: c.unit.clone(),
+                            signer: e.author().clone(),
+                            why: "only the unit's parent or an ancestor of it may replace its certificate",
+                        }
+                        .into());
+                    }
+                }
                 _ => {
                     return Err(RejectReason::ReplacesOtherUnit {
                         unit: c.unit.clone(),
@@ -684,11 +748,25 @@ impl<L: EntryLookup> Verifier<'_, L> {
         // A projection may be the first entry of a confidential initiative a node sees (above
         // the direct superior it is the only one): it then defines the record's header.
         let (entries, header) = self.header(&p.record)?;
-        let h = header.unwrap_or(RecordHeader {
-            kind: RecordKind::Initiative,
-            owner: e.author().clone(),
-            confidential: true,
-        });
+        let h = match header {
+            Some(h) => h,
+            None => {
+                // Initiatives come from grassroots units, whichever entry introduces them.
+                let role = self.directory.role_at(e.author(), e.time_ms());
+                if role != Some(UnitRole::Grassroots) {
+                    return Err(RejectReason::OwnerRoleNotAllowed {
+                        role: role.map_or("unknown", |r| r.code()),
+                        kind: RecordKind::Initiative.code(),
+                    }
+                    .into());
+                }
+                RecordHeader {
+                    kind: RecordKind::Initiative,
+                    owner: e.author().clone(),
+                    confidential: true,
+                }
+            }
+        };
         if h.kind != RecordKind::Initiative {
             return Err(RejectReason::NotAnInitiative(p.record).into());
         }
@@ -800,6 +878,12 @@ impl<L: EntryLookup> Verifier<'_, L> {
             None => None,
             Some(ph) => {
                 let Some(p) = entries.iter().find(|x| x.hash() == ph) else {
+                    if self.lookup.entry(&ph)?.is_some() {
+                        return Err(RejectReason::DecisionOutOfOrder(
+                            "the previous decision it cites belongs to another record",
+                        )
+                        .into());
+                    }
                     return Err(self.missing(
                         Missing::Entry(ph),
                         RejectReason::MissingDependency(format!(

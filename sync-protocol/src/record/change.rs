@@ -95,6 +95,14 @@ impl AutomergeChange {
     fn parse(bytes: &[u8]) -> Result<Self, ChangeError> {
         let change = automerge::Change::try_from(bytes)
             .map_err(|e| ChangeError::NotAChange(e.to_string()))?;
+        // Automerge does not check a change chunk's checksum (the first four bytes of the change
+        // hash, in both the plain and the compressed header) when it parses one change: without
+        // this, one change would have 2^32 encodings.
+        if bytes[4..CHUNK_HEADER_FIXED_BYTES - 1] != change.hash().0[..4] {
+            return Err(ChangeError::NotAChange(
+                "checksum does not match the change".into(),
+            ));
+        }
         Ok(Self {
             bytes: change.raw_bytes().to_vec(),
             hash: ChangeHash(change.hash().0),
@@ -138,3 +146,6 @@ fn read_uleb(b: &[u8]) -> Option<(u64, usize)> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests;
