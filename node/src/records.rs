@@ -4,11 +4,9 @@
 
 use rand_core::{OsRng, RngCore};
 use sync_protocol::audit::{verify_record, RecordReport};
-use sync_protocol::entry::{
-    Binding, Decision, DecisionKind, EntryBody, Projection, RecordChange, RecordKind,
-};
+use sync_protocol::entry::{Binding, Decision, DecisionKind, EntryBody, RecordChange, RecordKind};
 use sync_protocol::ids::{EntryHash, RecordId};
-use sync_protocol::record::{self, Initiative, RecordContent};
+use sync_protocol::record::{self, RecordContent};
 use sync_protocol::store::EntryLookup;
 use sync_protocol::text::Text;
 use sync_protocol::verify::changes_of;
@@ -108,28 +106,9 @@ pub fn project(node: &mut Node, record: RecordId, now_ms: u64) -> Result<EntryHa
     let Some(RecordContent::Initiative(i)) = &report.content else {
         return Err(refused("only an initiative held here can be projected"));
     };
-    let p = projection_of(i, record, report.current_heads.clone())?;
+    let p = record::projection(i, record, report.current_heads.clone())
+        .ok_or_else(|| refused("a confidential initiative needs a commitment salt"))?;
     Ok(node.write(EntryBody::Projection(p), now_ms)?.hash())
-}
-
-fn projection_of(
-    i: &Initiative,
-    record: RecordId,
-    heads: Vec<sync_protocol::ids::ChangeHash>,
-) -> Result<Projection, NodeError> {
-    Ok(Projection {
-        record,
-        heads,
-        title: i.title.clone(),
-        summary: i.summary.clone(),
-        benefit_vnd: i.benefit_vnd,
-        reward: record::reward_text(i),
-        programme: i.programme,
-        phase: i.phase,
-        sector: i.sector,
-        commitment: record::private_commitment(i)
-            .ok_or_else(|| refused("a confidential initiative needs a commitment salt"))?,
-    })
 }
 
 /// Records a decision on an initiative as this node's unit: it binds to the state held here

@@ -115,18 +115,7 @@ pub fn verify_record<L: EntryLookup>(
     };
     let mut problems = Vec::new();
     for e in &entries {
-        match verify_entry(lookup, directory, e, opts) {
-            Ok(_) => {}
-            Err(VerifyError::Rejected(reason)) => problems.push(Problem {
-                entry: Some(e.hash()),
-                reason,
-            }),
-            Err(VerifyError::Waiting(m)) => problems.push(Problem {
-                entry: Some(e.hash()),
-                reason: RejectReason::MissingDependency(m.to_string()),
-            }),
-            Err(VerifyError::Store(s)) => return Err(s),
-        }
+        problems.extend(recheck(lookup, directory, e, opts)?);
     }
     // Merged content.
     let changes = changes_of(&entries);
@@ -222,6 +211,26 @@ pub fn verify_record<L: EntryLookup>(
     })
 }
 
+/// Re-checks a stored entry as part of a complete record: a failure or a missing dependency is
+/// a problem.
+fn recheck<L: EntryLookup>(
+    lookup: &L,
+    directory: &Directory,
+    e: &Entry,
+    opts: VerifyOptions<'_>,
+) -> Result<Option<Problem>, StoreError> {
+    let reason = match verify_entry(lookup, directory, e, opts) {
+        Ok(_) => return Ok(None),
+        Err(VerifyError::Rejected(reason)) => reason,
+        Err(VerifyError::Waiting(m)) => RejectReason::MissingDependency(m.to_string()),
+        Err(VerifyError::Store(s)) => return Err(s),
+    };
+    Ok(Some(Problem {
+        entry: Some(e.hash()),
+        reason,
+    }))
+}
+
 /// Verifies every record of a store, and every trust entry (certificates, revocations).
 pub struct StoreReport {
     /// One report per record, by record id.
@@ -244,18 +253,7 @@ pub fn verify_store<S: EntryStore>(
     };
     let mut trust_problems = Vec::new();
     for e in store.trust_entries()? {
-        match verify_entry(store, directory, &e, opts) {
-            Ok(_) => {}
-            Err(VerifyError::Rejected(reason)) => trust_problems.push(Problem {
-                entry: Some(e.hash()),
-                reason,
-            }),
-            Err(VerifyError::Waiting(m)) => trust_problems.push(Problem {
-                entry: Some(e.hash()),
-                reason: RejectReason::MissingDependency(m.to_string()),
-            }),
-            Err(VerifyError::Store(s)) => return Err(s),
-        }
+        trust_problems.extend(recheck(store, directory, &e, opts)?);
     }
     let mut records = Vec::new();
     for r in store.records()? {

@@ -479,6 +479,27 @@ pub fn private_commitment(i: &Initiative) -> Option<ContentHash> {
     ))
 }
 
+/// The public projection of a confidential initiative at `heads`: what travels beyond its origin
+/// and direct superior. `None` for an initiative without a commitment salt (not confidential).
+pub fn projection(
+    i: &Initiative,
+    record: RecordId,
+    heads: Vec<ChangeHash>,
+) -> Option<crate::entry::Projection> {
+    Some(crate::entry::Projection {
+        record,
+        heads,
+        title: i.title.clone(),
+        summary: i.summary.clone(),
+        benefit_vnd: i.benefit_vnd,
+        reward: reward_text(i),
+        programme: i.programme,
+        phase: i.phase,
+        sector: i.sector,
+        commitment: private_commitment(i)?,
+    })
+}
+
 /// The reward text an initiative's projection carries.
 pub fn reward_text(i: &Initiative) -> Text {
     match &i.recognition {

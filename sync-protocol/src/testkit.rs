@@ -558,19 +558,8 @@ impl Federation {
     pub fn projection_body(&mut self, record: RecordId) -> Projection {
         let heads = self.heads(record);
         let i = self.initiative(record);
-        Projection {
-            record,
-            heads,
-            title: i.title.clone(),
-            summary: i.summary.clone(),
-            benefit_vnd: i.benefit_vnd,
-            reward: record::reward_text(i),
-            programme: i.programme,
-            phase: i.phase,
-            sector: i.sector,
-            commitment: record::private_commitment(i)
-                .expect("only confidential initiatives have projections"),
-        }
+        record::projection(i, record, heads)
+            .expect("only confidential initiatives have projections")
     }
 
     /// The projection, signed by the origin at the next step. Later bindings cite it.
