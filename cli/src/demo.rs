@@ -746,24 +746,20 @@ impl Demo {
 
         // 5. Progress reports.
         let now = self.tick();
-        crate::progress::print(
-            lang,
-            &self.nodes["tld"],
-            prog,
-            programme.name.as_str(),
-            2,
-            Some(700_000),
-            now,
-        );
-        crate::progress::print(
-            lang,
-            &self.nodes["ldld-phu-yen"],
-            prog,
-            programme.name.as_str(),
-            2,
-            Some(4_133),
-            now,
-        );
+        for (node, target) in [("tld", Some(700_000)), ("ldld-phu-yen", None)] {
+            let n = &self.nodes[node];
+            crate::progress::print(
+                lang,
+                n,
+                n.unit(),
+                prog,
+                programme.name.as_str(),
+                2,
+                target,
+                now,
+            )
+            .map_err(fail)?;
+        }
         println!(
             "\n{}\n  sangkien --data {} verify --json",
             lang.t(

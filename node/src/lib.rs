@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod keys;
 pub mod node;
 pub mod records;
+pub mod report;
 pub mod sled_store;
 
 pub use node::{ImportReport, Node, NodeError};

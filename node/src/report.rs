@@ -1,0 +1,248 @@
+//! The data of a progress report for a unit's subtree: counts by status, sector and child unit,
+//! benefit totals, targets. Presentation (languages, formats) is the CLI's.
+//!
+//! First form: computed from the verified records the node holds, O(records). The storage
+//! issue replaces the computation with materialised counters (O(units)) behind the same types;
+//! `recount` stays as the reference the counters are checked against.
+
+use std::collections::BTreeMap;
+
+use sync_protocol::audit::verify_record;
+use sync_protocol::entry::{DecisionKind, EntryBody, RecordKind, Sector};
+use sync_protocol::ids::{RecordId, UnitId};
+use sync_protocol::record::RecordContent;
+use sync_protocol::store::{EntryLookup, EntryStore};
+
+use crate::node::{Node, NodeError};
+
+/// Where an initiative stands: registered and not yet submitted, or its last decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Registered, not submitted (or its decision chain forks: a conflict to resolve).
+    Registered,
+    /// The last decision of its chain.
+    Decided(DecisionKind),
+}
+
+/// One initiative as a report sees it (its full record, or its public projection).
+#[derive(Debug, Clone)]
+pub struct InitiativeView {
+    /// The record.
+    pub record: RecordId,
+    /// Origin unit.
+    pub origin: UnitId,
+    /// Title.
+    pub title: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Sector.
+    pub sector: Sector,
+    /// Benefit value, VND.
+    pub benefit_vnd: u64,
+    /// Programme and phase.
+    pub programme: Option<(RecordId, u32)>,
+    /// Confidential (only the public projection may be held here).
+    pub confidential: bool,
+    /// Edited after its last positive decision.
+    pub approved_state_differs: bool,
+}
+
+/// Every valid initiative the node holds.
+pub fn initiatives(node: &Node, now_ms: u64) -> Result<Vec<InitiativeView>, NodeError> {
+    let store = node.store();
+    let mut out = Vec::new();
+    for r in store.records()? {
+        let rep = verify_record(store, node.directory(), r, Some(node.unit()), now_ms)?;
+        let Some(h) = &rep.header else { continue };
+        if h.kind != RecordKind::Initiative || !rep.is_valid() {
+            continue;
+        }
+        let status = match (&rep.status, rep.conflicts.is_empty()) {
+            (Some(s), true) => Status::Decided(s.0),
+            _ => Status::Registered,
+        };
+        let view = match (&rep.content, rep.latest_projection) {
+            (Some(RecordContent::Initiative(i)), _) => InitiativeView {
+                record: r,
+                origin: i.origin.clone(),
+                title: i.title.to_string(),
+                status,
+                sector: i.sector,
+                benefit_vnd: i.benefit_vnd,
+                programme: i.programme.map(|p| (p, i.phase)),
+                confidential: i.confidential,
+                approved_state_differs: rep.approved_state_differs,
+            },
+            (_, Some(p)) => {
+                let Some(e) = store.entry(&p)? else { continue };
+                let EntryBody::Projection(p) = e.body() else {
+                    continue;
+                };
+                InitiativeView {
+                    record: r,
+                    origin: h.owner.clone(),
+                    title: p.title.to_string(),
+                    status,
+                    sector: p.sector,
+                    benefit_vnd: p.benefit_vnd,
+                    programme: p.programme.map(|x| (x, p.phase)),
+                    confidential: true,
+                    approved_state_differs: rep.approved_state_differs,
+                }
+            }
+            _ => continue,
+        };
+        out.push(view);
+    }
+    Ok(out)
+}
+
+/// Targets assigned by `assigner` for a programme phase: child → count. When the assigner
+/// re-assigned several times, the latest valid assignment of each child counts.
+pub fn targets(
+    node: &Node,
+    assigner: &UnitId,
+    programme: RecordId,
+    phase: u32,
+    now_ms: u64,
+) -> Result<BTreeMap<UnitId, u64>, NodeError> {
+    let store = node.store();
+    let mut out = BTreeMap::new();
+    for r in store.records()? {
+        let rep = verify_record(store, node.directory(), r, Some(node.unit()), now_ms)?;
+        if let (Some(h), Some(RecordContent::Target(t))) = (&rep.header, &rep.content) {
+            if &h.owner == assigner
+                && t.programme == programme
+                && t.phase == phase
+                && rep.is_valid()
+            {
+                out.extend(t.assignments.iter().map(|(k, v)| (k.clone(), *v)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Counts of a set of initiatives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// How many.
+    pub initiatives: u64,
+    /// By status.
+    pub by_status: BTreeMap<Status, u64>,
+    /// By sector.
+    pub by_sector: BTreeMap<Sector, u64>,
+    /// Sum of benefit values, VND.
+    pub benefit_vnd: u64,
+}
+
+impl Counts {
+    fn add(&mut self, i: &InitiativeView) {
+        self.initiatives += 1;
+        *self.by_status.entry(i.status).or_default() += 1;
+        *self.by_sector.entry(i.sector).or_default() += 1;
+        self.benefit_vnd = self.benefit_vnd.saturating_add(i.benefit_vnd);
+    }
+}
+
+/// One child unit's line of a report.
+#[derive(Debug, Clone)]
+pub struct ChildRow {
+    /// The child.
+    pub unit: UnitId,
+    /// Its name.
+    pub name: String,
+    /// Its subtree's counts.
+    pub counts: Counts,
+    /// The target its parent assigned it for the phase.
+    pub target: Option<u64>,
+}
+
+/// A unit's progress report for one programme phase.
+#[derive(Debug, Clone)]
+pub struct UnitReport {
+    /// The unit.
+    pub unit: UnitId,
+    /// Its name.
+    pub name: String,
+    /// The programme and phase.
+    pub programme: RecordId,
+    /// The phase, 1-based.
+    pub phase: u32,
+    /// Counts over the unit's whole subtree, for the phase.
+    pub counts: Counts,
+    /// The target assigned to the unit by its parent (for the root: the phase's target).
+    pub target: Option<u64>,
+    /// Child units, most initiatives first.
+    pub children: Vec<ChildRow>,
+}
+
+impl UnitReport {
+    /// Builds the report of `unit`'s subtree as held by `node`.
+    pub fn build(
+        node: &Node,
+        unit: &UnitId,
+        programme: RecordId,
+        phase: u32,
+        phase_target: Option<u64>,
+        now_ms: u64,
+    ) -> Result<Self, NodeError> {
+        let d = node.directory();
+        let all = initiatives(node, now_ms)?;
+        let in_phase: Vec<&InitiativeView> = all
+            .iter()
+            .filter(|i| i.programme == Some((programme, phase)))
+            .filter(|i| d.is_self_or_ancestor_at(unit, &i.origin, now_ms))
+            .collect();
+        let mut counts = Counts::default();
+        for i in &in_phase {
+            counts.add(i);
+        }
+        let target = match d.parent_at(unit, now_ms) {
+            Some(p) => targets(node, p, programme, phase, now_ms)?
+                .get(unit)
+                .copied(),
+            None => phase_target,
+        };
+        let assigned = targets(node, unit, programme, phase, now_ms)?;
+        let name = |u: &UnitId| {
+            d.name(u)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| u.to_string())
+        };
+        let mut children: Vec<ChildRow> = d
+            .children_at(unit, now_ms)
+            .into_iter()
+            .map(|c| {
+                let mut counts = Counts::default();
+                for i in in_phase
+                    .iter()
+                    .filter(|i| d.is_self_or_ancestor_at(&c, &i.origin, now_ms))
+                {
+                    counts.add(i);
+                }
+                ChildRow {
+                    name: name(&c),
+                    target: assigned.get(&c).copied(),
+                    counts,
+                    unit: c,
+                }
+            })
+            .collect();
+        children.sort_by(|a, b| {
+            b.counts
+                .initiatives
+                .cmp(&a.counts.initiatives)
+                .then(a.unit.cmp(&b.unit))
+        });
+        Ok(Self {
+            unit: unit.clone(),
+            name: name(unit),
+            programme,
+            phase,
+            counts,
+            target,
+            children,
+        })
+    }
+}
