@@ -6,7 +6,9 @@
 mod commands;
 mod demo;
 mod i18n;
+mod officer_cli;
 mod progress;
+mod storage_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +63,10 @@ enum Command {
     /// Gói dữ liệu ngoại tuyến / offline bundles.
     #[command(subcommand)]
     Bundle(commands::BundleCommand),
+    #[command(flatten)]
+    Storage(storage_cli::StorageCommand),
+    #[command(flatten)]
+    Officer(officer_cli::OfficerCommand),
 }
 
 /// An error for people: what was wrong and what to do, plus the exit code.
@@ -140,6 +146,8 @@ fn main() -> ExitCode {
         Command::Unit(c) => commands::unit(&ctx, c),
         Command::Verify => commands::verify(&ctx),
         Command::Bundle(c) => commands::bundle(&ctx, c),
+        Command::Storage(c) => storage_cli::run(&ctx, c),
+        Command::Officer(c) => officer_cli::run(&ctx, c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,11 +1,16 @@
 //! A sangkien node on disk: the sled store, the unit's key file, the federation file, and the
 //! verified import path every entry takes into the store (local writes included).
 
+pub mod backup;
+pub mod blobs;
 pub mod bundle;
+pub mod check;
+pub mod counters;
 pub mod keys;
 pub mod node;
 pub mod records;
 pub mod report;
+pub mod search;
 pub mod sled_store;
 
 pub use node::{ImportReport, Node, NodeError};

@@ -1,0 +1,1 @@
+//! Officer workflows: blobs (being built).

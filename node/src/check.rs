@@ -1,0 +1,1 @@
+//! Storage issue: check (being built).

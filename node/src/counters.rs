@@ -1,0 +1,1 @@
+//! Storage issue: counters (being built).

@@ -1,0 +1,1 @@
+//! Officer workflows: search (being built).
