@@ -44,6 +44,7 @@ pub mod limits;
 pub mod record;
 pub mod scope;
 pub mod store;
+pub mod sync;
 pub mod testkit;
 pub mod text;
 pub mod verify;

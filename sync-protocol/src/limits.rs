@@ -74,7 +74,26 @@ pub const MAX_QUARANTINE_ENTRIES: usize = 100_000;
 /// Largest file of entries read by `import` (a bundle).
 pub const MAX_BUNDLE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
+/// Largest sync message (one QUIC frame), in bytes. Entries are split across messages so that
+/// any single entry fits.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Most ranges in one reconciliation message.
+pub const MAX_RANGES_COUNT: usize = 4_096;
+
+/// Most entry hashes listed in one reconciliation message (id lists and wants together).
+pub const MAX_IDS_COUNT: usize = 65_536;
+
+/// Most entries in one sync message.
+pub const MAX_MESSAGE_ENTRIES: usize = 10_000;
+
+/// Most hashes one peer may have outstanding in wants towards us: bounds the work one peer
+/// can cause.
+pub const MAX_OUTSTANDING_WANTS: usize = 200_000;
+
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
+const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
+const _: () = assert!(MAX_IDS_COUNT * 32 + MAX_RANGES_COUNT * 64 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_HEADS_COUNT * 32 < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_QUARANTINE_ENTRIES >= MAX_BATCH_ENTRIES);
 const _: () = assert!((MAX_BENEFIT_VND as u128) * 2_500_000 < u64::MAX as u128 * 1000);

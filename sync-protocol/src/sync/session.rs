@@ -1,0 +1,434 @@
+//! One sync session with one peer: the state machine.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::ids::{EntryHash, FederationId};
+use crate::limits::{MAX_IDS_COUNT, MAX_MESSAGE_BYTES, MAX_MESSAGE_ENTRIES, MAX_OUTSTANDING_WANTS};
+
+use super::message::{Bound, Message, Range, RangePayload, SYNC_VERSION};
+use super::range::{fingerprint, SyncKey};
+
+/// How many sub-ranges a range whose fingerprints differ is split into.
+pub const BRANCHING: usize = 16;
+/// At or below this many keys, a range is sent as the list of its hashes.
+pub const ID_LIST_THRESHOLD: usize = 2 * BRANCHING;
+/// Most hashes sent as one id list on the cursor fast path; more go by fingerprint.
+pub const MAX_CURSOR_ID_LIST: usize = 4_096;
+/// A session with no message for this long times out.
+pub const SESSION_TIMEOUT_MS: u64 = 60_000;
+
+/// What a side offers: the sorted keys of the entries it holds that the peer should hold, and
+/// their bytes. Scope is the source's business: it offers nothing the peer should not hold.
+pub trait SyncSource {
+    /// Sorted keys of the entries offered to this peer.
+    fn keys(&self) -> &[SyncKey];
+    /// The canonical bytes of an offered entry; `None` for anything not offered.
+    fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>>;
+}
+
+/// Which side a session is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Sends the hello.
+    Initiator,
+    /// Answers it.
+    Responder,
+}
+
+/// What a session tells its driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Entries from the peer, canonical bytes, to verify and store.
+    Received(Vec<Vec<u8>>),
+    /// The session is complete on this side.
+    Finished(SessionStats),
+    /// The peer broke the protocol; the driver closes the connection.
+    Misbehaved(String),
+    /// No message for [`SESSION_TIMEOUT_MS`].
+    TimedOut,
+}
+
+/// Counters of one session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// Bytes sent (encoded messages).
+    pub bytes_sent: u64,
+    /// Messages received.
+    pub messages_received: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Reconciliation messages sent (hello and ranges).
+    pub reconcile_messages_sent: u64,
+    /// Entries sent.
+    pub entries_sent: u64,
+    /// Entries received.
+    pub entries_received: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// An initiator before `start`.
+    Idle,
+    /// A responder before the hello.
+    AwaitingHello,
+    /// Exchanging ranges, wants and entries.
+    Reconciling,
+    /// Done on this side.
+    Finished,
+    /// Broken.
+    Failed,
+}
+
+/// One sync session. See the module docs for the driving contract.
+#[derive(Debug)]
+pub struct SyncSession {
+    role: Role,
+    state: State,
+    federation: FederationId,
+    outbox: VecDeque<Message>,
+    events: VecDeque<Event>,
+    wanted: BTreeSet<EntryHash>,
+    reconciled: bool,
+    deadline_ms: u64,
+    stats: SessionStats,
+}
+
+impl SyncSession {
+    /// A session on one side.
+    pub fn new(role: Role, federation: FederationId, now_ms: u64) -> Self {
+        Self {
+            role,
+            state: match role {
+                Role::Initiator => State::Idle,
+                Role::Responder => State::AwaitingHello,
+            },
+            federation,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            wanted: BTreeSet::new(),
+            reconciled: false,
+            deadline_ms: now_ms.saturating_add(SESSION_TIMEOUT_MS),
+            stats: SessionStats::default(),
+        }
+    }
+
+    /// The initiator's first move. `cursor_ms`: the time up to which both peers were reconciled
+    /// at their last session, if any (the fast path).
+    pub fn start(&mut self, now_ms: u64, source: &impl SyncSource, cursor_ms: Option<u64>) {
+        assert_eq!(
+            self.state,
+            State::Idle,
+            "start is called once, on an initiator"
+        );
+        let keys = source.keys();
+        let ranges = match cursor_ms {
+            Some(c) => {
+                let split = keys.partition_point(|k| k.time_ms < c);
+                let (old, new) = keys.split_at(split);
+                let bound = Bound::Key {
+                    time_ms: c,
+                    prefix: Vec::new(),
+                };
+                let new_payload = if new.len() <= MAX_CURSOR_ID_LIST {
+                    RangePayload::IdList(new.iter().map(|k| k.hash).collect())
+                } else {
+                    RangePayload::Fingerprint(fingerprint(new))
+                };
+                vec![
+                    Range {
+                        upper: bound,
+                        payload: RangePayload::Fingerprint(fingerprint(old)),
+                    },
+                    Range {
+                        upper: Bound::Infinity,
+                        payload: new_payload,
+                    },
+                ]
+            }
+            None => split_ranges(keys, Bound::Infinity),
+        };
+        self.state = State::Reconciling;
+        self.deadline_ms = now_ms.saturating_add(SESSION_TIMEOUT_MS);
+        self.queue(Message::Hello {
+            version: SYNC_VERSION,
+            federation: self.federation,
+            cursor_ms,
+            ranges,
+        });
+    }
+
+    /// Feeds one decoded message from the peer.
+    pub fn handle_message(&mut self, now_ms: u64, message: Message, source: &impl SyncSource) {
+        if matches!(self.state, State::Failed | State::Finished) {
+            return;
+        }
+        self.deadline_ms = now_ms.saturating_add(SESSION_TIMEOUT_MS);
+        self.stats.messages_received += 1;
+        self.stats.bytes_received += message.encode().len() as u64;
+        match (self.state, message) {
+            (
+                State::AwaitingHello,
+                Message::Hello {
+                    version,
+                    federation,
+                    ranges,
+                    ..
+                },
+            ) => {
+                if version != SYNC_VERSION {
+                    return self.fail(format!("sync version {version} is not supported"));
+                }
+                if federation != self.federation {
+                    return self.fail(format!("peer is of federation {federation}"));
+                }
+                self.state = State::Reconciling;
+                self.reconcile(ranges, source);
+            }
+            (State::AwaitingHello, _) => self.fail("the first message must be a hello".into()),
+            (State::Idle, _) => self.fail("message before the session started".into()),
+            // A transport that duplicates may repeat a hello or a step: answering a step again
+            // is harmless (the answer describes the same sets), a repeated hello is ignored.
+            (State::Reconciling, Message::Hello { .. }) => {}
+            (State::Reconciling, Message::Ranges(ranges)) => self.reconcile(ranges, source),
+            (State::Reconciling, Message::Entries(entries)) => {
+                self.stats.entries_received += entries.len() as u64;
+                // Entries we asked for are no longer outstanding; unsolicited ones (pushed
+                // because we lacked them) are fine too: the driver verifies everything.
+                for e in &entries {
+                    let h = EntryHash(*blake3::hash(e).as_bytes());
+                    self.wanted.remove(&h);
+                }
+                if !entries.is_empty() {
+                    self.events.push_back(Event::Received(entries));
+                }
+            }
+            (State::Reconciling, Message::Want(hashes)) => {
+                let mut batch = Vec::new();
+                let mut batch_bytes = 0usize;
+                for h in hashes {
+                    // Only what we offer: a want for anything else is ignored, not served.
+                    let Some(bytes) = source.entry_bytes(&h) else {
+                        continue;
+                    };
+                    if batch.len() == MAX_MESSAGE_ENTRIES
+                        || batch_bytes + bytes.len() + 8 > MAX_MESSAGE_BYTES - 64
+                    {
+                        self.send_entries(std::mem::take(&mut batch));
+                        batch_bytes = 0;
+                    }
+                    batch_bytes += bytes.len() + 4;
+                    batch.push(bytes);
+                }
+                self.send_entries(batch);
+            }
+            (State::Reconciling, Message::Done) => {
+                self.reconciled = true;
+            }
+            (State::Finished | State::Failed, _) => {}
+        }
+        self.check_finished();
+    }
+
+    /// Feeds the passage of time.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        if matches!(self.state, State::Reconciling | State::AwaitingHello)
+            && now_ms >= self.deadline_ms
+        {
+            self.state = State::Failed;
+            self.events.push_back(Event::TimedOut);
+        }
+    }
+
+    /// When [`SyncSession::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        matches!(self.state, State::Reconciling | State::AwaitingHello).then_some(self.deadline_ms)
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Message> {
+        let m = self.outbox.pop_front()?;
+        self.stats.messages_sent += 1;
+        self.stats.bytes_sent += m.encode().len() as u64;
+        if matches!(m, Message::Hello { .. } | Message::Ranges(_)) {
+            self.stats.reconcile_messages_sent += 1;
+        }
+        if let Message::Entries(e) = &m {
+            self.stats.entries_sent += e.len() as u64;
+        }
+        Some(m)
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Whether this side is done.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Finished
+    }
+
+    /// The session's counters so far.
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+    }
+
+    /// Which side this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    fn queue(&mut self, m: Message) {
+        self.outbox.push_back(m);
+    }
+
+    fn send_entries(&mut self, batch: Vec<Vec<u8>>) {
+        if !batch.is_empty() {
+            self.queue(Message::Entries(batch));
+        }
+    }
+
+    fn fail(&mut self, why: String) {
+        self.state = State::Failed;
+        self.outbox.clear();
+        self.events.push_back(Event::Misbehaved(why));
+    }
+
+    fn check_finished(&mut self) {
+        if self.state == State::Reconciling && self.reconciled && self.wanted.is_empty() {
+            self.state = State::Finished;
+            self.events.push_back(Event::Finished(self.stats));
+        }
+    }
+
+    /// Answers the peer's ranges against our keys.
+    fn reconcile(&mut self, ranges: Vec<Range>, source: &impl SyncSource) {
+        if ranges.last().map(|r| &r.upper) != Some(&Bound::Infinity) {
+            return self.fail("ranges must cover the key space up to infinity".into());
+        }
+        let keys = source.keys();
+        let mut reply: Vec<Range> = Vec::new();
+        let mut push_to_peer: Vec<EntryHash> = Vec::new();
+        let mut want: Vec<EntryHash> = Vec::new();
+        let mut lower = 0usize;
+        for range in ranges {
+            let upper = lower + keys[lower..].partition_point(|k| range.upper.is_above(k));
+            let mine = &keys[lower..upper];
+            match range.payload {
+                RangePayload::Skip => push_skip(&mut reply, range.upper),
+                RangePayload::Fingerprint(fp) => {
+                    if fingerprint(mine) == fp {
+                        push_skip(&mut reply, range.upper);
+                    } else if mine.len() <= ID_LIST_THRESHOLD {
+                        reply.push(Range {
+                            upper: range.upper,
+                            payload: RangePayload::IdList(mine.iter().map(|k| k.hash).collect()),
+                        });
+                    } else {
+                        reply.extend(split_ranges(mine, range.upper));
+                    }
+                }
+                RangePayload::IdList(theirs) => {
+                    let theirs: BTreeSet<EntryHash> = theirs.into_iter().collect();
+                    let ours: BTreeSet<EntryHash> = mine.iter().map(|k| k.hash).collect();
+                    push_to_peer.extend(ours.difference(&theirs).copied());
+                    want.extend(
+                        theirs
+                            .difference(&ours)
+                            .filter(|h| !self.wanted.contains(h))
+                            .copied(),
+                    );
+                    push_skip(&mut reply, range.upper);
+                }
+            }
+            lower = upper;
+        }
+        // Entries the peer lacks, then what we lack, then the next step.
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0usize;
+        for h in push_to_peer {
+            if let Some(bytes) = source.entry_bytes(&h) {
+                if batch.len() == MAX_MESSAGE_ENTRIES
+                    || batch_bytes + bytes.len() + 8 > MAX_MESSAGE_BYTES - 64
+                {
+                    self.send_entries(std::mem::take(&mut batch));
+                    batch_bytes = 0;
+                }
+                batch_bytes += bytes.len() + 4;
+                batch.push(bytes);
+            }
+        }
+        self.send_entries(batch);
+        if self.wanted.len() + want.len() > MAX_OUTSTANDING_WANTS {
+            return self.fail(format!(
+                "the peer lists more than {MAX_OUTSTANDING_WANTS} entries we lack in one session"
+            ));
+        }
+        for chunk in want.chunks(MAX_IDS_COUNT) {
+            self.wanted.extend(chunk.iter().copied());
+            self.queue(Message::Want(chunk.to_vec()));
+        }
+        if reply.iter().all(|r| r.payload == RangePayload::Skip) {
+            self.reconciled = true;
+            self.queue(Message::Done);
+        } else {
+            self.queue(Message::Ranges(reply));
+        }
+    }
+}
+
+/// Merges a settled range into the reply (consecutive skips become one).
+fn push_skip(reply: &mut Vec<Range>, upper: Bound) {
+    if let Some(last) = reply.last_mut() {
+        if last.payload == RangePayload::Skip {
+            last.upper = upper;
+            return;
+        }
+    }
+    reply.push(Range {
+        upper,
+        payload: RangePayload::Skip,
+    });
+}
+
+/// Splits `keys` (all below `upper`) into up to [`BRANCHING`] ranges, each
+/// described by its fingerprint, or by its id list when small.
+fn split_ranges(keys: &[SyncKey], upper: Bound) -> Vec<Range> {
+    if keys.len() <= ID_LIST_THRESHOLD {
+        return vec![Range {
+            upper,
+            payload: RangePayload::IdList(keys.iter().map(|k| k.hash).collect()),
+        }];
+    }
+    let mut out = Vec::with_capacity(BRANCHING);
+    let mut start = 0usize;
+    for part in 1..=BRANCHING {
+        let end = if part == BRANCHING {
+            keys.len()
+        } else {
+            keys.len() * part / BRANCHING
+        };
+        if end <= start {
+            continue;
+        }
+        let slice = &keys[start..end];
+        let bound = if part == BRANCHING {
+            upper.clone()
+        } else {
+            Bound::between(Some(&keys[end - 1]), &keys[end])
+        };
+        let payload = if slice.len() <= ID_LIST_THRESHOLD / 4 {
+            RangePayload::IdList(slice.iter().map(|k| k.hash).collect())
+        } else {
+            RangePayload::Fingerprint(fingerprint(slice))
+        };
+        out.push(Range {
+            upper: bound,
+            payload,
+        });
+        start = end;
+    }
+    out
+}

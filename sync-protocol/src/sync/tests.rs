@@ -1,0 +1,365 @@
+//! Sessions joined by in-memory queues: convergence for any two sets, the fast path, bounds,
+//! duplicated and reordered delivery.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::ids::{EntryHash, FederationId};
+
+/// A side's entries: hash → (time, bytes).
+#[derive(Default, Clone)]
+struct Side {
+    entries: BTreeMap<EntryHash, (u64, Vec<u8>)>,
+    keys: Vec<SyncKey>,
+}
+
+impl Side {
+    fn new(items: impl IntoIterator<Item = (u64, Vec<u8>)>) -> Self {
+        let mut s = Side::default();
+        for (t, b) in items {
+            s.add(t, b);
+        }
+        s.reindex();
+        s
+    }
+    fn add(&mut self, t: u64, b: Vec<u8>) {
+        let h = EntryHash(*blake3::hash(&b).as_bytes());
+        self.entries.insert(h, (t, b));
+    }
+    fn reindex(&mut self) {
+        self.keys = self
+            .entries
+            .iter()
+            .map(|(h, (t, _))| SyncKey {
+                time_ms: *t,
+                hash: *h,
+            })
+            .collect();
+        self.keys.sort();
+    }
+    /// Received bytes carry their time in the first 8 bytes (test encoding).
+    fn receive(&mut self, b: Vec<u8>) {
+        let t = u64::from_be_bytes(b[..8].try_into().unwrap());
+        self.add(t, b);
+    }
+}
+
+impl SyncSource for Side {
+    fn keys(&self) -> &[SyncKey] {
+        &self.keys
+    }
+    fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
+        self.entries.get(hash).map(|(_, b)| b.clone())
+    }
+}
+
+fn item(t: u64, n: u64) -> (u64, Vec<u8>) {
+    let mut b = t.to_be_bytes().to_vec();
+    b.extend_from_slice(&n.to_le_bytes());
+    (t, b)
+}
+
+const FED: FederationId = FederationId([3; 32]);
+
+/// What a run did.
+#[derive(Debug, Default)]
+struct Run {
+    round_trips: u64,
+    bytes: u64,
+    steps: usize,
+}
+
+/// Runs one session between `a` (initiator) and `b` to quiescence. Messages are encoded and
+/// decoded on the way, as a transport would. `dup` duplicates every n-th message.
+fn run(a: &mut Side, b: &mut Side, cursor: Option<u64>, dup: Option<usize>) -> Run {
+    let mut sa = SyncSession::new(Role::Initiator, FED, 0);
+    let mut sb = SyncSession::new(Role::Responder, FED, 0);
+    sa.start(0, a, cursor);
+    let mut to_b: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut to_a: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut run = Run::default();
+    let mut sent = 0usize;
+    let mut last_dir_a = None;
+    loop {
+        run.steps += 1;
+        assert!(run.steps < 10_000, "no quiescence");
+        for (s, side, q, from_a) in [
+            (&mut sa, &mut *a, &mut to_b, true),
+            (&mut sb, &mut *b, &mut to_a, false),
+        ] {
+            while let Some(m) = s.poll_transmit() {
+                let bytes = m.encode();
+                run.bytes += bytes.len() as u64;
+                if matches!(m, Message::Hello { .. } | Message::Ranges(_))
+                    && last_dir_a != Some(from_a)
+                {
+                    if from_a {
+                        run.round_trips += 1;
+                    }
+                    last_dir_a = Some(from_a);
+                }
+                sent += 1;
+                if dup.is_some_and(|n| sent.is_multiple_of(n)) {
+                    q.push_back(bytes.clone());
+                }
+                q.push_back(bytes);
+            }
+            while let Some(e) = s.poll_event() {
+                match e {
+                    Event::Received(es) => es.into_iter().for_each(|b| side.receive(b)),
+                    Event::Misbehaved(w) => panic!("misbehaved: {w}"),
+                    Event::TimedOut => panic!("timed out"),
+                    Event::Finished(_) => {}
+                }
+            }
+        }
+        if to_a.is_empty() && to_b.is_empty() {
+            break;
+        }
+        if let Some(m) = to_b.pop_front() {
+            sb.handle_message(1, Message::decode(&m).unwrap(), b);
+        }
+        if let Some(m) = to_a.pop_front() {
+            sa.handle_message(1, Message::decode(&m).unwrap(), a);
+        }
+    }
+    a.reindex();
+    b.reindex();
+    run
+}
+
+fn sets(n_common: u64, only_a: &[u64], only_b: &[u64]) -> (Side, Side) {
+    let common: Vec<_> = (0..n_common).map(|i| item(1_000 + i, i)).collect();
+    let a = Side::new(
+        common
+            .iter()
+            .cloned()
+            .chain(only_a.iter().map(|&t| item(t, 1_000_000 + t))),
+    );
+    let b = Side::new(
+        common
+            .into_iter()
+            .chain(only_b.iter().map(|&t| item(t, 2_000_000 + t))),
+    );
+    (a, b)
+}
+
+#[test]
+fn identical_sets_take_one_round_trip() {
+    let (mut a, mut b) = sets(10_000, &[], &[]);
+    let r = run(&mut a, &mut b, None, None);
+    assert_eq!(r.round_trips, 1);
+    assert_eq!(a.keys, b.keys);
+}
+
+#[test]
+fn one_difference_in_ten_thousand_converges_in_few_bytes() {
+    let (mut a, mut b) = sets(10_000, &[5_000], &[]);
+    let r = run(&mut a, &mut b, None, None);
+    assert_eq!(a.keys, b.keys);
+    assert!(r.round_trips <= 4, "{r:?}");
+    assert!(r.bytes < 4_000, "{r:?}");
+}
+
+#[test]
+fn the_cursor_fast_path_takes_one_round_trip() {
+    let (mut a, mut b) = sets(10_000, &[20_000, 20_001], &[20_002]);
+    let r = run(&mut a, &mut b, Some(11_000), None);
+    assert_eq!(a.keys, b.keys);
+    assert_eq!(r.round_trips, 1, "{r:?}");
+}
+
+#[test]
+fn a_wrong_cursor_still_converges() {
+    // Old entries arrived after the cursor was taken: the fingerprint below it differs.
+    let (mut a, mut b) = sets(5_000, &[1_500, 20_000], &[1_600]);
+    let r = run(&mut a, &mut b, Some(11_000), None);
+    assert_eq!(a.keys, b.keys);
+    assert!(r.round_trips >= 2);
+}
+
+#[test]
+fn duplicated_messages_still_converge() {
+    let (mut a, mut b) = sets(3_000, &[10, 20, 4_000], &[30, 5_000]);
+    run(&mut a, &mut b, None, Some(2));
+    assert_eq!(a.keys, b.keys);
+}
+
+#[test]
+fn a_want_for_something_not_offered_is_not_served() {
+    let (a, _) = sets(10, &[], &[]);
+    let mut s = SyncSession::new(Role::Responder, FED, 0);
+    s.handle_message(
+        0,
+        Message::Hello {
+            version: 1,
+            federation: FED,
+            cursor_ms: None,
+            ranges: vec![Range {
+                upper: Bound::Infinity,
+                payload: RangePayload::Skip,
+            }],
+        },
+        &a,
+    );
+    while s.poll_transmit().is_some() {}
+    s.handle_message(1, Message::Want(vec![EntryHash([9; 32])]), &a);
+    assert_eq!(s.poll_transmit(), None);
+}
+
+#[test]
+fn protocol_violations_are_reported() {
+    let (a, _) = sets(10, &[], &[]);
+    for (first, why) in [
+        (Message::Done, "first message"),
+        (
+            Message::Hello {
+                version: 9,
+                federation: FED,
+                cursor_ms: None,
+                ranges: vec![],
+            },
+            "version",
+        ),
+        (
+            Message::Hello {
+                version: 1,
+                federation: FederationId([4; 32]),
+                cursor_ms: None,
+                ranges: vec![],
+            },
+            "federation",
+        ),
+        (
+            Message::Hello {
+                version: 1,
+                federation: FED,
+                cursor_ms: None,
+                ranges: vec![Range {
+                    upper: Bound::Key {
+                        time_ms: 5,
+                        prefix: vec![],
+                    },
+                    payload: RangePayload::Skip,
+                }],
+            },
+            "infinity",
+        ),
+    ] {
+        let mut s = SyncSession::new(Role::Responder, FED, 0);
+        s.handle_message(0, first, &a);
+        match s.poll_event() {
+            Some(Event::Misbehaved(w)) => assert!(w.contains(why), "{w}"),
+            other => panic!("expected misbehaviour about {why}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_silent_peer_times_out() {
+    let mut s = SyncSession::new(Role::Responder, FED, 0);
+    assert_eq!(s.poll_timeout(), Some(SESSION_TIMEOUT_MS));
+    s.handle_timeout(SESSION_TIMEOUT_MS - 1);
+    assert_eq!(s.poll_event(), None);
+    s.handle_timeout(SESSION_TIMEOUT_MS);
+    assert_eq!(s.poll_event(), Some(Event::TimedOut));
+}
+
+#[test]
+fn message_bounds_are_checked_before_allocation() {
+    // A want claiming more hashes than the limit.
+    let mut bytes = vec![3u8];
+    bytes.extend_from_slice(&((crate::limits::MAX_IDS_COUNT as u32) + 1).to_be_bytes());
+    assert!(matches!(
+        Message::decode(&bytes),
+        Err(MessageError::Malformed(
+            crate::codec::DecodeError::TooLong { .. }
+        ))
+    ));
+    // At the limit, the count is accepted (and the body is then missing).
+    let mut bytes = vec![3u8];
+    bytes.extend_from_slice(&(crate::limits::MAX_IDS_COUNT as u32).to_be_bytes());
+    assert!(matches!(
+        Message::decode(&bytes),
+        Err(MessageError::Malformed(
+            crate::codec::DecodeError::Truncated { .. }
+        ))
+    ));
+    let huge = vec![0u8; crate::limits::MAX_MESSAGE_BYTES + 1];
+    assert!(matches!(
+        Message::decode(&huge),
+        Err(MessageError::TooLarge(_))
+    ));
+    // Bounds must increase.
+    let m = Message::Ranges(vec![
+        Range {
+            upper: Bound::Key {
+                time_ms: 9,
+                prefix: vec![],
+            },
+            payload: RangePayload::Skip,
+        },
+        Range {
+            upper: Bound::Key {
+                time_ms: 3,
+                prefix: vec![],
+            },
+            payload: RangePayload::Skip,
+        },
+    ]);
+    assert!(Message::decode(&m.encode()).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_two_sets_converge(
+        common in 0u64..600,
+        only_a in proptest::collection::vec(0u64..5_000, 0..40),
+        only_b in proptest::collection::vec(0u64..5_000, 0..40),
+        cursor in proptest::option::of(0u64..6_000),
+    ) {
+        let (mut a, mut b) = sets(common, &only_a, &only_b);
+        let mut union: Vec<SyncKey> = a.keys.iter().chain(b.keys.iter()).copied().collect();
+        union.sort();
+        union.dedup();
+        run(&mut a, &mut b, cursor, None);
+        prop_assert_eq!(&a.keys, &union);
+        prop_assert_eq!(&b.keys, &union);
+    }
+
+    #[test]
+    fn messages_round_trip(
+        times in proptest::collection::vec(any::<u64>(), 1..20),
+        ids in proptest::collection::vec(any::<[u8; 32]>(), 0..20),
+    ) {
+        let mut times = times;
+        times.sort();
+        times.dedup();
+        let mut ranges: Vec<Range> = times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Range {
+                upper: Bound::Key { time_ms: *t, prefix: vec![i as u8; i % 3] },
+                payload: match i % 3 {
+                    0 => RangePayload::Skip,
+                    1 => RangePayload::Fingerprint(Fingerprint([i as u8; 16])),
+                    _ => RangePayload::IdList(ids.iter().map(|b| EntryHash(*b)).collect()),
+                },
+            })
+            .collect();
+        ranges.push(Range { upper: Bound::Infinity, payload: RangePayload::Skip });
+        for m in [
+            Message::Ranges(ranges.clone()),
+            Message::Hello { version: 1, federation: FED, cursor_ms: times.first().copied(), ranges },
+            Message::Want(ids.iter().map(|b| EntryHash(*b)).collect()),
+            Message::Entries(ids.iter().map(|b| b.to_vec()).collect()),
+            Message::Done,
+        ] {
+            prop_assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+        }
+    }
+}
