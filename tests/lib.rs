@@ -74,3 +74,23 @@ pub fn enrol(parent: &mut Node, dir: &Path, id: &str, role: UnitRole, now_ms: u6
     trust.push(entry);
     Node::create_enrolled(&into, &ff, genesis, unit(id), trust, now_ms).expect("enrolled node")
 }
+
+/// A QUIC endpoint on 127.0.0.1 (any free port) for `node`, with its key from the node's key
+/// file, trusting a shared copy of the node's trust directory; the copy is returned so a test
+/// can update it (a revocation arriving). Call inside a tokio runtime.
+pub fn quic_endpoint(
+    node: &Node,
+) -> (
+    node::quic::QuicEndpoint,
+    std::sync::Arc<std::sync::RwLock<sync_protocol::directory::Directory>>,
+) {
+    let identity = node::quic::QuicIdentity::for_node(node).expect("TLS identity");
+    let directory = std::sync::Arc::new(std::sync::RwLock::new(node.directory().clone()));
+    let endpoint = node::quic::QuicEndpoint::bind(
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        &identity,
+        node::quic::FederationVerifier::for_directory(directory.clone()),
+    )
+    .expect("QUIC endpoint");
+    (endpoint, directory)
+}
