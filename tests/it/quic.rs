@@ -5,8 +5,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use node::quic::{CloseCode, ConnectError, FrameError, PeerConnection, QuicEndpoint};
-use node::quic::{QuicIdentity, MAX_FRAME_BYTES};
+use node::quic::{
+    CloseCode, ConnectError, FederationVerifier, FrameError, PeerConnection, QuicEndpoint,
+    QuicIdentity, MAX_FRAME_BYTES,
+};
 use node::Node;
 use sync_protocol::entry::{EntryBody, Revocation, UnitRole};
 use tests::{enrol, quic_endpoint, root, text, unit, TempDir};
@@ -54,6 +56,17 @@ fn check_refused(result: Result<PeerConnection, ConnectError>, why: &str) {
         Err(other) => panic!("refused for another cause: {other}"),
         Ok(c) => panic!("connected to {} instead of being refused", c.peer()),
     }
+}
+
+/// Waits until `endpoint` has counted `n` refused incoming attempts (its accepting task counts
+/// them just after the peer has been told).
+async fn wait_for_refusals(endpoint: &QuicEndpoint, n: u64) {
+    within("refusal counted", async {
+        while endpoint.handshakes_refused() < n {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
 }
 
 /// A national node and a province under it.
@@ -160,6 +173,7 @@ async fn a_peer_outside_the_federation_is_refused_at_the_handshake() {
     )
     .await;
     check_refused(refused, "not valid in this federation now: Unknown");
+    wait_for_refusals(&server, 1).await;
     // A member connecting out to the outsider refuses it with its own check.
     let refused = within(
         "member connects out",
@@ -183,7 +197,8 @@ async fn a_revoked_unit_is_refused() {
     // Trusted before the revocation.
     let (mut c, mut s) = pair(&client, &server).await;
     check_round_trip(&mut c, &mut s, b"before").await;
-    drop((c, s));
+    let verifier = FederationVerifier::for_directory(directory.clone());
+    assert_eq!(verifier.check_peer_now(s.peer(), &s.peer_key()), Ok(()));
 
     let key = QuicIdentity::for_node(&prov).unwrap().public_key();
     tld.write(
@@ -205,6 +220,10 @@ async fn a_revoked_unit_is_refused() {
     )
     .await;
     check_refused(refused, "not valid in this federation now: Revoked");
+    wait_for_refusals(&server, 1).await;
+    // A connection opened before the revocation is found out by re-checking it.
+    let still = verifier.check_peer_now(s.peer(), &s.peer_key());
+    assert!(still.is_err_and(|why| why.contains("Revoked")));
 }
 
 #[tokio::test]

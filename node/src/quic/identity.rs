@@ -186,6 +186,13 @@ impl FederationVerifier {
         }
     }
 
+    /// Whether a peer already connected is still trusted now: the driver calls this for its
+    /// open connections when the trust directory changes (a revocation arrived) and closes
+    /// those that fail; the handshake check alone only covers new connections.
+    pub fn check_peer_now(&self, unit: &UnitId, key: &UnitKey) -> Result<(), String> {
+        self.trust.check_peer(unit, key, (self.clock)())
+    }
+
     /// Checks a presented certificate chain and returns the peer it proves, if the trust
     /// directory holds its key valid for its unit now. The caller must still check the handshake
     /// signature (rustls does, through this verifier).

@@ -1,10 +1,10 @@
+use super::identity::peer_of_certificate;
+use super::*;
+
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use sync_protocol::ids::{UnitId, UnitKey};
-
-use super::identity::peer_of_certificate;
-use super::*;
 
 fn check_backoff(seed: u64, base_ms: u64, max_ms: u64, calls: u32) {
     let mut b = Backoff::with_bounds(seed, base_ms, max_ms);
