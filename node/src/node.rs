@@ -458,14 +458,7 @@ impl Node {
             let entries = self.store.record_entries(&record)?;
             let origin = record_header(&entries).map(|h| h.owner);
             for e in entries {
-                let keep = match (e.body(), &origin) {
-                    (EntryBody::Decision(_), Some(o)) => {
-                        scope::decision_in_scope(&self.directory, recipient, o, now_ms)
-                    }
-                    (EntryBody::Decision(_), None) => false,
-                    _ => scope::in_scope(&self.directory, recipient, &e, now_ms),
-                };
-                if keep {
+                if scope::in_scope(&self.directory, recipient, &e, origin.as_ref(), now_ms) {
                     out.push(e);
                 }
             }

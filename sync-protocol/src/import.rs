@@ -79,7 +79,10 @@ pub fn import_batch<S: EntryStore>(
         let mut progress = false;
         let mut still = Vec::new();
         for e in pending {
-            match verify_entry(&overlay, directory, &e, opts) {
+            match verify_entry(&overlay, directory, &e, opts).and_then(|v| {
+                check_scope(&overlay, directory, &e, local_unit, now_ms)?;
+                Ok(v)
+            }) {
                 Ok(v) => {
                     match e.body() {
                         EntryBody::Certificate(c) => directory.add_certificate(
@@ -107,7 +110,10 @@ pub fn import_batch<S: EntryStore>(
         if !progress || pending.is_empty() {
             // One more pass to learn what each still waits for.
             for e in pending {
-                match verify_entry(&overlay, directory, &e, opts) {
+                match verify_entry(&overlay, directory, &e, opts).and_then(|v| {
+                    check_scope(&overlay, directory, &e, local_unit, now_ms)?;
+                    Ok(v)
+                }) {
                     Err(VerifyError::Waiting(m)) => out.waiting.push((e, m)),
                     Err(VerifyError::Rejected(r)) => out.rejected.push((e.hash(), r)),
                     Err(VerifyError::Store(s)) => return Err(s.into()),
@@ -141,6 +147,28 @@ pub fn import_batch<S: EntryStore>(
         }
     }
     Ok(out)
+}
+
+/// Refuses an entry outside the receiving unit's scope (see [`crate::scope`]).
+fn check_scope<L: EntryLookup>(
+    lookup: &L,
+    directory: &Directory,
+    e: &Entry,
+    local_unit: Option<&UnitId>,
+    now_ms: u64,
+) -> Result<(), VerifyError> {
+    let Some(unit) = local_unit else {
+        return Ok(());
+    };
+    let owner = match e.body().record() {
+        Some(r) => crate::verify::record_header(&lookup.record_entries(&r)?).map(|h| h.owner),
+        None => None,
+    };
+    if crate::scope::in_scope(directory, unit, e, owner.as_ref(), now_ms) {
+        Ok(())
+    } else {
+        Err(RejectReason::OutOfScope { unit: unit.clone() }.into())
+    }
 }
 
 /// Trust entries first, then record changes, projections, decisions.

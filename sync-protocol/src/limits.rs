@@ -79,10 +79,10 @@ pub const MAX_BUNDLE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Most ranges in one reconciliation message.
-pub const MAX_RANGES_COUNT: usize = 4_096;
+pub const MAX_RANGES_COUNT: usize = 131_072;
 
-/// Most entry hashes listed in one reconciliation message (id lists and wants together).
-pub const MAX_IDS_COUNT: usize = 65_536;
+/// Most entry ids (16-byte hash prefixes) listed in one reconciliation message.
+pub const MAX_IDS_COUNT: usize = 200_000;
 
 /// Most entries in one sync message.
 pub const MAX_MESSAGE_ENTRIES: usize = 10_000;
@@ -93,7 +93,8 @@ pub const MAX_OUTSTANDING_WANTS: usize = 200_000;
 
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
-const _: () = assert!(MAX_IDS_COUNT * 32 + MAX_RANGES_COUNT * 64 < MAX_MESSAGE_BYTES);
+const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);
+const _: () = assert!(MAX_RANGES_COUNT * 24 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_HEADS_COUNT * 32 < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_QUARANTINE_ENTRIES >= MAX_BATCH_ENTRIES);
 const _: () = assert!((MAX_BENEFIT_VND as u128) * 2_500_000 < u64::MAX as u128 * 1000);

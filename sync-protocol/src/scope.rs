@@ -1,42 +1,46 @@
-//! Which entries a unit's node should hold (its scope). First form, used by the demo's
-//! transfers and by import: the sync issue builds range reconciliation on top of it.
+//! Which entries a unit's node should hold: its scope. Enforced on send (what a node offers a
+//! peer or writes into a bundle) and on receive (import refuses the rest with `OutOfScope`).
 //!
 //! - trust entries (genesis, certificates, revocations), programmes and targets: every node;
 //! - an initiative's changes: its origin and the origin's ancestors, except that a confidential
 //!   initiative's changes stay with the origin and its direct superior;
 //! - projections and decisions: the origin and its ancestors.
+//!
+//! "Ancestors" are judged both by the tree when the entry was signed and by the tree now, so
+//! that after a re-parenting the new parent receives its new subtree's history and the old
+//! parent keeps what it held.
 
 use crate::directory::Directory;
 use crate::entry::{Entry, EntryBody, RecordKind};
 use crate::ids::UnitId;
 
-/// Whether `unit`'s node should hold `entry`, judged by the tree as it is at `now_ms`.
-pub fn in_scope(directory: &Directory, unit: &UnitId, entry: &Entry, now_ms: u64) -> bool {
-    let up_from = |origin: &UnitId| directory.is_self_or_ancestor_at(unit, origin, now_ms);
+/// Whether `unit`'s node should hold `entry`. `record_owner` is the origin of the record a
+/// decision is about (decisions do not name it themselves); `None` when unknown.
+pub fn in_scope(
+    directory: &Directory,
+    unit: &UnitId,
+    entry: &Entry,
+    record_owner: Option<&UnitId>,
+    now_ms: u64,
+) -> bool {
+    let t = entry.time_ms();
+    let up_from = |origin: &UnitId| {
+        directory.is_self_or_ancestor_at(unit, origin, now_ms)
+            || directory.is_self_or_ancestor_at(unit, origin, t)
+    };
     match entry.body() {
         EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_) => true,
         EntryBody::RecordChange(c) => match c.kind {
             RecordKind::Programme | RecordKind::Target => true,
             RecordKind::Initiative if c.confidential => {
-                *unit == c.owner || directory.parent_at(&c.owner, now_ms) == Some(unit)
+                *unit == c.owner
+                    || directory.parent_at(&c.owner, t) == Some(unit)
+                    || directory.parent_at(&c.owner, now_ms) == Some(unit)
             }
             RecordKind::Initiative => up_from(&c.owner),
         },
-        // The origin signs its projections: route by the author.
+        // The origin signs its projections.
         EntryBody::Projection(_) => up_from(entry.author()),
-        // A decision is routed by the record's origin, which the caller resolves; without it,
-        // route by the signer: the signer and everything above it, plus everything below is
-        // decided by the caller with `decision_in_scope`.
-        EntryBody::Decision(_) => true,
+        EntryBody::Decision(_) => record_owner.is_some_and(up_from),
     }
-}
-
-/// Whether `unit` should hold a decision on an initiative of `origin`.
-pub fn decision_in_scope(
-    directory: &Directory,
-    unit: &UnitId,
-    origin: &UnitId,
-    now_ms: u64,
-) -> bool {
-    directory.is_self_or_ancestor_at(unit, origin, now_ms)
 }

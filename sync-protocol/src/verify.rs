@@ -290,6 +290,13 @@ pub enum RejectReason {
     /// A projection whose commitment does not match the private part.
     #[error("the private part does not match its commitment")]
     CommitmentMismatch,
+    /// An entry outside the receiving node's scope (e.g. a confidential initiative's private
+    /// part beyond its direct superior, or another subtree's initiative).
+    #[error("entry is outside the scope of unit {unit}")]
+    OutOfScope {
+        /// the receiving unit
+        unit: UnitId,
+    },
     /// A projection whose public field differs from the private record.
     #[error("projection's {0} differs from the initiative")]
     ProjectionMismatch(&'static str),

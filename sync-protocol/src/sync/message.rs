@@ -5,24 +5,26 @@
 //! 0 hello   = version:u8 federation:[32] cursor:(0 | 1 time:u64) ranges
 //! 1 ranges  = ranges
 //! 2 entries = count:u32 (len:u32 entry-bytes)*
-//! 3 want    = count:u32 hash:[32]*
+//! 3 want    = count:varint id:[16]*
 //! 4 done
-//! ranges   = count:u32 range*
+//! ranges   = count:varint range*
 //! range    = bound payload
-//! bound    = 0 (infinity) | 1 time:u64 hash-prefix-len:u8 hash-prefix
-//! payload  = 0 skip | 1 fingerprint:[16] | 2 count:u32 hash:[32]*
+//! bound    = varint(0) (infinity) | varint(time - previous bound time + 1) len:u8 hash-prefix
+//! payload  = 0 skip | 1 fingerprint:[16] | 2 count:varint id:[16]*
 //! ```
 //!
-//! A bound carries only as many hash bytes as it needs to separate the keys on either side.
-//! Every count and length is checked against `limits` before anything is allocated.
+//! Bound times are deltas from the previous bound, in LEB128 varints, and a bound carries only
+//! as many hash bytes as it needs to separate the keys on either side; ids are the first 16
+//! bytes of entry hashes. Every count and length is checked against `limits` before anything
+//! is allocated.
 
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::ids::{EntryHash, FederationId};
+use crate::ids::FederationId;
 use crate::limits::{
     MAX_ENTRY_BYTES, MAX_IDS_COUNT, MAX_MESSAGE_BYTES, MAX_MESSAGE_ENTRIES, MAX_RANGES_COUNT,
 };
 
-use super::range::{Fingerprint, SyncKey};
+use super::range::{Fingerprint, IdPrefix, SyncKey, ID_PREFIX_BYTES};
 
 /// The protocol version a hello announces.
 pub const SYNC_VERSION: u8 = 1;
@@ -81,8 +83,8 @@ pub enum RangePayload {
     Skip,
     /// The sender's fingerprint of its keys in the range.
     Fingerprint(Fingerprint),
-    /// Every hash the sender holds in the range.
-    IdList(Vec<EntryHash>),
+    /// Every id the sender holds in the range.
+    IdList(Vec<IdPrefix>),
 }
 
 /// One range: from the previous range's bound (or the start) up to `upper`.
@@ -112,8 +114,8 @@ pub enum Message {
     Ranges(Vec<Range>),
     /// Entries, canonical bytes.
     Entries(Vec<Vec<u8>>),
-    /// Hashes the sender wants.
-    Want(Vec<EntryHash>),
+    /// Ids of entries the sender wants.
+    Want(Vec<IdPrefix>),
     /// The sender has nothing more to reconcile.
     Done,
 }
@@ -165,7 +167,7 @@ impl Message {
             }
             Message::Want(hs) => {
                 w.u8(3);
-                w.len(hs.len());
+                write_varint(&mut w, hs.len() as u64);
                 for h in hs {
                     w.array(&h.0);
                 }
@@ -213,10 +215,10 @@ impl Message {
                 Message::Entries(es)
             }
             3 => {
-                let n = r.len("want", MAX_IDS_COUNT)?;
+                let n = read_count(&mut r, "want", MAX_IDS_COUNT)?;
                 let mut hs = Vec::with_capacity(n);
                 for _ in 0..n {
-                    hs.push(EntryHash(r.array("want")?));
+                    hs.push(IdPrefix(r.array::<ID_PREFIX_BYTES>("want")?));
                 }
                 Message::Want(hs)
             }
@@ -235,13 +237,17 @@ impl Message {
 }
 
 fn encode_ranges(w: &mut Writer, ranges: &[Range]) {
-    w.len(ranges.len());
+    write_varint(w, ranges.len() as u64);
+    let mut prev_time = 0u64;
     for r in ranges {
         match &r.upper {
-            Bound::Infinity => w.u8(0),
+            Bound::Infinity => write_varint(w, 0),
             Bound::Key { time_ms, prefix } => {
-                w.u8(1);
-                w.u64(*time_ms);
+                // Bounds increase (the session builds them so); a decreasing time cannot be
+                // expressed and is clamped, which the decoder then refuses as non-increasing.
+                let delta = time_ms.saturating_sub(prev_time);
+                write_varint(w, delta.saturating_add(1));
+                prev_time = *time_ms;
                 w.u8(prefix.len() as u8);
                 w.array(prefix);
             }
@@ -254,7 +260,7 @@ fn encode_ranges(w: &mut Writer, ranges: &[Range]) {
             }
             RangePayload::IdList(ids) => {
                 w.u8(2);
-                w.len(ids.len());
+                write_varint(w, ids.len() as u64);
                 for id in ids {
                     w.array(&id.0);
                 }
@@ -263,15 +269,66 @@ fn encode_ranges(w: &mut Writer, ranges: &[Range]) {
     }
 }
 
+/// Longest LEB128 encoding of a `u64`.
+const MAX_VARINT_BYTES: usize = 10;
+
+fn write_varint(w: &mut Writer, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            w.u8(byte);
+            return;
+        }
+        w.u8(byte | 0x80);
+    }
+}
+
+fn read_varint(r: &mut Reader<'_>, field: &'static str) -> Result<u64, DecodeError> {
+    let mut v: u64 = 0;
+    for i in 0..MAX_VARINT_BYTES {
+        let b = r.u8(field)?;
+        let bits = u64::from(b & 0x7f);
+        if i == MAX_VARINT_BYTES - 1 && bits > 1 {
+            break;
+        }
+        v |= bits << (7 * i);
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(DecodeError::Invalid {
+        field,
+        reason: "varint longer than a u64".into(),
+    })
+}
+
+fn read_count(r: &mut Reader<'_>, field: &'static str, limit: usize) -> Result<usize, DecodeError> {
+    let n = read_varint(r, field)?;
+    if n > limit as u64 {
+        return Err(DecodeError::TooLong {
+            field,
+            limit,
+            actual: usize::try_from(n).unwrap_or(usize::MAX),
+        });
+    }
+    Ok(n as usize)
+}
+
 fn decode_ranges(r: &mut Reader<'_>) -> Result<Vec<Range>, MessageError> {
-    let n = r.len("ranges", MAX_RANGES_COUNT)?;
-    let mut out = Vec::with_capacity(n);
+    let n = read_count(r, "ranges", MAX_RANGES_COUNT)?;
+    let mut out: Vec<Range> = Vec::with_capacity(n);
     let mut ids_total = 0usize;
+    let mut prev_time = 0u64;
     for _ in 0..n {
-        let upper = match r.u8("bound")? {
+        let upper = match read_varint(r, "bound")? {
             0 => Bound::Infinity,
-            1 => {
-                let time_ms = r.u64("bound time")?;
+            d => {
+                let time_ms = prev_time.checked_add(d - 1).ok_or(DecodeError::Invalid {
+                    field: "bound",
+                    reason: "time overflows".into(),
+                })?;
+                prev_time = time_ms;
                 let len = r.u8("bound prefix")? as usize;
                 if len > 32 {
                     return Err(DecodeError::TooLong {
@@ -287,23 +344,23 @@ fn decode_ranges(r: &mut Reader<'_>) -> Result<Vec<Range>, MessageError> {
                 }
                 Bound::Key { time_ms, prefix }
             }
-            tag => {
-                return Err(DecodeError::UnknownTag {
-                    field: "bound",
-                    tag,
-                }
-                .into())
-            }
         };
+        if out.last().is_some_and(|prev| prev.upper >= upper) {
+            return Err(DecodeError::Invalid {
+                field: "ranges",
+                reason: "bounds must increase".into(),
+            }
+            .into());
+        }
         let payload = match r.u8("range payload")? {
             0 => RangePayload::Skip,
             1 => RangePayload::Fingerprint(Fingerprint(r.array("fingerprint")?)),
             2 => {
-                let k = r.len("id list", MAX_IDS_COUNT - ids_total)?;
+                let k = read_count(r, "id list", MAX_IDS_COUNT - ids_total)?;
                 ids_total += k;
                 let mut ids = Vec::with_capacity(k);
                 for _ in 0..k {
-                    ids.push(EntryHash(r.array("id")?));
+                    ids.push(IdPrefix(r.array::<ID_PREFIX_BYTES>("id")?));
                 }
                 RangePayload::IdList(ids)
             }
@@ -316,16 +373,6 @@ fn decode_ranges(r: &mut Reader<'_>) -> Result<Vec<Range>, MessageError> {
             }
         };
         out.push(Range { upper, payload });
-    }
-    // Bounds must increase, and only the last may be infinity.
-    for w in out.windows(2) {
-        if w[0].upper >= w[1].upper {
-            return Err(DecodeError::Invalid {
-                field: "ranges",
-                reason: "bounds must increase".into(),
-            }
-            .into());
-        }
     }
     Ok(out)
 }

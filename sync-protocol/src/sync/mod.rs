@@ -25,7 +25,7 @@ mod range;
 mod session;
 
 pub use message::{Bound, Message, MessageError, Range, RangePayload};
-pub use range::{fingerprint, Fingerprint, SyncKey};
+pub use range::{fingerprint, Fingerprint, IdPrefix, SyncKey, ID_PREFIX_BYTES};
 pub use session::{Event, Role, SessionStats, SyncSession, SyncSource, SESSION_TIMEOUT_MS};
 
 #[cfg(test)]

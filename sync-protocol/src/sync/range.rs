@@ -11,6 +11,24 @@ pub struct SyncKey {
     pub hash: EntryHash,
 }
 
+/// How many leading bytes of an entry hash name it in id lists and wants. 128 bits: two
+/// different entries of one range share a prefix with probability 2^-128; the cost is half the
+/// bytes of full hashes.
+pub const ID_PREFIX_BYTES: usize = 16;
+
+/// The leading [`ID_PREFIX_BYTES`] of an entry hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IdPrefix(pub [u8; ID_PREFIX_BYTES]);
+
+impl IdPrefix {
+    /// The prefix of `hash`.
+    pub fn of(hash: &EntryHash) -> Self {
+        let mut p = [0u8; ID_PREFIX_BYTES];
+        p.copy_from_slice(&hash.0[..ID_PREFIX_BYTES]);
+        Self(p)
+    }
+}
+
 /// A 16-byte fingerprint of a set of keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Fingerprint(pub [u8; 16]);

@@ -1,12 +1,14 @@
 //! One sync session with one peer: the state machine.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::ids::{EntryHash, FederationId};
-use crate::limits::{MAX_IDS_COUNT, MAX_MESSAGE_BYTES, MAX_MESSAGE_ENTRIES, MAX_OUTSTANDING_WANTS};
+use crate::limits::{
+    MAX_IDS_COUNT, MAX_MESSAGE_BYTES, MAX_MESSAGE_ENTRIES, MAX_OUTSTANDING_WANTS, MAX_RANGES_COUNT,
+};
 
 use super::message::{Bound, Message, Range, RangePayload, SYNC_VERSION};
-use super::range::{fingerprint, SyncKey};
+use super::range::{fingerprint, IdPrefix, SyncKey};
 
 /// How many sub-ranges a range whose fingerprints differ is split into.
 pub const BRANCHING: usize = 16;
@@ -89,7 +91,9 @@ pub struct SyncSession {
     federation: FederationId,
     outbox: VecDeque<Message>,
     events: VecDeque<Event>,
-    wanted: BTreeSet<EntryHash>,
+    wanted: BTreeSet<IdPrefix>,
+    /// Our offered keys by id, built on the first want.
+    by_prefix: Option<BTreeMap<IdPrefix, EntryHash>>,
     reconciled: bool,
     deadline_ms: u64,
     stats: SessionStats,
@@ -108,6 +112,7 @@ impl SyncSession {
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             wanted: BTreeSet::new(),
+            by_prefix: None,
             reconciled: false,
             deadline_ms: now_ms.saturating_add(SESSION_TIMEOUT_MS),
             stats: SessionStats::default(),
@@ -132,7 +137,7 @@ impl SyncSession {
                     prefix: Vec::new(),
                 };
                 let new_payload = if new.len() <= MAX_CURSOR_ID_LIST {
-                    RangePayload::IdList(new.iter().map(|k| k.hash).collect())
+                    RangePayload::IdList(new.iter().map(|k| IdPrefix::of(&k.hash)).collect())
                 } else {
                     RangePayload::Fingerprint(fingerprint(new))
                 };
@@ -198,13 +203,22 @@ impl SyncSession {
                 // because we lacked them) are fine too: the driver verifies everything.
                 for e in &entries {
                     let h = EntryHash(*blake3::hash(e).as_bytes());
-                    self.wanted.remove(&h);
+                    self.wanted.remove(&IdPrefix::of(&h));
                 }
                 if !entries.is_empty() {
                     self.events.push_back(Event::Received(entries));
                 }
             }
-            (State::Reconciling, Message::Want(hashes)) => {
+            (State::Reconciling, Message::Want(ids)) => {
+                let index = self.by_prefix.get_or_insert_with(|| {
+                    source
+                        .keys()
+                        .iter()
+                        .map(|k| (IdPrefix::of(&k.hash), k.hash))
+                        .collect()
+                });
+                let hashes: Vec<EntryHash> =
+                    ids.iter().filter_map(|id| index.get(id).copied()).collect();
                 let mut batch = Vec::new();
                 let mut batch_bytes = 0usize;
                 for h in hashes {
@@ -311,7 +325,7 @@ impl SyncSession {
         let keys = source.keys();
         let mut reply: Vec<Range> = Vec::new();
         let mut push_to_peer: Vec<EntryHash> = Vec::new();
-        let mut want: Vec<EntryHash> = Vec::new();
+        let mut want: Vec<IdPrefix> = Vec::new();
         let mut lower = 0usize;
         for range in ranges {
             let upper = lower + keys[lower..].partition_point(|k| range.upper.is_above(k));
@@ -324,16 +338,26 @@ impl SyncSession {
                     } else if mine.len() <= ID_LIST_THRESHOLD {
                         reply.push(Range {
                             upper: range.upper,
-                            payload: RangePayload::IdList(mine.iter().map(|k| k.hash).collect()),
+                            payload: RangePayload::IdList(
+                                mine.iter().map(|k| IdPrefix::of(&k.hash)).collect(),
+                            ),
                         });
                     } else {
                         reply.extend(split_ranges(mine, range.upper));
                     }
                 }
                 RangePayload::IdList(theirs) => {
-                    let theirs: BTreeSet<EntryHash> = theirs.into_iter().collect();
-                    let ours: BTreeSet<EntryHash> = mine.iter().map(|k| k.hash).collect();
-                    push_to_peer.extend(ours.difference(&theirs).copied());
+                    let theirs: BTreeSet<IdPrefix> = theirs.into_iter().collect();
+                    let ours: BTreeMap<IdPrefix, EntryHash> = mine
+                        .iter()
+                        .map(|k| (IdPrefix::of(&k.hash), k.hash))
+                        .collect();
+                    push_to_peer.extend(
+                        ours.iter()
+                            .filter(|(p, _)| !theirs.contains(p))
+                            .map(|(_, h)| *h),
+                    );
+                    let ours: BTreeSet<IdPrefix> = ours.into_keys().collect();
                     want.extend(
                         theirs
                             .difference(&ours)
@@ -370,6 +394,7 @@ impl SyncSession {
             self.wanted.extend(chunk.iter().copied());
             self.queue(Message::Want(chunk.to_vec()));
         }
+        let reply = cap_reply(reply, keys);
         if reply.iter().all(|r| r.payload == RangePayload::Skip) {
             self.reconciled = true;
             self.queue(Message::Done);
@@ -377,6 +402,49 @@ impl SyncSession {
             self.queue(Message::Ranges(reply));
         }
     }
+}
+
+/// Encoded bytes of a range at most, id list aside, in the common case (varint bound delta of
+/// up to 4 bytes, prefix length, a 1-byte prefix, tag, fingerprint).
+const RANGE_BYTES_ESTIMATE: usize = 24;
+/// Bytes a reply may take before the rest is deferred to the next round.
+const REPLY_BUDGET_BYTES: usize = MAX_MESSAGE_BYTES - 64 * 1024;
+
+/// Keeps a reply within [`REPLY_BUDGET_BYTES`]: the ranges past the budget are folded into one
+/// range described by our fingerprint, which the peer splits again next round (as Negentropy
+/// does with its frame size limit). Correctness does not depend on where the cut falls.
+fn cap_reply(reply: Vec<Range>, keys: &[SyncKey]) -> Vec<Range> {
+    let mut used = 0usize;
+    let mut ids_used = 0usize;
+    let mut out: Vec<Range> = Vec::with_capacity(reply.len());
+    let mut iter = reply.into_iter();
+    while let Some(r) = iter.next() {
+        let ids = match &r.payload {
+            RangePayload::IdList(ids) => ids.len(),
+            _ => 0,
+        };
+        let cost = RANGE_BYTES_ESTIMATE + ids * super::range::ID_PREFIX_BYTES;
+        let over = used + cost > REPLY_BUDGET_BYTES
+            || ids_used + ids > MAX_IDS_COUNT
+            || out.len() + 2 > MAX_RANGES_COUNT;
+        if over && !out.is_empty() {
+            let lower = out
+                .last()
+                .map(|prev| keys.partition_point(|k| prev.upper.is_above(k)))
+                .unwrap_or(0);
+            let upper = iter.last().map(|last| last.upper).unwrap_or(r.upper);
+            let rest = &keys[lower..lower + keys[lower..].partition_point(|k| upper.is_above(k))];
+            out.push(Range {
+                upper,
+                payload: RangePayload::Fingerprint(fingerprint(rest)),
+            });
+            return out;
+        }
+        used += cost;
+        ids_used += ids;
+        out.push(r);
+    }
+    out
 }
 
 /// Merges a settled range into the reply (consecutive skips become one).
@@ -399,7 +467,7 @@ fn split_ranges(keys: &[SyncKey], upper: Bound) -> Vec<Range> {
     if keys.len() <= ID_LIST_THRESHOLD {
         return vec![Range {
             upper,
-            payload: RangePayload::IdList(keys.iter().map(|k| k.hash).collect()),
+            payload: RangePayload::IdList(keys.iter().map(|k| IdPrefix::of(&k.hash)).collect()),
         }];
     }
     let mut out = Vec::with_capacity(BRANCHING);
@@ -420,7 +488,7 @@ fn split_ranges(keys: &[SyncKey], upper: Bound) -> Vec<Range> {
             Bound::between(Some(&keys[end - 1]), &keys[end])
         };
         let payload = if slice.len() <= ID_LIST_THRESHOLD / 4 {
-            RangePayload::IdList(slice.iter().map(|k| k.hash).collect())
+            RangePayload::IdList(slice.iter().map(|k| IdPrefix::of(&k.hash)).collect())
         } else {
             RangePayload::Fingerprint(fingerprint(slice))
         };

@@ -205,7 +205,7 @@ fn a_want_for_something_not_offered_is_not_served() {
         &a,
     );
     while s.poll_transmit().is_some() {}
-    s.handle_message(1, Message::Want(vec![EntryHash([9; 32])]), &a);
+    s.handle_message(1, Message::Want(vec![IdPrefix([9; 16])]), &a);
     assert_eq!(s.poll_transmit(), None);
 }
 
@@ -271,7 +271,7 @@ fn a_silent_peer_times_out() {
 fn message_bounds_are_checked_before_allocation() {
     // A want claiming more hashes than the limit.
     let mut bytes = vec![3u8];
-    bytes.extend_from_slice(&((crate::limits::MAX_IDS_COUNT as u32) + 1).to_be_bytes());
+    write_leb(&mut bytes, crate::limits::MAX_IDS_COUNT as u64 + 1);
     assert!(matches!(
         Message::decode(&bytes),
         Err(MessageError::Malformed(
@@ -280,7 +280,7 @@ fn message_bounds_are_checked_before_allocation() {
     ));
     // At the limit, the count is accepted (and the body is then missing).
     let mut bytes = vec![3u8];
-    bytes.extend_from_slice(&(crate::limits::MAX_IDS_COUNT as u32).to_be_bytes());
+    write_leb(&mut bytes, crate::limits::MAX_IDS_COUNT as u64);
     assert!(matches!(
         Message::decode(&bytes),
         Err(MessageError::Malformed(
@@ -292,24 +292,36 @@ fn message_bounds_are_checked_before_allocation() {
         Message::decode(&huge),
         Err(MessageError::TooLarge(_))
     ));
-    // Bounds must increase.
+    // Bounds must increase: two bounds at one time, the second with a smaller prefix.
     let m = Message::Ranges(vec![
         Range {
             upper: Bound::Key {
                 time_ms: 9,
-                prefix: vec![],
+                prefix: vec![5],
             },
             payload: RangePayload::Skip,
         },
         Range {
             upper: Bound::Key {
-                time_ms: 3,
-                prefix: vec![],
+                time_ms: 9,
+                prefix: vec![3],
             },
             payload: RangePayload::Skip,
         },
     ]);
     assert!(Message::decode(&m.encode()).is_err());
+}
+
+fn write_leb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
 }
 
 proptest! {
@@ -334,7 +346,7 @@ proptest! {
     #[test]
     fn messages_round_trip(
         times in proptest::collection::vec(any::<u64>(), 1..20),
-        ids in proptest::collection::vec(any::<[u8; 32]>(), 0..20),
+        ids in proptest::collection::vec(any::<[u8; 16]>(), 0..20),
     ) {
         let mut times = times;
         times.sort();
@@ -347,7 +359,7 @@ proptest! {
                 payload: match i % 3 {
                     0 => RangePayload::Skip,
                     1 => RangePayload::Fingerprint(Fingerprint([i as u8; 16])),
-                    _ => RangePayload::IdList(ids.iter().map(|b| EntryHash(*b)).collect()),
+                    _ => RangePayload::IdList(ids.iter().map(|b| IdPrefix(*b)).collect()),
                 },
             })
             .collect();
@@ -355,7 +367,7 @@ proptest! {
         for m in [
             Message::Ranges(ranges.clone()),
             Message::Hello { version: 1, federation: FED, cursor_ms: times.first().copied(), ranges },
-            Message::Want(ids.iter().map(|b| EntryHash(*b)).collect()),
+            Message::Want(ids.iter().map(|b| IdPrefix(*b)).collect()),
             Message::Entries(ids.iter().map(|b| b.to_vec()).collect()),
             Message::Done,
         ] {

@@ -1290,3 +1290,25 @@ fn a_projection_cannot_introduce_an_initiative_of_a_non_grassroots_unit() {
         matches!(r, RejectReason::OwnerRoleNotAllowed { .. })
     });
 }
+
+#[test]
+fn entries_outside_the_receiver_scope_are_refused() {
+    let mut fed = Federation::new();
+    let (_, public) = fed.new_initiative("cdcs-a", "Công khai", false);
+    let (_, secret) = fed.new_initiative("cdcs-a", "Bí mật", true);
+    // Another province's node does not hold Phú Yên's initiatives.
+    let sibling = unit("ldld-tra-vinh");
+    let out = fed.import_as(Some(&sibling), public.clone());
+    assert!(out.accepted.is_empty());
+    assert!(matches!(out.rejected[0].1, RejectReason::OutOfScope { .. }), "{out:?}");
+    // The province does not hold a confidential initiative's private part; the district does.
+    let province = unit("ldld-phu-yen");
+    let out = fed.import_as(Some(&province), secret.clone());
+    assert!(matches!(out.rejected[0].1, RejectReason::OutOfScope { .. }), "{out:?}");
+    let district = unit("ldld-tuy-hoa");
+    let out = fed.import_as(Some(&district), secret);
+    assert_eq!(out.accepted.len(), 1, "{out:?}");
+    // The province holds the public one.
+    let out = fed.import_as(Some(&province), public);
+    assert_eq!(out.accepted.len(), 1, "{out:?}");
+}
