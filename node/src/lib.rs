@@ -13,6 +13,7 @@ pub mod records;
 pub mod report;
 pub mod search;
 pub mod sled_store;
+pub mod sync;
 
 pub use node::{ImportReport, Node, NodeError};
 pub use sled_store::SledStore;

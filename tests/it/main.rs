@@ -2,4 +2,5 @@
 
 mod nodes;
 mod quic;
+mod sync;
 mod tidy;

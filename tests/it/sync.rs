@@ -1,0 +1,368 @@
+//! Sync between real on-disk nodes over the in-memory transport: a 3-level tree converges,
+//! relays, restores from an old backup, duplicated sessions, scope on send and receive.
+
+use node::records;
+use node::sync::sync_in_memory;
+use node::Node;
+use sync_protocol::date::Date;
+use sync_protocol::entry::{DecisionKind, Sector, UnitRole};
+use sync_protocol::ids::RecordId;
+use sync_protocol::record::{Application, Author, Description, Initiative, RecordContent};
+use sync_protocol::store::{EntryLookup, EntryStore};
+use tests::{enrol, root, text, unit, TempDir};
+
+const T0: u64 = 1_764_000_000_000;
+
+struct Tree {
+    _tmp: TempDir,
+    tld: Node,
+    prov: Node,
+    district: Node,
+    grass: Node,
+    sibling: Node,
+}
+
+fn tree(name: &str) -> Tree {
+    let tmp = TempDir::new(name);
+    let p = tmp.path().to_owned();
+    let mut tld = root(&p, T0);
+    let mut prov = enrol(
+        &mut tld,
+        &p,
+        "ldld-phu-yen",
+        UnitRole::ProvincialFederation,
+        T0 + 1,
+    );
+    let mut district = enrol(
+        &mut prov,
+        &p,
+        "ldld-tuy-hoa",
+        UnitRole::DirectSuperior,
+        T0 + 2,
+    );
+    let sibling = enrol(
+        &mut prov,
+        &p,
+        "ldld-dong-hoa",
+        UnitRole::DirectSuperior,
+        T0 + 3,
+    );
+    let grass = enrol(&mut district, &p, "cdcs-a", UnitRole::Grassroots, T0 + 4);
+    Tree {
+        _tmp: tmp,
+        tld,
+        prov,
+        district,
+        grass,
+        sibling,
+    }
+}
+
+fn initiative(node: &mut Node, title: &str, confidential: bool, t: u64) -> RecordId {
+    let superior = node.directory().parent_at(node.unit(), t).cloned().unwrap();
+    let i = Initiative {
+        title: text(title),
+        authors: vec![Author {
+            name: text("Nguyễn Văn A"),
+            position: text("Kỹ sư"),
+        }],
+        origin: node.unit().clone(),
+        superior,
+        programme: None,
+        phase: 0,
+        sector: Sector::ProductionBusiness,
+        summary: text("Giảm chi phí"),
+        registered_on: Date::parse("2026-01-10").unwrap(),
+        description: Description::default(),
+        benefit_vnd: 1_000_000,
+        application: Application::Applied,
+        recognition: None,
+        confidential,
+        attachments: vec![],
+        commitment_salt: confidential.then_some([7; 32]),
+    };
+    records::create(node, &RecordContent::Initiative(Box::new(i)), t).unwrap()
+}
+
+fn hashes(n: &Node) -> Vec<sync_protocol::ids::EntryHash> {
+    n.store().hashes().unwrap()
+}
+
+fn holds(n: &Node, r: RecordId) -> usize {
+    n.store().record_entries(&r).unwrap().len()
+}
+
+#[test]
+fn a_three_level_tree_converges_and_decisions_flow_back_down() {
+    let mut t = tree("sync-tree");
+    let r = initiative(&mut t.grass, "Băng tải", false, T0 + 10);
+    let secret = initiative(&mut t.grass, "Bí mật", true, T0 + 11);
+    records::decide(
+        &mut t.grass,
+        r,
+        DecisionKind::Submit,
+        text("A"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 12,
+    )
+    .unwrap();
+    // Up: grassroots → district → province → national.
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 20).unwrap();
+    sync_in_memory(&mut t.district, &mut t.prov, None, T0 + 21).unwrap();
+    sync_in_memory(&mut t.prov, &mut t.tld, None, T0 + 22).unwrap();
+    assert_eq!(
+        holds(&t.tld, r),
+        2,
+        "the change and the submission reached the national node"
+    );
+    // The confidential initiative's private part stopped at the direct superior.
+    assert_eq!(
+        holds(&t.district, secret),
+        2,
+        "change and projection at the district"
+    );
+    assert_eq!(
+        holds(&t.prov, secret),
+        1,
+        "only the projection at the province"
+    );
+    assert_eq!(holds(&t.tld, secret), 1);
+    // A decision at the district flows down to the grassroots node.
+    records::decide(
+        &mut t.district,
+        r,
+        DecisionKind::Approve,
+        text("B"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 30,
+    )
+    .unwrap();
+    let (a, _) = sync_in_memory(&mut t.district, &mut t.grass, None, T0 + 31).unwrap();
+    assert!(a.import.rejected.is_empty(), "{a:?}");
+    assert_eq!(holds(&t.grass, r), 3);
+    // The sibling district holds nothing of cdcs-a's initiatives after syncing with the province.
+    sync_in_memory(&mut t.sibling, &mut t.prov, None, T0 + 32).unwrap();
+    assert_eq!(holds(&t.sibling, r), 0);
+    assert_eq!(holds(&t.sibling, secret), 0);
+    // Everything every node holds verifies there.
+    for n in [&t.tld, &t.prov, &t.district, &t.grass, &t.sibling] {
+        let rep =
+            sync_protocol::audit::verify_store(n.store(), n.directory(), Some(n.unit()), T0 + 40)
+                .unwrap();
+        assert!(rep.records.iter().all(|r| r.is_valid()), "{}", n.unit());
+    }
+}
+
+#[test]
+fn a_second_session_moves_nothing_and_the_cursor_takes_one_round_trip() {
+    let mut t = tree("sync-again");
+    initiative(&mut t.grass, "Một", false, T0 + 10);
+    let (a, b) = sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 20).unwrap();
+    assert!(a.stats.entries_sent > 0);
+    assert_eq!(b.import.accepted as u64, a.stats.entries_sent);
+    let (a, b) = sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 21).unwrap();
+    assert_eq!(a.stats.entries_sent + b.stats.entries_sent, 0);
+    // New work since the last session: the cursor fast path settles it in one round trip.
+    initiative(&mut t.grass, "Hai", false, T0 + 30);
+    let (a, b) = sync_in_memory(&mut t.grass, &mut t.district, Some(T0 + 25), T0 + 31).unwrap();
+    assert_eq!(a.stats.reconcile_messages_sent, 1, "{a:?}");
+    assert_eq!(b.import.accepted, 1);
+    assert_eq!(hashes(&t.district).len(), hashes(&t.district).len());
+}
+
+#[test]
+fn a_district_relays_straight_to_the_national_node_while_its_province_is_down() {
+    let mut t = tree("sync-relay");
+    let r = initiative(&mut t.grass, "Qua trung gian", false, T0 + 10);
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 20).unwrap();
+    // The province is down: the district syncs with the national node directly.
+    sync_in_memory(&mut t.district, &mut t.tld, None, T0 + 21).unwrap();
+    assert_eq!(holds(&t.tld, r), 1);
+    assert_eq!(holds(&t.prov, r), 0);
+    // The province comes back and converges from the national node.
+    sync_in_memory(&mut t.prov, &mut t.tld, None, T0 + 22).unwrap();
+    assert_eq!(holds(&t.prov, r), 1);
+}
+
+#[test]
+fn a_node_restored_from_an_old_backup_converges() {
+    let Tree {
+        _tmp,
+        mut district,
+        grass,
+        ..
+    } = tree("sync-restore");
+    let mut grass = grass;
+    initiative(&mut grass, "Trước sao lưu", false, T0 + 10);
+    sync_in_memory(&mut grass, &mut district, None, T0 + 20).unwrap();
+    // Back up the grassroots node (closed), then work on.
+    let dir = grass.dir().to_owned();
+    let backup = dir.with_extension("backup");
+    drop(grass);
+    copy_dir(&dir, &backup);
+    let mut grass = Node::open(&dir).unwrap();
+    let later = initiative(&mut grass, "Sau sao lưu", false, T0 + 30);
+    sync_in_memory(&mut grass, &mut district, None, T0 + 31).unwrap();
+    drop(grass);
+    // The disk dies; the old backup is restored. It lacks `later`, and gets it back.
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::rename(&backup, &dir).unwrap();
+    let mut grass = Node::open(&dir).unwrap();
+    assert_eq!(holds(&grass, later), 0);
+    sync_in_memory(&mut grass, &mut district, None, T0 + 40).unwrap();
+    assert_eq!(holds(&grass, later), 1);
+    let expected: std::collections::BTreeSet<_> = district
+        .entries_for(&unit("cdcs-a"), T0 + 40)
+        .unwrap()
+        .iter()
+        .map(|e| e.hash())
+        .collect();
+    assert_eq!(hashes(&grass), expected.into_iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn an_out_of_scope_entry_is_refused_and_reported() {
+    let mut t = tree("sync-scope");
+    let r = initiative(&mut t.grass, "Của Tuy Hòa", false, T0 + 10);
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 20).unwrap();
+    // The sibling learns cdcs-a's certificate the normal way, through the province.
+    sync_in_memory(&mut t.district, &mut t.prov, None, T0 + 20).unwrap();
+    sync_in_memory(&mut t.sibling, &mut t.prov, None, T0 + 20).unwrap();
+    assert_eq!(
+        holds(&t.sibling, r),
+        0,
+        "scope on send: the province offered nothing of it"
+    );
+    // Pushed to the sibling district by hand (as a faulty relay would): refused with a reason.
+    let entries = t.district.store().record_entries(&r).unwrap();
+    let report = t.sibling.import(entries, T0 + 21).unwrap();
+    assert_eq!(report.accepted, 0);
+    assert!(
+        report.rejected[0].1.contains("outside the scope"),
+        "{report:?}"
+    );
+    assert_eq!(holds(&t.sibling, r), 0);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for item in std::fs::read_dir(from).unwrap() {
+        let item = item.unwrap();
+        let target = to.join(item.file_name());
+        if item.file_type().unwrap().is_dir() {
+            copy_dir(&item.path(), &target);
+        } else {
+            std::fs::copy(item.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Syncs `a` (initiator) with `b` over real QUIC on 127.0.0.1.
+async fn sync_quic(
+    a: &mut Node,
+    b: &mut Node,
+    cursor: Option<u64>,
+) -> (node::sync::SideOutcome, node::sync::SideOutcome) {
+    let (ea, _) = tests::quic_endpoint(a);
+    let (eb, _) = tests::quic_endpoint(b);
+    let addr = eb.local_addr().unwrap();
+    let (ca, cb) = tokio::join!(ea.connect(addr), eb.accept());
+    let (ca, cb) = (ca.expect("connect"), cb.expect("accept"));
+    assert_eq!(ca.peer(), b.unit());
+    assert_eq!(cb.peer(), a.unit());
+    let run = async {
+        tokio::join!(
+            node::sync::sync_over_quic(
+                a,
+                ca,
+                sync_protocol::sync::Role::Initiator,
+                cursor,
+                node::now_ms
+            ),
+            node::sync::sync_over_quic(
+                b,
+                cb,
+                sync_protocol::sync::Role::Responder,
+                None,
+                node::now_ms
+            ),
+        )
+    };
+    let (ra, rb) = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the session ends by itself");
+    ea.close();
+    eb.close();
+    (ra.expect("initiator"), rb.expect("responder"))
+}
+
+#[tokio::test]
+async fn a_three_level_tree_converges_over_quic() {
+    let mut t = tree("sync-quic");
+    let mut records = Vec::new();
+    for i in 0..20 {
+        records.push(initiative(
+            &mut t.grass,
+            &format!("Sáng kiến {i}"),
+            i % 5 == 0,
+            T0 + 10 + i,
+        ));
+    }
+    let (up, down) = sync_quic(&mut t.grass, &mut t.district, None).await;
+    assert!(up.stats.entries_sent >= 24, "{up:?}");
+    assert_eq!(
+        down.import.accepted as u64, up.stats.entries_sent,
+        "{down:?}"
+    );
+    assert!(down.import.rejected.is_empty(), "{down:?}");
+    sync_quic(&mut t.district, &mut t.prov, None).await;
+    sync_quic(&mut t.prov, &mut t.tld, None).await;
+    for r in &records {
+        assert!(holds(&t.tld, *r) >= 1);
+    }
+    // A decision at the province comes back down to the grassroots node in two hops.
+    records::decide(
+        &mut t.grass,
+        records[1],
+        DecisionKind::Submit,
+        text("A"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 100,
+    )
+    .unwrap();
+    sync_quic(&mut t.grass, &mut t.district, None).await;
+    records::decide(
+        &mut t.district,
+        records[1],
+        DecisionKind::Approve,
+        text("B"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 101,
+    )
+    .unwrap();
+    sync_quic(&mut t.district, &mut t.prov, None).await;
+    records::decide(
+        &mut t.prov,
+        records[1],
+        DecisionKind::Recognise,
+        text("C"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 102,
+    )
+    .unwrap();
+    sync_quic(&mut t.prov, &mut t.district, None).await;
+    sync_quic(&mut t.grass, &mut t.district, None).await;
+    assert_eq!(
+        holds(&t.grass, records[1]),
+        4,
+        "change, submit, approve, recognise"
+    );
+    // Nothing left to move: a second session sends nothing.
+    let (a, b) = sync_quic(&mut t.grass, &mut t.district, None).await;
+    assert_eq!(a.stats.entries_sent + b.stats.entries_sent, 0);
+}
