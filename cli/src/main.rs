@@ -8,6 +8,7 @@ mod demo;
 mod i18n;
 mod officer_cli;
 mod progress;
+mod simulate_cli;
 mod storage_cli;
 
 use std::path::PathBuf;
@@ -67,6 +68,8 @@ enum Command {
     Storage(storage_cli::StorageCommand),
     #[command(flatten)]
     Officer(officer_cli::OfficerCommand),
+    #[command(flatten)]
+    Simulate(simulate_cli::SimulateCommand),
 }
 
 /// An error for people: what was wrong and what to do, plus the exit code.
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
         Command::Bundle(c) => commands::bundle(&ctx, c),
         Command::Storage(c) => storage_cli::run(&ctx, c),
         Command::Officer(c) => officer_cli::run(&ctx, c),
+        Command::Simulate(c) => simulate_cli::run(&ctx, c),
     };
     match result {
         Ok(code) => ExitCode::from(code),
