@@ -1,6 +1,7 @@
 //! User-facing language: Vietnamese by default, English on request; numbers written the way
 //! each language writes them (165.541 and 55,1 % in Vietnamese; 165,541 and 55.1 % in English).
 
+use sync_protocol::date::Date;
 use sync_protocol::entry::{DecisionKind, Sector, UnitRole};
 
 /// The language of messages and reports.
@@ -43,6 +44,38 @@ impl Lang {
         let tenths = (num as u128 * 1000 + den as u128 / 2) / den as u128;
         let whole = self.int((tenths / 10) as u64);
         format!("{whole}{}{} %", self.t(",", "."), tenths % 10)
+    }
+
+    /// A date: 15/01/2024 in Vietnamese, 15 Jan 2024 in English.
+    pub fn date(self, d: Date) -> String {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        match self {
+            Lang::Vi => format!("{:02}/{:02}/{}", d.day, d.month, d.year),
+            Lang::En => format!(
+                "{} {} {}",
+                d.day,
+                MONTHS[(d.month.clamp(1, 12) - 1) as usize],
+                d.year
+            ),
+        }
+    }
+
+    /// A per-cent figure given in tenths of a per cent (551 → "55,1 %" / "55.1 %").
+    pub fn tenths_percent(self, tenths: u64) -> String {
+        format!(
+            "{}{}{} %",
+            self.int(tenths / 10),
+            self.t(",", "."),
+            tenths % 10
+        )
+    }
+
+    /// A decimal number with one digit after the separator, without thousands separators
+    /// (for CSV cells: "55,1" / "55.1").
+    pub fn plain_tenths(self, tenths: u64) -> String {
+        format!("{}{}{}", tenths / 10, self.t(",", "."), tenths % 10)
     }
 
     /// The label of a role.

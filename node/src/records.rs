@@ -7,7 +7,7 @@ use sync_protocol::audit::{verify_record, RecordReport};
 use sync_protocol::entry::{Binding, Decision, DecisionKind, EntryBody, RecordChange, RecordKind};
 use sync_protocol::ids::{EntryHash, RecordId};
 use sync_protocol::record::{self, RecordContent};
-use sync_protocol::store::EntryLookup;
+use sync_protocol::store::{EntryLookup, EntryStore};
 use sync_protocol::text::Text;
 use sync_protocol::verify::changes_of;
 
@@ -177,4 +177,137 @@ fn kind_of(c: &RecordContent) -> (RecordKind, bool) {
         RecordContent::Programme(_) => (RecordKind::Programme, false),
         RecordContent::Target(_) => (RecordKind::Target, false),
     }
+}
+
+/// The fewest hexadecimal digits accepted as a record id prefix (as `git` accepts short
+/// hashes): 8 digits leave a chance of about one in four billion that two records share it.
+pub const MIN_RECORD_PREFIX_HEX_DIGITS: usize = 8;
+
+/// Why a record id (or prefix) given by a person names no single record.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// Not hexadecimal, or too long.
+    #[error("{given:?} is not a record id: expected {min} to 32 hexadecimal digits")]
+    NotHex {
+        /// what was given
+        given: String,
+        /// the shortest prefix accepted
+        min: usize,
+    },
+    /// Too short to be trusted to name one record.
+    #[error("{given:?} is too short: give at least {min} hexadecimal digits of the record id")]
+    TooShort {
+        /// what was given
+        given: String,
+        /// the shortest prefix accepted
+        min: usize,
+    },
+    /// No record held here starts with it.
+    #[error("no record held at this node starts with {given}")]
+    NotFound {
+        /// what was given
+        given: String,
+    },
+    /// Several do.
+    #[error("{given} names {count} records ({candidates}); give more digits")]
+    Ambiguous {
+        /// what was given
+        given: String,
+        /// how many records start with it
+        count: usize,
+        /// some of them, comma-separated
+        candidates: String,
+    },
+    /// The store could not be read.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+/// Finds the record whose id starts with `prefix` (at least
+/// [`MIN_RECORD_PREFIX_HEX_DIGITS`] hexadecimal digits, any case).
+pub fn resolve(node: &Node, prefix: &str) -> Result<RecordId, ResolveError> {
+    let given = prefix.trim().to_ascii_lowercase();
+    if given.len() > 32 || !given.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ResolveError::NotHex {
+            given: prefix.to_string(),
+            min: MIN_RECORD_PREFIX_HEX_DIGITS,
+        });
+    }
+    if given.len() < MIN_RECORD_PREFIX_HEX_DIGITS {
+        return Err(ResolveError::TooShort {
+            given,
+            min: MIN_RECORD_PREFIX_HEX_DIGITS,
+        });
+    }
+    let found: Vec<RecordId> = node
+        .store()
+        .records()
+        .map_err(NodeError::from)?
+        .into_iter()
+        .filter(|r| r.to_hex().starts_with(&given))
+        .collect();
+    match found.as_slice() {
+        [] => Err(ResolveError::NotFound { given }),
+        [one] => Ok(*one),
+        many => Err(ResolveError::Ambiguous {
+            count: many.len(),
+            candidates: many
+                .iter()
+                .take(5)
+                .map(|r| r.to_hex())
+                .collect::<Vec<_>>()
+                .join(", "),
+            given,
+        }),
+    }
+}
+
+/// Why an attachment could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// The file could not be taken in.
+    #[error(transparent)]
+    Blob(#[from] crate::blobs::BlobError),
+    /// The record change was refused or the store failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The record is not an initiative held here.
+    #[error("record {0} is not an initiative whose full record is held here")]
+    NotAnInitiative(String),
+}
+
+/// Adds a staged blob to an initiative this node's unit owns, as the attachment `name`. The
+/// record change goes through [`Node::write`]; only once it is stored is the blob made
+/// visible, so a refused change leaves neither. Returns whether the record changed (the same
+/// content under the same name is already attached: no change).
+pub fn attach(
+    node: &mut Node,
+    record: RecordId,
+    staged: crate::blobs::Staged,
+    name: Text,
+    now_ms: u64,
+) -> Result<bool, AttachError> {
+    let report = check(node, record, now_ms)?;
+    if !matches!(report.content, Some(RecordContent::Initiative(_))) {
+        return Err(AttachError::NotAnInitiative(record.short()));
+    }
+    let attachment = record::Attachment {
+        hash: staged.hash,
+        name,
+        size_bytes: staged.size_bytes,
+    };
+    let changed = edit(
+        node,
+        record,
+        |c| {
+            if let RecordContent::Initiative(i) = c {
+                if !i.attachments.contains(&attachment) {
+                    i.attachments.push(attachment.clone());
+                }
+            }
+        },
+        now_ms,
+    )?;
+    staged.commit()?;
+    Ok(changed)
 }

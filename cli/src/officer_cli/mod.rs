@@ -1,0 +1,334 @@
+//! Officer workflow commands: `initiative`, `decide`, `programme`, `target`, `list mau2` and
+//! `report`. Every write goes through `node::records` (create, edit, decide), which signs an
+//! entry and stores it through the node's verified import: a refused write stores nothing.
+//!
+//! Exit codes: 0 success; 1 the command ran and the node refused the write (a rule of the
+//! approval chain, e.g. a decision out of turn) or found a problem; 2 bad usage or bad input
+//! (a missing or malformed flag, an unknown record), nothing stored.
+
+mod chart;
+mod decide;
+mod initiative;
+mod mau2;
+mod programme;
+mod report;
+mod xlsx;
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use node::{now_ms, records, Node, NodeError};
+use sync_protocol::date::Date;
+use sync_protocol::entry::RecordKind;
+use sync_protocol::ids::{RecordId, UnitId};
+use sync_protocol::record::{Programme, RecordContent};
+use sync_protocol::store::EntryStore;
+use sync_protocol::text::Text;
+
+use crate::i18n::Lang;
+use crate::{Ctx, Failure};
+
+pub use decide::DecideCommand;
+pub use initiative::InitiativeCommand;
+pub use programme::{ProgrammeCommand, TargetCommand};
+
+/// Officer subcommands, flattened into the top level.
+#[derive(Subcommand, Debug)]
+pub enum OfficerCommand {
+    /// Sáng kiến: đăng ký, sửa, xem, liệt kê, tìm, đính kèm / initiatives: register, edit,
+    /// show, list, search, attach.
+    #[command(subcommand)]
+    Initiative(InitiativeCommand),
+    /// Quyết định: nộp, trả lại, không công nhận, duyệt, công nhận, khen thưởng / decisions:
+    /// submit, return, reject, approve, recognise, award.
+    #[command(subcommand)]
+    Decide(DecideCommand),
+    /// Chương trình, giai đoạn, hạn, đợt cao điểm / programmes: phases, deadlines, campaigns.
+    #[command(subcommand)]
+    Programme(ProgrammeCommand),
+    /// Chỉ tiêu: giao cho đơn vị trực thuộc, xem / targets: assign to child units, show.
+    #[command(subcommand)]
+    Target(TargetCommand),
+    /// Danh sách tổng hợp (Mẫu 2) / consolidated lists (Mẫu 2).
+    #[command(subcommand)]
+    List(ListCommand),
+    /// Báo cáo tiến độ của đơn vị và cấp dưới / progress report of a unit and its subtree.
+    Report(ReportArgs),
+}
+
+/// `sangkien list ...`
+#[derive(Subcommand, Debug)]
+pub enum ListCommand {
+    /// Danh sách sáng kiến đã duyệt gửi cấp trên (Mẫu 2), kèm mã băm các quyết định đã ký /
+    /// the consolidated Mẫu 2 list sent up, with the hashes of the signed decisions it lists.
+    Mau2(mau2::Mau2Args),
+}
+
+/// `sangkien report ...`
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Đơn vị (mặc định: đơn vị của nút) / unit (default: this node's unit).
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Chương trình (mã, ít nhất 8 chữ số hex; bỏ qua nếu chỉ có một) / programme id or
+    /// prefix (optional when only one is held).
+    #[arg(long)]
+    pub programme: Option<String>,
+    /// Giai đoạn (mặc định: giai đoạn đang diễn ra hoặc gần nhất) / phase (default: the
+    /// current or latest phase).
+    #[arg(long)]
+    pub phase: Option<u32>,
+    /// Định dạng / format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: report::Format,
+    /// Tệp kết quả (bắt buộc với xlsx, png) / output file (required for xlsx and png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Ngày báo cáo YYYY-MM-DD (mặc định: hôm nay) / report date (default: today).
+    #[arg(long)]
+    pub today: Option<String>,
+}
+
+/// Runs an officer subcommand.
+pub fn run(ctx: &Ctx, c: OfficerCommand) -> Result<u8, Failure> {
+    match c {
+        OfficerCommand::Initiative(c) => initiative::run(ctx, c),
+        OfficerCommand::Decide(c) => decide::run(ctx, c),
+        OfficerCommand::Programme(c) => programme::run_programme(ctx, c),
+        OfficerCommand::Target(c) => programme::run_target(ctx, c),
+        OfficerCommand::List(ListCommand::Mau2(a)) => mau2::run(ctx, a),
+        OfficerCommand::Report(a) => report::run(ctx, a),
+    }
+}
+
+// ---- shared helpers -----------------------------------------------------------------------
+
+pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
+    crate::commands::open(ctx)
+}
+
+/// A write the node refused (a rule of the chain) or could not store: exit 1, nothing stored.
+pub(crate) fn refused(lang: Lang, what: &str, e: NodeError) -> Failure {
+    let msg = format!(
+        "{what}: {e}. {}",
+        lang.t(
+            "Không có gì được lưu; sửa điều trên rồi chạy lại lệnh",
+            "Nothing was stored; fix the above and run the command again"
+        )
+    );
+    Failure::problem(msg).because(e)
+}
+
+/// Reading the store failed.
+pub(crate) fn store_failed(lang: Lang, e: impl Into<anyhow::Error> + std::fmt::Display) -> Failure {
+    Failure::problem(format!(
+        "{}: {e}",
+        lang.t(
+            "không đọc được dữ liệu của nút",
+            "could not read the node's data"
+        )
+    ))
+    .because(e)
+}
+
+/// Finds a record by its id or a unique prefix of at least 8 hexadecimal digits.
+pub(crate) fn resolve(ctx: &Ctx, node: &Node, given: &str) -> Result<RecordId, Failure> {
+    records::resolve(node, given).map_err(|e| {
+        let hint = ctx.lang.t(
+            "xem mã bằng `sangkien initiative list` hoặc `sangkien programme show`",
+            "find ids with `sangkien initiative list` or `sangkien programme show`",
+        );
+        let head = ctx.lang.t("mã hồ sơ", "record id");
+        Failure::input(format!("{head}: {e}; {hint}")).because(e)
+    })
+}
+
+/// A text flag: NFC, trimmed, bounded; `required` refuses empty text.
+pub(crate) fn text(
+    lang: Lang,
+    flag: &'static str,
+    s: &str,
+    limit: usize,
+    required: bool,
+) -> Result<Text, Failure> {
+    let r = if required {
+        Text::required(flag, s, limit)
+    } else {
+        Text::new(flag, s, limit)
+    };
+    r.map_err(|e| {
+        Failure::input(format!(
+            "--{flag}: {e} ({})",
+            lang.t("sửa giá trị rồi chạy lại", "fix the value and run again")
+        ))
+    })
+}
+
+/// A missing flag a command needs.
+pub(crate) fn missing(lang: Lang, flag: &str, what_vi: &str, what_en: &str) -> Failure {
+    Failure::input(format!(
+        "{} --{flag} ({}) {}",
+        lang.t("thiếu", "missing"),
+        lang.t(what_vi, what_en),
+        lang.t("— thêm cờ này vào lệnh", "— add this flag to the command")
+    ))
+}
+
+/// A `YYYY-MM-DD` flag.
+pub(crate) fn date(lang: Lang, flag: &str, s: &str) -> Result<Date, Failure> {
+    Date::parse(s.trim()).map_err(|e| {
+        Failure::input(format!(
+            "--{flag}: {e} ({})",
+            lang.t(
+                "viết ngày dạng NĂM-THÁNG-NGÀY, ví dụ 2024-01-15",
+                "write the date as YYYY-MM-DD, e.g. 2024-01-15"
+            )
+        ))
+    })
+}
+
+/// A unit id flag that names a unit this node knows.
+pub(crate) fn known_unit(ctx: &Ctx, node: &Node, flag: &str, s: &str) -> Result<UnitId, Failure> {
+    let u = UnitId::new(s.trim()).map_err(|e| {
+        Failure::input(format!(
+            "--{flag}: {e} ({})",
+            ctx.lang
+                .t("mã đơn vị gồm a-z, 0-9 và -", "unit ids are a-z, 0-9 and -")
+        ))
+    })?;
+    if !node.directory().knows(&u) {
+        return Err(Failure::input(format!(
+            "--{flag}: {u}: {}",
+            ctx.lang.t(
+                "đơn vị chưa được biết tại nút này (xem `sangkien unit list`)",
+                "unit not known at this node (see `sangkien unit list`)"
+            )
+        )));
+    }
+    Ok(u)
+}
+
+/// Today as a date (UTC), or `--today`.
+pub(crate) fn today(lang: Lang, given: Option<&str>) -> Result<Date, Failure> {
+    match given {
+        Some(s) => date(lang, "today", s),
+        None => Ok(Date::from_unix_ms(now_ms())),
+    }
+}
+
+/// Every programme held here, by record id.
+pub(crate) fn programmes(ctx: &Ctx, node: &Node) -> Result<Vec<(RecordId, Programme)>, Failure> {
+    let now = now_ms();
+    let mut out = Vec::new();
+    for r in node
+        .store()
+        .records()
+        .map_err(|e| store_failed(ctx.lang, e))?
+    {
+        let rep = records::check(node, r, now).map_err(|e| store_failed(ctx.lang, e))?;
+        let is_programme = rep.header.as_ref().map(|h| h.kind) == Some(RecordKind::Programme);
+        if let (true, true, Some(RecordContent::Programme(p))) =
+            (is_programme, rep.is_valid(), rep.content)
+        {
+            out.push((r, p));
+        }
+    }
+    Ok(out)
+}
+
+/// The programme named by `--programme`, or the only one held.
+pub(crate) fn programme(
+    ctx: &Ctx,
+    node: &Node,
+    given: Option<&str>,
+) -> Result<(RecordId, Programme), Failure> {
+    let all = programmes(ctx, node)?;
+    match given {
+        Some(g) => {
+            let id = resolve(ctx, node, g)?;
+            all.into_iter().find(|(r, _)| *r == id).ok_or_else(|| {
+                Failure::input(format!(
+                    "--programme {g}: {}",
+                    ctx.lang.t(
+                        "hồ sơ này không phải một chương trình hợp lệ",
+                        "this record is not a valid programme"
+                    )
+                ))
+            })
+        }
+        None => {
+            let n = all.len();
+            let mut it = all.into_iter();
+            match (it.next(), n) {
+                (Some(p), 1) => Ok(p),
+                (None, _) => Err(Failure::input(ctx.lang.t(
+                    "nút này chưa có chương trình nào: nhập gói từ cấp trên hoặc tạo bằng `sangkien programme new`",
+                    "this node holds no programme: import a bundle from above or create one with `sangkien programme new`",
+                ))),
+                _ => Err(Failure::input(format!(
+                    "{} {n} {}",
+                    ctx.lang.t("nút này có", "this node holds"),
+                    ctx.lang.t(
+                        "chương trình: chọn một bằng --programme MÃ (xem `sangkien programme show`)",
+                        "programmes: choose one with --programme ID (see `sangkien programme show`)"
+                    )
+                ))),
+            }
+        }
+    }
+}
+
+/// Checks a phase number against a programme.
+pub(crate) fn phase_of(ctx: &Ctx, p: &Programme, phase: u32) -> Result<u32, Failure> {
+    if phase == 0 || phase as usize > p.phases.len() {
+        return Err(Failure::input(format!(
+            "--phase {phase}: {} {} {}",
+            ctx.lang.t(
+                "chương trình có các giai đoạn 1 đến",
+                "the programme has phases 1 to"
+            ),
+            p.phases.len(),
+            ctx.lang.t("— chọn một trong số đó", "— choose one of them")
+        )));
+    }
+    Ok(phase)
+}
+
+/// The phase containing `today`, else the last one that started, else the first.
+pub(crate) fn default_phase(p: &Programme, today: Date) -> u32 {
+    let mut chosen = 1;
+    for (i, ph) in p.phases.iter().enumerate() {
+        if ph.start <= today {
+            chosen = i as u32 + 1;
+        }
+        if ph.start <= today && today <= ph.end {
+            return i as u32 + 1;
+        }
+    }
+    chosen
+}
+
+/// A unit's name as the directory knows it.
+pub(crate) fn unit_name(node: &Node, u: &UnitId) -> String {
+    node.directory()
+        .name(u)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| u.to_string())
+}
+
+/// Prints JSON.
+pub(crate) fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
+}
+
+/// A spinner on standard error while something slow runs; hidden when standard error is not
+/// a terminal (tests, pipes).
+pub(crate) fn spinner(msg: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
