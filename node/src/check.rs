@@ -1,1 +1,281 @@
-//! Storage issue: check (being built).
+//! `sangkien node check`: re-verifies every stored entry and recomputes everything derived from
+//! the entries (indexes, views, heads, targets, counters, the counters' tree, the quarantine's
+//! wait index), reporting each disagreement; `--repair` rewrites the derived trees from the
+//! entries. Neither ever deletes an entry: entries are the truth.
+//!
+//! The walk streams: every expected row is compared with the stored one by key, and each
+//! tree's length with the number of expected rows, so a check needs memory for the views
+//! (about 100 bytes per record), not for the whole store.
+
+use std::collections::BTreeSet;
+
+use sync_protocol::audit::verify_record;
+use sync_protocol::entry::{Entry, EntryBody};
+use sync_protocol::store::{EntryStore, StoreError};
+use sync_protocol::verify::{verify_entry, VerifyError, VerifyOptions};
+
+use crate::counters::{self, Tally, View, TREE_TIME};
+use crate::node::{place_of, Node, NodeError};
+use crate::sled_store::{self, err, index_rows, t, view_rows, TREES};
+
+/// Most disagreements listed one by one; beyond, only counted.
+pub const MAX_LISTED_PROBLEMS: usize = 200;
+
+/// What a check found.
+#[derive(Debug, Default, Clone)]
+pub struct CheckReport {
+    /// Entries re-verified.
+    pub entries: usize,
+    /// Records recomputed.
+    pub records: usize,
+    /// Counters compared.
+    pub counters: usize,
+    /// Storage disagreements (the first [`MAX_LISTED_PROBLEMS`]).
+    pub problems: Vec<String>,
+    /// How many disagreements in all.
+    pub problem_count: usize,
+    /// Entries that are stored intact but no longer verify (e.g. signed by a key revoked since):
+    /// reported by `sangkien verify`, not a storage fault.
+    pub findings: usize,
+    /// Whether the derived trees were rewritten.
+    pub repaired: bool,
+}
+
+impl CheckReport {
+    /// Whether everything agreed.
+    pub fn is_clean(&self) -> bool {
+        self.problem_count == 0
+    }
+    fn problem(&mut self, p: String) {
+        self.problem_count += 1;
+        if self.problems.len() < MAX_LISTED_PROBLEMS {
+            self.problems.push(p);
+        }
+    }
+}
+
+/// Where expected rows go: compared with the store, or written into it.
+enum Sink<'a> {
+    Compare {
+        report: &'a mut CheckReport,
+        counts: [usize; TREES.len()],
+        seen: BTreeSet<(usize, Vec<u8>)>,
+    },
+    Write(&'a sled_store::SledStore),
+}
+
+impl Sink<'_> {
+    fn row(
+        &mut self,
+        store: &sled_store::SledStore,
+        tree: usize,
+        k: Vec<u8>,
+        v: Vec<u8>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Sink::Write(s) => {
+                s.tree(tree).insert(k, v).map_err(|e| err(TREES[tree], e))?;
+            }
+            Sink::Compare {
+                report,
+                counts,
+                seen,
+            } => {
+                // Rows several entries share (a unit's path) count once.
+                if tree == t::UNIT_PATHS && !seen.insert((tree, k.clone())) {
+                    return Ok(());
+                }
+                counts[tree] += 1;
+                let got = store.tree(tree).get(&k).map_err(|e| err(TREES[tree], e))?;
+                match got {
+                    None => {
+                        report.problem(format!("{}: missing row {}", TREES[tree], hex::encode(&k)))
+                    }
+                    Some(g) if g.as_ref() != v.as_slice() => {
+                        report.problem(format!("{}: row {} differs", TREES[tree], hex::encode(&k)))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks the node's store; with `repair`, rewrites every derived tree from the entries.
+pub fn run(node: &mut Node, now_ms: u64, repair: bool) -> Result<CheckReport, NodeError> {
+    let mut report = CheckReport::default();
+    let mut check_sink = Sink::Compare {
+        report: &mut report,
+        counts: [0; TREES.len()],
+        seen: BTreeSet::new(),
+    };
+    walk(node, now_ms, &mut check_sink)?;
+    let Sink::Compare { counts, .. } = check_sink else {
+        unreachable!("a compare sink stays one")
+    };
+    let store = node.store().clone();
+    for i in t::DERIVED {
+        let held = store.tree(i).len();
+        if held != counts[i] {
+            report.problem(format!(
+                "{}: {} rows held, {} expected from the entries",
+                TREES[i], held, counts[i]
+            ));
+        }
+    }
+    if store.meta("derived_stale")?.is_some() {
+        report.problem("entries were stored without their derived state".into());
+    }
+    if repair && !report.is_clean() {
+        rebuild(node, now_ms)?;
+        report.repaired = true;
+    }
+    Ok(report)
+}
+
+/// Rewrites every derived tree from the entries and the quarantine, then makes it durable.
+/// Entries are never removed. While it runs, `meta.rebuilding` is set, so an interrupted
+/// rebuild is reported by the next check.
+pub fn rebuild(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
+    let store = node.store().clone();
+    store.set_meta("rebuilding", &[1])?;
+    for i in t::DERIVED {
+        store.tree(i).clear().map_err(|e| err(TREES[i], e))?;
+    }
+    // First the rows that need nothing but the entry (record, change, trust and kind
+    // indexes): the directory and the unit paths of decisions are read through them.
+    for kv in store.tree(t::ENTRIES).iter() {
+        let (_, v) = kv.map_err(|e| err("entries", e))?;
+        if let Ok(e) = Entry::decode(&v) {
+            for (tree, k, v) in index_rows(&e, None) {
+                store
+                    .tree(tree)
+                    .insert(k, v)
+                    .map_err(|e| err(TREES[tree], e))?;
+            }
+        }
+    }
+    node.reload_directory()?;
+    walk(node, now_ms, &mut Sink::Write(&store))?;
+    store.remove_meta("derived_stale")?;
+    store.remove_meta("rebuilding")?;
+    store.durable()?;
+    Ok(())
+}
+
+/// Migrates a database of an older schema: rebuilds everything derived, then stores the
+/// current version.
+pub fn migrate(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
+    rebuild(node, now_ms)?;
+    node.store_mut().finish_migration()?;
+    Ok(())
+}
+
+/// Produces every derived row from the entries, the directory and the quarantine.
+fn walk(node: &Node, now_ms: u64, sink: &mut Sink<'_>) -> Result<(), NodeError> {
+    let store = node.store();
+    let d = node.directory();
+    let opts = VerifyOptions {
+        local_unit: Some(node.unit()),
+        now_ms,
+        complete: true,
+    };
+    let mut findings = 0usize;
+    let mut problems: Vec<String> = Vec::new();
+    let mut entries = 0usize;
+    // Entries: intact, and their index rows.
+    for kv in store.tree(t::ENTRIES).iter() {
+        let (k, v) = kv.map_err(|e| err("entries", e))?;
+        entries += 1;
+        let e = match Entry::decode(&v) {
+            Ok(e) => e,
+            Err(x) => {
+                problems.push(format!("entry {}: {x}", hex::encode(&k)));
+                continue;
+            }
+        };
+        if e.hash().0.as_slice() != k.as_ref() {
+            problems.push(format!(
+                "entry stored under {} hashes to {}",
+                hex::encode(&k),
+                e.hash().to_hex()
+            ));
+            continue;
+        }
+        if matches!(
+            e.body(),
+            EntryBody::Certificate(_) | EntryBody::Revocation(_)
+        ) {
+            match verify_entry(store, d, &e, opts) {
+                Ok(_) => {}
+                Err(VerifyError::Store(s)) => return Err(s.into()),
+                Err(_) => findings += 1,
+            }
+        }
+        let place = place_of(d, store, &e)?;
+        for (tree, k, v) in index_rows(&e, place.as_ref()) {
+            sink.row(store, tree, k, v)?;
+        }
+    }
+    // Records: views, heads, targets; then the counters from the views.
+    let mut views: Vec<View> = Vec::new();
+    let mut records = 0usize;
+    for r in store.records()? {
+        records += 1;
+        let rep = verify_record(store, d, r, Some(node.unit()), now_ms)?;
+        findings += rep.problems.iter().filter(|p| p.entry.is_some()).count();
+        let view = counters::view_from_report(store, &rep)?;
+        for (tree, k, v) in view_rows(r, view.as_ref(), &rep.current_heads) {
+            sink.row(store, tree, k, v)?;
+        }
+        if let Some(v) = view {
+            views.push(v);
+        }
+    }
+    let expected = counters::recount_counters(views.iter(), d)?;
+    let counters_n = expected.len();
+    for (k, tally) in expected {
+        sink.row(store, t::COUNTERS, k, tally.encode().to_vec())?;
+    }
+    // The counters' tree: every unit's parent at TREE_TIME.
+    for u in d.units() {
+        if let Some(p) = d.parent_at(&u, TREE_TIME) {
+            sink.row(
+                store,
+                t::SHAPE,
+                u.as_str().as_bytes().to_vec(),
+                p.as_str().as_bytes().to_vec(),
+            )?;
+        }
+    }
+    // The quarantine's wait index.
+    for (h, key) in store.quarantine_rows()? {
+        let mut k = key;
+        k.extend_from_slice(&h.0);
+        sink.row(store, t::Q_WAIT, k, Vec::new())?;
+    }
+    if let Sink::Compare { report, .. } = sink {
+        report.entries = entries;
+        report.records = records;
+        report.counters = counters_n;
+        report.findings = findings;
+        for p in problems {
+            report.problem(p);
+        }
+        // Damaged counter values are named as such.
+        for kv in store.tree(t::COUNTERS).iter() {
+            let (k, v) = kv.map_err(|e| err("counters", e))?;
+            if Tally::decode(&v).is_none() {
+                report.problem(format!(
+                    "counters: row {} is not a counter",
+                    hex::encode(&k)
+                ));
+            }
+        }
+        if store.meta("rebuilding")?.is_some() {
+            report.problem("a rebuild was interrupted".into());
+        }
+    }
+    Ok(())
+}

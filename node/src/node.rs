@@ -16,17 +16,20 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use sync_protocol::author::Author;
 use sync_protocol::directory::Directory;
 use sync_protocol::entry::{Entry, EntryBody, Genesis};
-use sync_protocol::ids::{EntryHash, FederationId, UnitId, UnitKey};
-use sync_protocol::import::{directory_from_store, import_batch, ImportError};
+
+use sync_protocol::ids::{ChangeHash, EntryHash, FederationId, RecordId, UnitId, UnitKey};
+use sync_protocol::import::{directory_from_store, import_batch, ImportError, ImportOutcome};
 use sync_protocol::scope;
 use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
-use sync_protocol::verify::record_header;
+use sync_protocol::verify::{record_header, VerifiedEntry};
 
+use crate::counters::{self, TREE_TIME};
 use crate::keys::{self, KeyError};
-use crate::sled_store::{OpenError, SledStore};
+use crate::sled_store::{self, Commit, OpenError, Place, SledStore};
 
 /// File names inside a data directory.
 pub const NODE_FILE: &str = "node.json";
@@ -235,6 +238,30 @@ impl Node {
         Self::create(dir, federation, genesis, unit, Some(author), trust, now_ms)
     }
 
+    /// Creates an empty node for `unit` in `dir` from the federation file (already written
+    /// there) and its genesis, for a restore: the caller imports the entries. Uses the key file
+    /// in `dir` when there is one.
+    pub fn create_restored(
+        dir: &Path,
+        federation: &FederationFile,
+        genesis: Entry,
+        unit: UnitId,
+        now_ms: u64,
+    ) -> Result<Self, NodeError> {
+        let key_path = dir.join(KEY_FILE);
+        let author = if key_path.exists() {
+            Some(Author::new(
+                genesis.federation(),
+                unit.clone(),
+                keys::read(&key_path)?,
+            ))
+        } else {
+            None
+        };
+        let node = Self::create(dir, federation, genesis, unit, author, Vec::new(), now_ms)?;
+        Ok(node)
+    }
+
     fn create(
         dir: &Path,
         ff: &FederationFile,
@@ -247,12 +274,20 @@ impl Node {
         let EntryBody::Genesis(g) = genesis.body() else {
             return Err(NodeError::Refused("not a genesis entry".into()));
         };
-        let mut store = SledStore::open(&dir.join(DB_DIR))?;
+        let store = SledStore::open(&dir.join(DB_DIR))?;
         let mut directory = Directory::new(g.clone(), genesis.hash());
         let outcome = import_batch(&store, &mut directory, vec![genesis], Some(&unit), now_ms)?;
-        store.insert_batch(&outcome.accepted)?;
         store.set_meta("federation", ff.federation_id.as_bytes())?;
         store.set_meta("unit", unit.as_str().as_bytes())?;
+        let mut node = Self {
+            dir: dir.to_owned(),
+            store,
+            directory,
+            unit: unit.clone(),
+            author,
+        };
+        let commit = node.plan(outcome.accepted, now_ms)?;
+        node.store.commit(&commit)?;
         write_json(
             &dir.join(NODE_FILE),
             &NodeFile {
@@ -260,13 +295,6 @@ impl Node {
                 federation: ff.federation_id.clone(),
             },
         )?;
-        let mut node = Self {
-            dir: dir.to_owned(),
-            store,
-            directory,
-            unit,
-            author,
-        };
         let report = node.import(trust, now_ms)?;
         if !report.rejected.is_empty() {
             return Err(NodeError::Refused(format!(
@@ -313,13 +341,22 @@ impl Node {
         } else {
             None
         };
-        Ok(Self {
+        let mut node = Self {
             dir: dir.to_owned(),
             store,
             directory,
             unit,
             author,
-        })
+        };
+        if let Some(old) = node.store.needs_migration() {
+            tracing::warn!(
+                from = old,
+                to = sled_store::SCHEMA_VERSION,
+                "migrating the database"
+            );
+            crate::check::migrate(&mut node, crate::now_ms())?;
+        }
+        Ok(node)
     }
 
     /// The data directory.
@@ -333,6 +370,17 @@ impl Node {
     /// The store.
     pub fn store(&self) -> &SledStore {
         &self.store
+    }
+    /// Rebuilds the trust directory from the store.
+    pub(crate) fn reload_directory(&mut self) -> Result<(), NodeError> {
+        if let Some(d) = directory_from_store(&self.store)? {
+            self.directory = d;
+        }
+        Ok(())
+    }
+    /// The store, for migration.
+    pub(crate) fn store_mut(&mut self) -> &mut SledStore {
+        &mut self.store
     }
     /// The trust directory.
     pub fn directory(&self) -> &Directory {
@@ -360,14 +408,23 @@ impl Node {
         Ok(())
     }
 
-    /// Verifies and stores a batch from anywhere, together with what waited in quarantine.
-    /// Accepted entries are durable when this returns.
+    /// Verifies and stores a batch from anywhere, together with what in quarantine it may
+    /// release (found through the quarantine's wait index). Accepted entries are durable when
+    /// this returns: one sled transaction and one fsync round for the whole batch.
     pub fn import(&mut self, entries: Vec<Entry>, now_ms: u64) -> Result<ImportReport, NodeError> {
-        let held = self.store.quarantined()?;
-        let held_hashes: Vec<EntryHash> = held.iter().map(|(e, _)| e.hash()).collect();
-        let fresh = entries.len();
+        let fresh: BTreeSet<EntryHash> = entries.iter().map(|e| e.hash()).collect();
+        let room = sync_protocol::limits::MAX_BATCH_ENTRIES.saturating_sub(entries.len());
+        let held: Vec<Entry> = self
+            .store
+            .quarantine_candidates(entries.iter().flat_map(sled_store::provides))?
+            .into_iter()
+            .filter(|e| !fresh.contains(&e.hash()))
+            .take(room)
+            .collect();
+        let held_hashes: BTreeSet<EntryHash> = held.iter().map(|e| e.hash()).collect();
+        let fresh_count = entries.len();
         let mut batch = entries;
-        batch.extend(held.into_iter().map(|(e, _)| e));
+        batch.extend(held);
         let outcome = import_batch(
             &self.store,
             &mut self.directory,
@@ -375,45 +432,49 @@ impl Node {
             Some(&self.unit),
             now_ms,
         )?;
-        self.store.insert_batch(&outcome.accepted)?;
-        let released = outcome
-            .accepted
+        let ImportOutcome {
+            accepted,
+            duplicates,
+            waiting,
+            rejected,
+        } = outcome;
+        let released = accepted
             .iter()
             .filter(|v| held_hashes.contains(&v.entry().hash()))
             .count();
-        let leaving: Vec<EntryHash> = outcome
+        let mut commit = self.plan(accepted, now_ms)?;
+        commit.quarantine_remove = commit
             .accepted
             .iter()
-            .map(|v| v.entry().hash())
-            .chain(outcome.rejected.iter().map(|(h, _)| *h))
+            .map(|(v, _)| v.entry().hash())
+            .chain(rejected.iter().map(|(h, _)| *h))
             .filter(|h| held_hashes.contains(h))
             .collect();
-        self.store.unquarantine(&leaving)?;
-        let waiting: Vec<(Entry, String)> = outcome
-            .waiting
+        commit.quarantine_add = waiting
             .iter()
-            .map(|(e, m)| (e.clone(), m.to_string()))
+            .map(|(e, m)| (e.clone(), sled_store::wait_key(m), m.to_string()))
             .collect();
-        let refused = self.store.quarantine(&waiting)?;
+        let accepted_count = commit.accepted.len();
+        let refused = self.commit_or_reload(&commit)?;
         let mut report = ImportReport {
-            accepted: outcome.accepted.len() - released,
-            duplicates: outcome.duplicates.saturating_sub(0).min(fresh),
+            accepted: accepted_count - released,
+            duplicates: duplicates.min(fresh_count),
             released,
             quarantined: waiting
                 .iter()
-                .map(|(e, m)| (e.hash().to_hex(), m.clone()))
+                .filter(|(e, _)| fresh.contains(&e.hash()) && !refused.contains(&e.hash()))
+                .map(|(e, m)| (e.hash().to_hex(), m.to_string()))
                 .collect(),
-            rejected: outcome
-                .rejected
+            rejected: rejected
                 .iter()
                 .map(|(h, r)| (h.to_hex(), r.to_string()))
                 .collect(),
         };
-        if refused > 0 {
+        for h in &refused {
             report.rejected.push((
-                String::new(),
+                h.to_hex(),
                 format!(
-                    "{refused} entries refused: quarantine is full ({} entries)",
+                    "refused: the quarantine is full ({} entries); send it again once what it waits for has arrived",
                     sync_protocol::limits::MAX_QUARANTINE_ENTRIES
                 ),
             ));
@@ -422,6 +483,84 @@ impl Node {
             tracing::warn!(entry = %h, reason = %r, "entry rejected");
         }
         Ok(report)
+    }
+
+    /// Writes a commit; when it fails, the trust directory (already updated by the
+    /// verification) is rebuilt from the store so that it says only what the store holds.
+    fn commit_or_reload(&mut self, commit: &Commit) -> Result<Vec<EntryHash>, NodeError> {
+        match self.store.commit(commit) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                if let Ok(Some(d)) = directory_from_store(&self.store) {
+                    self.directory = d;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// What storing `accepted` changes: each entry's place in the unit tree, the views and
+    /// heads of the records it touches (and, after a revocation or a key change, of every
+    /// record of the unit's subtree), and the parents of units it certifies.
+    pub(crate) fn plan(
+        &self,
+        accepted: Vec<VerifiedEntry>,
+        now_ms: u64,
+    ) -> Result<Commit, NodeError> {
+        let overlay = Overlay::new(&self.store, &accepted);
+        let mut records: BTreeSet<RecordId> = accepted
+            .iter()
+            .filter_map(|v| v.entry().body().record())
+            .collect();
+        let mut parents = Vec::new();
+        let mut affected: Vec<UnitId> = Vec::new();
+        for v in &accepted {
+            match v.entry().body() {
+                EntryBody::Certificate(c) => {
+                    parents.push((
+                        c.unit.clone(),
+                        self.directory.parent_at(&c.unit, TREE_TIME).cloned(),
+                    ));
+                    if let Some(old) = c.replaces {
+                        let same_key = self
+                            .directory
+                            .certificates()
+                            .any(|r| r.hash == old && r.cert.key == c.key);
+                        if !same_key {
+                            affected.push(c.unit.clone());
+                        }
+                    }
+                }
+                EntryBody::Revocation(r) => affected.push(r.unit.clone()),
+                _ => {}
+            }
+        }
+        if !affected.is_empty() {
+            let mut prefixes = Vec::new();
+            for u in &affected {
+                prefixes.extend(self.store.paths_of(u)?);
+            }
+            records.extend(
+                self.store
+                    .under_paths(&prefixes)?
+                    .into_iter()
+                    .filter_map(|(_, r)| r),
+            );
+        }
+        let mut out = Commit {
+            parents,
+            ..Commit::default()
+        };
+        for r in records {
+            let (view, heads) =
+                counters::view_of(&overlay, &self.directory, r, Some(&self.unit), now_ms)?;
+            out.records.push((r, view, heads));
+        }
+        for v in accepted {
+            let place = place_of(&self.directory, &overlay, v.entry())?;
+            out.accepted.push((v, place));
+        }
+        Ok(out)
     }
 
     /// Signs `body` as this node's unit and stores it through the verified import path.
@@ -447,7 +586,8 @@ impl Node {
         if let Some((_, m)) = outcome.waiting.first() {
             return Err(NodeError::Refused(format!("waiting for {m}")));
         }
-        self.store.insert_batch(&outcome.accepted)?;
+        let commit = self.plan(outcome.accepted, now_ms)?;
+        self.commit_or_reload(&commit)?;
         Ok(entry)
     }
 
@@ -475,6 +615,100 @@ impl Node {
             }
         }
         Ok(out)
+    }
+}
+
+/// Where an entry sits in the unit tree: its unit and that unit's path at the entry's time.
+pub fn place_of<L: EntryLookup>(
+    d: &Directory,
+    lookup: &L,
+    e: &Entry,
+) -> Result<Option<Place>, StoreError> {
+    let unit = match e.body() {
+        EntryBody::Genesis(g) => g.root_unit.clone(),
+        EntryBody::Certificate(c) => c.unit.clone(),
+        EntryBody::Revocation(r) => r.unit.clone(),
+        EntryBody::RecordChange(c) => c.owner.clone(),
+        EntryBody::Projection(_) => e.author().clone(),
+        EntryBody::Decision(x) => match record_header(&lookup.record_entries(&x.record)?) {
+            Some(h) => h.owner,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(Place {
+        path: unit_path(d, &unit, e.time_ms()),
+        unit,
+    }))
+}
+
+/// A unit's path at `t_ms`: the ids from the root down to it, each followed by `/`.
+pub fn unit_path(d: &Directory, unit: &UnitId, t_ms: u64) -> Vec<u8> {
+    let mut chain = d.ancestors_at(unit, t_ms);
+    chain.reverse();
+    chain.push(unit.clone());
+    let mut out = Vec::with_capacity(chain.len() * 16);
+    for u in chain {
+        out.extend_from_slice(u.as_str().as_bytes());
+        out.push(b'/');
+    }
+    out
+}
+
+/// The store plus a batch not yet written: what views are computed against.
+pub(crate) struct Overlay<'a> {
+    store: &'a SledStore,
+    added: BTreeMap<EntryHash, Entry>,
+    by_record: BTreeMap<RecordId, Vec<EntryHash>>,
+    by_change: BTreeMap<ChangeHash, EntryHash>,
+}
+
+impl<'a> Overlay<'a> {
+    pub(crate) fn new(store: &'a SledStore, batch: &[VerifiedEntry]) -> Self {
+        let mut o = Self {
+            store,
+            added: BTreeMap::new(),
+            by_record: BTreeMap::new(),
+            by_change: BTreeMap::new(),
+        };
+        for v in batch {
+            let e = v.entry();
+            if let Some(r) = e.body().record() {
+                o.by_record.entry(r).or_default().push(e.hash());
+            }
+            if let EntryBody::RecordChange(c) = e.body() {
+                o.by_change.insert(c.change.hash(), e.hash());
+            }
+            o.added.insert(e.hash(), e.clone());
+        }
+        o
+    }
+}
+
+impl EntryLookup for Overlay<'_> {
+    fn entry(&self, hash: &EntryHash) -> Result<Option<Entry>, StoreError> {
+        match self.added.get(hash) {
+            Some(e) => Ok(Some(e.clone())),
+            None => self.store.entry(hash),
+        }
+    }
+    fn record_entries(&self, record: &RecordId) -> Result<Vec<Entry>, StoreError> {
+        let mut v = self.store.record_entries(record)?;
+        if let Some(hs) = self.by_record.get(record) {
+            for h in hs {
+                if !v.iter().any(|e| e.hash() == *h) {
+                    if let Some(e) = self.added.get(h) {
+                        v.push(e.clone());
+                    }
+                }
+            }
+        }
+        Ok(v)
+    }
+    fn change_entry(&self, change: &ChangeHash) -> Result<Option<EntryHash>, StoreError> {
+        match self.by_change.get(change) {
+            Some(h) => Ok(Some(*h)),
+            None => self.store.change_entry(change),
+        }
     }
 }
 

@@ -1,17 +1,18 @@
 //! The data of a progress report for a unit's subtree: counts by status, sector and child unit,
 //! benefit totals, targets. Presentation (languages, formats) is the CLI's.
 //!
-//! First form: computed from the verified records the node holds, O(records). The storage
-//! issue replaces the computation with materialised counters (O(units)) behind the same types;
-//! `recount` stays as the reference the counters are checked against.
+//! [`UnitReport::build`] reads the materialised counters ([`crate::counters`]): O(children of
+//! the unit), whatever the number of records. [`UnitReport::recount`] computes the same report
+//! from the verified records, O(records): the reference `node check` and the tests compare the
+//! counters with.
 
 use std::collections::BTreeMap;
 
 use sync_protocol::audit::verify_record;
-use sync_protocol::entry::{DecisionKind, EntryBody, RecordKind, Sector};
+use sync_protocol::entry::{DecisionKind, Sector};
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::record::RecordContent;
-use sync_protocol::store::{EntryLookup, EntryStore};
+use sync_protocol::store::EntryStore;
 
 use crate::node::{Node, NodeError};
 
@@ -47,59 +48,34 @@ pub struct InitiativeView {
     pub approved_state_differs: bool,
 }
 
-/// Every valid initiative the node holds.
+/// Every valid initiative the node holds (O(records): a listing, not a count).
 pub fn initiatives(node: &Node, now_ms: u64) -> Result<Vec<InitiativeView>, NodeError> {
     let store = node.store();
     let mut out = Vec::new();
     for r in store.records()? {
         let rep = verify_record(store, node.directory(), r, Some(node.unit()), now_ms)?;
-        let Some(h) = &rep.header else { continue };
-        if h.kind != RecordKind::Initiative || !rep.is_valid() {
-            continue;
+        if let Some(v) = crate::counters::initiative_view(store, &rep)? {
+            out.push(v);
         }
-        let status = match (&rep.status, rep.conflicts.is_empty()) {
-            (Some(s), true) => Status::Decided(s.0),
-            _ => Status::Registered,
-        };
-        let view = match (&rep.content, rep.latest_projection) {
-            (Some(RecordContent::Initiative(i)), _) => InitiativeView {
-                record: r,
-                origin: i.origin.clone(),
-                title: i.title.to_string(),
-                status,
-                sector: i.sector,
-                benefit_vnd: i.benefit_vnd,
-                programme: i.programme.map(|p| (p, i.phase)),
-                confidential: i.confidential,
-                approved_state_differs: rep.approved_state_differs,
-            },
-            (_, Some(p)) => {
-                let Some(e) = store.entry(&p)? else { continue };
-                let EntryBody::Projection(p) = e.body() else {
-                    continue;
-                };
-                InitiativeView {
-                    record: r,
-                    origin: h.owner.clone(),
-                    title: p.title.to_string(),
-                    status,
-                    sector: p.sector,
-                    benefit_vnd: p.benefit_vnd,
-                    programme: p.programme.map(|x| (x, p.phase)),
-                    confidential: true,
-                    approved_state_differs: rep.approved_state_differs,
-                }
-            }
-            _ => continue,
-        };
-        out.push(view);
     }
     Ok(out)
 }
 
-/// Targets assigned by `assigner` for a programme phase: child → count. When the assigner
-/// re-assigned several times, the latest valid assignment of each child counts.
+/// Targets assigned by `assigner` for a phase: child → count, from the target index. When
+/// several valid target records of the assigner name the same child, the one with the
+/// greatest record id counts.
 pub fn targets(
+    node: &Node,
+    assigner: &UnitId,
+    programme: RecordId,
+    phase: u32,
+    _now_ms: u64,
+) -> Result<BTreeMap<UnitId, u64>, NodeError> {
+    Ok(node.store().targets_of(programme, phase, assigner)?)
+}
+
+/// [`targets`] recomputed from the verified records (O(records)): the reference.
+pub fn recount_targets(
     node: &Node,
     assigner: &UnitId,
     programme: RecordId,
@@ -137,7 +113,8 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, i: &InitiativeView) {
+    /// Adds one initiative.
+    pub fn add(&mut self, i: &InitiativeView) {
         self.initiatives += 1;
         *self.by_status.entry(i.status).or_default() += 1;
         *self.by_sector.entry(i.sector).or_default() += 1;
@@ -146,7 +123,7 @@ impl Counts {
 }
 
 /// One child unit's line of a report.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChildRow {
     /// The child.
     pub unit: UnitId,
@@ -159,7 +136,7 @@ pub struct ChildRow {
 }
 
 /// A unit's progress report for one programme phase.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitReport {
     /// The unit.
     pub unit: UnitId,
@@ -178,7 +155,9 @@ pub struct UnitReport {
 }
 
 impl UnitReport {
-    /// Builds the report of `unit`'s subtree as held by `node`.
+    /// Builds the report of `unit`'s subtree as held by `node`, from the materialised counters:
+    /// O(children of `unit`) counter reads, whatever the number of records. The tree is the
+    /// one every certificate held defines ([`crate::counters::TREE_TIME`]).
     pub fn build(
         node: &Node,
         unit: &UnitId,
@@ -187,18 +166,98 @@ impl UnitReport {
         phase_target: Option<u64>,
         now_ms: u64,
     ) -> Result<Self, NodeError> {
+        let store = node.store();
         let d = node.directory();
+        let tree_t = crate::counters::TREE_TIME;
+        let counts = store.subtree_tally(unit, programme, phase)?.to_counts();
+        let mut children = Vec::new();
+        for c in d.children_at(unit, tree_t) {
+            children.push((store.subtree_tally(&c, programme, phase)?.to_counts(), c));
+        }
+        Self::assemble(
+            node,
+            unit,
+            programme,
+            phase,
+            phase_target,
+            now_ms,
+            counts,
+            children,
+        )
+    }
+
+    /// The same report computed from the verified records, O(records): the reference the
+    /// counters are checked against.
+    pub fn recount(
+        node: &Node,
+        unit: &UnitId,
+        programme: RecordId,
+        phase: u32,
+        phase_target: Option<u64>,
+        now_ms: u64,
+    ) -> Result<Self, NodeError> {
+        let d = node.directory();
+        let tree_t = crate::counters::TREE_TIME;
         let all = initiatives(node, now_ms)?;
         let in_phase: Vec<&InitiativeView> = all
             .iter()
             .filter(|i| i.programme == Some((programme, phase)))
-            .filter(|i| d.is_self_or_ancestor_at(unit, &i.origin, now_ms))
+            .filter(|i| d.is_self_or_ancestor_at(unit, &i.origin, tree_t))
             .collect();
         let mut counts = Counts::default();
         for i in &in_phase {
             counts.add(i);
         }
-        let target = match d.parent_at(unit, now_ms) {
+        let children = d
+            .children_at(unit, tree_t)
+            .into_iter()
+            .map(|c| {
+                let mut counts = Counts::default();
+                for i in in_phase
+                    .iter()
+                    .filter(|i| d.is_self_or_ancestor_at(&c, &i.origin, tree_t))
+                {
+                    counts.add(i);
+                }
+                (counts, c)
+            })
+            .collect();
+        let mut r = Self::assemble(
+            node,
+            unit,
+            programme,
+            phase,
+            phase_target,
+            now_ms,
+            counts,
+            children,
+        )?;
+        r.target = match d.parent_at(unit, tree_t) {
+            Some(p) => recount_targets(node, p, programme, phase, now_ms)?
+                .get(unit)
+                .copied(),
+            None => phase_target,
+        };
+        let assigned = recount_targets(node, unit, programme, phase, now_ms)?;
+        for c in &mut r.children {
+            c.target = assigned.get(&c.unit).copied();
+        }
+        Ok(r)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        node: &Node,
+        unit: &UnitId,
+        programme: RecordId,
+        phase: u32,
+        phase_target: Option<u64>,
+        now_ms: u64,
+        counts: Counts,
+        children: Vec<(Counts, UnitId)>,
+    ) -> Result<Self, NodeError> {
+        let d = node.directory();
+        let target = match d.parent_at(unit, crate::counters::TREE_TIME) {
             Some(p) => targets(node, p, programme, phase, now_ms)?
                 .get(unit)
                 .copied(),
@@ -210,23 +269,13 @@ impl UnitReport {
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| u.to_string())
         };
-        let mut children: Vec<ChildRow> = d
-            .children_at(unit, now_ms)
+        let mut children: Vec<ChildRow> = children
             .into_iter()
-            .map(|c| {
-                let mut counts = Counts::default();
-                for i in in_phase
-                    .iter()
-                    .filter(|i| d.is_self_or_ancestor_at(&c, &i.origin, now_ms))
-                {
-                    counts.add(i);
-                }
-                ChildRow {
-                    name: name(&c),
-                    target: assigned.get(&c).copied(),
-                    counts,
-                    unit: c,
-                }
+            .map(|(counts, c)| ChildRow {
+                name: name(&c),
+                target: assigned.get(&c).copied(),
+                counts,
+                unit: c,
             })
             .collect();
         children.sort_by(|a, b| {

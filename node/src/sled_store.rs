@@ -1,36 +1,120 @@
-//! The node's store over sled.
+//! The node's store over sled: entries, indexes, per-record views, materialised counters and
+//! the quarantine, all changed together in one sled transaction per batch, then made durable.
 //!
-//! Key layout (an API boundary: changing it needs a schema version bump):
+//! Key layout (an API boundary: changing it needs a schema version bump). `path` is a unit
+//! path: the unit ids from the root down to the unit, each followed by `/`
+//! (`tld/ldld-phu-yen/cdcs-a/`), as the certificates held say it was **at the entry's time**.
 //!
-//! | tree         | key                                  | value                  |
-//! |--------------|--------------------------------------|------------------------|
-//! | `entries`    | entry hash (32)                      | canonical entry bytes  |
-//! | `by_record`  | record id (16) ‖ entry hash (32)     | empty                  |
-//! | `by_change`  | automerge change hash (32)           | entry hash (32)        |
-//! | `trust`      | time ms (8, big-endian) ‖ hash (32)  | empty                  |
-//! | `quarantine` | entry hash (32)                      | what it waits for ‖ 0 ‖ entry bytes |
-//! | `meta`       | `schema_version`, `federation`, `unit` | values               |
+//! | tree         | key                                          | value                      |
+//! |--------------|----------------------------------------------|----------------------------|
+//! | `entries`    | entry hash (32)                              | canonical entry bytes      |
+//! | `by_record`  | record id (16) ‖ entry hash (32)             | empty                      |
+//! | `by_change`  | automerge change hash (32)                   | entry hash (32)            |
+//! | `trust`      | time ms (8, BE) ‖ hash (32)                  | empty                      |
+//! | `by_kind`    | kind (1) ‖ time ms (8, BE) ‖ hash (32)       | empty                      |
+//! | `by_unit`    | path ‖ 0 ‖ time ms (8, BE) ‖ hash (32)       | record id (16) or empty    |
+//! | `unit_paths` | unit ‖ 0 ‖ path                              | empty                      |
+//! | `heads`      | record id (16)                               | current heads (32 each)    |
+//! | `views`      | record id (16)                               | [`View`] encoding          |
+//! | `counters`   | `o`/`s` ‖ unit ‖ 0 ‖ programme (16) ‖ phase (4) | [`Tally`] (fixed 144 bytes) |
+//! | `targets`    | programme (16) ‖ phase (4) ‖ assigner ‖ 0 ‖ record (16) | [`View`] of the target |
+//! | `shape`      | unit                                         | parent the counters use    |
+//! | `quarantine` | entry hash (32)                              | wait key length (2) ‖ wait key ‖ what it waits for ‖ 0 ‖ entry bytes |
+//! | `q_wait`     | wait key ‖ entry hash (32)                   | empty                      |
+//! | `meta`       | `schema_version`, `federation`, `unit`       | values                     |
+//!
+//! A subtree's entries are one key range of `by_unit` (the prefix of the unit's path), plus,
+//! for units moved since, the ranges of their earlier paths (`unit_paths`). Entries are never
+//! re-keyed when the tree changes: the path is derived from certificate history (DESIGN §9.6),
+//! not copied into records.
+//!
+//! Wait keys: `c` ‖ unit ‖ 0 (a certificate of the unit), `e` ‖ hash (an entry), `m` ‖ change
+//! hash, `r` ‖ record id, `?` (unknown: retried on every import; only entries quarantined by
+//! schema version 1 have it).
 //!
 //! A batch is written in one sled transaction over all trees, then made durable: sled's
 //! `flush()` (which ends in `sync_file_range` and so does not survive a power cut), then
-//! `fsync` of every database file and of the directory, before the caller acknowledges.
+//! `fsync` of every database file and of the directory, once per batch, before the caller
+//! acknowledges.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use sync_protocol::entry::{Entry, EntryBody};
-use sync_protocol::ids::{ChangeHash, EntryHash, RecordId};
+use sync_protocol::ids::{ChangeHash, EntryHash, RecordId, UnitId};
 use sync_protocol::limits::MAX_QUARANTINE_ENTRIES;
 use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
-use sync_protocol::verify::VerifiedEntry;
+use sync_protocol::verify::{Missing, VerifiedEntry};
+
+use crate::counters::{self, counter_key, Tally, View, OWN, SUBTREE};
 
 /// sled page cache per node: small, so that the demo can hold twenty nodes in one process.
-const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+pub const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The schema this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+/// The oldest schema this code migrates from (by rebuilding everything derived from entries).
+pub const OLDEST_MIGRATABLE_SCHEMA: u32 = 1;
+
+/// Tree names, in the order of [`SledStore::trees`].
+pub const TREES: [&str; 15] = [
+    "entries",
+    "by_record",
+    "by_change",
+    "trust",
+    "by_kind",
+    "by_unit",
+    "unit_paths",
+    "heads",
+    "views",
+    "counters",
+    "targets",
+    "shape",
+    "quarantine",
+    "q_wait",
+    "meta",
+];
+/// Positions in [`TREES`].
+pub mod t {
+    /// entries
+    pub const ENTRIES: usize = 0;
+    /// by_record
+    pub const BY_RECORD: usize = 1;
+    /// by_change
+    pub const BY_CHANGE: usize = 2;
+    /// trust
+    pub const TRUST: usize = 3;
+    /// by_kind
+    pub const BY_KIND: usize = 4;
+    /// by_unit
+    pub const BY_UNIT: usize = 5;
+    /// unit_paths
+    pub const UNIT_PATHS: usize = 6;
+    /// heads
+    pub const HEADS: usize = 7;
+    /// views
+    pub const VIEWS: usize = 8;
+    /// counters
+    pub const COUNTERS: usize = 9;
+    /// targets
+    pub const TARGETS: usize = 10;
+    /// shape
+    pub const SHAPE: usize = 11;
+    /// quarantine
+    pub const QUARANTINE: usize = 12;
+    /// q_wait
+    pub const Q_WAIT: usize = 13;
+    /// meta
+    pub const META: usize = 14;
+    /// Trees derived from entries (and the quarantine): rebuilt by `node check --repair`.
+    pub const DERIVED: [usize; 12] = [
+        BY_RECORD, BY_CHANGE, TRUST, BY_KIND, BY_UNIT, UNIT_PATHS, HEADS, VIEWS, COUNTERS, TARGETS,
+        SHAPE, Q_WAIT,
+    ];
+}
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -44,35 +128,282 @@ pub enum OpenError {
         source: sled::Error,
     },
     /// Another schema version.
-    #[error("the database at {path} has schema version {found}; this sangkien reads version {SCHEMA_VERSION}")]
+    #[error("the database at {path} has schema version {found}; this sangkien reads version {SCHEMA_VERSION} (and migrates from {OLDEST_MIGRATABLE_SCHEMA})")]
     Version {
         /// the directory
         path: PathBuf,
         /// the version found
         found: String,
     },
+    /// Making the new database durable failed.
+    #[error("cannot make the database at {path} durable: {reason}")]
+    Durable {
+        /// the directory
+        path: PathBuf,
+        /// the cause
+        reason: String,
+    },
 }
 
-/// Entries, indexes and quarantine in sled.
+/// Entries, indexes, counters and quarantine in sled.
 #[derive(Clone)]
 pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
-    entries: sled::Tree,
-    by_record: sled::Tree,
-    by_change: sled::Tree,
-    trust: sled::Tree,
-    quarantine: sled::Tree,
-    meta: sled::Tree,
+    trees: Vec<sled::Tree>,
+    /// Held (shared) while a backup reads, (exclusive) while a batch commits: a backup sees
+    /// whole batches only.
+    commit_lock: std::sync::Arc<std::sync::RwLock<()>>,
+    /// Schema found at open, when older than [`SCHEMA_VERSION`]: the node migrates.
+    migrate_from: Option<u32>,
 }
 
-fn err(what: &str, e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn err(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError(format!("{what}: {e}"))
+}
+
+/// Where an entry sits in the unit tree: the unit and its path at the entry's time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    /// The unit (a record's owner; the unit a certificate or revocation is about; the root).
+    pub unit: UnitId,
+    /// Its path at the entry's time, `/`-terminated ids from the root.
+    pub path: Vec<u8>,
+}
+
+/// Everything one batch changes, computed by the node before the transaction.
+#[derive(Default)]
+pub struct Commit {
+    /// Verified entries, each with its place in the tree.
+    pub accepted: Vec<(VerifiedEntry, Option<Place>)>,
+    /// Records whose view or heads may have changed: new view and heads.
+    pub records: Vec<(RecordId, Option<View>, Vec<ChangeHash>)>,
+    /// Units (re)certified by this batch, in acceptance order, with their parent at
+    /// [`counters::TREE_TIME`] (`None` for the root).
+    pub parents: Vec<(UnitId, Option<UnitId>)>,
+    /// New quarantine entries: entry, wait key, what it waits for.
+    pub quarantine_add: Vec<(Entry, Vec<u8>, String)>,
+    /// Leaving quarantine (accepted or rejected).
+    pub quarantine_remove: Vec<EntryHash>,
+}
+
+/// The wait key of what an entry waits for.
+pub fn wait_key(m: &Missing) -> Vec<u8> {
+    let mut k = Vec::with_capacity(40);
+    match m {
+        Missing::Certificate { unit, .. } => {
+            k.push(b'c');
+            k.extend_from_slice(unit.as_str().as_bytes());
+            k.push(0);
+        }
+        Missing::Entry(h) => {
+            k.push(b'e');
+            k.extend_from_slice(&h.0);
+        }
+        Missing::Change(c) => {
+            k.push(b'm');
+            k.extend_from_slice(&c.0);
+        }
+        Missing::Record(r) => {
+            k.push(b'r');
+            k.extend_from_slice(&r.0);
+        }
+    }
+    k
+}
+
+/// The wait keys an entry satisfies when it is stored.
+pub fn provides(e: &Entry) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(3);
+    let mut k = vec![b'e'];
+    k.extend_from_slice(&e.hash().0);
+    out.push(k);
+    match e.body() {
+        EntryBody::Certificate(c) => {
+            let mut k = vec![b'c'];
+            k.extend_from_slice(c.unit.as_str().as_bytes());
+            k.push(0);
+            out.push(k);
+        }
+        EntryBody::RecordChange(c) => {
+            let mut k = vec![b'm'];
+            k.extend_from_slice(&c.change.hash().0);
+            out.push(k);
+        }
+        _ => {}
+    }
+    if let Some(r) = e.body().record() {
+        let mut k = vec![b'r'];
+        k.extend_from_slice(&r.0);
+        out.push(k);
+    }
+    out
+}
+
+/// The kind byte of the `by_kind` index.
+pub fn kind_byte(b: &EntryBody) -> u8 {
+    match b {
+        EntryBody::Genesis(_) => 0,
+        EntryBody::Certificate(_) => 1,
+        EntryBody::Revocation(_) => 2,
+        EntryBody::RecordChange(_) => 3,
+        EntryBody::Decision(_) => 4,
+        EntryBody::Projection(_) => 5,
+    }
+}
+
+/// The index rows of one entry: (tree, key, value). Pure: used by the batch write and by the
+/// rebuild, which `node check` compares.
+pub fn index_rows(e: &Entry, place: Option<&Place>) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
+    let h = e.hash();
+    let mut rows = Vec::with_capacity(6);
+    let record = e.body().record();
+    if let Some(r) = record {
+        let mut k = r.0.to_vec();
+        k.extend_from_slice(&h.0);
+        rows.push((t::BY_RECORD, k, Vec::new()));
+    }
+    let time = e.time_ms().to_be_bytes();
+    match e.body() {
+        EntryBody::RecordChange(c) => {
+            rows.push((t::BY_CHANGE, c.change.hash().0.to_vec(), h.0.to_vec()));
+        }
+        EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_) => {
+            let mut k = time.to_vec();
+            k.extend_from_slice(&h.0);
+            rows.push((t::TRUST, k, Vec::new()));
+        }
+        _ => {}
+    }
+    let mut k = vec![kind_byte(e.body())];
+    k.extend_from_slice(&time);
+    k.extend_from_slice(&h.0);
+    rows.push((t::BY_KIND, k, Vec::new()));
+    if let Some(p) = place {
+        let mut k = p.path.clone();
+        k.push(0);
+        k.extend_from_slice(&time);
+        k.extend_from_slice(&h.0);
+        let v = record.map(|r| r.0.to_vec()).unwrap_or_default();
+        rows.push((t::BY_UNIT, k, v));
+        let mut k = p.unit.as_str().as_bytes().to_vec();
+        k.push(0);
+        k.extend_from_slice(&p.path);
+        rows.push((t::UNIT_PATHS, k, Vec::new()));
+    }
+    rows
+}
+
+/// The rows a record's view makes: (tree, key, value).
+pub fn view_rows(
+    record: RecordId,
+    view: Option<&View>,
+    heads: &[ChangeHash],
+) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
+    let mut rows = Vec::with_capacity(3);
+    if !heads.is_empty() {
+        rows.push((t::HEADS, record.0.to_vec(), heads_bytes(heads)));
+    }
+    if let Some(v) = view {
+        rows.push((t::VIEWS, record.0.to_vec(), v.encode()));
+        if let View::Target {
+            assigner,
+            programme,
+            phase,
+            ..
+        } = v
+        {
+            rows.push((
+                t::TARGETS,
+                counters::target_key(*programme, *phase, assigner, record),
+                v.encode(),
+            ));
+        }
+    }
+    rows
+}
+
+fn heads_bytes(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// The quarantine value.
+fn quarantine_value(key: &[u8], missing: &str, e: &Entry) -> Vec<u8> {
+    let mut v = Vec::with_capacity(2 + key.len() + missing.len() + 1 + e.bytes().len());
+    v.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    v.extend_from_slice(key);
+    v.extend_from_slice(missing.as_bytes());
+    v.push(0);
+    v.extend_from_slice(e.bytes());
+    v
+}
+
+/// Splits a quarantine value: wait key, what it waits for, entry bytes.
+fn split_quarantine(v: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    if v.len() < 2 {
+        return None;
+    }
+    let n = u16::from_be_bytes([v[0], v[1]]) as usize;
+    let rest = v.get(2..)?;
+    let key = rest.get(..n)?;
+    let rest = rest.get(n..)?;
+    let split = rest.iter().position(|b| *b == 0)?;
+    Some((key, &rest[..split], &rest[split + 1..]))
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
+
+fn abort<T>(what: impl Into<String>) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(what.into()))
+}
+
+/// Adds `delta` to the counter at `key` inside a transaction.
+fn add_counter(tx: &TransactionalTree, key: &[u8], delta: &Tally) -> TxResult<()> {
+    let mut cur = match tx.get(key)? {
+        Some(v) => match Tally::decode(&v) {
+            Some(t) => t,
+            None => return abort(format!("counter {} is damaged", hex::encode(key))),
+        },
+        None => Tally::default(),
+    };
+    cur.add(delta, 1);
+    if cur.is_zero() {
+        tx.remove(key)?;
+    } else {
+        tx.insert(key, &cur.encode()[..])?;
+    }
+    Ok(())
+}
+
+fn shape_parent(tx: &TransactionalTree, u: &UnitId) -> TxResult<Option<UnitId>> {
+    Ok(tx.get(u.as_str().as_bytes())?.and_then(|v| {
+        std::str::from_utf8(&v)
+            .ok()
+            .and_then(|s| UnitId::new(s).ok())
+    }))
+}
+
+fn tx_chain(tx: &TransactionalTree, u: &UnitId) -> TxResult<Vec<UnitId>> {
+    let mut out = vec![u.clone()];
+    let mut cur = u.clone();
+    while let Some(p) = shape_parent(tx, &cur)? {
+        if out.contains(&p) || out.len() > sync_protocol::directory::MAX_TREE_DEPTH {
+            break;
+        }
+        out.push(p.clone());
+        cur = p;
+    }
+    Ok(out)
 }
 
 impl SledStore {
     /// Opens (creating if absent) the database in `path`, checking the schema version.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
+        Self::open_with(path, SLED_CACHE_BYTES)
+    }
+
+    /// [`SledStore::open`] with another page cache size (benchmarks of a national node).
+    pub fn open_with(path: &Path, cache_bytes: u64) -> Result<Self, OpenError> {
         let creating = !path.join("db").exists();
         let sled_err = |source| OpenError::Sled {
             path: path.to_owned(),
@@ -80,29 +411,31 @@ impl SledStore {
         };
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(SLED_CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(sled_err)?;
-        let t = |name: &str| db.open_tree(name).map_err(sled_err);
-        let store = Self {
+        let mut trees = Vec::with_capacity(TREES.len());
+        for name in TREES {
+            trees.push(db.open_tree(name).map_err(sled_err)?);
+        }
+        let mut store = Self {
             path: path.to_owned(),
-            entries: t("entries")?,
-            by_record: t("by_record")?,
-            by_change: t("by_change")?,
-            trust: t("trust")?,
-            quarantine: t("quarantine")?,
-            meta: t("meta")?,
             db,
+            trees,
+            commit_lock: Default::default(),
+            migrate_from: None,
         };
-        match store.meta.get("schema_version").map_err(sled_err)? {
-            None if creating || store.entries.is_empty() => {
-                store
-                    .meta
+        let version = store.trees[t::META]
+            .get("schema_version")
+            .map_err(sled_err)?;
+        match version {
+            None if creating || store.trees[t::ENTRIES].is_empty() => {
+                store.trees[t::META]
                     .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
                     .map_err(sled_err)?;
-                store.durable().map_err(|e| OpenError::Version {
+                store.durable().map_err(|e| OpenError::Durable {
                     path: path.to_owned(),
-                    found: e.to_string(),
+                    reason: e.to_string(),
                 })?;
             }
             None => {
@@ -111,15 +444,77 @@ impl SledStore {
                     found: "none".into(),
                 })
             }
-            Some(v) if v.as_ref() == SCHEMA_VERSION.to_be_bytes() => {}
             Some(v) => {
-                return Err(OpenError::Version {
-                    path: path.to_owned(),
-                    found: hex::encode(v),
-                })
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .ok()
+                    .map(u32::from_be_bytes)
+                    .filter(|n| (OLDEST_MIGRATABLE_SCHEMA..=SCHEMA_VERSION).contains(n));
+                match found {
+                    Some(SCHEMA_VERSION) => {}
+                    Some(old) => store.migrate_from = Some(old),
+                    None => {
+                        return Err(OpenError::Version {
+                            path: path.to_owned(),
+                            found: hex::encode(v),
+                        })
+                    }
+                }
             }
         }
         Ok(store)
+    }
+
+    /// Runs `f` while no batch commits: a consistent view across trees (for backups).
+    pub fn quiescent<T>(&self, f: impl FnOnce() -> T) -> Result<T, StoreError> {
+        let _reading = self
+            .commit_lock
+            .read()
+            .map_err(|_| err("backup", "a writer panicked earlier"))?;
+        Ok(f())
+    }
+
+    /// The older schema found at open, which the node must migrate (rebuild) before use.
+    pub fn needs_migration(&self) -> Option<u32> {
+        self.migrate_from
+    }
+
+    /// Rewrites schema-1 quarantine values in the current format (wait key `?`) and stores the
+    /// current schema version. The caller has rebuilt everything derived first.
+    pub(crate) fn finish_migration(&mut self) -> Result<(), StoreError> {
+        if self.migrate_from == Some(1) {
+            for kv in self.trees[t::QUARANTINE].iter() {
+                let (k, v) = kv.map_err(|e| err("quarantine", e))?;
+                if !v.contains(&0) {
+                    continue;
+                }
+                let mut nv = 1u16.to_be_bytes().to_vec();
+                nv.push(b'?');
+                nv.extend_from_slice(&v);
+                self.trees[t::QUARANTINE]
+                    .insert(&k, nv)
+                    .map_err(|e| err("quarantine", e))?;
+            }
+        }
+        self.trees[t::META]
+            .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
+            .map_err(|e| err("meta", e))?;
+        self.migrate_from = None;
+        self.durable()
+    }
+
+    /// Every quarantined entry with its wait key (for check and repair).
+    pub fn quarantine_rows(&self) -> Result<Vec<(EntryHash, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.trees[t::QUARANTINE].iter() {
+            let (k, v) = kv.map_err(|e| err("quarantine", e))?;
+            let Ok(h) = <[u8; 32]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            if let Some((key, _, _)) = self.split_any_quarantine(&v) {
+                out.push((EntryHash(h), key.to_vec()));
+            }
+        }
+        Ok(out)
     }
 
     /// The database directory.
@@ -127,17 +522,26 @@ impl SledStore {
         &self.path
     }
 
+    /// A tree by its position in [`TREES`] (for check, repair and backup).
+    pub fn tree(&self, i: usize) -> &sled::Tree {
+        &self.trees[i]
+    }
+
+    /// The sled database (for export).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     /// Makes everything written so far survive a power cut: sled's flush, then fsync of every
     /// file under the database directory and of the directories themselves.
     pub fn durable(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| err("flush", e))?;
-        fsync_tree(&self.path).map_err(|e| err("fsync", e))
+        fsync_tree(&self.path).map_err(|e| err(&format!("fsync {}", self.path.display()), e))
     }
 
     /// A metadata value.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .meta
+        Ok(self.trees[t::META]
             .get(key)
             .map_err(|e| err("meta", e))?
             .map(|v| v.to_vec()))
@@ -145,66 +549,455 @@ impl SledStore {
 
     /// Sets a metadata value (durable on return).
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.meta.insert(key, value).map_err(|e| err("meta", e))?;
+        self.trees[t::META]
+            .insert(key, value)
+            .map_err(|e| err("meta", e))?;
         self.durable()
     }
 
-    /// Puts entries in quarantine with what they wait for. Bounded by
-    /// [`MAX_QUARANTINE_ENTRIES`]: when full, the oldest-keyed entries are refused, never
-    /// silently dropped (the caller reports them).
-    pub fn quarantine(&self, waiting: &[(Entry, String)]) -> Result<usize, StoreError> {
-        if waiting.is_empty() {
-            return Ok(0);
-        }
-        let mut refused = 0;
-        for (e, missing) in waiting {
-            if self.quarantine.len() >= MAX_QUARANTINE_ENTRIES {
-                refused += 1;
-                continue;
+    /// Removes a metadata value (durable on return).
+    pub fn remove_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.trees[t::META]
+            .remove(key)
+            .map_err(|e| err("meta", e))?;
+        self.durable()
+    }
+
+    /// Writes a batch in one transaction (entries, indexes, views, counters, quarantine) and
+    /// makes it durable. Returns the quarantine candidates refused because the quarantine is
+    /// full ([`MAX_QUARANTINE_ENTRIES`]): the eviction rule is "refuse the newcomer"; nothing
+    /// held is ever evicted, and the caller reports every refusal.
+    pub fn commit(&self, c: &Commit) -> Result<Vec<EntryHash>, StoreError> {
+        // Quarantine room, decided before the transaction.
+        let held = self.trees[t::QUARANTINE].len();
+        let leaving = c
+            .quarantine_remove
+            .iter()
+            .filter(|h| self.trees[t::QUARANTINE].contains_key(h.0).unwrap_or(false))
+            .count();
+        let mut room = MAX_QUARANTINE_ENTRIES.saturating_sub(held - leaving.min(held));
+        let mut refused = Vec::new();
+        let mut adds: Vec<&(Entry, Vec<u8>, String)> = Vec::new();
+        for q in &c.quarantine_add {
+            let already = self.trees[t::QUARANTINE]
+                .contains_key(q.0.hash().0)
+                .map_err(|e| err("quarantine", e))?
+                && !c.quarantine_remove.contains(&q.0.hash());
+            if already {
+                adds.push(q);
+            } else if room > 0 {
+                room -= 1;
+                adds.push(q);
+            } else {
+                refused.push(q.0.hash());
             }
-            let mut v = missing.as_bytes().to_vec();
-            v.push(0);
-            v.extend_from_slice(e.bytes());
-            self.quarantine
-                .insert(e.hash().0, v)
-                .map_err(|e| err("quarantine", e))?;
         }
+        // Buckets a moved unit may have subtree counters in (read before the transaction:
+        // the transaction cannot scan; the node is the only writer).
+        let mut buckets: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for (u, _) in &c.parents {
+            let prefix = counters::counter_prefix(SUBTREE, u);
+            for k in self.trees[t::COUNTERS].scan_prefix(&prefix).keys() {
+                let k = k.map_err(|e| err("counters", e))?;
+                buckets.insert(k[prefix.len()..].to_vec());
+            }
+        }
+        for (_, v, _) in &c.records {
+            if let Some(View::Initiative(f)) = v {
+                let (p, ph) = f.bucket();
+                let mut b = p.0.to_vec();
+                b.extend_from_slice(&ph.to_be_bytes());
+                buckets.insert(b);
+            }
+        }
+        if c.accepted.is_empty()
+            && c.records.is_empty()
+            && adds.is_empty()
+            && c.quarantine_remove.is_empty()
+        {
+            return Ok(refused);
+        }
+        let _writing = self
+            .commit_lock
+            .write()
+            .map_err(|_| err("write", "a writer panicked earlier"))?;
+        let r: Result<(), TransactionError<String>> =
+            self.trees[..].transaction(|tx| self.apply(tx, c, &adds, &buckets));
+        r.map_err(|e| match e {
+            TransactionError::Abort(s) => err("write", s),
+            TransactionError::Storage(e) => err("write", e),
+        })?;
         self.durable()?;
         Ok(refused)
+    }
+
+    fn apply(
+        &self,
+        tx: &[TransactionalTree],
+        c: &Commit,
+        adds: &[&(Entry, Vec<u8>, String)],
+        buckets: &BTreeSet<Vec<u8>>,
+    ) -> TxResult<()> {
+        // Entries and their index rows.
+        for (v, place) in &c.accepted {
+            let e = v.entry();
+            let h = e.hash();
+            if tx[t::ENTRIES].get(h.0)?.is_some() {
+                continue;
+            }
+            tx[t::ENTRIES].insert(&h.0, e.bytes())?;
+            for (tree, k, val) in index_rows(e, place.as_ref()) {
+                tx[tree].insert(k, val)?;
+            }
+        }
+        // Quarantine.
+        for h in &c.quarantine_remove {
+            if let Some(v) = tx[t::QUARANTINE].remove(&h.0)? {
+                if let Some((key, _, _)) = split_quarantine(&v) {
+                    let mut k = key.to_vec();
+                    k.extend_from_slice(&h.0);
+                    tx[t::Q_WAIT].remove(k)?;
+                }
+            }
+        }
+        for (e, key, missing) in adds {
+            let h = e.hash();
+            if let Some(old) = tx[t::QUARANTINE].get(h.0)? {
+                if let Some((okey, _, _)) = split_quarantine(&old) {
+                    let mut k = okey.to_vec();
+                    k.extend_from_slice(&h.0);
+                    tx[t::Q_WAIT].remove(k)?;
+                }
+            }
+            tx[t::QUARANTINE].insert(&h.0, quarantine_value(key, missing, e))?;
+            let mut k = key.clone();
+            k.extend_from_slice(&h.0);
+            tx[t::Q_WAIT].insert(k, &[][..])?;
+        }
+        // Tree moves: a re-parented unit's subtree counters move from its old ancestors to
+        // its new ones.
+        let mut deltas: BTreeMap<Vec<u8>, Tally> = BTreeMap::new();
+        for (u, parent) in &c.parents {
+            let old = shape_parent(&tx[t::SHAPE], u)?;
+            if old == *parent {
+                continue;
+            }
+            let old_chain = match &old {
+                Some(p) => tx_chain(&tx[t::SHAPE], p)?,
+                None => Vec::new(),
+            };
+            match parent {
+                Some(p) => tx[t::SHAPE].insert(u.as_str().as_bytes(), p.as_str().as_bytes())?,
+                None => tx[t::SHAPE].remove(u.as_str().as_bytes())?,
+            };
+            let new_chain = match parent {
+                Some(p) => tx_chain(&tx[t::SHAPE], p)?,
+                None => Vec::new(),
+            };
+            if old.is_none() {
+                continue;
+            }
+            // Pending deltas first, so that the moved totals are current.
+            flush_deltas(&tx[t::COUNTERS], &mut deltas)?;
+            for b in buckets {
+                let mut k = counters::counter_prefix(SUBTREE, u);
+                k.extend_from_slice(b);
+                let Some(v) = tx[t::COUNTERS].get(&k)? else {
+                    continue;
+                };
+                let Some(total) = Tally::decode(&v) else {
+                    return abort(format!("counter {} is damaged", hex::encode(&k)));
+                };
+                for (chain, sign) in [(&old_chain, -1), (&new_chain, 1)] {
+                    for a in chain {
+                        let mut ak = counters::counter_prefix(SUBTREE, a);
+                        ak.extend_from_slice(b);
+                        deltas.entry(ak).or_default().add(&total, sign);
+                    }
+                }
+            }
+        }
+        // Views: the difference between a record's old and new view goes into the counters.
+        for (record, view, heads) in &c.records {
+            let old = match tx[t::VIEWS].get(record.0)? {
+                Some(v) => match View::decode(&v) {
+                    Some(v) => Some(v),
+                    None => return abort(format!("view of record {record} is damaged")),
+                },
+                None => None,
+            };
+            if heads.is_empty() {
+                tx[t::HEADS].remove(&record.0)?;
+            } else {
+                tx[t::HEADS].insert(&record.0, heads_bytes(heads))?;
+            }
+            if old.as_ref() == view.as_ref() {
+                continue;
+            }
+            for (v, sign) in [(&old, -1i64), (view, 1)] {
+                match v {
+                    Some(View::Initiative(f)) => {
+                        let (p, ph) = f.bucket();
+                        deltas
+                            .entry(counter_key(OWN, &f.origin, p, ph))
+                            .or_default()
+                            .count(f, sign);
+                        for u in tx_chain(&tx[t::SHAPE], &f.origin)? {
+                            deltas
+                                .entry(counter_key(SUBTREE, &u, p, ph))
+                                .or_default()
+                                .count(f, sign);
+                        }
+                    }
+                    Some(View::Target {
+                        assigner,
+                        programme,
+                        phase,
+                        ..
+                    }) => {
+                        let k = counters::target_key(*programme, *phase, assigner, *record);
+                        if sign < 0 {
+                            tx[t::TARGETS].remove(k)?;
+                        } else if let Some(v) = v {
+                            tx[t::TARGETS].insert(k, v.encode())?;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            match view {
+                Some(v) => tx[t::VIEWS].insert(&record.0, v.encode())?,
+                None => tx[t::VIEWS].remove(&record.0)?,
+            };
+        }
+        flush_deltas(&tx[t::COUNTERS], &mut deltas)?;
+        Ok(())
     }
 
     /// Everything in quarantine, with what it waits for.
     pub fn quarantined(&self) -> Result<Vec<(Entry, String)>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.quarantine.iter() {
+        for kv in self.trees[t::QUARANTINE].iter() {
             let (_, v) = kv.map_err(|e| err("quarantine", e))?;
-            let Some(split) = v.iter().position(|b| *b == 0) else {
-                continue;
-            };
-            let missing = String::from_utf8_lossy(&v[..split]).into_owned();
-            let entry = Entry::decode(&v[split + 1..]).map_err(|e| err("quarantine entry", e))?;
-            out.push((entry, missing));
+            if let Some((_, missing, bytes)) = self.split_any_quarantine(&v) {
+                let entry = Entry::decode(bytes).map_err(|e| err("quarantine entry", e))?;
+                out.push((entry, String::from_utf8_lossy(missing).into_owned()));
+            }
         }
         Ok(out)
     }
 
-    /// Removes entries from quarantine (accepted or rejected since).
-    pub fn unquarantine(&self, hashes: &[EntryHash]) -> Result<(), StoreError> {
-        if hashes.is_empty() {
-            return Ok(());
+    /// How many entries wait in quarantine.
+    pub fn quarantine_len(&self) -> usize {
+        self.trees[t::QUARANTINE].len()
+    }
+
+    fn split_any_quarantine<'a>(&self, v: &'a [u8]) -> Option<(&'a [u8], &'a [u8], &'a [u8])> {
+        if self.migrate_from == Some(1) {
+            // Schema 1: what it waits for ‖ 0 ‖ entry bytes.
+            let split = v.iter().position(|b| *b == 0)?;
+            return Some((b"?", &v[..split], &v[split + 1..]));
         }
-        for h in hashes {
-            self.quarantine
-                .remove(h.0)
-                .map_err(|e| err("quarantine", e))?;
+        split_quarantine(v)
+    }
+
+    /// The quarantined entries that may be released by entries providing `keys`, and,
+    /// transitively, by those: found through the wait index, not by re-verifying everything.
+    /// Entries whose wait key is unknown (`?`) are always candidates.
+    pub fn quarantine_candidates(
+        &self,
+        keys: impl IntoIterator<Item = Vec<u8>>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut todo: Vec<Vec<u8>> = keys.into_iter().collect();
+        todo.push(b"?".to_vec());
+        let mut seen_keys: BTreeSet<Vec<u8>> = BTreeSet::new();
+        let mut found: BTreeMap<EntryHash, Entry> = BTreeMap::new();
+        while let Some(k) = todo.pop() {
+            if !seen_keys.insert(k.clone()) {
+                continue;
+            }
+            for kv in self.trees[t::Q_WAIT].scan_prefix(&k).keys() {
+                let kv = kv.map_err(|e| err("q_wait", e))?;
+                if kv.len() != k.len() + 32 {
+                    continue;
+                }
+                let mut h = [0u8; 32];
+                h.copy_from_slice(&kv[k.len()..]);
+                let h = EntryHash(h);
+                if found.contains_key(&h) {
+                    continue;
+                }
+                let Some(v) = self.trees[t::QUARANTINE]
+                    .get(h.0)
+                    .map_err(|e| err("quarantine", e))?
+                else {
+                    continue;
+                };
+                let Some((_, _, bytes)) = split_quarantine(&v) else {
+                    continue;
+                };
+                let e = Entry::decode(bytes).map_err(|e| err("quarantine entry", e))?;
+                todo.extend(provides(&e));
+                found.insert(h, e);
+            }
         }
-        Ok(())
+        Ok(found.into_values().collect())
+    }
+
+    /// The subtree counters of `unit` for a programme phase.
+    pub fn subtree_tally(
+        &self,
+        unit: &UnitId,
+        programme: RecordId,
+        phase: u32,
+    ) -> Result<Tally, StoreError> {
+        self.tally(&counter_key(SUBTREE, unit, programme, phase))
+    }
+
+    /// The unit's own counters (initiatives whose origin it is) for a programme phase.
+    pub fn own_tally(
+        &self,
+        unit: &UnitId,
+        programme: RecordId,
+        phase: u32,
+    ) -> Result<Tally, StoreError> {
+        self.tally(&counter_key(OWN, unit, programme, phase))
+    }
+
+    fn tally(&self, k: &[u8]) -> Result<Tally, StoreError> {
+        match self.trees[t::COUNTERS]
+            .get(k)
+            .map_err(|e| err("counters", e))?
+        {
+            None => Ok(Tally::default()),
+            Some(v) => Tally::decode(&v).ok_or_else(|| {
+                err(
+                    "counters",
+                    format!(
+                        "counter {} is damaged; run `sangkien node check --repair`",
+                        hex::encode(k)
+                    ),
+                )
+            }),
+        }
+    }
+
+    /// Targets `assigner` assigned for a phase: child → count; when several target records
+    /// assign the same child, the one with the greatest record id wins.
+    pub fn targets_of(
+        &self,
+        programme: RecordId,
+        phase: u32,
+        assigner: &UnitId,
+    ) -> Result<BTreeMap<UnitId, u64>, StoreError> {
+        let mut out = BTreeMap::new();
+        let prefix = counters::target_prefix(programme, phase, assigner);
+        for kv in self.trees[t::TARGETS].scan_prefix(prefix) {
+            let (_, v) = kv.map_err(|e| err("targets", e))?;
+            if let Some(View::Target { assignments, .. }) = View::decode(&v) {
+                out.extend(assignments);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored view of a record.
+    pub fn view(&self, record: RecordId) -> Result<Option<View>, StoreError> {
+        Ok(self.trees[t::VIEWS]
+            .get(record.0)
+            .map_err(|e| err("views", e))?
+            .and_then(|v| View::decode(&v)))
+    }
+
+    /// The current heads of a record, as of its last stored change.
+    pub fn heads(&self, record: RecordId) -> Result<Vec<ChangeHash>, StoreError> {
+        let Some(v) = self.trees[t::HEADS]
+            .get(record.0)
+            .map_err(|e| err("heads", e))?
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(v.chunks_exact(32)
+            .map(|c| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(c);
+                ChangeHash(h)
+            })
+            .collect())
+    }
+
+    /// Hashes of the entries of one kind ([`kind_byte`]), oldest first.
+    pub fn hashes_of_kind(&self, kind: u8) -> Result<Vec<EntryHash>, StoreError> {
+        let mut out = Vec::new();
+        for k in self.trees[t::BY_KIND].scan_prefix([kind]).keys() {
+            let k = k.map_err(|e| err("by_kind", e))?;
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&k[9..41]);
+            out.push(EntryHash(h));
+        }
+        Ok(out)
+    }
+
+    /// Every path a unit has had in `by_unit`.
+    pub fn paths_of(&self, unit: &UnitId) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut prefix = unit.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for k in self.trees[t::UNIT_PATHS].scan_prefix(&prefix).keys() {
+            let k = k.map_err(|e| err("unit_paths", e))?;
+            out.push(k[prefix.len()..].to_vec());
+        }
+        Ok(out)
+    }
+
+    /// Entry hashes and record ids under the given path prefixes (each one key range of
+    /// `by_unit`), oldest first within each range, without repeats.
+    pub fn under_paths(
+        &self,
+        prefixes: &[Vec<u8>],
+    ) -> Result<Vec<(EntryHash, Option<RecordId>)>, StoreError> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let mut sorted: Vec<&Vec<u8>> = prefixes.iter().collect();
+        sorted.sort();
+        sorted.dedup();
+        // A prefix inside another one is already covered.
+        let mut kept: Vec<&Vec<u8>> = Vec::new();
+        for p in sorted {
+            if !kept.iter().any(|k| p.starts_with(k)) {
+                kept.push(p);
+            }
+        }
+        for p in kept {
+            for kv in self.trees[t::BY_UNIT].scan_prefix(p) {
+                let (k, v) = kv.map_err(|e| err("by_unit", e))?;
+                let mut h = [0u8; 32];
+                h.copy_from_slice(&k[k.len() - 32..]);
+                if seen.insert(h) {
+                    let r = <[u8; 16]>::try_from(v.as_ref()).ok().map(RecordId);
+                    out.push((EntryHash(h), r));
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Entry, StoreError> {
         Entry::decode(bytes)
             .map_err(|e| err(&format!("stored entry in {}", self.path.display()), e))
     }
+}
+
+fn flush_deltas(
+    counters: &TransactionalTree,
+    deltas: &mut BTreeMap<Vec<u8>, Tally>,
+) -> TxResult<()> {
+    for (k, d) in std::mem::take(deltas) {
+        if !d.is_zero() {
+            add_counter(counters, &k, &d)?;
+        }
+    }
+    Ok(())
 }
 
 fn fsync_tree(path: &Path) -> std::io::Result<()> {
@@ -222,14 +1015,17 @@ fn fsync_tree(path: &Path) -> std::io::Result<()> {
 
 impl EntryLookup for SledStore {
     fn entry(&self, hash: &EntryHash) -> Result<Option<Entry>, StoreError> {
-        match self.entries.get(hash.0).map_err(|e| err("entries", e))? {
+        match self.trees[t::ENTRIES]
+            .get(hash.0)
+            .map_err(|e| err("entries", e))?
+        {
             None => Ok(None),
             Some(b) => Ok(Some(self.decode(&b)?)),
         }
     }
     fn record_entries(&self, record: &RecordId) -> Result<Vec<Entry>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.by_record.scan_prefix(record.0) {
+        for kv in self.trees[t::BY_RECORD].scan_prefix(record.0) {
             let (k, _) = kv.map_err(|e| err("by_record", e))?;
             let mut h = [0u8; 32];
             h.copy_from_slice(&k[16..48]);
@@ -240,8 +1036,7 @@ impl EntryLookup for SledStore {
         Ok(out)
     }
     fn change_entry(&self, change: &ChangeHash) -> Result<Option<EntryHash>, StoreError> {
-        Ok(self
-            .by_change
+        Ok(self.trees[t::BY_CHANGE]
             .get(change.0)
             .map_err(|e| err("by_change", e))?
             .and_then(|v| <[u8; 32]>::try_from(v.as_ref()).ok())
@@ -250,55 +1045,27 @@ impl EntryLookup for SledStore {
 }
 
 impl EntryStore for SledStore {
+    /// Stores entries with their record and trust indexes only. The node never uses this: it
+    /// writes through [`SledStore::commit`], which also keeps the unit index, views and
+    /// counters. A store written here needs `sangkien node check --repair`, and says so.
     fn insert_batch(&mut self, batch: &[VerifiedEntry]) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let r: Result<(), TransactionError<()>> =
-            (&self.entries, &self.by_record, &self.by_change, &self.trust).transaction(
-                |(entries, by_record, by_change, trust)| {
-                    for v in batch {
-                        let e = v.entry();
-                        let h = e.hash();
-                        if entries.get(h.0)?.is_some() {
-                            continue;
-                        }
-                        entries.insert(&h.0, e.bytes())?;
-                        if let Some(r) = e.body().record() {
-                            let mut k = [0u8; 48];
-                            k[..16].copy_from_slice(&r.0);
-                            k[16..].copy_from_slice(&h.0);
-                            by_record.insert(&k[..], &[][..])?;
-                        }
-                        match e.body() {
-                            EntryBody::RecordChange(c) => {
-                                by_change.insert(&c.change.hash().0, &h.0)?;
-                            }
-                            EntryBody::Genesis(_)
-                            | EntryBody::Certificate(_)
-                            | EntryBody::Revocation(_) => {
-                                let mut k = [0u8; 40];
-                                k[..8].copy_from_slice(&e.time_ms().to_be_bytes());
-                                k[8..].copy_from_slice(&h.0);
-                                trust.insert(&k[..], &[][..])?;
-                            }
-                            _ => {}
-                        }
-                    }
-                    Ok::<(), ConflictableTransactionError<()>>(())
-                },
-            );
-        r.map_err(|e| err("insert", format!("{e:?}")))?;
-        self.durable()
+        let c = Commit {
+            accepted: batch.iter().map(|v| (v.clone(), None)).collect(),
+            ..Commit::default()
+        };
+        self.trees[t::META]
+            .insert("derived_stale", &[1u8][..])
+            .map_err(|e| err("meta", e))?;
+        self.commit(&c).map(|_| ())
     }
     fn contains(&self, hash: &EntryHash) -> Result<bool, StoreError> {
-        self.entries
+        self.trees[t::ENTRIES]
             .contains_key(hash.0)
             .map_err(|e| err("entries", e))
     }
     fn trust_entries(&self) -> Result<Vec<Entry>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.trust.iter() {
+        for kv in self.trees[t::TRUST].iter() {
             let (k, _) = kv.map_err(|e| err("trust", e))?;
             let mut h = [0u8; 32];
             h.copy_from_slice(&k[8..40]);
@@ -310,7 +1077,7 @@ impl EntryStore for SledStore {
     }
     fn records(&self) -> Result<Vec<RecordId>, StoreError> {
         let mut out: Vec<RecordId> = Vec::new();
-        for kv in self.by_record.iter() {
+        for kv in self.trees[t::BY_RECORD].iter() {
             let (k, _) = kv.map_err(|e| err("by_record", e))?;
             let mut r = [0u8; 16];
             r.copy_from_slice(&k[..16]);
@@ -322,7 +1089,7 @@ impl EntryStore for SledStore {
     }
     fn hashes(&self) -> Result<Vec<EntryHash>, StoreError> {
         let mut out = Vec::new();
-        for k in self.entries.iter().keys() {
+        for k in self.trees[t::ENTRIES].iter().keys() {
             let k = k.map_err(|e| err("entries", e))?;
             let mut h = [0u8; 32];
             h.copy_from_slice(&k);
@@ -331,6 +1098,6 @@ impl EntryStore for SledStore {
         Ok(out)
     }
     fn len(&self) -> Result<usize, StoreError> {
-        Ok(self.entries.len())
+        Ok(self.trees[t::ENTRIES].len())
     }
 }

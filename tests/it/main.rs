@@ -2,5 +2,6 @@
 
 mod nodes;
 mod quic;
+mod storage;
 mod sync;
 mod tidy;

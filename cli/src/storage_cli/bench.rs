@@ -1,0 +1,549 @@
+//! `sangkien bench ...`: the crash test (a real writer process killed with SIGKILL at random
+//! moments) and performance measurements (ingest against the bare ed25519 verify rates, report
+//! latency at national scale, durable acknowledgement latency, bytes on disk, resident memory).
+//! Benchmarks print what they measured; they assert nothing about time.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use node::check;
+use node::report::UnitReport;
+use node::Node;
+use rand_core::{OsRng, RngCore};
+use sync_protocol::entry::Entry;
+use sync_protocol::ids::{EntryHash, UnitId};
+use sync_protocol::store::EntryStore;
+
+use super::synth::{self, Synth};
+use crate::{Ctx, Failure};
+
+/// Seed of the crash test's synthetic federation.
+const CRASH_SEED: u64 = 7;
+/// Tree of the crash test: 1 province, 1 district, 3 grassroots units.
+const CRASH_SHAPE: (usize, usize, usize) = (1, 1, 3);
+/// Initiatives per crash-writer batch (each batch also submits the previous batch's).
+const CRASH_BATCH: u64 = 4;
+/// A crash writer stops by itself after this many batches (it is normally killed long before).
+const CRASH_MAX_BATCHES: u64 = 100_000;
+
+/// `sangkien bench ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Thử sập nguồn: ghi, giết bằng SIGKILL, mở lại, đối chiếu / crash test: write, SIGKILL,
+    /// reopen, check every acknowledged entry and the counters.
+    Crash {
+        /// Số chu kỳ / cycles.
+        #[arg(long, default_value_t = 20)]
+        cycles: u32,
+        /// Thư mục làm việc (mặc định: thư mục tạm) / work directory (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The crash test's writer process (internal).
+    #[command(hide = true)]
+    CrashWriter {
+        /// First batch to write.
+        #[arg(long)]
+        start: u64,
+    },
+    /// Nạp ở quy mô quốc gia / national-scale ingest: rates, report latency, disk, memory.
+    National {
+        /// Tổng số sáng kiến / initiatives in all.
+        #[arg(long, default_value_t = 100_000)]
+        initiatives: u64,
+        /// Điểm đo / where to measure (initiatives held), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        checkpoints: Vec<u64>,
+        /// Mục mỗi lô / entries per batch (one transaction, one fsync round).
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+        /// Tỉnh, huyện mỗi tỉnh, cơ sở mỗi huyện / provinces, districts per province, grassroots
+        /// per district.
+        #[arg(long, value_delimiter = ',', default_value = "63,20,100")]
+        shape: Vec<usize>,
+        /// Thư mục (mặc định: thư mục tạm, xóa khi xong) / directory (default: temp, removed).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Cuối cùng chạy `node check` (O(bản ghi)) / run the full check at the end.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Độ trễ lưu bền một mục / durable acknowledgement latency of single entries.
+    Ack {
+        /// Số lần / how many.
+        #[arg(long, default_value_t = 300)]
+        count: u32,
+        /// Thư mục / directory (default: temp).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Tốc độ kiểm chữ ký ed25519 trên một lõi / bare ed25519 verify rates on one core.
+    Verify {
+        /// Số chữ ký / signatures.
+        #[arg(long, default_value_t = 32_768)]
+        count: usize,
+    },
+}
+
+/// Runs a bench subcommand.
+pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
+    match c {
+        BenchCommand::Crash { cycles, dir } => crash(cycles, dir),
+        BenchCommand::CrashWriter { start } => crash_writer(ctx, start),
+        BenchCommand::National {
+            initiatives,
+            checkpoints,
+            batch,
+            shape,
+            dir,
+            check,
+        } => national(initiatives, checkpoints, batch, &shape, dir, check),
+        BenchCommand::Ack { count, dir } => ack(count, dir),
+        BenchCommand::Verify { count } => {
+            let (single, batch) = verify_rates(count);
+            println!("ed25519 verify_strict, one core: {single:.0} signatures/s");
+            println!("ed25519 verify_batch, one core:  {batch:.0} signatures/s");
+            Ok(0)
+        }
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> Failure {
+    Failure::problem(e.to_string())
+}
+
+struct Scratch {
+    path: PathBuf,
+    remove: bool,
+}
+impl Scratch {
+    fn new(dir: Option<PathBuf>, name: &str) -> Result<Self, Failure> {
+        let (path, remove) = match dir {
+            Some(d) => (d, false),
+            None => (
+                std::env::temp_dir().join(format!("sangkien-bench-{name}-{}", std::process::id())),
+                true,
+            ),
+        };
+        if path.exists() {
+            return Err(Failure::input(format!(
+                "{} already exists; give a new directory",
+                path.display()
+            )));
+        }
+        std::fs::create_dir_all(&path).map_err(fail)?;
+        Ok(Self { path, remove })
+    }
+}
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+// ---- crash test --------------------------------------------------------------------------
+
+fn crash(cycles: u32, dir: Option<PathBuf>) -> Result<u8, Failure> {
+    let scratch = Scratch::new(dir, "crash")?;
+    let data = scratch.path.join("tld");
+    drop(synth::create(&data, CRASH_SEED, CRASH_SHAPE).map_err(fail)?);
+    let exe = std::env::current_exe().map_err(fail)?;
+    let mut acknowledged: Vec<EntryHash> = Vec::new();
+    let mut next_batch = 0u64;
+    let mut lost = 0usize;
+    let mut mismatches = 0usize;
+    for cycle in 1..=cycles {
+        let mut child = Command::new(&exe)
+            .args(["--data", &data.to_string_lossy(), "bench", "crash-writer"])
+            .args(["--start", &next_batch.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(fail)?;
+        let stdout = child.stdout.take().ok_or_else(|| fail("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        // Kill after a random number of acknowledged batches (0 to 3), plus a random spin, so
+        // that the kill lands anywhere inside the next batch's write.
+        let wait_for = OsRng.next_u32() % 4;
+        let mut seen = 0;
+        let record = |line: &str, acknowledged: &mut Vec<EntryHash>, next: &mut u64| {
+            let mut parts = line.split_whitespace();
+            if parts.next() != Some("ack") {
+                return;
+            }
+            if let Some(b) = parts.next().and_then(|b| b.parse::<u64>().ok()) {
+                *next = (*next).max(b + 1);
+            }
+            for h in parts {
+                let mut x = [0u8; 32];
+                if hex::decode_to_slice(h, &mut x).is_ok() {
+                    acknowledged.push(EntryHash(x));
+                }
+            }
+        };
+        while seen < wait_for {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    record(&line, &mut acknowledged, &mut next_batch);
+                    seen += 1;
+                }
+                _ => break,
+            }
+        }
+        let spins = OsRng.next_u32() % 2_000_000;
+        for _ in 0..spins {
+            std::hint::spin_loop();
+        }
+        let _ = child.kill();
+        // Acknowledgements printed before the kill still count: read to the end of the pipe.
+        for line in lines.map_while(Result::ok) {
+            record(&line, &mut acknowledged, &mut next_batch);
+        }
+        let status = child.wait().map_err(fail)?;
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        if !err.trim().is_empty() && status.code().is_some() {
+            eprintln!("cycle {cycle}: writer said: {}", err.trim());
+        }
+        // Reopen as a fresh process would, and compare.
+        let mut n = Node::open(&data).map_err(fail)?;
+        let mut missing = 0;
+        for h in &acknowledged {
+            if !n.store().contains(h).map_err(fail)? {
+                missing += 1;
+            }
+        }
+        lost += missing;
+        let report = check::run(&mut n, node::now_ms(), false).map_err(fail)?;
+        mismatches += report.problem_count;
+        for p in &report.problems {
+            eprintln!("cycle {cycle}: {p}");
+        }
+        println!(
+            "cycle {cycle}: killed after {seen} acknowledged batches this run; {} entries held, {} acknowledged so far, {missing} lost, {} disagreements",
+            n.store().len().map_err(fail)?,
+            acknowledged.len(),
+            report.problem_count
+        );
+    }
+    println!(
+        "cycles: {cycles}, acknowledged: {}, lost: {lost}, counter mismatches: {mismatches}",
+        acknowledged.len()
+    );
+    Ok(if lost == 0 && mismatches == 0 { 0 } else { 1 })
+}
+
+/// The writer: batch after batch of new initiatives (and the previous batch's submissions),
+/// printing `ack <batch> <hash>...` only after `Node::import` returned, i.e. after the fsync.
+fn crash_writer(ctx: &Ctx, start: u64) -> Result<u8, Failure> {
+    let mut n = Node::open(ctx.data()?).map_err(fail)?;
+    let s = synth::attach(&n, CRASH_SEED, CRASH_SHAPE);
+    let out = std::io::stdout();
+    for b in start..start + CRASH_MAX_BATCHES {
+        let mut entries = Vec::new();
+        for i in 0..CRASH_BATCH {
+            entries.push(s.initiative(b * CRASH_BATCH + i).0);
+        }
+        if b > 0 {
+            for i in 0..CRASH_BATCH {
+                let k = (b - 1) * CRASH_BATCH + i;
+                let (_, record, heads) = s.initiative(k);
+                entries.push(s.submission(k, record, heads));
+            }
+        }
+        let hashes: Vec<String> = entries.iter().map(|e| e.hash().to_hex()).collect();
+        let r = n.import(entries, node::now_ms()).map_err(fail)?;
+        if let Some((h, why)) = r.rejected.first() {
+            return Err(fail(format!("batch {b}: {h} refused: {why}")));
+        }
+        if !r.quarantined.is_empty() {
+            return Err(fail(format!("batch {b}: {:?} waits", r.quarantined)));
+        }
+        let mut o = out.lock();
+        writeln!(o, "ack {b} {}", hashes.join(" ")).map_err(fail)?;
+        o.flush().map_err(fail)?;
+    }
+    Ok(0)
+}
+
+// ---- verify rates ------------------------------------------------------------------------
+
+/// Signatures per second on one core: `verify_strict` one by one (what `Entry::decode` does),
+/// and `verify_batch` in batches of 64.
+pub fn verify_rates(count: usize) -> (f64, f64) {
+    let keys: Vec<SigningKey> = (0..64u8)
+        .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+        .collect();
+    let msgs: Vec<Vec<u8>> = (0..count)
+        .map(|i| {
+            let mut m = vec![0u8; 600];
+            m[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            m
+        })
+        .collect();
+    let sigs: Vec<Signature> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| keys[i % 64].sign(m))
+        .collect();
+    let vks: Vec<VerifyingKey> = (0..count).map(|i| keys[i % 64].verifying_key()).collect();
+    let t = Instant::now();
+    for i in 0..count {
+        let _ = vks[i].verify_strict(&msgs[i], &sigs[i]);
+    }
+    let single = count as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut ok = true;
+    for start in (0..count).step_by(64) {
+        let end = (start + 64).min(count);
+        let m: Vec<&[u8]> = msgs[start..end].iter().map(|m| m.as_slice()).collect();
+        ok &= ed25519_dalek::verify_batch(&m, &sigs[start..end], &vks[start..end]).is_ok();
+    }
+    let batch = count as f64 / t.elapsed().as_secs_f64();
+    if !ok {
+        eprintln!("verify_batch refused a valid batch");
+    }
+    let _ = vks[0].verify(&msgs[0], &sigs[0]);
+    (single, batch)
+}
+
+// ---- national ingest ---------------------------------------------------------------------
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<u64>().ok())
+        })
+        .map(|k| k * 1024)
+        .unwrap_or(0)
+}
+
+fn disk_bytes(p: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => total += disk_bytes(&e.path()),
+                Ok(m) => {
+                    use std::os::unix::fs::MetadataExt;
+                    total += m.blocks() * 512;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Generates initiatives `from..to` as entry bytes, on both cores (untimed).
+fn generate(s: &Synth, from: u64, to: u64) -> Vec<Vec<u8>> {
+    let mid = from + (to - from) / 2;
+    std::thread::scope(|sc| {
+        let a = sc.spawn(|| {
+            (from..mid)
+                .map(|n| s.initiative(n).0.bytes().to_vec())
+                .collect::<Vec<_>>()
+        });
+        let mut b: Vec<Vec<u8>> = (mid..to)
+            .map(|n| s.initiative(n).0.bytes().to_vec())
+            .collect();
+        let mut out = a.join().unwrap_or_default();
+        out.append(&mut b);
+        out
+    })
+}
+
+/// Decodes (checking every signature) on one thread while the node verifies and stores the
+/// previous batch on another. Returns the time taken.
+fn ingest(n: &mut Node, bytes: &[Vec<u8>], batch: usize) -> Result<Duration, Failure> {
+    let t = Instant::now();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Entry>>(2);
+    std::thread::scope(|sc| -> Result<(), Failure> {
+        sc.spawn(move || {
+            for chunk in bytes.chunks(batch) {
+                let es: Vec<Entry> = chunk.iter().filter_map(|b| Entry::decode(b).ok()).collect();
+                if tx.send(es).is_err() {
+                    break;
+                }
+            }
+        });
+        for es in rx {
+            let r = n.import(es, node::now_ms()).map_err(fail)?;
+            if let Some((h, why)) = r.rejected.first() {
+                return Err(fail(format!("{h} refused: {why}")));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(t.elapsed())
+}
+
+fn national(
+    total: u64,
+    mut checkpoints: Vec<u64>,
+    batch: usize,
+    shape: &[usize],
+    dir: Option<PathBuf>,
+    full_check: bool,
+) -> Result<u8, Failure> {
+    let [p, d, g] = shape else {
+        return Err(Failure::input(
+            "--shape takes three numbers: provinces,districts,grassroots",
+        ));
+    };
+    let batch = batch.clamp(1, sync_protocol::limits::MAX_BATCH_ENTRIES);
+    checkpoints.retain(|c| *c <= total);
+    if checkpoints.last() != Some(&total) {
+        checkpoints.push(total);
+    }
+    checkpoints.sort_unstable();
+    checkpoints.dedup();
+    let (single, batched) = verify_rates(32_768);
+    println!("bare ed25519 on one core: verify_strict {single:.0}/s, verify_batch {batched:.0}/s");
+    let scratch = Scratch::new(dir, "national")?;
+    let data = scratch.path.join("tld");
+    let t = Instant::now();
+    let (mut n, s) = synth::create(&data, 1, (*p, *d, *g)).map_err(fail)?;
+    println!(
+        "tree: {} units ({} grassroots) certified in {:.1} s",
+        s.units.len() + 1,
+        s.grassroots.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let root = UnitId::new("tld").map_err(fail)?;
+    let province = s.units[0].0.unit().clone();
+    let mut held = 0u64;
+    let mut ingest_time = Duration::ZERO;
+    let mut gen_time = Duration::ZERO;
+    println!(
+        "{:>10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "held",
+        "ingest/s",
+        "%batch",
+        "report p50",
+        "report max",
+        "prov. p50",
+        "disk B/init",
+        "RSS MiB"
+    );
+    let segment = 50_000u64;
+    for cp in checkpoints {
+        while held < cp {
+            let to = (held + segment).min(cp);
+            let tg = Instant::now();
+            let bytes = generate(&s, held, to);
+            gen_time += tg.elapsed();
+            ingest_time += ingest(&mut n, &bytes, batch)?;
+            held = to;
+        }
+        let mut times = Vec::new();
+        let mut ptimes = Vec::new();
+        let mut counted = 0;
+        for _ in 0..21 {
+            let t = Instant::now();
+            let r =
+                UnitReport::build(&n, &root, s.programme, 1, None, node::now_ms()).map_err(fail)?;
+            times.push(t.elapsed());
+            counted = r.counts.initiatives;
+            let t = Instant::now();
+            UnitReport::build(&n, &province, s.programme, 1, None, node::now_ms()).map_err(fail)?;
+            ptimes.push(t.elapsed());
+        }
+        times.sort();
+        ptimes.sort();
+        if counted != held {
+            eprintln!("the national report counts {counted}, {held} were ingested");
+        }
+        let rate = held as f64 / ingest_time.as_secs_f64();
+        println!(
+            "{:>10} {:>12.0} {:>9.1}% {:>9.2}ms {:>9.2}ms {:>9.2}ms {:>12.0} {:>10.0}",
+            held,
+            rate,
+            100.0 * rate / batched,
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 1.0)),
+            ms(percentile(&ptimes, 0.5)),
+            disk_bytes(&data.join(node::node::DB_DIR)) as f64 / held as f64,
+            rss_bytes() as f64 / 1048576.0
+        );
+        let _ = std::io::stdout().flush();
+    }
+    println!(
+        "ingested {held} initiatives in {:.1} s ({:.1} s generating them, not counted)",
+        ingest_time.as_secs_f64(),
+        gen_time.as_secs_f64()
+    );
+    if full_check {
+        let t = Instant::now();
+        let r = check::run(&mut n, node::now_ms(), false).map_err(fail)?;
+        println!(
+            "node check: {} disagreements, {:.1} s",
+            r.problem_count,
+            t.elapsed().as_secs_f64()
+        );
+        if !r.is_clean() {
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
+// ---- durable acknowledgement latency -----------------------------------------------------
+
+fn ack(count: u32, dir: Option<PathBuf>) -> Result<u8, Failure> {
+    let scratch = Scratch::new(dir, "ack")?;
+    let data = scratch.path.join("tld");
+    let (mut n, s) = synth::create(&data, 3, (2, 2, 5)).map_err(fail)?;
+    let mut lat = Vec::with_capacity(count as usize);
+    let mut flush_only = Vec::with_capacity(count as usize);
+    for i in 0..u64::from(count) {
+        let (e, _, _) = s.initiative(i);
+        let t = Instant::now();
+        let r = n.import(vec![e], node::now_ms()).map_err(fail)?;
+        lat.push(t.elapsed());
+        if r.accepted != 1 {
+            return Err(fail(format!("entry {i} not accepted: {r:?}")));
+        }
+        let t = Instant::now();
+        n.store().durable().map_err(fail)?;
+        flush_only.push(t.elapsed());
+    }
+    lat.sort();
+    flush_only.sort();
+    println!(
+        "durable acknowledgement of one entry (verify + transaction + flush + fsync), {count} runs: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        ms(percentile(&lat, 1.0))
+    );
+    println!(
+        "of which the durability step alone (flush + fsync round, nothing new): p50 {:.2} ms, p99 {:.2} ms",
+        ms(percentile(&flush_only, 0.5)),
+        ms(percentile(&flush_only, 0.99))
+    );
+    Ok(0)
+}
