@@ -132,7 +132,14 @@ struct Demo {
     parents: BTreeMap<String, String>,
     last_ms: u64,
     moved: usize,
+    sessions: usize,
+    bundled: usize,
+    rt: tokio::runtime::Runtime,
 }
+
+/// The one link of the demo that is down for good: this district office has no internet and
+/// exchanges USB bundles with its province.
+const OFFLINE_LINK: (&str, &str) = ("ldld-cang-long", "ldld-tra-vinh");
 
 fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::problem(e.to_string())
@@ -158,6 +165,13 @@ pub fn run(ctx: &Ctx, dir: &Path) -> Result<u8, Failure> {
         parents: BTreeMap::new(),
         last_ms: 0,
         moved: 0,
+        sessions: 0,
+        bundled: 0,
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| fail(format!("tokio: {e}")))?,
     };
     demo.story(ctx)
 }
@@ -207,8 +221,9 @@ impl Demo {
         println!("  [{}] {}", self.name(unit), self.lang.t(vi, en));
     }
 
-    /// Moves what `to` should hold from `from`, as a bundle, through the verified import.
-    fn transfer(&mut self, from: &str, to: &str) -> Result<(), Failure> {
+    /// Moves what `to` should hold from `from`, as a bundle file (a USB stick), through the
+    /// verified import.
+    fn carry_bundle(&mut self, from: &str, to: &str) -> Result<(), Failure> {
         let now = self.tick();
         let to_unit = self.nodes[to].unit().clone();
         let src = &self.nodes[from];
@@ -232,21 +247,47 @@ impl Demo {
             return Err(fail(format!("{from} → {to}: {h}: {r}")));
         }
         self.moved += report.accepted + report.released;
+        self.bundled += report.accepted + report.released;
         Ok(())
     }
 
-    /// One round of sync over the whole tree: every node up to its parent (leaves first), then
-    /// every node down to its children (root first).
+    /// Syncs `a` with `b` both ways: over real QUIC on 127.0.0.1, or by bundles on the offline
+    /// link.
+    fn link(&mut self, a: &str, b: &str) -> Result<(), Failure> {
+        if (a, b) == OFFLINE_LINK || (b, a) == OFFLINE_LINK {
+            self.carry_bundle(a, b)?;
+            return self.carry_bundle(b, a);
+        }
+        let mut na = self.nodes.remove(a).expect("demo unit exists");
+        let mut nb = self.nodes.remove(b).expect("demo unit exists");
+        let result = self
+            .rt
+            .block_on(node::sync::sync_pair_over_quic(&mut na, &mut nb, None));
+        self.nodes.insert(a.to_owned(), na);
+        self.nodes.insert(b.to_owned(), nb);
+        let (oa, ob) = result.map_err(|e| fail(format!("{a} ↔ {b}: {e}")))?;
+        for (who, o) in [(a, &oa), (b, &ob)] {
+            if let Some((h, r)) = o.import.rejected.first() {
+                return Err(fail(format!("{a} ↔ {b}: {who} rejected {h}: {r}")));
+            }
+            self.moved += o.import.accepted + o.import.released;
+        }
+        self.sessions += 1;
+        Ok(())
+    }
+
+    /// One round of sync over the whole tree: every node with its parent, leaves first (so
+    /// new work climbs), then root first (so decisions and targets come down).
     fn sync(&mut self) -> Result<(), Failure> {
         let order = self.order.clone();
         for child in order.iter().rev() {
             if let Some(p) = self.parents.get(child).cloned() {
-                self.transfer(child, &p)?;
+                self.link(child, &p)?;
             }
         }
         for child in &order {
             if let Some(p) = self.parents.get(child).cloned() {
-                self.transfer(&p, child)?;
+                self.link(&p, child)?;
             }
         }
         Ok(())
@@ -331,6 +372,13 @@ impl Demo {
             lang.t(
                 "đơn vị, mỗi đơn vị một nút, một khóa ed25519, chứng thư do cấp trên ký",
                 "units, each its own node and ed25519 key, certified by its parent"
+            )
+        );
+        println!(
+            "  {}",
+            lang.t(
+                "Các nút đồng bộ qua QUIC trên 127.0.0.1, xác thực bằng khóa đơn vị; LĐLĐ huyện Càng Long không có mạng và trao đổi với tỉnh bằng gói dữ liệu (USB)",
+                "Nodes sync over QUIC on 127.0.0.1, authenticated by their unit keys; the Càng Long district office has no link and exchanges bundles (USB) with its province"
             )
         );
 
@@ -677,12 +725,17 @@ impl Demo {
         );
         self.sync()?;
         println!(
-            "  {} {} {}",
+            "  {} {} {} ({} {} QUIC, {} {}), {}",
             lang.t("Đã chuyển", "Moved"),
             lang.int(self.moved as u64),
+            lang.t("mục giữa các nút", "entries between nodes"),
+            lang.int(self.sessions as u64),
+            lang.t("phiên", "sessions over"),
+            lang.int(self.bundled as u64),
+            lang.t("mục qua gói USB", "entries by USB bundle"),
             lang.t(
-                "mục giữa các nút, mỗi mục đều được kiểm tra khi nhập",
-                "entries between nodes, each verified on import"
+                "mỗi mục đều được kiểm tra khi nhập",
+                "each verified on import"
             )
         );
 

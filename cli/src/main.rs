@@ -6,10 +6,12 @@
 mod commands;
 mod demo;
 mod i18n;
+mod logging;
 mod officer_cli;
 mod progress;
 mod simulate_cli;
 mod storage_cli;
+mod sync_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,9 @@ struct Cli {
     /// Chi tiết lỗi / show the cause chain of errors.
     #[arg(long, short, global = true)]
     verbose: bool,
+    /// Nhật ký dạng JSON / logs as JSON (level: SANGKIEN_LOG).
+    #[arg(long, global = true, env = "SANGKIEN_LOG_JSON")]
+    log_json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,6 +75,8 @@ enum Command {
     Officer(officer_cli::OfficerCommand),
     #[command(flatten)]
     Simulate(simulate_cli::SimulateCommand),
+    #[command(flatten)]
+    Sync(sync_cli::SyncCommand),
 }
 
 /// An error for people: what was wrong and what to do, plus the exit code.
@@ -131,13 +138,7 @@ impl Ctx {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SANGKIEN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(cli.log_json);
     let ctx = Ctx {
         lang: cli.lang,
         json: cli.json,
@@ -152,6 +153,7 @@ fn main() -> ExitCode {
         Command::Storage(c) => storage_cli::run(&ctx, c),
         Command::Officer(c) => officer_cli::run(&ctx, c),
         Command::Simulate(c) => simulate_cli::run(&ctx, c),
+        Command::Sync(c) => sync_cli::run(&ctx, c),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -12,6 +12,7 @@ pub mod quic;
 pub mod records;
 pub mod report;
 pub mod search;
+pub mod service;
 pub mod sled_store;
 pub mod sync;
 

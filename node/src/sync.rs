@@ -251,3 +251,41 @@ pub async fn sync_over_quic(
         }
     }
 }
+
+/// Syncs two in-process nodes over real QUIC on 127.0.0.1 (ephemeral ports): `a` initiates.
+/// Each side presents its unit key and checks the other's against its own trust directory.
+/// Call inside a tokio runtime.
+pub async fn sync_pair_over_quic(
+    a: &mut Node,
+    b: &mut Node,
+    cursor_ms: Option<u64>,
+) -> Result<(SideOutcome, SideOutcome), SyncError> {
+    use crate::quic::{FederationVerifier, QuicEndpoint, QuicIdentity};
+    use std::sync::{Arc, RwLock};
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let endpoint = |n: &Node| -> Result<QuicEndpoint, SyncError> {
+        let identity = QuicIdentity::for_node(n)
+            .map_err(|e| NodeError::Refused(format!("TLS identity: {e}")))?;
+        let directory = Arc::new(RwLock::new(n.directory().clone()));
+        QuicEndpoint::bind(
+            loopback,
+            &identity,
+            FederationVerifier::for_directory(directory),
+        )
+        .map_err(|e| NodeError::Refused(format!("QUIC endpoint: {e}")).into())
+    };
+    let (ea, eb) = (endpoint(a)?, endpoint(b)?);
+    let addr = eb
+        .local_addr()
+        .map_err(|e| NodeError::Refused(format!("QUIC endpoint: {e}")))?;
+    let (ca, cb) = tokio::join!(ea.connect(addr), eb.accept());
+    let ca = ca.map_err(|e| NodeError::Refused(format!("connect: {e}")))?;
+    let cb = cb.ok_or_else(|| NodeError::Refused("the peer's handshake was refused".into()))?;
+    let (ra, rb) = tokio::join!(
+        sync_over_quic(a, ca, Role::Initiator, cursor_ms, crate::now_ms),
+        sync_over_quic(b, cb, Role::Responder, None, crate::now_ms),
+    );
+    ea.close();
+    eb.close();
+    Ok((ra?, rb?))
+}

@@ -27,6 +27,13 @@ pub enum StorageCommand {
 /// `sangkien node ...`
 #[derive(clap::Subcommand, Debug)]
 pub enum NodeCommand {
+    /// Chạy nút: lắng nghe QUIC, đồng bộ theo lịch / run the node service: listen on QUIC and
+    /// sync with its peers on a schedule (stops on SIGTERM or Ctrl-C).
+    Run {
+        /// Tệp cấu hình / the node's configuration file (node.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Kiểm tra mọi mục và bộ đếm / re-verify every entry and recompute every counter.
     Check {
         /// Dựng lại chỉ mục và bộ đếm từ các mục / rebuild indexes and counters from the
@@ -70,6 +77,7 @@ fn open(ctx: &Ctx) -> Result<Node, Failure> {
 fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
     let l = ctx.lang;
     match c {
+        NodeCommand::Run { config } => crate::sync_cli::run_node(ctx, &config),
         NodeCommand::Check { repair } => {
             let mut n = open(ctx)?;
             let now = node::now_ms();

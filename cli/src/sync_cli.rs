@@ -1,0 +1,167 @@
+//! Sync commands: `sangkien sync --peer ADDR` (once, now), `sangkien peers` (each peer's last
+//! sync, lag, pending entries and last error), and the node service behind `node run`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use node::now_ms;
+use node::service::{read_status, Service, ServiceConfig};
+use serde_json::json;
+
+use crate::{Ctx, Failure};
+
+/// `sangkien sync` and `sangkien peers`.
+#[derive(clap::Subcommand, Debug)]
+pub enum SyncCommand {
+    /// Đồng bộ ngay với một nút / sync once, now, with a peer.
+    Sync {
+        /// Địa chỉ QUIC của nút kia / the peer's QUIC address (host:port).
+        #[arg(long)]
+        peer: SocketAddr,
+        /// Địa chỉ lắng nghe tạm / local address to bind (default: any port on 0.0.0.0).
+        #[arg(long, default_value = "0.0.0.0:0")]
+        bind: SocketAddr,
+    },
+    /// Tình trạng các nút đối tác / each peer's last sync, lag, pending entries, last error.
+    Peers,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::problem(format!("tokio: {e}")))
+}
+
+/// Runs `sync` or `peers`.
+pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
+    let lang = ctx.lang;
+    match c {
+        SyncCommand::Sync { peer, bind } => {
+            let dir = ctx.data()?.clone();
+            let rt = runtime()?;
+            let outcome = rt.block_on(async {
+                let service =
+                    Service::start(&dir, bind).map_err(|e| Failure::input(e.to_string()))?;
+                let r = service.sync_with(peer).await;
+                service.close();
+                r.map_err(|e| Failure::problem(e.to_string()))
+            })?;
+            if ctx.json {
+                println!(
+                    "{}",
+                    json!({"peer": peer.to_string(), "received": outcome.import.accepted,
+                           "sent": outcome.stats.entries_sent, "duplicates": outcome.import.duplicates,
+                           "quarantined": outcome.import.quarantined.len(),
+                           "rejected": outcome.import.rejected.iter().map(|(h, r)| json!({"entry": h, "reason": r})).collect::<Vec<_>>(),
+                           "bytes_sent": outcome.stats.bytes_sent, "bytes_received": outcome.stats.bytes_received})
+                );
+            } else {
+                println!(
+                    "{} {peer}: {} {}, {} {}, {} {}, {} {}",
+                    lang.t("Đã đồng bộ với", "Synced with"),
+                    lang.int(outcome.import.accepted as u64),
+                    lang.t("mục nhận", "entries received"),
+                    lang.int(outcome.stats.entries_sent),
+                    lang.t("mục gửi", "sent"),
+                    outcome.import.quarantined.len(),
+                    lang.t("chờ chứng thư", "quarantined"),
+                    outcome.import.rejected.len(),
+                    lang.t("bị từ chối", "rejected")
+                );
+                for (h, r) in &outcome.import.rejected {
+                    println!(
+                        "  {} {}: {r}",
+                        lang.t("từ chối", "rejected"),
+                        &h[..h.len().min(8)]
+                    );
+                }
+            }
+            Ok(u8::from(!outcome.import.rejected.is_empty()))
+        }
+        SyncCommand::Peers => {
+            let dir = ctx.data()?;
+            if !dir.join("node.json").exists() {
+                return Err(Failure::input(format!(
+                    "{}: {}",
+                    dir.display(),
+                    lang.t(
+                        "không phải thư mục của một nút",
+                        "not a node's data directory"
+                    )
+                )));
+            }
+            let status = read_status(dir);
+            let now = now_ms();
+            if ctx.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).unwrap_or_default()
+                );
+                return Ok(0);
+            }
+            if status.is_empty() {
+                println!(
+                    "{}",
+                    lang.t("Chưa đồng bộ với nút nào.", "No sync with any peer yet.")
+                );
+                return Ok(0);
+            }
+            println!(
+                "{:<24} {:<22} {:>14} {:>9} {:>9} {:>8}  {}",
+                lang.t("nút", "peer"),
+                lang.t("địa chỉ", "address"),
+                lang.t("lần cuối", "last sync"),
+                lang.t("nhận", "received"),
+                lang.t("gửi", "sent"),
+                lang.t("chờ", "pending"),
+                lang.t("lỗi gần nhất", "last error")
+            );
+            for (key, s) in &status {
+                let lag = s
+                    .last_sync_ms
+                    .map(|t| {
+                        format!(
+                            "{} {}",
+                            lang.int(now.saturating_sub(t) / 1000),
+                            lang.t("giây trước", "s ago")
+                        )
+                    })
+                    .unwrap_or_else(|| lang.t("chưa", "never").into());
+                println!(
+                    "{:<24} {:<22} {:>14} {:>9} {:>9} {:>8}  {}",
+                    s.unit.clone().unwrap_or_else(|| key.clone()),
+                    s.address.clone().unwrap_or_else(|| "—".into()),
+                    lag,
+                    s.received,
+                    s.sent,
+                    s.pending,
+                    s.last_error.clone().unwrap_or_default()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// `sangkien node run --config node.toml`: runs the node service until SIGTERM or Ctrl-C.
+pub fn run_node(ctx: &Ctx, config: &Path) -> Result<u8, Failure> {
+    let config = ServiceConfig::read(config).map_err(|e| Failure::input(e.to_string()))?;
+    crate::logging::set_level(&config.log_level);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},
+            }
+        };
+        node::service::run(config, shutdown)
+            .await
+            .map_err(|e| Failure::problem(e.to_string()))
+    })?;
+    eprintln!("{}", ctx.lang.t("Nút đã dừng.", "Node stopped."));
+    Ok(0)
+}

@@ -1,0 +1,379 @@
+//! The node service (`sangkien node run --config node.toml`): listens on QUIC, syncs with each
+//! configured peer on a schedule and as soon as a link comes back (reconnecting with
+//! exponential backoff and jitter), answers peers that sync with it, and records each peer's
+//! status for `sangkien peers`. One session runs at a time against the store.
+//!
+//! # Configuration (`node.toml`)
+//!
+//! ```toml
+//! # The node's data directory (relative paths are relative to this file).
+//! data = "tld"
+//! # QUIC address to listen on.
+//! listen = "127.0.0.1:7400"
+//! # Seconds between two syncs with one peer (a failed attempt retries sooner, with backoff).
+//! interval_s = 300
+//! # Log level: error, warn, info, debug.
+//! log_level = "info"
+//!
+//! [[peers]]
+//! # Where the peer listens.
+//! address = "127.0.0.1:7401"
+//! # The unit expected there (optional; the handshake proves which unit it is).
+//! unit = "ldld-phu-yen"
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sync_protocol::directory::Directory;
+use sync_protocol::ids::UnitId;
+use sync_protocol::sync::Role;
+use tokio::sync::Mutex;
+use tracing::Instrument;
+
+use crate::node::{Node, NodeError};
+use crate::quic::{Backoff, FederationVerifier, QuicEndpoint, QuicIdentity};
+use crate::sync::{sync_over_quic, SideOutcome, SyncError};
+
+/// Largest configuration file read.
+pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+/// Most peers in one configuration.
+pub const MAX_PEERS_COUNT: usize = 256;
+/// Shortest schedule interval accepted, in seconds.
+pub const MIN_INTERVAL_S: u64 = 5;
+/// The peer status file inside the data directory.
+pub const PEERS_FILE: &str = "peers.json";
+/// How far before the last session's start the next session's cursor is placed, so entries
+/// signed by slightly slow clocks still fall after it.
+pub const CURSOR_MARGIN_MS: u64 = 10 * 60 * 1000;
+
+/// What went wrong with the service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The configuration file.
+    #[error("{path}: {reason}")]
+    Config {
+        /// the file
+        path: PathBuf,
+        /// what is wrong
+        reason: String,
+    },
+    /// The node.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The QUIC endpoint.
+    #[error("QUIC: {0}")]
+    Quic(String),
+    /// A sync session.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+}
+
+/// One configured peer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// The unit expected there.
+    pub unit: Option<String>,
+}
+
+/// `node.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// The data directory.
+    pub data: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Seconds between syncs with one peer.
+    #[serde(default = "default_interval")]
+    pub interval_s: u64,
+    /// Log level.
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// Peers.
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+}
+
+fn default_interval() -> u64 {
+    300
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+impl ServiceConfig {
+    /// Reads and checks a configuration file.
+    pub fn read(path: &Path) -> Result<Self, ServiceError> {
+        let bad = |reason: String| ServiceError::Config {
+            path: path.to_owned(),
+            reason,
+        };
+        let size = std::fs::metadata(path)
+            .map_err(|e| bad(e.to_string()))?
+            .len();
+        if size > MAX_CONFIG_BYTES {
+            return Err(bad(format!(
+                "{size} bytes, over the limit of {MAX_CONFIG_BYTES}"
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let mut c: ServiceConfig = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        if c.peers.len() > MAX_PEERS_COUNT {
+            return Err(bad(format!(
+                "{} peers, over the limit of {MAX_PEERS_COUNT}",
+                c.peers.len()
+            )));
+        }
+        if c.interval_s < MIN_INTERVAL_S {
+            return Err(bad(format!("interval_s must be at least {MIN_INTERVAL_S}")));
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&c.log_level.as_str()) {
+            return Err(bad(format!(
+                "log_level {:?} is not error, warn, info or debug",
+                c.log_level
+            )));
+        }
+        if c.data.is_relative() {
+            if let Some(dir) = path.parent() {
+                c.data = dir.join(&c.data);
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// What a node knows of one peer, in `peers.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// The peer's unit, once a handshake proved it.
+    pub unit: Option<String>,
+    /// Its address, when we dial it.
+    pub address: Option<String>,
+    /// When the last session finished (Unix ms).
+    pub last_sync_ms: Option<u64>,
+    /// When the last attempt started (Unix ms).
+    pub last_attempt_ms: Option<u64>,
+    /// The cursor for the fast path.
+    pub cursor_ms: Option<u64>,
+    /// The last error, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// Entries received in the last session.
+    pub received: u64,
+    /// Entries sent in the last session.
+    pub sent: u64,
+    /// Entries rejected in the last session.
+    pub rejected: u64,
+    /// Entries waiting in this node's quarantine after the last session.
+    pub pending: u64,
+}
+
+/// Reads `peers.json` (empty when absent or unreadable).
+pub fn read_status(dir: &Path) -> BTreeMap<String, PeerStatus> {
+    std::fs::read_to_string(dir.join(PEERS_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn write_status(dir: &Path, status: &BTreeMap<String, PeerStatus>) {
+    let tmp = dir.join(format!("{PEERS_FILE}.tmp"));
+    let text = serde_json::to_string_pretty(status).unwrap_or_default();
+    if std::fs::write(&tmp, text).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join(PEERS_FILE));
+    }
+}
+
+/// Records the result of a session with a peer.
+pub fn record_session(
+    node: &Node,
+    key: &str,
+    address: Option<SocketAddr>,
+    started_ms: u64,
+    result: &Result<(UnitId, SideOutcome), String>,
+) {
+    let mut all = read_status(node.dir());
+    let s = all.entry(key.to_owned()).or_default();
+    s.address = address.map(|a| a.to_string()).or(s.address.take());
+    s.last_attempt_ms = Some(started_ms);
+    s.pending = node
+        .store()
+        .quarantined()
+        .map(|q| q.len() as u64)
+        .unwrap_or(0);
+    match result {
+        Ok((peer, outcome)) => {
+            s.unit = Some(peer.to_string());
+            s.last_sync_ms = Some(crate::now_ms());
+            s.cursor_ms = Some(started_ms.saturating_sub(CURSOR_MARGIN_MS));
+            s.last_error = None;
+            s.received = outcome.import.accepted as u64;
+            s.sent = outcome.stats.entries_sent;
+            s.rejected = outcome.import.rejected.len() as u64;
+        }
+        Err(e) => s.last_error = Some(e.clone()),
+    }
+    write_status(node.dir(), &all);
+}
+
+/// A running node: its store and its trust directory as the QUIC verifier sees it.
+pub struct Service {
+    node: Arc<Mutex<Node>>,
+    directory: Arc<RwLock<Directory>>,
+    endpoint: Arc<QuicEndpoint>,
+}
+
+impl Service {
+    /// Opens the node and binds its QUIC endpoint (call inside a tokio runtime).
+    pub fn start(data: &Path, listen: SocketAddr) -> Result<Self, ServiceError> {
+        let node = Node::open(data)?;
+        let identity =
+            QuicIdentity::for_node(&node).map_err(|e| ServiceError::Quic(e.to_string()))?;
+        let directory = Arc::new(RwLock::new(node.directory().clone()));
+        let endpoint = QuicEndpoint::bind(
+            listen,
+            &identity,
+            FederationVerifier::for_directory(directory.clone()),
+        )
+        .map_err(|e| ServiceError::Quic(e.to_string()))?;
+        Ok(Self {
+            node: Arc::new(Mutex::new(node)),
+            directory,
+            endpoint: Arc::new(endpoint),
+        })
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.local_addr().ok()
+    }
+
+    /// Syncs once with the peer at `address`, as initiator, using the stored cursor.
+    pub async fn sync_with(&self, address: SocketAddr) -> Result<SideOutcome, ServiceError> {
+        let started = crate::now_ms();
+        let key = address.to_string();
+        let connection = self
+            .endpoint
+            .connect(address)
+            .await
+            .map_err(|e| ServiceError::Quic(e.to_string()));
+        let mut node = self.node.lock().await;
+        let connection = match connection {
+            Ok(c) => c,
+            Err(e) => {
+                record_session(&node, &key, Some(address), started, &Err(e.to_string()));
+                return Err(e);
+            }
+        };
+        let peer = connection.peer().clone();
+        let cursor = read_status(node.dir()).get(&key).and_then(|s| s.cursor_ms);
+        let result = sync_over_quic(
+            &mut node,
+            connection,
+            Role::Initiator,
+            cursor,
+            crate::now_ms,
+        )
+        .await;
+        *self.directory.write().unwrap_or_else(|p| p.into_inner()) = node.directory().clone();
+        let recorded = result
+            .as_ref()
+            .map(|o| (peer, o.clone()))
+            .map_err(|e| e.to_string());
+        record_session(&node, &key, Some(address), started, &recorded);
+        Ok(result?)
+    }
+
+    /// Answers peers that sync with us, one session at a time.
+    async fn serve(self: Arc<Self>) {
+        while let Some(connection) = self.endpoint.accept().await {
+            let peer = connection.peer().clone();
+            let span = tracing::info_span!("peer", unit = %peer);
+            self.answer(connection).instrument(span).await;
+        }
+    }
+
+    async fn answer(&self, connection: crate::quic::PeerConnection) {
+        let started = crate::now_ms();
+        let peer = connection.peer().clone();
+        let mut node = self.node.lock().await;
+        let result =
+            sync_over_quic(&mut node, connection, Role::Responder, None, crate::now_ms).await;
+        *self.directory.write().unwrap_or_else(|p| p.into_inner()) = node.directory().clone();
+        match &result {
+            Ok(o) => tracing::info!(
+                received = o.import.accepted,
+                sent = o.stats.entries_sent,
+                rejected = o.import.rejected.len(),
+                "sync answered"
+            ),
+            Err(e) => tracing::warn!(error = %e, "sync answered with an error"),
+        }
+        let recorded = result.map(|o| (peer.clone(), o)).map_err(|e| e.to_string());
+        record_session(&node, &format!("unit:{peer}"), None, started, &recorded);
+    }
+
+    /// Syncs with one configured peer on the schedule, retrying with backoff while it is
+    /// unreachable.
+    async fn dial(self: Arc<Self>, peer: PeerConfig, interval: Duration, seed: u64) {
+        let mut backoff = Backoff::new(seed);
+        loop {
+            let span = tracing::info_span!("peer", address = %peer.address);
+            let result = self.sync_with(peer.address).instrument(span).await;
+            let wait = match result {
+                Ok(o) => {
+                    tracing::info!(address = %peer.address, received = o.import.accepted, sent = o.stats.entries_sent, rejected = o.import.rejected.len(), "synced");
+                    backoff.reset();
+                    interval
+                }
+                Err(e) => {
+                    let d = backoff.next_delay().min(interval);
+                    tracing::warn!(address = %peer.address, error = %e, retry_in_ms = d.as_millis() as u64, "sync failed");
+                    d
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Closes the endpoint.
+    pub fn close(&self) {
+        self.endpoint.close();
+    }
+}
+
+/// Runs the service until `shutdown` resolves, then stops cleanly (no session is cut inside a
+/// store write: the store writes are synchronous and complete before the task yields).
+pub async fn run(
+    config: ServiceConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServiceError> {
+    let service = Arc::new(Service::start(&config.data, config.listen)?);
+    tracing::info!(listen = ?service.local_addr(), peers = config.peers.len(), "node running");
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(service.clone().serve()));
+    let seed = crate::now_ms();
+    for (i, peer) in config.peers.iter().cloned().enumerate() {
+        tasks.push(tokio::spawn(service.clone().dial(
+            peer,
+            Duration::from_secs(config.interval_s),
+            seed.wrapping_add(i as u64),
+        )));
+    }
+    shutdown.await;
+    tracing::info!("stopping");
+    // Wait for the session in progress, if any, to release the store.
+    let _node = service.node.lock().await;
+    for t in &tasks {
+        t.abort();
+    }
+    service.close();
+    Ok(())
+}
