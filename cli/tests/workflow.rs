@@ -420,8 +420,17 @@ fn a_campaign_at_grassroots_district_and_province() {
         .iter()
         .all(|l| l["decision"] == "approve" && l["entry"].as_str().map(str::len) == Some(64)));
     assert_eq!(m["digest"].as_str().map(str::len), Some(64));
-    f.ok(py, &["bundle", "import", &bundle.to_string_lossy()]);
-    f.send(th, py);
+    let imported = f.json(py, &["bundle", "import", &bundle.to_string_lossy()]);
+    assert_eq!(
+        imported["quarantined"].as_array().map(Vec::len),
+        Some(0),
+        "the Mẫu 2 bundle is self-contained: {imported}"
+    );
+    assert_eq!(
+        imported["rejected"].as_array().map(Vec::len),
+        Some(0),
+        "{imported}"
+    );
 
     // The province recognises one and awards the other; it ranks its units in the report.
     f.ok(

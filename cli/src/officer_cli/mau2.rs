@@ -6,7 +6,7 @@
 //! whole is named by a digest (BLAKE3, derived key "sangkien mau2 list v1", over the decision
 //! hashes in list order), printed at its foot so a paper copy with a signature and stamp can be
 //! tied to exactly those entries. `--out FILE` writes a bundle of the entries behind the list
-//! (the public record changes, projections and decisions), which the province imports through
+//! (the certificates, public record changes, projections and decisions), which the province imports through
 //! the same verified path as any bundle: the receiver checks every signature and the chain,
 //! rather than trusting a detached signature over a file. No new kind of entry is needed.
 
@@ -18,7 +18,7 @@ use node::{bundle, now_ms, records};
 use serde_json::json;
 use sync_protocol::entry::{DecisionKind, EntryBody};
 use sync_protocol::ids::EntryHash;
-use sync_protocol::store::EntryLookup;
+use sync_protocol::store::{EntryLookup, EntryStore};
 
 use super::{open, print_json, store_failed, unit_name};
 use crate::{Ctx, Failure};
@@ -117,7 +117,12 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
     let digest = hasher.finalize().to_hex().to_string();
 
     if let Some(path) = &a.out {
-        let mut entries = Vec::new();
+        // The certificates first: the receiver may not yet know the grassroots units whose
+        // entries the list carries (it skips what it already holds).
+        let mut entries = node
+            .store()
+            .trust_entries()
+            .map_err(|e| store_failed(lang, e))?;
         for x in &lines {
             for e in node
                 .store()
