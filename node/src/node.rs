@@ -535,27 +535,63 @@ impl Node {
                 _ => {}
             }
         }
+        // Records whose entries a trust change may have invalidated are fully re-verified;
+        // the others' entries were all verified on acceptance.
+        let mut reverify: BTreeSet<RecordId> = BTreeSet::new();
         if !affected.is_empty() {
             let mut prefixes = Vec::new();
             for u in &affected {
                 prefixes.extend(self.store.paths_of(u)?);
             }
-            records.extend(
+            reverify.extend(
                 self.store
                     .under_paths(&prefixes)?
                     .into_iter()
                     .filter_map(|(_, r)| r),
             );
         }
+        records.extend(reverify.iter().copied());
         let mut out = Commit {
             parents,
             ..Commit::default()
         };
-        for r in records {
-            let (view, heads) =
-                counters::view_of(&overlay, &self.directory, r, Some(&self.unit), now_ms)?;
-            out.records.push((r, view, heads));
-        }
+        let records: Vec<RecordId> = records.into_iter().collect();
+        let view = |r: RecordId| {
+            if reverify.contains(&r) {
+                counters::view_of(&overlay, &self.directory, r, Some(&self.unit), now_ms)
+            } else {
+                counters::view_of_verified(&overlay, r)
+            }
+        };
+        // Two threads: each view loads one Automerge document.
+        let half = if records.len() < 16 {
+            records.len()
+        } else {
+            records.len().div_ceil(2)
+        };
+        let (first, second) = records.split_at(half);
+        let views = std::thread::scope(|sc| {
+            let other = (!second.is_empty()).then(|| {
+                sc.spawn(|| {
+                    second
+                        .iter()
+                        .map(|r| view(*r).map(|(v, h)| (*r, v, h)))
+                        .collect::<Result<Vec<_>, StoreError>>()
+                })
+            });
+            let mut mine = first
+                .iter()
+                .map(|r| view(*r).map(|(v, h)| (*r, v, h)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            if let Some(other) = other {
+                let theirs = other
+                    .join()
+                    .map_err(|_| StoreError("a view thread panicked".into()))??;
+                mine.extend(theirs);
+            }
+            Ok::<_, StoreError>(mine)
+        })?;
+        out.records = views;
         for v in accepted {
             let place = place_of(&self.directory, &overlay, v.entry())?;
             out.accepted.push((v, place));

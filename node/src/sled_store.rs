@@ -154,6 +154,8 @@ pub struct SledStore {
     /// Held (shared) while a backup reads, (exclusive) while a batch commits: a backup sees
     /// whole batches only.
     commit_lock: std::sync::Arc<std::sync::RwLock<()>>,
+    /// What the last `durable` synced (so that unchanged files are not synced again).
+    synced: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, Synced>>>,
     /// Schema found at open, when older than [`SCHEMA_VERSION`]: the node migrates.
     migrate_from: Option<u32>,
 }
@@ -423,6 +425,7 @@ impl SledStore {
             db,
             trees,
             commit_lock: Default::default(),
+            synced: Default::default(),
             migrate_from: None,
         };
         let version = store.trees[t::META]
@@ -437,6 +440,15 @@ impl SledStore {
                     path: path.to_owned(),
                     reason: e.to_string(),
                 })?;
+                // The new `db` directory's own name, in its parent.
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    fs::File::open(parent)
+                        .and_then(|d| d.sync_all())
+                        .map_err(|e| OpenError::Durable {
+                            path: path.to_owned(),
+                            reason: e.to_string(),
+                        })?;
+                }
             }
             None => {
                 return Err(OpenError::Version {
@@ -532,11 +544,18 @@ impl SledStore {
         &self.db
     }
 
-    /// Makes everything written so far survive a power cut: sled's flush, then fsync of every
-    /// file under the database directory and of the directories themselves.
+    /// Makes everything written so far survive a power cut: sled's flush, then `fsync` of the
+    /// log file (`db`) and of every other file or directory under the database directory that
+    /// changed (size, mtime or ctime; a new or removed name for a directory) since the last
+    /// call. Usually that is the log alone: one fsync per batch.
     pub fn durable(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| err("flush", e))?;
-        fsync_tree(&self.path).map_err(|e| err(&format!("fsync {}", self.path.display()), e))
+        let mut seen = self
+            .synced
+            .lock()
+            .map_err(|_| err("fsync", "a writer panicked earlier"))?;
+        sync_changed(&self.path, &mut seen)
+            .map_err(|e| err(&format!("fsync {}", self.path.display()), e))
     }
 
     /// A metadata value.
@@ -1000,17 +1019,44 @@ fn flush_deltas(
     Ok(())
 }
 
-fn fsync_tree(path: &Path) -> std::io::Result<()> {
+/// What `durable` last saw of a file: (size, mtime ns, ctime ns); of a directory: its names.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Synced {
+    File(u64, i64, i64),
+    Dir(Vec<std::ffi::OsString>),
+}
+
+fn sync_changed(path: &Path, seen: &mut BTreeMap<PathBuf, Synced>) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mut names = Vec::new();
     for item in fs::read_dir(path)? {
         let item = item?;
-        let ft = item.file_type()?;
-        if ft.is_dir() {
-            fsync_tree(&item.path())?;
-        } else if ft.is_file() {
-            fs::File::open(item.path())?.sync_all()?;
+        names.push(item.file_name());
+        let p = item.path();
+        let meta = item.metadata()?;
+        if meta.is_dir() {
+            sync_changed(&p, seen)?;
+        } else if meta.is_file() {
+            let now = Synced::File(
+                meta.len(),
+                meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                meta.ctime() * 1_000_000_000 + meta.ctime_nsec(),
+            );
+            // The log is always synced: sled may rewrite it in place without changing its size,
+            // and within one mtime tick.
+            if item.file_name() == "db" || seen.get(&p) != Some(&now) {
+                fs::File::open(&p)?.sync_all()?;
+                seen.insert(p, now);
+            }
         }
     }
-    fs::File::open(path)?.sync_all()
+    names.sort();
+    let now = Synced::Dir(names);
+    if seen.get(path) != Some(&now) {
+        fs::File::open(path)?.sync_all()?;
+        seen.insert(path.to_owned(), now);
+    }
+    Ok(())
 }
 
 impl EntryLookup for SledStore {
