@@ -82,6 +82,10 @@ pub enum BundleCommand {
         /// Cho đơn vị / for this unit.
         #[arg(long = "for")]
         for_unit: String,
+        /// Chỉ các mục từ ngày này (YYYY-MM-DD) hoặc thời điểm (Unix ms) / only entries from this
+        /// date or Unix millisecond time on.
+        #[arg(long)]
+        since: Option<String>,
         /// Tệp gói / bundle file.
         file: PathBuf,
     },
@@ -499,9 +503,35 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
     );
 }
 
+/// `--since`: a date (from its first millisecond, UTC) or Unix milliseconds.
+fn parse_since(ctx: &Ctx, s: &str) -> Result<u64, Failure> {
+    if let Ok(ms) = s.parse::<u64>() {
+        return Ok(ms);
+    }
+    sync_protocol::date::Date::parse(s)
+        .map(|d| (d.days_since_epoch().max(0) as u64) * 86_400_000)
+        .map_err(|e| {
+            Failure::input(format!(
+                "--since: {e} ({})",
+                ctx.lang.t(
+                    "dùng YYYY-MM-DD hoặc mili giây Unix",
+                    "use YYYY-MM-DD or Unix milliseconds"
+                )
+            ))
+        })
+}
+
 pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
     match c {
-        BundleCommand::Export { for_unit, file } => {
+        BundleCommand::Export {
+            for_unit,
+            file,
+            since,
+        } => {
+            let since_ms = match since.as_deref() {
+                None => None,
+                Some(s) => Some(parse_since(ctx, s)?),
+            };
             let node = open(ctx)?;
             let unit = unit_id(ctx, &for_unit)?;
             if !node.directory().knows(&unit) {
@@ -513,10 +543,36 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                     )
                 )));
             }
-            let entries = node
-                .entries_for(&unit, now_ms())
+            let now = now_ms();
+            let mut entries = node
+                .entries_for(&unit, now)
                 .map_err(|e| Failure::problem(e.to_string()))?;
-            bundle::write(&file, node.federation(), &entries)
+            if let Some(s) = since_ms {
+                // Trust entries always travel: the receiver may lack a certificate.
+                entries.retain(|e| {
+                    e.time_ms() >= s
+                        || matches!(
+                            e.body(),
+                            sync_protocol::entry::EntryBody::Genesis(_)
+                                | sync_protocol::entry::EntryBody::Certificate(_)
+                                | sync_protocol::entry::EntryBody::Revocation(_)
+                        )
+                });
+            }
+            if entries.len() > sync_protocol::limits::MAX_BATCH_ENTRIES {
+                return Err(Failure::input(format!(
+                    "{} {} > {}: {}",
+                    entries.len(),
+                    ctx.lang.t("mục", "entries"),
+                    sync_protocol::limits::MAX_BATCH_ENTRIES,
+                    ctx.lang.t(
+                        "dùng --since để chia nhỏ",
+                        "use --since to split the export"
+                    )
+                )));
+            }
+            let author = node.author().map_err(|e| Failure::input(e.to_string()))?;
+            bundle::write_signed(&file, author, &unit, since_ms, now, &entries)
                 .map_err(|e| Failure::input(e.to_string()))?;
             if ctx.json {
                 println!(
@@ -537,8 +593,9 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
         }
         BundleCommand::Import { file } => {
             let mut node = open(ctx)?;
-            let entries = bundle::read(&file, node.federation())
-                .map_err(|e| Failure::input(e.to_string()).because(e))?;
+            let entries = bundle::read_signed(&file, node.directory())
+                .map_err(|e| Failure::input(e.to_string()).because(e))?
+                .entries;
             let report = node
                 .import(entries, now_ms())
                 .map_err(|e| Failure::problem(e.to_string()))?;

@@ -237,10 +237,12 @@ impl Demo {
         if entries.is_empty() {
             return Ok(());
         }
-        let federation = src.federation();
         let path = self.dir.join(format!("{from}-to-{to}.bundle"));
-        bundle::write(&path, federation, &entries).map_err(fail)?;
-        let entries = bundle::read(&path, federation).map_err(fail)?;
+        let author = src.author().map_err(fail)?;
+        bundle::write_signed(&path, author, &to_unit, None, now, &entries).map_err(fail)?;
+        let entries = bundle::read_signed(&path, dst.directory())
+            .map_err(fail)?
+            .entries;
         let _ = std::fs::remove_file(&path);
         let report = self.node(to).import(entries, now).map_err(fail)?;
         if let Some((h, r)) = report.rejected.first() {

@@ -1,23 +1,27 @@
-//! Files of entries ("bundles"), first form: how entries move between nodes without a link.
+//! Bundles: signed, compressed files of entries, how entries move between nodes without a
+//! link (a USB stick to an office with no internet). See [`write_signed`] for the format.
 //!
-//! ```text
-//! magic "SKBUNDLE" | version:u8=1 | federation:[32] | count:u32 | (len:u32 | entry bytes)*
-//! ```
-//!
-//! Reading checks every bound before allocating and decodes every entry; a bundle with any
-//! malformed entry is refused whole, naming the entry's index. What the entries say is then
-//! verified by [`crate::Node::import`], exactly like sync. The sync issue adds a signature and
-//! compression.
+//! Reading checks the size, the header, the federation and the exporting unit's signature
+//! (with a key that was valid when the bundle was made) before inflating anything, inflates
+//! through a reader capped at the size the header announces, and decodes every entry; anything
+//! wrong refuses the whole bundle, naming the entry's index where there is one. What the
+//! entries say is then verified by [`crate::Node::import`], exactly like sync, and importing a
+//! bundle twice changes nothing.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use sync_protocol::author::Author;
+use sync_protocol::codec::{DecodeError, Reader, Writer};
+use sync_protocol::directory::Directory;
 use sync_protocol::entry::{Entry, EntryError};
-use sync_protocol::ids::FederationId;
-use sync_protocol::limits::{MAX_BATCH_ENTRIES, MAX_BUNDLE_BYTES, MAX_ENTRY_BYTES};
+use sync_protocol::ids::{FederationId, UnitId, UnitKey};
+use sync_protocol::limits::{
+    MAX_BATCH_ENTRIES, MAX_BUNDLE_BYTES, MAX_ENTRY_BYTES, MAX_UNIT_ID_BYTES,
+};
 
+/// Magic of the unsigned bundles of the first version, recognised only to say so.
 const MAGIC: &[u8; 8] = b"SKBUNDLE";
-const VERSION: u8 = 1;
 
 /// Why a bundle file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -68,91 +72,22 @@ pub enum BundleError {
     },
 }
 
-/// Encodes entries as a bundle.
-pub fn encode(federation: FederationId, entries: &[Entry]) -> Vec<u8> {
-    assert!(
-        entries.len() <= MAX_BATCH_ENTRIES,
-        "a bundle holds at most MAX_BATCH_ENTRIES"
-    );
-    let mut out = Vec::new();
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
-    out.extend_from_slice(&federation.0);
-    out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
-    for e in entries {
-        out.extend_from_slice(&(e.bytes().len() as u32).to_be_bytes());
-        out.extend_from_slice(e.bytes());
-    }
-    out
-}
-
-/// Writes a bundle file (synced).
-pub fn write(path: &Path, federation: FederationId, entries: &[Entry]) -> Result<(), BundleError> {
-    let io = |source| BundleError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    std::fs::write(path, encode(federation, entries)).map_err(io)?;
-    std::fs::File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(io)
-}
-
-/// Reads and decodes a bundle file for a node of `federation`.
-pub fn read(path: &Path, federation: FederationId) -> Result<Vec<Entry>, BundleError> {
-    let io = |source| BundleError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(io)?.len();
-    if size > MAX_BUNDLE_BYTES {
-        return Err(BundleError::TooLarge {
-            path: path.to_owned(),
-            size,
-        });
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_BUNDLE_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    decode(path, &bytes, federation)
-}
-
-/// Decodes bundle bytes.
-pub fn decode(
-    path: &Path,
-    bytes: &[u8],
-    federation: FederationId,
-) -> Result<Vec<Entry>, BundleError> {
+/// Decodes `count:u32 (len:u32 entry)*` starting at `pos`, to the end of `bytes`.
+fn decode_entries(path: &Path, bytes: &[u8], pos: usize) -> Result<Vec<Entry>, BundleError> {
     let bad = |reason: String| BundleError::Malformed {
         path: path.to_owned(),
         reason,
     };
-    let header = MAGIC.len() + 1 + 32 + 4;
-    if bytes.len() < header || &bytes[..8] != MAGIC {
-        return Err(bad("not a sangkien bundle (bad magic or too short)".into()));
-    }
-    if bytes[8] != VERSION {
-        return Err(bad(format!("bundle version {} is not supported", bytes[8])));
-    }
-    let mut fed = [0u8; 32];
-    fed.copy_from_slice(&bytes[9..41]);
-    if FederationId(fed) != federation {
-        return Err(BundleError::WrongFederation {
-            path: path.to_owned(),
-            found: FederationId(fed),
-            expected: federation,
-        });
-    }
-    let count = u32::from_be_bytes([bytes[41], bytes[42], bytes[43], bytes[44]]) as usize;
+    let Some(c) = bytes.get(pos..pos + 4) else {
+        return Err(bad("truncated before the entry count".into()));
+    };
+    let count = u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize;
     if count > MAX_BATCH_ENTRIES {
         return Err(bad(format!(
             "{count} entries, over the limit of {MAX_BATCH_ENTRIES}"
         )));
     }
-    let mut pos = header;
+    let mut pos = pos + 4;
     let mut out = Vec::with_capacity(count);
     for index in 0..count {
         let Some(len_bytes) = bytes.get(pos..pos + 4) else {
@@ -184,4 +119,204 @@ pub fn decode(
         )));
     }
     Ok(out)
+}
+
+// ---- signed, compressed bundles (version 2) ------------------------------------------------
+
+/// Magic of a signed, compressed bundle.
+const MAGIC_V2: &[u8; 8] = b"SKBUNDL2";
+/// Domain separation of bundle signatures.
+const BUNDLE_SIGNING_CONTEXT: &[u8] = b"sangkien bundle v2\0";
+/// Largest uncompressed payload of a bundle: checked while inflating, so a small file cannot
+/// expand past it.
+pub const MAX_BUNDLE_UNCOMPRESSED_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// A verified bundle's header and entries.
+#[derive(Debug)]
+pub struct SignedBundle {
+    /// The unit that exported it.
+    pub signer: UnitId,
+    /// The unit it was made for.
+    pub for_unit: UnitId,
+    /// When it was made (the signer's clock, Unix ms).
+    pub created_ms: u64,
+    /// Only entries from this time on were included, if set.
+    pub since_ms: Option<u64>,
+    /// The entries, decoded (each still to be verified by import).
+    pub entries: Vec<Entry>,
+}
+
+/// Writes a signed, deflate-compressed bundle of `entries` made by `author` for `for_unit`.
+///
+/// ```text
+/// "SKBUNDL2" | federation:[32] | signer:text | key:[32] | for:text | created_ms:u64
+///   | since:(0 | 1 u64) | uncompressed_len:u64 | compressed_len:u64 | deflate(payload)
+///   | signature:[64]      payload = count:u32 (len:u32 entry)*
+/// ```
+///
+/// The signature (ed25519, checked with `verify_strict`) covers everything before it.
+pub fn write_signed(
+    path: &Path,
+    author: &Author,
+    for_unit: &UnitId,
+    since_ms: Option<u64>,
+    created_ms: u64,
+    entries: &[Entry],
+) -> Result<(), BundleError> {
+    use std::io::Write;
+    let io = |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    assert!(
+        entries.len() <= MAX_BATCH_ENTRIES,
+        "a bundle holds at most MAX_BATCH_ENTRIES"
+    );
+    let mut payload = Vec::new();
+    payload.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+    for e in entries {
+        payload.extend_from_slice(&(e.bytes().len() as u32).to_be_bytes());
+        payload.extend_from_slice(e.bytes());
+    }
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&payload).map_err(io)?;
+    let compressed = z.finish().map_err(io)?;
+    let mut w = Writer::new();
+    w.array(MAGIC_V2);
+    w.array(&author.federation().0);
+    w.text(author.unit().as_str());
+    w.array(&author.public_key().0);
+    w.text(for_unit.as_str());
+    w.u64(created_ms);
+    match since_ms {
+        None => w.u8(0),
+        Some(s) => {
+            w.u8(1);
+            w.u64(s);
+        }
+    }
+    w.u64(payload.len() as u64);
+    w.u64(compressed.len() as u64);
+    w.array(&compressed);
+    let mut bytes = w.into_bytes();
+    let sig = author.sign_message(BUNDLE_SIGNING_CONTEXT, &bytes);
+    bytes.extend_from_slice(&sig);
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, &bytes).map_err(io)?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Reads a signed bundle: checks its size, magic, federation and signature (by a key that was
+/// valid for its signer when it was made, per `directory`), then inflates the payload through
+/// a capped reader and decodes every entry. Anything wrong refuses the whole bundle.
+pub fn read_signed(path: &Path, directory: &Directory) -> Result<SignedBundle, BundleError> {
+    let io = |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let bad = |reason: String| BundleError::Malformed {
+        path: path.to_owned(),
+        reason,
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_BUNDLE_BYTES {
+        return Err(BundleError::TooLarge {
+            path: path.to_owned(),
+            size,
+        });
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_BUNDLE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() < MAGIC_V2.len() + 64 || &bytes[..8] != MAGIC_V2 {
+        if bytes.starts_with(MAGIC) {
+            return Err(bad(
+                "an unsigned bundle of an older version: export it again".into(),
+            ));
+        }
+        return Err(bad("not a sangkien bundle (bad magic or too short)".into()));
+    }
+    let (body, sig) = bytes.split_at(bytes.len() - 64);
+    let mut r = Reader::new(body);
+    let dec = |e: DecodeError| bad(format!("truncated or damaged header: {e}"));
+    let _magic: [u8; 8] = r.array("magic").map_err(dec)?;
+    let federation = FederationId(r.array("federation").map_err(dec)?);
+    if federation != directory.federation() {
+        return Err(BundleError::WrongFederation {
+            path: path.to_owned(),
+            found: federation,
+            expected: directory.federation(),
+        });
+    }
+    let signer = read_unit(&mut r, "signer").map_err(dec)?;
+    let key = UnitKey(r.array("key").map_err(dec)?);
+    let for_unit = read_unit(&mut r, "for").map_err(dec)?;
+    let created_ms = r.u64("created").map_err(dec)?;
+    let since_ms = match r.u8("since").map_err(dec)? {
+        0 => None,
+        1 => Some(r.u64("since").map_err(dec)?),
+        t => return Err(bad(format!("header: unknown tag {t}"))),
+    };
+    let uncompressed_len = r.u64("uncompressed length").map_err(dec)?;
+    let compressed_len = r.u64("compressed length").map_err(dec)?;
+    if uncompressed_len > MAX_BUNDLE_UNCOMPRESSED_BYTES {
+        return Err(bad(format!(
+            "payload of {uncompressed_len} bytes is over the limit of {MAX_BUNDLE_UNCOMPRESSED_BYTES}"
+        )));
+    }
+    let start = r.position();
+    let compressed = usize::try_from(compressed_len)
+        .ok()
+        .and_then(|n| body.get(start..start.checked_add(n)?))
+        .ok_or_else(|| bad("truncated: the payload is shorter than its header says".into()))?;
+    if start + compressed.len() != body.len() {
+        return Err(bad(
+            "truncated or damaged: bytes left after the payload".into()
+        ));
+    }
+    // The signature first: nothing is inflated for a forger.
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.0)
+        .map_err(|_| bad("the signing key is not a valid ed25519 key".into()))?;
+    let mut msg = BUNDLE_SIGNING_CONTEXT.to_vec();
+    msg.extend_from_slice(body);
+    let mut sig_bytes = [0u8; 64];
+    sig_bytes.copy_from_slice(sig);
+    vk.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&sig_bytes))
+        .map_err(|_| bad("forged or damaged: the bundle's signature does not verify".into()))?;
+    directory
+        .key_valid_at(&signer, &key, created_ms)
+        .map_err(|p| {
+            bad(format!(
+                "signed by {signer} with a key that was not valid then: {p:?}"
+            ))
+        })?;
+    let mut payload = Vec::new();
+    flate2::read::DeflateDecoder::new(compressed)
+        .take(uncompressed_len + 1)
+        .read_to_end(&mut payload)
+        .map_err(|e| bad(format!("the payload does not inflate: {e}")))?;
+    if payload.len() as u64 != uncompressed_len {
+        return Err(bad(format!(
+            "the payload inflates to {} bytes, its header says {uncompressed_len}",
+            payload.len()
+        )));
+    }
+    let entries = decode_entries(path, &payload, 0)?;
+    Ok(SignedBundle {
+        signer,
+        for_unit,
+        created_ms,
+        since_ms,
+        entries,
+    })
+}
+
+fn read_unit(r: &mut Reader<'_>, field: &'static str) -> Result<UnitId, DecodeError> {
+    UnitId::new(r.text(field, MAX_UNIT_ID_BYTES)?)
 }

@@ -41,6 +41,20 @@ impl Author {
     pub fn public_key(&self) -> UnitKey {
         UnitKey(self.key.verifying_key().to_bytes())
     }
+    /// Signs a message that is not an entry (a bundle). The caller prefixes its own domain
+    /// separation context, distinct from [`crate::entry::ENTRY_SIGNING_CONTEXT`].
+    pub fn sign_message(&self, context: &[u8], message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        assert!(
+            context != crate::entry::ENTRY_SIGNING_CONTEXT,
+            "only entries are signed in the entry context"
+        );
+        let mut m = Vec::with_capacity(context.len() + message.len());
+        m.extend_from_slice(context);
+        m.extend_from_slice(message);
+        self.key.sign(&m).to_bytes()
+    }
+
     /// Signs `body` as of `time_ms` (the caller's wall clock).
     pub fn sign(&self, time_ms: u64, body: EntryBody) -> Entry {
         UnsignedEntry {

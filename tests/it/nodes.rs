@@ -159,7 +159,15 @@ fn a_node_of_another_federation_refuses_its_bundles() {
     let a = root(&tmp.path().join("a"), T0);
     let b = root(&tmp.path().join("b"), T0);
     let file = tmp.path().join("a.bundle");
-    node::bundle::write(&file, a.federation(), &a.all_entries().unwrap()).unwrap();
-    let err = node::bundle::read(&file, b.federation()).unwrap_err();
+    node::bundle::write_signed(
+        &file,
+        a.author().unwrap(),
+        &unit("tld"),
+        None,
+        T0 + 1,
+        &a.all_entries().unwrap(),
+    )
+    .unwrap();
+    let err = node::bundle::read_signed(&file, b.directory()).unwrap_err();
     assert!(err.to_string().contains("federation"), "{err}");
 }

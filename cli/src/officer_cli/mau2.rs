@@ -137,7 +137,14 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
                 entries.push(e);
             }
         }
-        bundle::write(path, node.federation(), &entries)
+        let now = now_ms();
+        let superior = node
+            .directory()
+            .parent_at(node.unit(), now)
+            .cloned()
+            .unwrap_or_else(|| node.unit().clone());
+        let author = node.author().map_err(|e| Failure::input(e.to_string()))?;
+        bundle::write_signed(path, author, &superior, None, now, &entries)
             .map_err(|e| Failure::input(format!("--out {}: {e}", path.display())).because(e))?;
     }
 
