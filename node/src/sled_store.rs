@@ -644,7 +644,7 @@ impl SledStore {
             self.trees[..].transaction(|tx| self.apply(tx, c, &adds, &buckets));
         r.map_err(|e| match e {
             TransactionError::Abort(s) => err("write", s),
-            TransactionError::Storage(e) => err("write", e),
+            TransactionError::Storage(e) => self.storage_error(e),
         })?;
         self.durable()?;
         Ok(refused)
@@ -791,6 +791,21 @@ impl SledStore {
         }
         flush_deltas(&tx[t::COUNTERS], &mut deltas)?;
         Ok(())
+    }
+
+    /// A sled failure as a sentence; a full disk says so and that nothing of the batch was
+    /// stored (the transaction is all or nothing).
+    fn storage_error(&self, e: sled::Error) -> StoreError {
+        match &e {
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => err(
+                "write",
+                format!(
+                    "the disk holding {} is full: nothing of this batch was stored; free space and try again",
+                    self.path.display()
+                ),
+            ),
+            _ => err("write", e),
+        }
     }
 
     /// Everything in quarantine, with what it waits for.
