@@ -190,6 +190,20 @@ pub struct Node {
     directory: Directory,
     unit: UnitId,
     author: Option<Author>,
+    /// Each unit's children in the tree the counters follow ([`TREE_TIME`]); rebuilt whenever
+    /// certificates arrive, so that a report lists children in O(children).
+    children: BTreeMap<UnitId, Vec<UnitId>>,
+}
+
+/// Children by parent at [`TREE_TIME`].
+fn children_of(d: &Directory) -> BTreeMap<UnitId, Vec<UnitId>> {
+    let mut out: BTreeMap<UnitId, Vec<UnitId>> = BTreeMap::new();
+    for u in d.units() {
+        if let Some(p) = d.parent_at(&u, TREE_TIME) {
+            out.entry(p.clone()).or_default().push(u);
+        }
+    }
+    out
 }
 
 impl Node {
@@ -285,6 +299,7 @@ impl Node {
             directory,
             unit: unit.clone(),
             author,
+            children: BTreeMap::new(),
         };
         let commit = node.plan(outcome.accepted, now_ms)?;
         node.store.commit(&commit)?;
@@ -347,7 +362,9 @@ impl Node {
             directory,
             unit,
             author,
+            children: BTreeMap::new(),
         };
+        node.children = children_of(&node.directory);
         if let Some(old) = node.store.needs_migration() {
             tracing::warn!(
                 from = old,
@@ -375,8 +392,13 @@ impl Node {
     pub(crate) fn reload_directory(&mut self) -> Result<(), NodeError> {
         if let Some(d) = directory_from_store(&self.store)? {
             self.directory = d;
+            self.children = children_of(&self.directory);
         }
         Ok(())
+    }
+    /// A unit's children in the tree the counters follow (every certificate held), by id.
+    pub fn tree_children(&self, unit: &UnitId) -> &[UnitId] {
+        self.children.get(unit).map(|v| v.as_slice()).unwrap_or(&[])
     }
     /// The store, for migration.
     pub(crate) fn store_mut(&mut self) -> &mut SledStore {
@@ -489,10 +511,16 @@ impl Node {
     /// verification) is rebuilt from the store so that it says only what the store holds.
     fn commit_or_reload(&mut self, commit: &Commit) -> Result<Vec<EntryHash>, NodeError> {
         match self.store.commit(commit) {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                if !commit.parents.is_empty() {
+                    self.children = children_of(&self.directory);
+                }
+                Ok(r)
+            }
             Err(e) => {
                 if let Ok(Some(d)) = directory_from_store(&self.store) {
                     self.directory = d;
+                    self.children = children_of(&self.directory);
                 }
                 Err(e.into())
             }

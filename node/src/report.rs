@@ -167,12 +167,13 @@ impl UnitReport {
         now_ms: u64,
     ) -> Result<Self, NodeError> {
         let store = node.store();
-        let d = node.directory();
-        let tree_t = crate::counters::TREE_TIME;
         let counts = store.subtree_tally(unit, programme, phase)?.to_counts();
         let mut children = Vec::new();
-        for c in d.children_at(unit, tree_t) {
-            children.push((store.subtree_tally(&c, programme, phase)?.to_counts(), c));
+        for c in node.tree_children(unit) {
+            children.push((
+                store.subtree_tally(c, programme, phase)?.to_counts(),
+                c.clone(),
+            ));
         }
         Self::assemble(
             node,

@@ -32,6 +32,14 @@ const CRASH_MAX_BATCHES: u64 = 100_000;
 /// `sangkien bench ...`
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
+    /// Đồng bộ: byte và lượt đi-về so với negentropy, cách ngây thơ và Automerge; đồng bộ lần
+    /// đầu qua QUIC so với tốc độ nạp / sync: bytes and round trips against negentropy, the
+    /// naive method and Automerge's per-document sync; first sync over QUIC against ingest.
+    Sync {
+        /// 100.000 mục thay vì 1.000.000 / 100,000 entries instead of 1,000,000.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Thử sập nguồn: ghi, giết bằng SIGKILL, mở lại, đối chiếu / crash test: write, SIGKILL,
     /// reopen, check every acknowledged entry and the counters.
     Crash {
@@ -80,6 +88,13 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Mở một nút có sẵn, đo báo cáo và bộ nhớ / open an existing node (--data): open time,
+    /// report latency for each programme phase it counts, resident memory, bytes on disk.
+    Report {
+        /// Số lần đo / runs per report.
+        #[arg(long, default_value_t = 101)]
+        runs: usize,
+    },
     /// Tốc độ kiểm chữ ký ed25519 trên một lõi / bare ed25519 verify rates on one core.
     Verify {
         /// Số chữ ký / signatures.
@@ -91,6 +106,13 @@ pub enum BenchCommand {
 /// Runs a bench subcommand.
 pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
     match c {
+        BenchCommand::Sync { quick } => {
+            let mut out = std::io::stdout();
+            crate::bench_sync::reconciliation(ctx.json, quick, &mut out)
+                .map_err(|e| Failure::problem(e.to_string()))?;
+            crate::bench_sync::first_sync(ctx.json, &mut out).map_err(Failure::problem)?;
+            Ok(0)
+        }
         BenchCommand::Crash { cycles, dir } => crash(cycles, dir),
         BenchCommand::CrashWriter { start } => crash_writer(ctx, start),
         BenchCommand::National {
@@ -102,6 +124,7 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
             check,
         } => national(initiatives, checkpoints, batch, &shape, dir, check),
         BenchCommand::Ack { count, dir } => ack(count, dir),
+        BenchCommand::Report { runs } => report(ctx, runs),
         BenchCommand::Verify { count } => {
             let (single, batch) = verify_rates(count);
             println!("ed25519 verify_strict, one core: {single:.0} signatures/s");
@@ -544,6 +567,68 @@ fn ack(count: u32, dir: Option<PathBuf>) -> Result<u8, Failure> {
         "of which the durability step alone (flush + fsync round, nothing new): p50 {:.2} ms, p99 {:.2} ms",
         ms(percentile(&flush_only, 0.5)),
         ms(percentile(&flush_only, 0.99))
+    );
+    Ok(0)
+}
+
+// ---- report latency and memory of an existing node -----------------------------------------
+
+fn report(ctx: &Ctx, runs: usize) -> Result<u8, Failure> {
+    let dir = ctx.data()?;
+    let rss0 = rss_bytes();
+    let t = Instant::now();
+    let n = Node::open(dir).map_err(fail)?;
+    let opened = t.elapsed();
+    let root = n.directory().root().clone();
+    let prefix = node::counters::counter_prefix(node::counters::SUBTREE, &root);
+    let mut buckets = Vec::new();
+    for k in n
+        .store()
+        .tree(node::sled_store::t::COUNTERS)
+        .scan_prefix(&prefix)
+        .keys()
+        .flatten()
+    {
+        let b = &k[prefix.len()..];
+        if b.len() == 20 {
+            let mut p = [0u8; 16];
+            p.copy_from_slice(&b[..16]);
+            let phase = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
+            buckets.push((sync_protocol::ids::RecordId(p), phase));
+        }
+    }
+    println!(
+        "opened {} in {:.2} s ({} entries, {} units)",
+        dir.display(),
+        opened.as_secs_f64(),
+        n.store().len().map_err(fail)?,
+        n.directory().units().len()
+    );
+    for (programme, phase) in buckets {
+        let mut times = Vec::with_capacity(runs);
+        let mut held = 0;
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            let r = UnitReport::build(&n, &root, programme, phase, None, node::now_ms())
+                .map_err(fail)?;
+            times.push(t.elapsed());
+            held = r.counts.initiatives;
+        }
+        let first = times[0];
+        times.sort();
+        println!(
+            "national report, programme {} phase {phase}: {held} initiatives; first {:.2} ms, p50 {:.2} ms, p99 {:.2} ms",
+            programme.short(),
+            ms(first),
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99))
+        );
+    }
+    println!(
+        "resident memory: {:.0} MiB (at start {:.0} MiB); database on disk: {:.0} MiB",
+        rss_bytes() as f64 / 1048576.0,
+        rss0 as f64 / 1048576.0,
+        disk_bytes(&dir.join(node::node::DB_DIR)) as f64 / 1048576.0
     );
     Ok(0)
 }
