@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 the command ran and found a problem (an invalid record, a refused
 //! entry); 2 bad usage or bad input (nothing was stored).
 
+mod bench_sync;
 mod commands;
 mod demo;
 mod i18n;

@@ -2,7 +2,7 @@
 //! `sangkien bench ...` (crash test and performance measurements).
 
 mod bench;
-mod synth;
+pub(crate) mod synth;
 
 use std::path::PathBuf;
 

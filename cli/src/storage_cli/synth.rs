@@ -86,6 +86,12 @@ impl Synth {
         s
     }
 
+    /// The signing key of a synthetic unit (for a node that must hold it, e.g. to present it
+    /// over QUIC).
+    pub fn signing_key(&self, id: &str) -> SigningKey {
+        SigningKey::from_bytes(&derive(self.seed, id, 0))
+    }
+
     fn add(&mut self, id: &str, parent: UnitId, role: UnitRole) -> UnitId {
         let unit = uid(id);
         let key = SigningKey::from_bytes(&derive(self.seed, id, 0));
