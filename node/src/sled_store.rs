@@ -1017,7 +1017,8 @@ impl SledStore {
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Entry, StoreError> {
-        Entry::decode(bytes)
+        // Verified before it was stored; `node check` re-verifies with `Entry::decode`.
+        Entry::decode_stored_unchecked(bytes)
             .map_err(|e| err(&format!("stored entry in {}", self.path.display()), e))
     }
 }

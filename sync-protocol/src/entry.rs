@@ -540,6 +540,29 @@ impl Entry {
             bytes: bytes.into(),
         })
     }
+    /// Decodes bytes that this node's own store wrote after verifying them: the same size and
+    /// canonical-form checks as [`Entry::decode`], without checking the signature again (it was
+    /// checked before the bytes were stored; a store read must not cost an ed25519 verify). Never
+    /// call it on bytes from outside the store: `node check` re-verifies stored entries with
+    /// [`Entry::decode`].
+    pub fn decode_stored_unchecked(bytes: &[u8]) -> Result<Self, EntryError> {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(EntryError::TooLarge {
+                actual: bytes.len(),
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let unsigned = decode_unsigned(&mut r)?;
+        let signature: [u8; 64] = r.array("signature")?;
+        r.finish()?;
+        Ok(Entry {
+            unsigned,
+            signature,
+            hash: EntryHash(*blake3::hash(bytes).as_bytes()),
+            bytes: bytes.into(),
+        })
+    }
+
     /// The canonical bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
