@@ -1,0 +1,780 @@
+//! The bad-input catalogue: every door into a node — entries (as sync and bundles deliver
+//! them), bundle files, command-line arguments, QUIC frames — fed something wrong. Each case is
+//! refused with its own reason, the store's entries are byte-for-byte unchanged (a digest of
+//! them before and after), and the node then serves the next valid request.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use node::node::{FederationFile, KEY_FILE};
+use node::Node;
+use sync_protocol::entry::{Binding, Certificate, DecisionKind, Entry, EntryBody, UnitRole};
+use sync_protocol::ids::{ChangeHash, EntryHash, RecordId, UnitId};
+use sync_protocol::limits::{MAX_ENTRY_BYTES, MAX_HEADS_COUNT};
+use sync_protocol::store::EntryStore;
+use sync_protocol::testkit::{resign, unit, Federation};
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("sangkien-bad-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A digest of every entry a node stores.
+fn digest(n: &Node) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
+    for e in n.store().hashes().unwrap() {
+        h.update(&e.0);
+    }
+    h.finalize()
+}
+
+/// A node on disk for a testkit unit, holding the testkit's key for it.
+fn node_for(fed: &Federation, dir: &Path, id: &str) -> Node {
+    let d = dir.join(id);
+    std::fs::create_dir_all(&d).unwrap();
+    node::keys::write_new(&d.join(KEY_FILE), fed.signing_key(id)).unwrap();
+    let g = &fed.genesis;
+    let ff = FederationFile {
+        federation_id: g.federation_id().to_hex(),
+        root_unit: g.root_unit.to_string(),
+        root_name: g.root_name.to_string(),
+        root_public_key: g.root_key.to_hex(),
+        genesis: hex::encode(fed.genesis_entry.bytes()),
+    };
+    std::fs::write(
+        d.join("federation.json"),
+        serde_json::to_string(&ff).unwrap(),
+    )
+    .unwrap();
+    Node::create_enrolled(
+        &d,
+        &ff,
+        fed.genesis_entry.clone(),
+        unit(id),
+        fed.trust_entries.clone(),
+        node::now_ms(),
+    )
+    .unwrap()
+}
+
+/// What the door said: the decode error, or what import did.
+fn deliver(n: &mut Node, bytes: &[u8]) -> String {
+    match Entry::decode(bytes) {
+        Err(e) => format!("refused: {e}"),
+        Ok(e) => {
+            let r = n.import(vec![e], node::now_ms()).unwrap();
+            if let Some((_, why)) = r.rejected.first() {
+                format!("refused: {why}")
+            } else if let Some((_, why)) = r.quarantined.first() {
+                format!("quarantined: waiting for {why}")
+            } else if r.duplicates > 0 {
+                "already held (a replay changes nothing)".into()
+            } else {
+                format!("ACCEPTED {r:?}")
+            }
+        }
+    }
+}
+
+/// Offset of the body-kind byte in an entry of `author`.
+fn body_tag_offset(author: &str) -> usize {
+    1 + 32 + 4 + author.len() + 32 + 8
+}
+
+#[test]
+fn every_door_refuses_bad_input_and_keeps_serving() {
+    let tmp = TempDir::new("catalogue");
+    let mut fed = Federation::new();
+    let mut district = node_for(&fed, &tmp.0, "ldld-tuy-hoa");
+    // A valid initiative from cdcs-a, submitted: the store's baseline.
+    let (r, change) = fed.new_initiative("cdcs-a", "Băng tải", false);
+    fed.import_ok(change.clone());
+    let submit = fed.chain(r, None, &[("cdcs-a", DecisionKind::Submit)]);
+    fed.import_ok(submit.clone());
+    let mut all = change.clone();
+    all.extend(submit.clone());
+    assert!(district
+        .import(all, node::now_ms())
+        .unwrap()
+        .rejected
+        .is_empty());
+    let valid = change[0].clone();
+
+    // Each case: (door, name, bytes or an entry, expected words of the reason).
+    let mut cases: Vec<(&str, Vec<u8>, &str)> = Vec::new();
+    let b = valid.bytes().to_vec();
+    cases.push(("truncated entry", b[..b.len() - 10].to_vec(), "truncated"));
+    cases.push(("trailing byte", [b.clone(), vec![0]].concat(), "trailing"));
+    let mut v = b.clone();
+    v[0] = 9;
+    cases.push(("unknown version", v, "unknown tag 9"));
+    let mut v = b.clone();
+    v[body_tag_offset("cdcs-a")] = 77;
+    cases.push(("unknown body kind", v, "body kind has unknown tag"));
+    cases.push((
+        "oversized entry",
+        vec![1; MAX_ENTRY_BYTES + 1],
+        "over the limit",
+    ));
+    let mut v = b.clone();
+    let n = v.len();
+    v[n - 1] ^= 1;
+    cases.push(("forged signature", v, "signature does not verify"));
+    let mut v = b.clone();
+    v[body_tag_offset("cdcs-a") - 1] ^= 1;
+    cases.push(("altered time", v, "signature does not verify"));
+    // Text that is not UTF-8 / not NFC, re-signed by the rightful key so only that rule fails.
+    let officer = |e: &Entry| -> usize {
+        let bytes = e.bytes();
+        let needle = "Trần Thị Bình".as_bytes();
+        bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap()
+    };
+    let d = &submit[0];
+    let mut v = d.bytes().to_vec();
+    let at = officer(d);
+    v[at] = 0xff;
+    cases.push((
+        "officer name not UTF-8",
+        resign(&v, fed.signing_key("cdcs-a")),
+        "not valid UTF-8",
+    ));
+    let mut v = d.bytes().to_vec();
+    // "ầ" (3 bytes) becomes "a" + a combining grave accent (3 bytes): valid UTF-8, not NFC.
+    let at = officer(d);
+    v[at + 2..at + 5].copy_from_slice(&[b'a', 0xcc, 0x80]);
+    cases.push((
+        "officer name not NFC",
+        resign(&v, fed.signing_key("cdcs-a")),
+        "NFC",
+    ));
+
+    // Entries whose bytes are fine but whose meaning is refused.
+    let t = fed.tick();
+    let other = sync_protocol::author::Author::new(
+        sync_protocol::ids::FederationId([9; 32]),
+        unit("cdcs-a"),
+        fed.signing_key("cdcs-a").clone(),
+    );
+    let binding_r = fed.binding(r);
+    let body = fed.decision_body(r, DecisionKind::Submit, binding_r.clone(), None);
+    cases.push((
+        "another federation's entry",
+        other.sign(t, body.clone()).bytes().to_vec(),
+        "belongs to federation",
+    ));
+    let future = node::now_ms() + 10 * 60 * 1000;
+    cases.push((
+        "future-dated entry",
+        fed.author("cdcs-a")
+            .sign(future, body.clone())
+            .bytes()
+            .to_vec(),
+        "in the future",
+    ));
+    cases.push(("replayed entry", valid.bytes().to_vec(), "already held"));
+    let stranger = sync_protocol::author::Author::new(
+        fed.genesis.federation_id(),
+        unit("cdcs-la"),
+        sync_protocol::testkit::key_of(200),
+    );
+    cases.push((
+        "unknown key",
+        stranger.sign(t, body.clone()).bytes().to_vec(),
+        "quarantined: waiting for certificate",
+    ));
+    // cdcs-b's key is revoked by its district from before; it signs afterwards.
+    let revocation = fed.revoke("ldld-tuy-hoa", "cdcs-b", fed.time_ms() - 500);
+    fed.import_ok(vec![revocation.clone()]);
+    assert!(district
+        .import(vec![revocation], node::now_ms())
+        .unwrap()
+        .rejected
+        .is_empty());
+    let (rb, _) = fed.new_initiative("cdcs-b", "Sau khi thu hồi", false);
+    let _ = rb;
+    let t = fed.tick();
+    cases.push((
+        "revoked key",
+        fed.author("cdcs-b").sign(t, body.clone()).bytes().to_vec(),
+        "revoked",
+    ));
+    let skip = fed.decide(
+        "ldld-phu-yen",
+        r,
+        DecisionKind::Approve,
+        binding_r.clone(),
+        Some(submit[0].hash()),
+    );
+    cases.push((
+        "decision that skips a level",
+        skip.bytes().to_vec(),
+        "skips a level",
+    ));
+    let outside = fed.decide(
+        "ldld-tra-vinh",
+        r,
+        DecisionKind::Approve,
+        binding_r.clone(),
+        Some(submit[0].hash()),
+    );
+    cases.push((
+        "decision outside the subtree",
+        outside.bytes().to_vec(),
+        "outside its subtree",
+    ));
+    let first = fed.decide(
+        "ldld-tuy-hoa",
+        r,
+        DecisionKind::Approve,
+        binding_r.clone(),
+        None,
+    );
+    cases.push((
+        "decision out of order",
+        first.bytes().to_vec(),
+        "out of order",
+    ));
+    let heads = Binding::Heads(
+        (0..=MAX_HEADS_COUNT as u8)
+            .map(|i| ChangeHash([i; 32]))
+            .collect(),
+    );
+    let many = fed.decide(
+        "ldld-tuy-hoa",
+        r,
+        DecisionKind::Approve,
+        heads,
+        Some(submit[0].hash()),
+    );
+    cases.push((
+        "more heads than the limit",
+        many.bytes().to_vec(),
+        "heads is 65 long",
+    ));
+    let (rc, sibling_change) = fed.new_initiative("cdcs-c", "Của Trà Vinh", false);
+    let _ = rc;
+    cases.push((
+        "initiative of another subtree",
+        sibling_change[0].bytes().to_vec(),
+        "outside the scope",
+    ));
+    let t = fed.tick();
+    let by_sibling = fed.author("ldld-tp-tra-vinh").sign(
+        t,
+        EntryBody::Certificate(Certificate {
+            unit: unit("cdcs-moi"),
+            name: sync_protocol::text::Text::new("name", "Mới", 100).unwrap(),
+            role: UnitRole::Grassroots,
+            parent: unit("ldld-tuy-hoa"),
+            key: stranger.public_key(),
+            replaces: None,
+        }),
+    );
+    cases.push((
+        "certificate signed by a sibling",
+        by_sibling.bytes().to_vec(),
+        "signed by ldld-tp-tra-vinh",
+    ));
+    let takeover = fed.author("ldld-tp-tra-vinh").sign(
+        t + 1,
+        EntryBody::Certificate(Certificate {
+            unit: unit("cdcs-a"),
+            name: sync_protocol::text::Text::new("name", "Chiếm", 100).unwrap(),
+            role: UnitRole::Grassroots,
+            parent: unit("ldld-tp-tra-vinh"),
+            key: stranger.public_key(),
+            replaces: Some(fed.certificate_of("cdcs-a")),
+        }),
+    );
+    cases.push((
+        "takeover of a unit",
+        takeover.bytes().to_vec(),
+        "may not re-certify",
+    ));
+    let mut foreign = change[0].body().clone();
+    if let EntryBody::RecordChange(c) = &mut foreign {
+        c.owner = unit("cdcs-b");
+    }
+    let t = fed.tick();
+    let by_other = fed.author("cdcs-a").sign(t, foreign);
+    cases.push((
+        "record change naming another owner",
+        by_other.bytes().to_vec(),
+        "belongs to",
+    ));
+    let proj = {
+        let (rs, sc) = fed.new_initiative("cdcs-a", "Bí mật", true);
+        fed.import_ok(sc.clone());
+        assert!(district
+            .import(sc, node::now_ms())
+            .unwrap()
+            .rejected
+            .is_empty());
+        let mut p = fed.projection_body(rs);
+        p.commitment = sync_protocol::ids::ContentHash([0; 32]);
+        let t = fed.tick();
+        fed.author("cdcs-a").sign(t, EntryBody::Projection(p))
+    };
+    cases.push((
+        "projection not matching its private part",
+        proj.bytes().to_vec(),
+        "commitment",
+    ));
+    let unknown_prev = fed.decide(
+        "ldld-tuy-hoa",
+        r,
+        DecisionKind::Approve,
+        binding_r.clone(),
+        Some(EntryHash([3; 32])),
+    );
+    cases.push((
+        "decision citing an unknown previous decision",
+        unknown_prev.bytes().to_vec(),
+        "quarantined: waiting for entry",
+    ));
+    let wrong_binding = fed.decide(
+        "ldld-tuy-hoa",
+        RecordId([0x77; 16]),
+        DecisionKind::Approve,
+        binding_r.clone(),
+        None,
+    );
+    cases.push((
+        "decision on a record never seen",
+        wrong_binding.bytes().to_vec(),
+        "quarantined: waiting for record",
+    ));
+
+    let entry_cases = cases.len();
+    for (name, bytes, expected) in cases {
+        let before = digest(&district);
+        let said = deliver(&mut district, &bytes);
+        assert!(
+            said.contains(expected),
+            "{name}: expected {expected:?}, got {said:?}"
+        );
+        assert_eq!(digest(&district), before, "{name}: the store changed");
+        // The node serves the next valid request: a fresh initiative from its subtree.
+        let (_, ok) = fed.new_initiative("cdcs-a", &format!("Sau: {name}"), false);
+        fed.import_ok(ok.clone());
+        let r = district.import(ok, node::now_ms()).unwrap();
+        assert_eq!(r.accepted, 1, "{name}: the node stopped serving: {r:?}");
+    }
+    assert!(entry_cases >= 25, "{entry_cases}");
+
+    // ---- bundle files and command-line arguments, through the real executable ----
+    let exe = env!("CARGO_BIN_EXE_sangkien");
+    let run = |args: &[&str]| {
+        Command::new(exe)
+            .args(args)
+            .env_remove("SANGKIEN_DATA")
+            .env("SANGKIEN_LANG", "en")
+            .output()
+            .unwrap()
+    };
+    let data = district.dir().to_owned();
+    let data_s = data.to_str().unwrap().to_owned();
+    drop(district);
+    let good = tmp.0.join("good.bundle");
+    let o = run(&[
+        "--data",
+        &data_s,
+        "bundle",
+        "export",
+        "--for",
+        "ldld-phu-yen",
+        good.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let good_bytes = std::fs::read(&good).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = tmp.0.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let mut flipped = good_bytes.clone();
+    let n = flipped.len();
+    flipped[n / 2] ^= 1;
+    let mut huge = good_bytes.clone();
+    // The uncompressed length sits 16 bytes before the payload; set it far over the limit.
+    let header_len = 8 + 32 + 4 + "ldld-tuy-hoa".len() + 32 + 4 + "ldld-phu-yen".len() + 8 + 1;
+    huge[header_len..header_len + 8].copy_from_slice(&u64::MAX.to_be_bytes());
+    // Another federation's bundle: made by a fresh federation on disk.
+    let other_root = tmp.0.join("other");
+    let o = run(&["--data", other_root.to_str().unwrap(), "federation", "init"]);
+    assert!(o.status.success());
+    let other_bundle = tmp.0.join("other.bundle");
+    let o = run(&[
+        "--data",
+        other_root.to_str().unwrap(),
+        "bundle",
+        "export",
+        "--for",
+        "tld",
+        other_bundle.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bundle_cases: Vec<(&str, String, &str)> = vec![
+        (
+            "garbage bundle",
+            write(
+                "garbage.bundle",
+                b"this is not a bundle at all, not even close.....................................",
+            ),
+            "not a sangkien bundle",
+        ),
+        (
+            "truncated bundle",
+            write("truncated.bundle", &good_bytes[..good_bytes.len() / 3]),
+            "truncated",
+        ),
+        (
+            "corrupted bundle",
+            write("flipped.bundle", &flipped),
+            "signature does not verify",
+        ),
+        (
+            "bundle of another federation",
+            other_bundle.to_str().unwrap().to_owned(),
+            "federation",
+        ),
+        (
+            "unsigned bundle of the old format",
+            write("v1.bundle", &[b"SKBUNDLE".as_slice(), &[0u8; 100]].concat()),
+            "older version",
+        ),
+        (
+            "bundle announcing a huge payload",
+            write("huge.bundle", &huge),
+            "over the limit",
+        ),
+        (
+            "missing bundle file",
+            tmp.0.join("nope.bundle").to_str().unwrap().to_owned(),
+            "No such file",
+        ),
+    ];
+    let digest_of = |dir: &Path| {
+        let n = Node::open(dir).unwrap();
+        digest(&n)
+    };
+    for (name, file, expected) in &bundle_cases {
+        let before = digest_of(&data);
+        let o = run(&["--data", &data_s, "bundle", "import", file]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(expected),
+            "{name}: expected {expected:?} in {err:?}"
+        );
+        assert_eq!(digest_of(&data), before, "{name}: the store changed");
+    }
+    // The node still imports a good bundle (idempotent: it already holds all of it).
+    let o = run(&[
+        "--data",
+        &data_s,
+        "bundle",
+        "import",
+        good.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let out = tmp.0.join("x").to_str().unwrap().to_owned();
+    let cli_cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "unit id with capitals and spaces",
+            vec![
+                "--data",
+                &data_s,
+                "unit",
+                "enrol",
+                "--id",
+                "Phú Yên",
+                "--name",
+                "x",
+                "--role",
+                "grassroots",
+                "--into",
+                &out,
+            ],
+            "invalid unit id",
+        ),
+        (
+            "unknown role",
+            vec![
+                "--data", &data_s, "unit", "enrol", "--id", "x", "--name", "x", "--role", "king",
+                "--into", &out,
+            ],
+            "invalid role",
+        ),
+        ("no data directory", vec!["verify"], "--data"),
+        (
+            "data directory that is not a node",
+            vec!["--data", tmp.0.to_str().unwrap(), "verify"],
+            "is not a sangkien node",
+        ),
+        (
+            "--since that is not a date",
+            vec![
+                "--data",
+                &data_s,
+                "bundle",
+                "export",
+                "--for",
+                "ldld-phu-yen",
+                "--since",
+                "tomorrow",
+                &out,
+            ],
+            "--since",
+        ),
+        (
+            "export for an unknown unit",
+            vec![
+                "--data",
+                &data_s,
+                "bundle",
+                "export",
+                "--for",
+                "cdcs-khong-co",
+                &out,
+            ],
+            "not known",
+        ),
+        (
+            "revocation with a malformed key",
+            vec![
+                "--data",
+                &data_s,
+                "unit",
+                "revoke",
+                "--unit",
+                "cdcs-a",
+                "--key",
+                "zz",
+                "--reason",
+                "mất máy",
+            ],
+            "hexadecimal",
+        ),
+        (
+            "unknown subcommand",
+            vec!["--data", &data_s, "explode"],
+            "unrecognized subcommand",
+        ),
+        (
+            "empty unit name",
+            vec![
+                "--data",
+                &data_s,
+                "unit",
+                "enrol",
+                "--id",
+                "cdcs-rong",
+                "--name",
+                "   ",
+                "--role",
+                "grassroots",
+                "--into",
+                &out,
+            ],
+            "is required",
+        ),
+    ];
+    for (name, args, expected) in &cli_cases {
+        let before = digest_of(&data);
+        let o = run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(expected),
+            "{name}: expected {expected:?} in {err:?}"
+        );
+        assert_eq!(digest_of(&data), before, "{name}: the store changed");
+        assert!(!Path::new(&out).exists(), "{name}: left a file behind");
+    }
+    let o = run(&["--data", &data_s, "verify"]);
+    assert!(
+        o.status.success(),
+        "the node still answers: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let total = entry_cases + bundle_cases.len() + cli_cases.len();
+    eprintln!(
+        "bad-input catalogue: {entry_cases} entries, {} bundles, {} command lines = {total}",
+        bundle_cases.len(),
+        cli_cases.len()
+    );
+    assert!(total >= 40, "{total}");
+    let _ = UnitId::new("x");
+}
+
+/// What the server side of one connection did.
+async fn serve_one(
+    endpoint: &node::quic::QuicEndpoint,
+    n: &mut Node,
+) -> Result<node::sync::SideOutcome, node::sync::SyncError> {
+    let c = endpoint.accept().await.expect("a connection");
+    node::sync::sync_over_quic(
+        n,
+        c,
+        sync_protocol::sync::Role::Responder,
+        None,
+        node::now_ms,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn bad_quic_frames_disconnect_that_peer_and_the_node_keeps_serving() {
+    use node::quic::{FederationVerifier, QuicEndpoint, QuicIdentity, MAX_FRAME_BYTES};
+    use std::sync::{Arc, RwLock};
+    use sync_protocol::sync::{Bound, Message, Range, RangePayload};
+    let tmp = TempDir::new("frames");
+    let mut fed = Federation::new();
+    let mut server = node_for(&fed, &tmp.0, "ldld-tuy-hoa");
+    let mut client = node_for(&fed, &tmp.0, "cdcs-a");
+    let (r, change) = fed.new_initiative("cdcs-a", "Qua QUIC", false);
+    fed.import_ok(change.clone());
+    client.import(change, node::now_ms()).unwrap();
+    let _ = r;
+    let bind = |n: &Node| {
+        let id = QuicIdentity::for_node(n).unwrap();
+        let dir = Arc::new(RwLock::new(n.directory().clone()));
+        QuicEndpoint::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            &id,
+            FederationVerifier::for_directory(dir),
+        )
+        .unwrap()
+    };
+    let (es, ec) = (bind(&server), bind(&client));
+    let addr = es.local_addr().unwrap();
+    let fed_id = server.federation();
+    let forged = {
+        let mut v = fed.chain(r, None, &[("cdcs-a", DecisionKind::Submit)])[0]
+            .bytes()
+            .to_vec();
+        let n = v.len();
+        v[n - 1] ^= 1;
+        v
+    };
+    let hello = |federation, upper| Message::Hello {
+        version: 1,
+        federation,
+        cursor_ms: None,
+        ranges: vec![Range {
+            upper,
+            payload: RangePayload::Fingerprint(sync_protocol::sync::Fingerprint([0; 16])),
+        }],
+    };
+    // (case, raw bytes written on the stream, expected words in the server's error)
+    let frame = |m: &Message| {
+        let body = m.encode();
+        [(body.len() as u32).to_be_bytes().to_vec(), body].concat()
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "garbage frame",
+            [8u32.to_be_bytes().to_vec(), b"garbage!".to_vec()].concat(),
+            "bad message",
+        ),
+        (
+            "frame over the limit",
+            ((MAX_FRAME_BYTES + 1) as u32).to_be_bytes().to_vec(),
+            "over MAX_FRAME_BYTES",
+        ),
+        (
+            "truncated frame",
+            [100u32.to_be_bytes().to_vec(), vec![1; 10]].concat(),
+            "truncated",
+        ),
+        (
+            "wrong message for the state",
+            frame(&Message::Done),
+            "first message must be a hello",
+        ),
+        (
+            "hello of another federation",
+            frame(&hello(
+                sync_protocol::ids::FederationId([5; 32]),
+                Bound::Infinity,
+            )),
+            "federation",
+        ),
+        (
+            "ranges not reaching infinity",
+            frame(&hello(
+                fed_id,
+                Bound::Key {
+                    time_ms: 5,
+                    prefix: vec![],
+                },
+            )),
+            "infinity",
+        ),
+    ];
+    for (name, bytes, expected) in &cases {
+        let before = digest(&server);
+        let attack = async {
+            let mut c = ec.connect(addr).await.expect("connect");
+            c.send_raw_unchecked(bytes).await.ok();
+            let (mut tx, mut rx) = c.split();
+            tx.finish().ok();
+            while let Ok(Some(_)) = rx.recv_frame().await {}
+        };
+        let (res, _) = tokio::join!(serve_one(&es, &mut server), attack);
+        let err = res.expect_err(name).to_string();
+        assert!(
+            err.contains(expected),
+            "{name}: expected {expected:?} in {err:?}"
+        );
+        assert_eq!(digest(&server), before, "{name}: the store changed");
+    }
+    // A forged entry inside a well-formed session is rejected with its reason; the session
+    // goes on and the genuine entries are stored.
+    let before = digest(&server);
+    let session = async {
+        let mut c = ec.connect(addr).await.expect("connect");
+        c.send_frame(&Message::Entries(vec![forged.clone()]).encode())
+            .await
+            .ok();
+        drop(c);
+    };
+    let (res, _) = tokio::join!(serve_one(&es, &mut server), session);
+    let _ = res;
+    assert_eq!(digest(&server), before, "a forged entry changed the store");
+    // The node still serves a valid peer, who syncs its initiative to it.
+    let valid = async {
+        let c = ec.connect(addr).await.expect("connect");
+        node::sync::sync_over_quic(
+            &mut client,
+            c,
+            sync_protocol::sync::Role::Initiator,
+            None,
+            node::now_ms,
+        )
+        .await
+    };
+    let (s, c) = tokio::join!(serve_one(&es, &mut server), valid);
+    let (s, c) = (s.expect("server"), c.expect("client"));
+    assert_eq!(s.import.accepted, 1, "{s:?} {c:?}");
+    eprintln!(
+        "QUIC frame cases: {} + forged entry in session",
+        cases.len()
+    );
+}
