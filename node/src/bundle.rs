@@ -217,10 +217,6 @@ pub fn read_signed(path: &Path, directory: &Directory) -> Result<SignedBundle, B
         path: path.to_owned(),
         source,
     };
-    let bad = |reason: String| BundleError::Malformed {
-        path: path.to_owned(),
-        reason,
-    };
     let size = std::fs::metadata(path).map_err(io)?.len();
     if size > MAX_BUNDLE_BYTES {
         return Err(BundleError::TooLarge {
@@ -234,6 +230,26 @@ pub fn read_signed(path: &Path, directory: &Directory) -> Result<SignedBundle, B
         .take(MAX_BUNDLE_BYTES)
         .read_to_end(&mut bytes)
         .map_err(io)?;
+    parse_signed(path, &bytes, directory)
+}
+
+/// Checks and decodes the bytes of a signed bundle (see [`read_signed`]); `path` only names
+/// the bundle in errors.
+pub fn parse_signed(
+    path: &Path,
+    bytes: &[u8],
+    directory: &Directory,
+) -> Result<SignedBundle, BundleError> {
+    let bad = |reason: String| BundleError::Malformed {
+        path: path.to_owned(),
+        reason,
+    };
+    if bytes.len() as u64 > MAX_BUNDLE_BYTES {
+        return Err(BundleError::TooLarge {
+            path: path.to_owned(),
+            size: bytes.len() as u64,
+        });
+    }
     if bytes.len() < MAGIC_V2.len() + 64 || &bytes[..8] != MAGIC_V2 {
         if bytes.starts_with(MAGIC) {
             return Err(bad(
