@@ -366,3 +366,93 @@ async fn a_three_level_tree_converges_over_quic() {
     let (a, b) = sync_quic(&mut t.grass, &mut t.district, None).await;
     assert_eq!(a.stats.entries_sent + b.stats.entries_sent, 0);
 }
+
+#[test]
+fn duplicated_and_reordered_delivery_converges_to_the_same_store() {
+    let mut t = tree("sync-dup");
+    let mut made = Vec::new();
+    for i in 0..6 {
+        made.push(initiative(
+            &mut t.grass,
+            &format!("Lặp {i}"),
+            i == 3,
+            T0 + 10 + i,
+        ));
+    }
+    records::decide(
+        &mut t.grass,
+        made[0],
+        DecisionKind::Submit,
+        text("A"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 20,
+    )
+    .unwrap();
+    // The district gets everything twice, newest first, as a flaky relay would deliver it.
+    let mut entries = t.grass.entries_for(&unit("ldld-tuy-hoa"), T0 + 30).unwrap();
+    entries.reverse();
+    let twice: Vec<_> = entries.iter().chain(entries.iter()).cloned().collect();
+    let r = t.district.import(twice, T0 + 30).unwrap();
+    assert!(r.rejected.is_empty(), "{r:?}");
+    assert!(
+        r.quarantined.is_empty(),
+        "reordering is absorbed by the batch: {r:?}"
+    );
+    // A sync afterwards finds nothing left to move.
+    let (a, _) = sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 31).unwrap();
+    assert_eq!(
+        a.stats.entries_sent, 0,
+        "nothing left to send after the duplicated delivery"
+    );
+    for r in &made {
+        assert!(holds(&t.district, *r) >= 1);
+    }
+}
+
+#[tokio::test]
+async fn a_node_cut_off_mid_sync_resumes_after_restart() {
+    let Tree {
+        _tmp,
+        mut grass,
+        district,
+        ..
+    } = tree("sync-cut");
+    let mut district = district;
+    for i in 0..400 {
+        initiative(&mut grass, &format!("Sáng kiến {i}"), false, T0 + 10 + i);
+    }
+    let offered = grass.entries_for(&unit("ldld-tuy-hoa"), T0 + 500).unwrap();
+    let held_before = hashes(&district).len();
+    // The session is cut a few milliseconds in: the link drops, or the process dies.
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_millis(30),
+        node::sync::sync_pair_over_quic(&mut grass, &mut district, None),
+    )
+    .await;
+    let finished_anyway = matches!(cut, Ok(Ok(_)));
+    eprintln!("first session cut before it finished: {}", !finished_anyway);
+    // Restart the district node from disk: everything it acknowledged is still there.
+    let dir = district.dir().to_owned();
+    let held_after_cut = hashes(&district);
+    drop(district);
+    let mut district = Node::open(&dir).unwrap();
+    assert_eq!(
+        hashes(&district),
+        held_after_cut,
+        "a restart loses nothing acknowledged"
+    );
+    // The next session moves only what is still missing, and converges.
+    let (a, _) = node::sync::sync_pair_over_quic(&mut grass, &mut district, None)
+        .await
+        .unwrap();
+    let moved_first = held_after_cut.len() - held_before;
+    assert_eq!(
+        moved_first + a.stats.entries_sent as usize,
+        offered.iter().filter(|e| !matches!(e.body(), sync_protocol::entry::EntryBody::Genesis(_) | sync_protocol::entry::EntryBody::Certificate(_))).count(),
+        "the two sessions together sent each missing entry once (first session finished: {finished_anyway})"
+    );
+    for e in &offered {
+        assert!(district.store().contains(&e.hash()).unwrap());
+    }
+}
