@@ -193,6 +193,8 @@ pub struct Node {
     /// Each unit's children in the tree the counters follow ([`TREE_TIME`]); rebuilt whenever
     /// certificates arrive, so that a report lists children in O(children).
     children: BTreeMap<UnitId, Vec<UnitId>>,
+    /// Why the key file could not be used, when it could not (an encrypted key, no passphrase).
+    key_problem: Option<String>,
 }
 
 /// Children by parent at [`TREE_TIME`].
@@ -300,6 +302,7 @@ impl Node {
             unit: unit.clone(),
             author,
             children: BTreeMap::new(),
+            key_problem: None,
         };
         let commit = node.plan(outcome.accepted, now_ms)?;
         node.store.commit(&commit)?;
@@ -347,12 +350,18 @@ impl Node {
             });
         }
         let key_path = dir.join(KEY_FILE);
+        // An encrypted key without its passphrase leaves the node readable (check, backup,
+        // reports) but unable to sign; `author()` then says why.
+        let mut key_problem = None;
         let author = if key_path.exists() {
-            Some(Author::new(
-                directory.federation(),
-                unit.clone(),
-                keys::read(&key_path)?,
-            ))
+            match keys::read(&key_path) {
+                Ok(k) => Some(Author::new(directory.federation(), unit.clone(), k)),
+                Err(e @ KeyError::NeedPassphrase(_)) => {
+                    key_problem = Some(e.to_string());
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            }
         } else {
             None
         };
@@ -363,6 +372,7 @@ impl Node {
             unit,
             author,
             children: BTreeMap::new(),
+            key_problem,
         };
         node.children = children_of(&node.directory);
         if let Some(old) = node.store.needs_migration() {
@@ -416,7 +426,10 @@ impl Node {
     pub fn author(&self) -> Result<&Author, NodeError> {
         self.author.as_ref().ok_or_else(|| NodeError::File {
             path: self.dir.join(KEY_FILE),
-            reason: "this node has no key file, so it cannot sign".into(),
+            reason: self
+                .key_problem
+                .clone()
+                .unwrap_or_else(|| "this node has no key file, so it cannot sign".into()),
         })
     }
     /// Reads the federation file.
@@ -427,6 +440,7 @@ impl Node {
     pub fn reload_key(&mut self) -> Result<(), NodeError> {
         let key = keys::read(&self.dir.join(KEY_FILE))?;
         self.author = Some(Author::new(self.federation(), self.unit.clone(), key));
+        self.key_problem = None;
         Ok(())
     }
 

@@ -416,7 +416,27 @@ fn a_key_encrypted_at_rest_opens_only_with_its_passphrase() {
         keys::read_with(&path, None),
         Err(keys::KeyError::NeedPassphrase(_))
     ));
+    // A node whose key is encrypted opens without the passphrase for reading and checking,
+    // and says why it cannot sign.
+    let mut f = federation("storage-keys-node");
+    let dir = f.a.dir().to_owned();
+    let key_path = dir.join(node::node::KEY_FILE);
+    let k = keys::read_with(&key_path, None).expect("plain key");
+    drop(f.a);
+    std::fs::remove_file(&key_path).expect("remove");
+    keys::write_raw_new(
+        &key_path,
+        &keys::encrypt(&key_path, &k, "pw").expect("encrypt"),
+    )
+    .expect("write");
+    let mut a = Node::open(&dir).expect("opens without the passphrase");
+    let e = a.author().err().expect("cannot sign").to_string();
+    assert!(e.contains("SANGKIEN_PASSPHRASE_FILE"), "{e}");
+    assert!(check::run(&mut a, T0 + 10, false)
+        .expect("check")
+        .is_clean());
     let _: UnitId = unit("tld");
+    f.district.dir();
 }
 
 fn hex_of(k: &ed25519_dalek::SigningKey) -> String {
