@@ -1,0 +1,396 @@
+//! What a run reports, and its three renderings: a table, JSON and an SVG chart. Nothing here
+//! reads a clock: the same seed gives the same bytes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::sim::{fmt_dur, FaultProfile, Violation, DAY_MS};
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counters {
+    /// Nodes.
+    pub nodes: u64,
+    /// Initiatives registered.
+    pub initiatives: u64,
+    /// Decisions made (submissions excluded).
+    pub decisions: u64,
+    /// Entries signed by the workload.
+    pub entries_authored: u64,
+    /// Entries carried by sessions.
+    pub entries_transferred: u64,
+    /// Entries skipped at import as already held (duplicates).
+    pub duplicates_skipped: u64,
+    /// Sessions started.
+    pub sessions: u64,
+    /// Sessions completed on both sides.
+    pub sessions_completed: u64,
+    /// Sessions cut (loss, outage, crash, restore).
+    pub sessions_cut: u64,
+    /// Ticks skipped because neither side changed since the last session.
+    pub idle_polls: u64,
+    /// Crashes.
+    pub crashes: u64,
+    /// Pending (unflushed) entries lost in crashes.
+    pub pending_lost_in_crashes: u64,
+    /// Restores from old backups.
+    pub restores: u64,
+    /// Entries whose every durable copy was wiped by restores (lost for real).
+    pub lost_to_restores: u64,
+    /// Outages.
+    pub outages: u64,
+    /// USB bundles imported.
+    pub bundles: u64,
+    /// Forged or misdirected entries injected.
+    pub forgeries: u64,
+    /// Refusals of entries that were not valid there (forgeries).
+    pub forgeries_refused: u64,
+    /// Records re-verified at the end.
+    pub records_audited: u64,
+    /// The national target of recognised initiatives.
+    pub target_recognised: u64,
+    /// From the last authored entry to convergence.
+    pub converged_after_last_edit_ms: Option<u64>,
+    /// Virtual time at the end.
+    pub end_ms: u64,
+    /// Events processed.
+    pub events: u64,
+}
+
+/// Traffic of one link kind.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LinkStats {
+    /// Bytes (messages both ways, or bundle entries).
+    pub bytes: u64,
+    /// Messages.
+    pub messages: u64,
+    /// Sessions (or bundles).
+    pub sessions: u64,
+    /// Sessions cut.
+    pub cut: u64,
+}
+
+/// Delay percentiles, milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th.
+    pub p90: u64,
+    /// 99th.
+    pub p99: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+impl Percentiles {
+    /// Of sorted samples.
+    pub fn of(sorted: &[u64]) -> Self {
+        let at = |q: f64| {
+            if sorted.is_empty() {
+                0
+            } else {
+                sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+            }
+        };
+        Self {
+            count: sorted.len() as u64,
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: sorted.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// The report of one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Nodes per role.
+    pub roles: BTreeMap<String, u64>,
+    /// This seed's fault rates.
+    pub faults: FaultProfile,
+    /// Counters.
+    pub counters: Counters,
+    /// Bytes per link kind.
+    pub links: BTreeMap<String, LinkStats>,
+    /// Delay from signing to arrival, by receiving level.
+    pub delays_ms: BTreeMap<String, Percentiles>,
+    /// What the national node saw per day: [registered, approved by a level-1 unit, recognised,
+    /// rejected anywhere].
+    pub national_daily: Vec<[u64; 4]>,
+    /// Named invariants.
+    pub invariants: BTreeMap<String, bool>,
+    /// What broke them.
+    pub violations: Vec<Violation>,
+    /// The last events before the end (when tracing).
+    pub trace: Vec<String>,
+}
+
+impl Report {
+    /// Whether every invariant holds.
+    pub fn ok(&self) -> bool {
+        self.invariants.values().all(|v| *v)
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// The report as a text table.
+    pub fn to_table(&self) -> String {
+        let mut s = String::new();
+        let c = &self.counters;
+        let _ = writeln!(
+            s,
+            "scenario {}  seed {}  verdict {}",
+            self.scenario,
+            self.seed,
+            if self.ok() { "OK" } else { "FAILED" }
+        );
+        let roles: Vec<String> = self.roles.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(s, "nodes {} ({})", c.nodes, roles.join(", "));
+        let _ = writeln!(
+            s,
+            "workload: {} initiatives, {} decisions, {} entries signed; target {} recognised",
+            c.initiatives, c.decisions, c.entries_authored, c.target_recognised
+        );
+        let _ = writeln!(
+            s,
+            "faults: loss {} outages {} crashes {} ({} pending entries lost) restores {} ({} entries lost for real) bundles {} forgeries {} (refusals {})",
+            self.faults.loss, c.outages, c.crashes, c.pending_lost_in_crashes, c.restores, c.lost_to_restores, c.bundles, c.forgeries, c.forgeries_refused
+        );
+        let _ = writeln!(
+            s,
+            "sessions {} (completed {}, cut {}, idle polls skipped {}), entries carried {}, duplicates skipped {}, events {}",
+            c.sessions, c.sessions_completed, c.sessions_cut, c.idle_polls, c.entries_transferred, c.duplicates_skipped, c.events
+        );
+        let _ = writeln!(s, "\nwhen the national node saw what (cumulative, weekly):");
+        let _ = writeln!(
+            s,
+            "{:>5} {:>11} {:>14} {:>11} {:>9} {:>8}",
+            "day", "registered", "approved-prov", "recognised", "rejected", "target%"
+        );
+        let mut cum = [0u64; 4];
+        let last = self.national_daily.len().saturating_sub(1);
+        for (d, row) in self.national_daily.iter().enumerate() {
+            for i in 0..4 {
+                cum[i] += row[i];
+            }
+            if d % 7 == 6 || d == last {
+                let pct = if c.target_recognised > 0 {
+                    cum[2] as f64 * 100.0 / c.target_recognised as f64
+                } else {
+                    0.0
+                };
+                let _ = writeln!(
+                    s,
+                    "{:>5} {:>11} {:>14} {:>11} {:>9} {:>7.1}%",
+                    d + 1,
+                    cum[0],
+                    cum[1],
+                    cum[2],
+                    cum[3],
+                    pct
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\npropagation delay, signing to arrival, by receiving level:"
+        );
+        let _ = writeln!(
+            s,
+            "{:<16} {:>9} {:>10} {:>10} {:>10} {:>10}",
+            "level", "entries", "p50", "p90", "p99", "max"
+        );
+        for (lvl, p) in &self.delays_ms {
+            let _ = writeln!(
+                s,
+                "{:<16} {:>9} {:>10} {:>10} {:>10} {:>10}",
+                lvl,
+                p.count,
+                fmt_dur(p.p50),
+                fmt_dur(p.p90),
+                fmt_dur(p.p99),
+                fmt_dur(p.max)
+            );
+        }
+        let _ = writeln!(s, "\nbytes per link kind:");
+        for (k, l) in &self.links {
+            let _ = writeln!(
+                s,
+                "{:<18} {:>14} bytes {:>9} messages {:>8} sessions {:>6} cut",
+                k, l.bytes, l.messages, l.sessions, l.cut
+            );
+        }
+        let conv = c
+            .converged_after_last_edit_ms
+            .map(fmt_dur)
+            .unwrap_or_else(|| "never".into());
+        let _ = writeln!(
+            s,
+            "\nconverged {conv} after the last edit (virtual end {})",
+            fmt_dur(c.end_ms)
+        );
+        let _ = writeln!(
+            s,
+            "records re-verified at the audited nodes: {}",
+            c.records_audited
+        );
+        let _ = writeln!(s, "\ninvariants:");
+        for (k, v) in &self.invariants {
+            let _ = writeln!(s, "  {:<32} {}", k, if *v { "ok" } else { "VIOLATED" });
+        }
+        for v in self.violations.iter().take(10) {
+            let _ = writeln!(
+                s,
+                "  ! {} at {}: {}",
+                v.invariant,
+                crate::sim::fmt_time(v.at_ms),
+                v.detail
+            );
+        }
+        s
+    }
+
+    /// Progress against the target over time as the national node saw it, as an SVG chart.
+    pub fn to_svg(&self) -> String {
+        let (w, h, left, right, top, bottom) = (900.0, 480.0, 70.0, 20.0, 50.0, 60.0);
+        let pw = w - left - right;
+        let ph = h - top - bottom;
+        let days = self.national_daily.len().max(1) as f64;
+        let mut series = [Vec::new(), Vec::new(), Vec::new()];
+        let mut cum = [0u64; 3];
+        for row in &self.national_daily {
+            for i in 0..3 {
+                cum[i] += row[i];
+                series[i].push(cum[i]);
+            }
+        }
+        let target = self.counters.target_recognised;
+        let ymax = (cum.iter().copied().max().unwrap_or(0).max(target) as f64 * 1.1).max(1.0);
+        let x = |d: f64| left + pw * d / days;
+        let y = |v: f64| top + ph - ph * v / ymax;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+        );
+        let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+        let _ = writeln!(
+            s,
+            r#"<text x="{left}" y="24" font-size="16">{} (seed {}): what the national node saw, cumulative</text>"#,
+            xml(&self.scenario),
+            self.seed
+        );
+        // Axes and grid.
+        for k in 0..=5 {
+            let v = ymax * k as f64 / 5.0;
+            let yy = y(v);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+                left + pw,
+                left - 6.0,
+                yy + 4.0,
+                v.round()
+            );
+        }
+        let mut d = 0.0;
+        while d <= days {
+            let xx = x(d);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{xx:.1}" y1="{top}" x2="{xx:.1}" y2="{:.1}" stroke="#eee"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+                top + ph,
+                top + ph + 16.0,
+                d
+            );
+            d += 7.0;
+        }
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black"/><line x1="{left}" y1="{top}" x2="{left}" y2="{:.1}" stroke="black"/>"##,
+            top + ph,
+            left + pw,
+            top + ph,
+            top + ph
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">virtual day</text>"#,
+            left + pw / 2.0,
+            h - 20.0
+        );
+        // Campaign end.
+        let campaign = (self.national_daily.len() as u64)
+            .saturating_sub(1)
+            .min(self.counters.end_ms / DAY_MS);
+        let _ = campaign;
+        let colours = ["#1f77b4", "#ff7f0e", "#2ca02c"];
+        let names = [
+            "registered (seen nationally)",
+            "approved by a level-1 unit",
+            "recognised nationally",
+        ];
+        for (i, pts) in series.iter().enumerate() {
+            let path: Vec<String> = pts
+                .iter()
+                .enumerate()
+                .map(|(d, v)| format!("{:.1},{:.1}", x(d as f64 + 1.0), y(*v as f64)))
+                .collect();
+            let _ = writeln!(
+                s,
+                r#"<polyline fill="none" stroke="{}" stroke-width="2" points="{:.1},{:.1} {}"/>"#,
+                colours[i],
+                x(0.0),
+                y(0.0),
+                path.join(" ")
+            );
+        }
+        let ty = y(target as f64);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{ty:.1}" x2="{:.1}" y2="{ty:.1}" stroke="#d62728" stroke-dasharray="6,4"/>"##,
+            left + pw
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" fill="#d62728">target {}</text>"##,
+            left + pw - 4.0,
+            ty - 6.0,
+            target
+        );
+        for (i, name) in names.iter().enumerate() {
+            let ly = top + 14.0 + 18.0 * i as f64;
+            let _ = writeln!(
+                s,
+                r#"<rect x="{:.1}" y="{:.1}" width="14" height="4" fill="{}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+                left + 12.0,
+                ly - 4.0,
+                colours[i],
+                left + 32.0,
+                ly + 1.0,
+                name
+            );
+        }
+        let _ = writeln!(s, "</svg>");
+        s
+    }
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
