@@ -418,7 +418,7 @@ fn a_key_encrypted_at_rest_opens_only_with_its_passphrase() {
     ));
     // A node whose key is encrypted opens without the passphrase for reading and checking,
     // and says why it cannot sign.
-    let mut f = federation("storage-keys-node");
+    let f = federation("storage-keys-node");
     let dir = f.a.dir().to_owned();
     let key_path = dir.join(node::node::KEY_FILE);
     let k = keys::read_with(&key_path, None).expect("plain key");
@@ -430,7 +430,7 @@ fn a_key_encrypted_at_rest_opens_only_with_its_passphrase() {
     )
     .expect("write");
     let mut a = Node::open(&dir).expect("opens without the passphrase");
-    let e = a.author().err().expect("cannot sign").to_string();
+    let e = a.author().expect_err("cannot sign").to_string();
     assert!(e.contains("SANGKIEN_PASSPHRASE_FILE"), "{e}");
     assert!(check::run(&mut a, T0 + 10, false)
         .expect("check")
