@@ -102,6 +102,42 @@ impl Sink<'_> {
     }
 }
 
+impl Sink<'_> {
+    /// A `by_unit` row. Its path is the unit's path at the entry's time as the node knew it
+    /// when it stored the entry; a certificate that arrived later (a re-parenting dated before
+    /// the entry) may say otherwise now. A check therefore accepts the row under any path the
+    /// unit has had; a repair writes it under the path known now. Returns the path used.
+    fn by_unit(
+        &mut self,
+        store: &sled_store::SledStore,
+        place: &sled_store::Place,
+        k: Vec<u8>,
+        v: Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
+        if let Sink::Compare { .. } = self {
+            let held = |key: &[u8]| {
+                store
+                    .tree(t::BY_UNIT)
+                    .contains_key(key)
+                    .map_err(|e| err("by_unit", e))
+            };
+            if !held(&k)? {
+                let suffix = k[place.path.len()..].to_vec();
+                for alt in store.paths_of(&place.unit)? {
+                    let mut ak = alt.clone();
+                    ak.extend_from_slice(&suffix);
+                    if held(&ak)? {
+                        self.row(store, t::BY_UNIT, ak, v)?;
+                        return Ok(alt);
+                    }
+                }
+            }
+        }
+        self.row(store, t::BY_UNIT, k, v)?;
+        Ok(place.path.clone())
+    }
+}
+
 /// Checks the node's store; with `repair`, rewrites every derived tree from the entries.
 pub fn run(node: &mut Node, now_ms: u64, repair: bool) -> Result<CheckReport, NodeError> {
     let mut report = CheckReport::default();
@@ -215,7 +251,18 @@ fn walk(node: &Node, now_ms: u64, sink: &mut Sink<'_>) -> Result<(), NodeError> 
         }
         let place = place_of(d, store, &e)?;
         for (tree, k, v) in index_rows(&e, place.as_ref()) {
-            sink.row(store, tree, k, v)?;
+            match (tree, &place) {
+                // Emitted below, with the path the entry is actually under.
+                (t::UNIT_PATHS, _) => {}
+                (t::BY_UNIT, Some(p)) => {
+                    let used = sink.by_unit(store, p, k, v)?;
+                    let mut uk = p.unit.as_str().as_bytes().to_vec();
+                    uk.push(0);
+                    uk.extend_from_slice(&used);
+                    sink.row(store, t::UNIT_PATHS, uk, Vec::new())?;
+                }
+                _ => sink.row(store, tree, k, v)?,
+            }
         }
     }
     // Records: views, heads, targets; then the counters from the views.

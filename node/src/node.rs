@@ -563,14 +563,10 @@ impl Node {
                         c.unit.clone(),
                         self.directory.parent_at(&c.unit, TREE_TIME).cloned(),
                     ));
-                    if let Some(old) = c.replaces {
-                        let same_key = self
-                            .directory
-                            .certificates()
-                            .any(|r| r.hash == old && r.cert.key == c.key);
-                        if !same_key {
-                            affected.push(c.unit.clone());
-                        }
+                    // A rotation may end the old key's validity, and a move may change
+                    // which unit is an entry's superior at its time: re-verify the subtree.
+                    if c.replaces.is_some() {
+                        affected.push(c.unit.clone());
                     }
                 }
                 EntryBody::Revocation(r) => affected.push(r.unit.clone()),

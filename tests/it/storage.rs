@@ -442,3 +442,42 @@ fn a_key_encrypted_at_rest_opens_only_with_its_passphrase() {
 fn hex_of(k: &ed25519_dalek::SigningKey) -> String {
     k.to_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[test]
+fn a_reparenting_that_arrives_after_the_entries_it_concerns_keeps_counters_exact() {
+    let mut f = federation("storage-late-cert");
+    initiative(&mut f.a, "Trước", Sector::Other, 10, false, T0 + 10);
+    // The province moves cdcs-a at T0 + 40; cdcs-a, not knowing, registers another initiative
+    // at T0 + 45 naming its old superior; the district receives that first.
+    let old = f
+        .prov
+        .directory()
+        .latest_cert(&unit("cdcs-a"))
+        .expect("certified")
+        .clone();
+    f.prov
+        .write(
+            EntryBody::Certificate(Certificate {
+                unit: unit("cdcs-a"),
+                name: old.cert.name.clone(),
+                role: UnitRole::Grassroots,
+                parent: unit("ldld-dong-hoa"),
+                key: old.cert.key,
+                replaces: Some(old.hash),
+            }),
+            T0 + 40,
+        )
+        .expect("re-parenting");
+    initiative(&mut f.a, "Sau", Sector::Other, 20, false, T0 + 45);
+    push(&f.a, &mut f.district, T0 + 50);
+    assert_consistent(&mut f.district, T0 + 51);
+    // Then the certificate arrives at the district.
+    let cert = f.prov.store().trust_entries().expect("trust");
+    let r = f.district.import(cert, T0 + 52).expect("import");
+    assert!(r.rejected.is_empty(), "{r:?}");
+    assert_consistent(&mut f.district, T0 + 53);
+    let dir = f.district.dir().to_owned();
+    drop(f.district);
+    let mut d = Node::open(&dir).expect("reopen");
+    assert_consistent(&mut d, T0 + 54);
+}
