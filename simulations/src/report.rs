@@ -39,6 +39,8 @@ pub struct Counters {
     pub restores: u64,
     /// Entries whose every durable copy was wiped by restores (lost for real).
     pub lost_to_restores: u64,
+    /// Records their officer gave up after a restore: a change of theirs is held nowhere.
+    pub records_abandoned: u64,
     /// Outages.
     pub outages: u64,
     /// USB bundles imported.

@@ -45,7 +45,7 @@ use sync_protocol::text::Text;
 use crate::report::{Counters, LinkStats, Report};
 use crate::rng::Rng;
 use crate::scenario::{LinkSpec, Scenario};
-use crate::store::{SimStore, TrustBase};
+use crate::store::{Interner, KeySet, RecordsOnly, SimStore, TrustBase};
 use crate::topology::Tree;
 use crate::SimError;
 
@@ -144,9 +144,9 @@ struct Node {
     quarantine: BTreeMap<EntryHash, Entry>,
     up: bool,
     flush_pending: bool,
-    up_keys: BTreeSet<SyncKey>,
+    up_keys: KeySet,
     up_ver: u64,
-    branch: BTreeMap<usize, BTreeSet<SyncKey>>,
+    branch: BTreeMap<usize, KeySet>,
     branch_ver: BTreeMap<usize, u64>,
     synced: Option<(u64, u64)>,
     session: Option<u64>,
@@ -156,6 +156,13 @@ struct Node {
     wants_backups: bool,
 }
 
+/// What the origin holds of a record it is still editing.
+enum RecordState {
+    Whole,
+    Missing,
+    Lost,
+}
+
 struct Draft {
     doc: automerge::AutoCommit,
     fork: automerge::AutoCommit,
@@ -163,9 +170,12 @@ struct Draft {
     edits_left: u8,
 }
 
+/// What one side of a session offers: a snapshot of its sorted keys, taken when the session
+/// starts. Entry bytes come from the run's interner (one shared copy of each entry), served only
+/// for keys in the snapshot, so a side never offers what it did not hold.
 struct Source {
-    keys: Vec<SyncKey>,
-    by_hash: Vec<(EntryHash, Rc<Entry>)>,
+    keys: Rc<Vec<SyncKey>>,
+    interner: Interner,
 }
 
 impl SyncSource for Source {
@@ -173,10 +183,12 @@ impl SyncSource for Source {
         &self.keys
     }
     fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
-        self.by_hash
-            .binary_search_by(|(h, _)| h.cmp(hash))
+        let interner = self.interner.borrow();
+        let e = interner.get(hash)?;
+        self.keys
+            .binary_search(&SimStore::key_of(e))
             .ok()
-            .map(|i| self.by_hash[i].1.bytes().to_vec())
+            .map(|_| e.bytes().to_vec())
     }
 }
 
@@ -382,7 +394,7 @@ impl Sim {
                 quarantine: BTreeMap::new(),
                 up: true,
                 flush_pending: false,
-                up_keys: BTreeSet::new(),
+                up_keys: KeySet::default(),
                 up_ver: 0,
                 branch: BTreeMap::new(),
                 branch_ver: BTreeMap::new(),
@@ -796,22 +808,17 @@ impl Sim {
         self.start_session(c, p, versions);
     }
 
-    fn source(&self, node: usize, keys: &BTreeSet<SyncKey>) -> Source {
-        let store = self.nodes[node].store.own();
-        let keys: Vec<SyncKey> = keys.iter().copied().collect();
-        let mut by_hash: Vec<(EntryHash, Rc<Entry>)> = keys
-            .iter()
-            .filter_map(|k| store.get(&k.hash).map(|e| (k.hash, e.clone())))
-            .collect();
-        by_hash.sort_by_key(|a| a.0);
-        Source { keys, by_hash }
+    fn source(&self, keys: Option<&KeySet>) -> Source {
+        Source {
+            keys: keys.map(KeySet::snapshot).unwrap_or_default(),
+            interner: self.interner.clone(),
+        }
     }
 
     fn start_session(&mut self, c: usize, p: usize, versions: (u64, u64)) {
         let t = self.sc.start_unix_ms + self.now;
-        let src_child = self.source(c, &self.nodes[c].up_keys);
-        let empty = BTreeSet::new();
-        let src_parent = self.source(p, self.nodes[p].branch.get(&c).unwrap_or(&empty));
+        let src_child = self.source(Some(&self.nodes[c].up_keys));
+        let src_parent = self.source(self.nodes[p].branch.get(&c));
         let mut init = SyncSession::new(Role::Initiator, self.fed, t);
         let resp = SyncSession::new(Role::Responder, self.fed, t);
         init.start(t, &src_child, None);
@@ -1608,6 +1615,19 @@ impl Sim {
         let Some(&g) = self.record_origin.get(&record) else {
             return Ok(());
         };
+        match self.record_at_origin(g, record) {
+            RecordState::Whole => {}
+            RecordState::Missing => {
+                self.workload_pending += 1;
+                self.push(self.now + HOUR_MS, Ev::Edit { record, support });
+                return Ok(());
+            }
+            RecordState::Lost => {
+                self.drafts.remove(&record);
+                self.counters.records_abandoned += 1;
+                return Ok(());
+            }
+        }
         let t = self.sc.start_unix_ms + self.now;
         let Some(d) = self.drafts.get_mut(&record) else {
             return Ok(());
@@ -1658,6 +1678,19 @@ impl Sim {
         let Some(&g) = self.record_origin.get(&record) else {
             return Ok(());
         };
+        match self.record_at_origin(g, record) {
+            RecordState::Whole => {}
+            RecordState::Missing => {
+                self.workload_pending += 1;
+                self.push(self.now + HOUR_MS, Ev::Submit(record));
+                return Ok(());
+            }
+            RecordState::Lost => {
+                self.drafts.remove(&record);
+                self.counters.records_abandoned += 1;
+                return Ok(());
+            }
+        }
         self.drafts.remove(&record);
         self.submit_now(g, record)
     }
@@ -1670,6 +1703,32 @@ impl Sim {
             vec![(e, Kind::Decision(DecisionKind::Submit, self.nodes[g].level))],
         );
         Ok(())
+    }
+
+    /// Whether the origin still holds every change it wrote to a record. After a restore from
+    /// an old backup it may not: the officer waits until sync brings the record back (an
+    /// officer cannot edit a record the node does not show), or gives the record up when a
+    /// change is held nowhere any more (wiped by restores).
+    fn record_at_origin(&self, g: usize, record: RecordId) -> RecordState {
+        let Some(all) = self.changes.get(&record) else {
+            return RecordState::Whole;
+        };
+        let mut state = RecordState::Whole;
+        for (_, _, h) in all {
+            if self.nodes[g].store.holds(h) {
+                continue;
+            }
+            let held_somewhere = self.meta.get(h).is_some_and(|m| {
+                self.holders(m.origin, m.conf_change)
+                    .iter()
+                    .any(|&n| self.nodes[n].store.holds(h))
+            });
+            if !held_somewhere {
+                return RecordState::Lost;
+            }
+            state = RecordState::Missing;
+        }
+        state
     }
 
     fn heads_held(&self, n: usize, record: RecordId) -> Vec<ChangeHash> {
@@ -1759,7 +1818,7 @@ impl Sim {
     fn converged(&self) -> Option<String> {
         for (c, node) in self.nodes.iter().enumerate() {
             let Some(p) = node.parent else { continue };
-            for k in &node.up_keys {
+            for k in node.up_keys.keys() {
                 if !self.nodes[p].store.holds(&k.hash) {
                     return Some(format!(
                         "{} lacks {} held by its child {}",
@@ -1770,7 +1829,7 @@ impl Sim {
                 }
             }
             if let Some(b) = self.nodes[p].branch.get(&c) {
-                for k in b {
+                for k in b.keys() {
                     if !node.store.holds(&k.hash) {
                         return Some(format!(
                             "{} lacks {} held by its parent {}",
@@ -1908,10 +1967,20 @@ impl Sim {
             }
         };
         let mut records_checked = 0u64;
-        for n in audited {
+        for (i, n) in audited.into_iter().enumerate() {
             let node = &self.nodes[n];
-            let rep = verify_store(&node.store, &self.directory, Some(&node.unit), t)
-                .map_err(|e| SimError::Build(e.to_string()))?;
+            // The trust base is one shared copy: checked once, with the first audited store.
+            let rep = if i == 0 {
+                verify_store(&node.store, &self.directory, Some(&node.unit), t)
+            } else {
+                verify_store(
+                    &RecordsOnly(&node.store),
+                    &self.directory,
+                    Some(&node.unit),
+                    t,
+                )
+            }
+            .map_err(|e| SimError::Build(e.to_string()))?;
             records_checked += rep.records.len() as u64;
             let bad = rep
                 .records

@@ -185,3 +185,88 @@ impl EntryStore for SimStore {
         Ok(self.entries.len() + self.trust.entries.len())
     }
 }
+
+/// A read-only view of a [`SimStore`] for the end-of-run audit that leaves out the trust base.
+///
+/// Every node shares one [`TrustBase`] (the same `Rc`), so re-checking its ~128,500 certificate
+/// signatures at each audited node would verify the same bytes again and again: the audit checks
+/// the trust base once, through the first audited store, and every other store through this view.
+pub struct RecordsOnly<'a>(pub &'a SimStore);
+
+impl EntryLookup for RecordsOnly<'_> {
+    fn entry(&self, hash: &EntryHash) -> Result<Option<Entry>, StoreError> {
+        self.0.entry(hash)
+    }
+    fn record_entries(&self, record: &RecordId) -> Result<Vec<Entry>, StoreError> {
+        self.0.record_entries(record)
+    }
+    fn change_entry(&self, change: &ChangeHash) -> Result<Option<EntryHash>, StoreError> {
+        self.0.change_entry(change)
+    }
+}
+
+impl EntryStore for RecordsOnly<'_> {
+    fn insert_batch(&mut self, _entries: &[VerifiedEntry]) -> Result<(), StoreError> {
+        Err(StoreError(
+            "the audit view of a simulated store is read-only".into(),
+        ))
+    }
+    fn contains(&self, hash: &EntryHash) -> Result<bool, StoreError> {
+        Ok(self.0.holds(hash))
+    }
+    fn trust_entries(&self) -> Result<Vec<Entry>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn records(&self) -> Result<Vec<RecordId>, StoreError> {
+        self.0.records()
+    }
+    fn hashes(&self) -> Result<Vec<EntryHash>, StoreError> {
+        self.0.hashes()
+    }
+    fn len(&self) -> Result<usize, StoreError> {
+        self.0.len()
+    }
+}
+
+/// A node's sorted sync keys towards one neighbour, kept incrementally.
+///
+/// A session takes a snapshot by cloning the `Rc` (no copy); an insert or removal while a
+/// session still holds the snapshot copies the vector once (copy on write). Rebuilding the list
+/// from the store at each session start cost time proportional to the store, per session, and
+/// dominated national runs.
+#[derive(Debug, Default, Clone)]
+pub struct KeySet(Rc<Vec<SyncKey>>);
+
+impl KeySet {
+    /// Adds a key; false if it was there.
+    pub fn insert(&mut self, k: SyncKey) -> bool {
+        match self.0.binary_search(&k) {
+            Ok(_) => false,
+            Err(i) => {
+                Rc::make_mut(&mut self.0).insert(i, k);
+                true
+            }
+        }
+    }
+
+    /// Removes a key; false if it was not there.
+    pub fn remove(&mut self, k: &SyncKey) -> bool {
+        match self.0.binary_search(k) {
+            Ok(i) => {
+                Rc::make_mut(&mut self.0).remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> &[SyncKey] {
+        &self.0
+    }
+
+    /// A snapshot for a session: shares the vector until the next change.
+    pub fn snapshot(&self) -> Rc<Vec<SyncKey>> {
+        self.0.clone()
+    }
+}

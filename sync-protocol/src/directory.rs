@@ -290,4 +290,10 @@ impl Directory {
     pub fn certificates(&self) -> impl Iterator<Item = &CertRecord> {
         self.certs.values().flatten()
     }
+
+    /// The certificate records of one unit (a map lookup, not a scan: verifying a certificate
+    /// asks this for every certificate, and a national directory holds about 128,500).
+    pub fn certificates_of(&self, unit: &UnitId) -> impl Iterator<Item = &CertRecord> {
+        self.certs.get(unit).into_iter().flatten()
+    }
 }

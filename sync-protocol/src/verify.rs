@@ -537,8 +537,8 @@ impl<L: EntryLookup> Verifier<'_, L> {
         if c.replaces.is_none() {
             let other = self
                 .directory
-                .certificates()
-                .any(|r| r.cert.unit == c.unit && r.hash != e.hash());
+                .certificates_of(&c.unit)
+                .any(|r| r.hash != e.hash());
             if other {
                 return Err(RejectReason::CertificateTakeover {
                     unit: c.unit.clone(),
