@@ -280,7 +280,11 @@ impl Report {
             }
         }
         let target = self.counters.target_recognised;
-        let ymax = (cum.iter().copied().max().unwrap_or(0).max(target) as f64 * 1.1).max(1.0);
+        // Gridlines at a round step (1, 2 or 5 times a power of ten), five or so of them.
+        let top_value = (cum.iter().copied().max().unwrap_or(0).max(target) as f64 * 1.05).max(5.0);
+        let step = nice_step(top_value / 5.0);
+        let ticks = (top_value / step).ceil().max(1.0) as u32;
+        let ymax = step * f64::from(ticks);
         let x = |d: f64| left + pw * d / days;
         let y = |v: f64| top + ph - ph * v / ymax;
         let mut s = String::new();
@@ -296,8 +300,8 @@ impl Report {
             self.seed
         );
         // Axes and grid.
-        for k in 0..=5 {
-            let v = ymax * k as f64 / 5.0;
+        for k in 0..=ticks {
+            let v = step * f64::from(k);
             let yy = y(v);
             let _ = writeln!(
                 s,
@@ -389,6 +393,20 @@ impl Report {
         let _ = writeln!(s, "</svg>");
         s
     }
+}
+
+/// The smallest of 1, 2, 5 × 10^k that is at least `raw` (raw > 0).
+fn nice_step(raw: f64) -> f64 {
+    let mut step = 1.0;
+    while step * 10.0 <= raw {
+        step *= 10.0;
+    }
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if step * m >= raw {
+            return step * m;
+        }
+    }
+    step * 10.0
 }
 
 fn xml(s: &str) -> String {
