@@ -635,7 +635,11 @@ impl Sim {
             let limit = self
                 .end
                 .max(self.last_edit_ms.max(self.last_fault_ms) + bound + CHECK_INTERVAL_MS);
-            if t > limit || self.converged_at.is_some() {
+            // A decision still scheduled (an exponential approval delay has a long tail) is
+            // waited for: liveness is judged from the last edit, and it is not made yet. A run
+            // whose workload never drains stops anyway, MAX_EXTRA_DAYS after the limit.
+            let waiting = self.workload_pending > 0 && t <= limit + MAX_EXTRA_DAYS as u64 * DAY_MS;
+            if (t > limit && !waiting) || self.converged_at.is_some() {
                 break;
             }
             self.now = t;
