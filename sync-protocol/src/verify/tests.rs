@@ -1300,11 +1300,17 @@ fn entries_outside_the_receiver_scope_are_refused() {
     let sibling = unit("ldld-tra-vinh");
     let out = fed.import_as(Some(&sibling), public.clone());
     assert!(out.accepted.is_empty());
-    assert!(matches!(out.rejected[0].1, RejectReason::OutOfScope { .. }), "{out:?}");
+    assert!(
+        matches!(out.rejected[0].1, RejectReason::OutOfScope { .. }),
+        "{out:?}"
+    );
     // The province does not hold a confidential initiative's private part; the district does.
     let province = unit("ldld-phu-yen");
     let out = fed.import_as(Some(&province), secret.clone());
-    assert!(matches!(out.rejected[0].1, RejectReason::OutOfScope { .. }), "{out:?}");
+    assert!(
+        matches!(out.rejected[0].1, RejectReason::OutOfScope { .. }),
+        "{out:?}"
+    );
     let district = unit("ldld-tuy-hoa");
     let out = fed.import_as(Some(&district), secret);
     assert_eq!(out.accepted.len(), 1, "{out:?}");
