@@ -9,7 +9,7 @@ use std::process::Command;
 use node::node::{FederationFile, KEY_FILE};
 use node::Node;
 use sync_protocol::entry::{Binding, Certificate, DecisionKind, Entry, EntryBody, UnitRole};
-use sync_protocol::ids::{ChangeHash, EntryHash, RecordId, UnitId};
+use sync_protocol::ids::{ChangeHash, EntryHash, RecordId};
 use sync_protocol::limits::{MAX_ENTRY_BYTES, MAX_HEADS_COUNT};
 use sync_protocol::store::EntryStore;
 use sync_protocol::testkit::{resign, unit, Federation};
@@ -203,8 +203,6 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
         .unwrap()
         .rejected
         .is_empty());
-    let (rb, _) = fed.new_initiative("cdcs-b", "Sau khi thu hồi", false);
-    let _ = rb;
     let t = fed.tick();
     cases.push((
         "revoked key",
@@ -264,8 +262,7 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
         many.bytes().to_vec(),
         "heads is 65 long",
     ));
-    let (rc, sibling_change) = fed.new_initiative("cdcs-c", "Của Trà Vinh", false);
-    let _ = rc;
+    let (_, sibling_change) = fed.new_initiative("cdcs-c", "Của Trà Vinh", false);
     cases.push((
         "initiative of another subtree",
         sibling_change[0].bytes().to_vec(),
@@ -620,7 +617,6 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
         cli_cases.len()
     );
     assert!(total >= 40, "{total}");
-    let _ = UnitId::new("x");
 }
 
 /// What the server side of one connection did.
@@ -651,7 +647,6 @@ async fn bad_quic_frames_disconnect_that_peer_and_the_node_keeps_serving() {
     let (r, change) = fed.new_initiative("cdcs-a", "Qua QUIC", false);
     fed.import_ok(change.clone());
     client.import(change, node::now_ms()).unwrap();
-    let _ = r;
     let bind = |n: &Node| {
         let id = QuicIdentity::for_node(n).unwrap();
         let dir = Arc::new(RwLock::new(n.directory().clone()));

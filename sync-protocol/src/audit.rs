@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::directory::Directory;
-use crate::entry::{Binding, DecisionKind, Entry, EntryBody, RecordKind};
+use crate::entry::{Binding, DecisionKind, Entry, EntryBody};
 use crate::ids::{ChangeHash, EntryHash, RecordId, UnitId};
 use crate::record::{self, RecordContent};
 use crate::store::{EntryLookup, EntryStore, StoreError};
@@ -263,9 +263,4 @@ pub fn verify_store<S: EntryStore>(
         records,
         trust_problems,
     })
-}
-
-/// The kind of a record as a report shows it.
-pub fn kind_of(report: &RecordReport) -> Option<RecordKind> {
-    report.header.as_ref().map(|h| h.kind)
 }

@@ -267,11 +267,6 @@ pub fn heads(doc: &mut AutoCommit) -> Vec<ChangeHash> {
     h
 }
 
-/// Heads as Automerge wants them.
-pub fn to_am_heads(heads: &[ChangeHash]) -> Vec<automerge::ChangeHash> {
-    heads.iter().map(|h| automerge::ChangeHash(h.0)).collect()
-}
-
 /// Writes `content` into `doc` (only the fields that differ) and commits one change at
 /// `time_ms`. Returns `None` when nothing changed. The value must have been validated by the
 /// caller ([`validate_standalone`]); the result is read back and checked again.

@@ -169,7 +169,6 @@ fn a_second_session_moves_nothing_and_the_cursor_takes_one_round_trip() {
     let (a, b) = sync_in_memory(&mut t.grass, &mut t.district, Some(T0 + 25), T0 + 31).unwrap();
     assert_eq!(a.stats.reconcile_messages_sent, 1, "{a:?}");
     assert_eq!(b.import.accepted, 1);
-    assert_eq!(hashes(&t.district).len(), hashes(&t.district).len());
 }
 
 #[test]
