@@ -25,7 +25,7 @@ use sync_protocol::entry::{AwardGrade, DecisionKind, EntryBody, RecordKind, Sect
 use sync_protocol::ids::EntryHash;
 use sync_protocol::ids::{ChangeHash, RecordId, UnitId};
 use sync_protocol::record;
-use sync_protocol::record::RecordContent;
+use sync_protocol::record::{RecordContent, StateMemo};
 use sync_protocol::store::{EntryLookup, StoreError};
 use sync_protocol::verify::{changes_of, record_header};
 
@@ -429,6 +429,7 @@ pub fn view_from_report<L: EntryLookup>(
 pub fn view_of_verified<L: EntryLookup>(
     lookup: &L,
     record: RecordId,
+    memo: &StateMemo,
 ) -> Result<(Option<View>, Vec<ChangeHash>), StoreError> {
     let mut entries = lookup.record_entries(&record)?;
     entries.sort_by_key(|e| (e.time_ms(), e.hash()));
@@ -439,11 +440,13 @@ pub fn view_of_verified<L: EntryLookup>(
     let mut content = None;
     let mut heads = Vec::new();
     if !changes.is_empty() {
-        let Ok(mut doc) = record::load_document(changes.into_values(), [0; 16]) else {
+        let Ok(state) =
+            record::load_record_with(changes.into_values().collect(), header.kind, memo)
+        else {
             return Ok((None, heads));
         };
-        heads = record::heads(&mut doc);
-        match record::read_content(&doc, header.kind) {
+        heads = state.heads;
+        match state.content {
             Ok(c) => content = Some(c),
             Err(_) => return Ok((None, heads)),
         }

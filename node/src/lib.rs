@@ -6,6 +6,7 @@ pub mod blobs;
 pub mod bundle;
 pub mod check;
 pub mod counters;
+pub mod ingest;
 pub mod keys;
 pub mod node;
 pub mod quic;

@@ -21,8 +21,12 @@ use sync_protocol::author::Author;
 use sync_protocol::directory::Directory;
 use sync_protocol::entry::{Entry, EntryBody, Genesis};
 
+use rayon::prelude::*;
 use sync_protocol::ids::{ChangeHash, EntryHash, FederationId, RecordId, UnitId, UnitKey};
-use sync_protocol::import::{directory_from_store, import_batch, ImportError, ImportOutcome};
+use sync_protocol::import::{
+    directory_from_store, import_batch, import_batch_with, ImportError, ImportOutcome,
+};
+use sync_protocol::record::StateMemo;
 use sync_protocol::scope;
 use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
 use sync_protocol::verify::{record_header, VerifiedEntry};
@@ -304,7 +308,7 @@ impl Node {
             children: BTreeMap::new(),
             key_problem: None,
         };
-        let commit = node.plan(outcome.accepted, now_ms)?;
+        let commit = node.plan(outcome.accepted, &StateMemo::new(), now_ms)?;
         node.store.commit(&commit)?;
         write_json(
             &dir.join(NODE_FILE),
@@ -448,6 +452,18 @@ impl Node {
     /// release (found through the quarantine's wait index). Accepted entries are durable when
     /// this returns: one sled transaction and one fsync round for the whole batch.
     pub fn import(&mut self, entries: Vec<Entry>, now_ms: u64) -> Result<ImportReport, NodeError> {
+        let memo = crate::ingest::memo_for(&entries);
+        self.import_with(entries, &memo, now_ms)
+    }
+
+    /// [`Node::import`] with the batch's first-change states already computed
+    /// ([`crate::ingest::prepare`] does that on every core).
+    pub fn import_with(
+        &mut self,
+        entries: Vec<Entry>,
+        memo: &StateMemo,
+        now_ms: u64,
+    ) -> Result<ImportReport, NodeError> {
         let fresh: BTreeSet<EntryHash> = entries.iter().map(|e| e.hash()).collect();
         let room = sync_protocol::limits::MAX_BATCH_ENTRIES.saturating_sub(entries.len());
         let held: Vec<Entry> = self
@@ -461,12 +477,14 @@ impl Node {
         let fresh_count = entries.len();
         let mut batch = entries;
         batch.extend(held);
-        let outcome = import_batch(
-            &self.store,
+        let lookup = BatchLookup::new(&self.store);
+        let outcome = import_batch_with(
+            &lookup,
             &mut self.directory,
             batch,
             Some(&self.unit),
             now_ms,
+            memo,
         )?;
         let ImportOutcome {
             accepted,
@@ -478,7 +496,9 @@ impl Node {
             .iter()
             .filter(|v| held_hashes.contains(&v.entry().hash()))
             .count();
-        let mut commit = self.plan(accepted, now_ms)?;
+        let mut commit = self.plan_with(&lookup, accepted, memo, now_ms)?;
+        drop(lookup);
+
         commit.quarantine_remove = commit
             .accepted
             .iter()
@@ -547,9 +567,21 @@ impl Node {
     pub(crate) fn plan(
         &self,
         accepted: Vec<VerifiedEntry>,
+        memo: &StateMemo,
         now_ms: u64,
     ) -> Result<Commit, NodeError> {
-        let overlay = Overlay::new(&self.store, &accepted);
+        self.plan_with(&self.store, accepted, memo, now_ms)
+    }
+
+    /// [`Node::plan`], reading the store through `lookup` (a batch's [`BatchLookup`]).
+    fn plan_with<L: EntryLookup + Sync>(
+        &self,
+        lookup: &L,
+        accepted: Vec<VerifiedEntry>,
+        memo: &StateMemo,
+        now_ms: u64,
+    ) -> Result<Commit, NodeError> {
+        let overlay = Overlay::new(lookup, &accepted);
         let mut records: BTreeSet<RecordId> = accepted
             .iter()
             .filter_map(|v| v.entry().body().record())
@@ -598,37 +630,14 @@ impl Node {
             if reverify.contains(&r) {
                 counters::view_of(&overlay, &self.directory, r, Some(&self.unit), now_ms)
             } else {
-                counters::view_of_verified(&overlay, r)
+                counters::view_of_verified(&overlay, r, memo)
             }
         };
-        // Two threads: each view loads one Automerge document.
-        let half = if records.len() < 16 {
-            records.len()
-        } else {
-            records.len().div_ceil(2)
-        };
-        let (first, second) = records.split_at(half);
-        let views = std::thread::scope(|sc| {
-            let other = (!second.is_empty()).then(|| {
-                sc.spawn(|| {
-                    second
-                        .iter()
-                        .map(|r| view(*r).map(|(v, h)| (*r, v, h)))
-                        .collect::<Result<Vec<_>, StoreError>>()
-                })
-            });
-            let mut mine = first
-                .iter()
-                .map(|r| view(*r).map(|(v, h)| (*r, v, h)))
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            if let Some(other) = other {
-                let theirs = other
-                    .join()
-                    .map_err(|_| StoreError("a view thread panicked".into()))??;
-                mine.extend(theirs);
-            }
-            Ok::<_, StoreError>(mine)
-        })?;
+        // Views on every core: a record with edits loads an Automerge document.
+        let views = records
+            .par_iter()
+            .map(|r| view(*r).map(|(v, h)| (*r, v, h)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         out.records = views;
         for v in accepted {
             let place = place_of(&self.directory, &overlay, v.entry())?;
@@ -660,7 +669,7 @@ impl Node {
         if let Some((_, m)) = outcome.waiting.first() {
             return Err(NodeError::Refused(format!("waiting for {m}")));
         }
-        let commit = self.plan(outcome.accepted, now_ms)?;
+        let commit = self.plan(outcome.accepted, &StateMemo::new(), now_ms)?;
         self.commit_or_reload(&commit)?;
         Ok(entry)
     }
@@ -729,15 +738,15 @@ pub fn unit_path(d: &Directory, unit: &UnitId, t_ms: u64) -> Vec<u8> {
 }
 
 /// The store plus a batch not yet written: what views are computed against.
-pub(crate) struct Overlay<'a> {
-    store: &'a SledStore,
+pub(crate) struct Overlay<'a, L> {
+    store: &'a L,
     added: BTreeMap<EntryHash, Entry>,
     by_record: BTreeMap<RecordId, Vec<EntryHash>>,
     by_change: BTreeMap<ChangeHash, EntryHash>,
 }
 
-impl<'a> Overlay<'a> {
-    pub(crate) fn new(store: &'a SledStore, batch: &[VerifiedEntry]) -> Self {
+impl<'a, L: EntryLookup> Overlay<'a, L> {
+    pub(crate) fn new(store: &'a L, batch: &[VerifiedEntry]) -> Self {
         let mut o = Self {
             store,
             added: BTreeMap::new(),
@@ -758,7 +767,7 @@ impl<'a> Overlay<'a> {
     }
 }
 
-impl EntryLookup for Overlay<'_> {
+impl<L: EntryLookup> EntryLookup for Overlay<'_, L> {
     fn entry(&self, hash: &EntryHash) -> Result<Option<Entry>, StoreError> {
         match self.added.get(hash) {
             Some(e) => Ok(Some(e.clone())),
@@ -783,6 +792,71 @@ impl EntryLookup for Overlay<'_> {
             Some(h) => Ok(Some(*h)),
             None => self.store.change_entry(change),
         }
+    }
+}
+
+/// The store as one batch's import reads it: each record's stored entries are read once and
+/// remembered until the batch commits (nothing writes the store meanwhile: the node holds it
+/// mutably), so verification, the scope check and the views share one read per record.
+pub(crate) struct BatchLookup<'a> {
+    store: &'a SledStore,
+    records: std::sync::Mutex<std::collections::HashMap<RecordId, Vec<Entry>>>,
+}
+
+impl<'a> BatchLookup<'a> {
+    pub(crate) fn new(store: &'a SledStore) -> Self {
+        Self {
+            store,
+            records: Default::default(),
+        }
+    }
+}
+
+impl EntryLookup for BatchLookup<'_> {
+    fn entry(&self, hash: &EntryHash) -> Result<Option<Entry>, StoreError> {
+        self.store.entry(hash)
+    }
+    fn record_entries(&self, record: &RecordId) -> Result<Vec<Entry>, StoreError> {
+        if let Some(v) = self
+            .records
+            .lock()
+            .map_err(|_| StoreError("a view thread panicked".into()))?
+            .get(record)
+        {
+            return Ok(v.clone());
+        }
+        let v = self.store.record_entries(record)?;
+        self.records
+            .lock()
+            .map_err(|_| StoreError("a view thread panicked".into()))?
+            .insert(*record, v.clone());
+        Ok(v)
+    }
+    fn change_entry(&self, change: &ChangeHash) -> Result<Option<EntryHash>, StoreError> {
+        self.store.change_entry(change)
+    }
+}
+
+impl EntryStore for BatchLookup<'_> {
+    fn insert_batch(&mut self, _: &[VerifiedEntry]) -> Result<(), StoreError> {
+        Err(StoreError(
+            "a batch's lookup is read-only: the node commits through SledStore::commit".into(),
+        ))
+    }
+    fn contains(&self, hash: &EntryHash) -> Result<bool, StoreError> {
+        self.store.contains(hash)
+    }
+    fn trust_entries(&self) -> Result<Vec<Entry>, StoreError> {
+        self.store.trust_entries()
+    }
+    fn records(&self) -> Result<Vec<RecordId>, StoreError> {
+        self.store.records()
+    }
+    fn hashes(&self) -> Result<Vec<EntryHash>, StoreError> {
+        self.store.hashes()
+    }
+    fn len(&self) -> Result<usize, StoreError> {
+        self.store.len()
     }
 }
 

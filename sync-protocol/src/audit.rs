@@ -122,10 +122,10 @@ pub fn verify_record<L: EntryLookup>(
     let mut content = None;
     let mut current_heads = Vec::new();
     if let (Some(h), false) = (&header, changes.is_empty()) {
-        match record::load_document(changes.values().cloned(), [0; 16]) {
-            Ok(mut doc) => {
-                current_heads = record::heads(&mut doc);
-                match record::read_content(&doc, h.kind) {
+        match record::load_record(changes.values().cloned().collect(), h.kind) {
+            Ok(state) => {
+                current_heads = state.heads;
+                match state.content {
                     Ok(c) => content = Some(c),
                     Err(error) => problems.push(Problem {
                         entry: None,

@@ -460,24 +460,47 @@ impl UnsignedEntry {
         debug_assert_eq!(bytes.len(), unsigned_len);
         bytes.extend_from_slice(&signature);
         let hash = EntryHash(*blake3::hash(&bytes).as_bytes());
-        Entry {
-            unsigned: self,
-            signature,
-            hash,
-            bytes: bytes.into(),
-        }
+        Entry::new(self, signature, hash, bytes.into())
     }
 }
 
 /// A decoded entry whose signature has been checked against the key it names. It is not yet
 /// known whether that key belonged to the author when it signed, nor whether the author had
 /// authority: that is [`crate::verify`]'s job, which alone makes a `VerifiedEntry`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Entry {
+///
+/// Cloning is cheap (one shared allocation): entries pass through overlays, batches and stores.
+#[derive(Clone)]
+pub struct Entry(Arc<EntryInner>);
+
+struct EntryInner {
     unsigned: UnsignedEntry,
     signature: [u8; 64],
     hash: EntryHash,
-    bytes: Arc<[u8]>,
+    bytes: Box<[u8]>,
+}
+
+impl PartialEq for Entry {
+    /// The hash covers every byte, signature included.
+    fn eq(&self, other: &Self) -> bool {
+        self.0.hash == other.0.hash
+    }
+}
+impl Eq for Entry {}
+
+impl Entry {
+    fn new(
+        unsigned: UnsignedEntry,
+        signature: [u8; 64],
+        hash: EntryHash,
+        bytes: Box<[u8]>,
+    ) -> Self {
+        Entry(Arc::new(EntryInner {
+            unsigned,
+            signature,
+            hash,
+            bytes,
+        }))
+    }
 }
 
 impl fmt::Debug for Entry {
@@ -485,10 +508,10 @@ impl fmt::Debug for Entry {
         write!(
             f,
             "Entry({} {} by {} at {})",
-            self.hash.short(),
-            self.unsigned.body.kind_name(),
-            self.unsigned.author,
-            self.unsigned.time_ms
+            self.0.hash.short(),
+            self.0.unsigned.body.kind_name(),
+            self.0.unsigned.author,
+            self.0.unsigned.time_ms
         )
     }
 }
@@ -533,12 +556,12 @@ impl Entry {
         msg.extend_from_slice(&bytes[..signed_len]);
         key.verify_strict(&msg, &Signature::from_bytes(&signature))
             .map_err(|_| EntryError::BadSignature)?;
-        Ok(Entry {
+        Ok(Entry::new(
             unsigned,
             signature,
-            hash: EntryHash(*blake3::hash(bytes).as_bytes()),
-            bytes: bytes.into(),
-        })
+            EntryHash(*blake3::hash(bytes).as_bytes()),
+            bytes.into(),
+        ))
     }
     /// Decodes bytes that this node's own store wrote after verifying them: the same size and
     /// canonical-form checks as [`Entry::decode`], without checking the signature again (it was
@@ -555,49 +578,49 @@ impl Entry {
         let unsigned = decode_unsigned(&mut r)?;
         let signature: [u8; 64] = r.array("signature")?;
         r.finish()?;
-        Ok(Entry {
+        Ok(Entry::new(
             unsigned,
             signature,
-            hash: EntryHash(*blake3::hash(bytes).as_bytes()),
-            bytes: bytes.into(),
-        })
+            EntryHash(*blake3::hash(bytes).as_bytes()),
+            bytes.into(),
+        ))
     }
 
     /// The canonical bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.0.bytes
     }
     /// The content address.
     pub fn hash(&self) -> EntryHash {
-        self.hash
+        self.0.hash
     }
     /// The signed-over fields.
     pub fn unsigned(&self) -> &UnsignedEntry {
-        &self.unsigned
+        &self.0.unsigned
     }
     /// The body.
     pub fn body(&self) -> &EntryBody {
-        &self.unsigned.body
+        &self.0.unsigned.body
     }
     /// The signing unit.
     pub fn author(&self) -> &UnitId {
-        &self.unsigned.author
+        &self.0.unsigned.author
     }
     /// The signing key.
     pub fn key(&self) -> UnitKey {
-        self.unsigned.key
+        self.0.unsigned.key
     }
     /// The signer's time.
     pub fn time_ms(&self) -> u64 {
-        self.unsigned.time_ms
+        self.0.unsigned.time_ms
     }
     /// The federation.
     pub fn federation(&self) -> FederationId {
-        self.unsigned.federation
+        self.0.unsigned.federation
     }
     /// The signature bytes.
     pub fn signature(&self) -> &[u8; 64] {
-        &self.signature
+        &self.0.signature
     }
 }
 

@@ -12,9 +12,10 @@ use crate::directory::Directory;
 use crate::entry::{Entry, EntryBody};
 use crate::ids::{ChangeHash, EntryHash, RecordId, UnitId};
 use crate::limits::MAX_BATCH_ENTRIES;
+use crate::record::StateMemo;
 use crate::store::{EntryLookup, EntryStore, StoreError};
 use crate::verify::{
-    verify_entry, Missing, RejectReason, VerifiedEntry, VerifyError, VerifyOptions,
+    verify_entry_with, Missing, RejectReason, VerifiedEntry, VerifyError, VerifyOptions,
 };
 
 /// What happened to a batch.
@@ -50,6 +51,25 @@ pub fn import_batch<S: EntryStore>(
     local_unit: Option<&UnitId>,
     now_ms: u64,
 ) -> Result<ImportOutcome, ImportError> {
+    import_batch_with(
+        store,
+        directory,
+        entries,
+        local_unit,
+        now_ms,
+        &StateMemo::default(),
+    )
+}
+
+/// [`import_batch`], with first-change states computed ahead (see [`StateMemo`]).
+pub fn import_batch_with<S: EntryStore>(
+    store: &S,
+    directory: &mut Directory,
+    entries: Vec<Entry>,
+    local_unit: Option<&UnitId>,
+    now_ms: u64,
+    memo: &StateMemo,
+) -> Result<ImportOutcome, ImportError> {
     if entries.len() > MAX_BATCH_ENTRIES {
         return Err(ImportError::BatchTooLarge(entries.len()));
     }
@@ -79,7 +99,7 @@ pub fn import_batch<S: EntryStore>(
         let mut progress = false;
         let mut still = Vec::new();
         for e in pending {
-            match verify_entry(&overlay, directory, &e, opts).and_then(|v| {
+            match verify_entry_with(&overlay, directory, &e, opts, memo).and_then(|v| {
                 check_scope(&overlay, directory, &e, local_unit, now_ms)?;
                 Ok(v)
             }) {
@@ -110,7 +130,7 @@ pub fn import_batch<S: EntryStore>(
         if !progress || pending.is_empty() {
             // One more pass to learn what each still waits for.
             for e in pending {
-                match verify_entry(&overlay, directory, &e, opts).and_then(|v| {
+                match verify_entry_with(&overlay, directory, &e, opts, memo).and_then(|v| {
                     check_scope(&overlay, directory, &e, local_unit, now_ms)?;
                     Ok(v)
                 }) {
@@ -160,9 +180,14 @@ fn check_scope<L: EntryLookup>(
     let Some(unit) = local_unit else {
         return Ok(());
     };
-    let owner = match e.body().record() {
-        Some(r) => crate::verify::record_header(&lookup.record_entries(&r)?).map(|h| h.owner),
-        None => None,
+    let owner = match e.body() {
+        // A record change names its record's owner, and verification has just checked that
+        // it agrees with the record's other entries.
+        EntryBody::RecordChange(c) => Some(c.owner.clone()),
+        body => match body.record() {
+            Some(r) => crate::verify::record_header(&lookup.record_entries(&r)?).map(|h| h.owner),
+            None => None,
+        },
     };
     if crate::scope::in_scope(directory, unit, e, owner.as_ref(), now_ms) {
         Ok(())

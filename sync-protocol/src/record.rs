@@ -22,7 +22,9 @@ use crate::limits::*;
 use crate::text::{Text, TextError};
 
 mod change;
+mod fields;
 pub use change::{AutomergeChange, ChangeError};
+pub use fields::{Fields, OpTree};
 
 /// A field of a record that is missing or wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -292,9 +294,92 @@ pub fn commit_content(
     Ok(Some(change))
 }
 
-/// Reads a document as the content of a record of the given kind, checking every field.
-pub fn read_content(
-    doc: &AutoCommit,
+/// A record's state, read from the changes held of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordState {
+    /// The current heads, sorted.
+    pub heads: Vec<ChangeHash>,
+    /// The content at those heads, or what is wrong with it.
+    pub content: Result<RecordContent, ContentError>,
+}
+
+/// Loads a record of `kind` from its changes (in any order): its heads and content. A record
+/// made of one first change is read straight from that change's operations ([`OpTree`]);
+/// anything else goes through an Automerge document. `Err` when Automerge refuses a change.
+pub fn load_record(
+    changes: Vec<AutomergeChange>,
+    kind: crate::entry::RecordKind,
+) -> Result<RecordState, ContentError> {
+    load_record_with(changes, kind, &StateMemo::default())
+}
+
+/// [`load_record`], taking a first change's state from `memo` when it holds it.
+pub fn load_record_with(
+    changes: Vec<AutomergeChange>,
+    kind: crate::entry::RecordKind,
+    memo: &StateMemo,
+) -> Result<RecordState, ContentError> {
+    if let [only] = changes.as_slice() {
+        let tree = match memo.trees.get(&only.hash()) {
+            Some(t) => Some(std::borrow::Cow::Borrowed(t)),
+            None => OpTree::from_first_change(only).map(std::borrow::Cow::Owned),
+        };
+        if let Some(tree) = tree {
+            return Ok(RecordState {
+                heads: vec![only.hash()],
+                content: read_content(tree.as_ref(), kind),
+            });
+        }
+    }
+    let mut doc = load_document(changes, [0; 16])?;
+    Ok(RecordState {
+        heads: heads(&mut doc),
+        content: read_content(&doc, kind),
+    })
+}
+
+/// First-change states computed ahead of verification (on other threads, say): the state of a
+/// change is a pure function of the change, so a memo can be filled anywhere and consulted by
+/// [`load_record_with`] and the verifier. Holds only changes the fast path accepts.
+#[derive(Debug, Default, Clone)]
+pub struct StateMemo {
+    trees: BTreeMap<ChangeHash, OpTree>,
+}
+
+impl StateMemo {
+    /// An empty memo.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Computes the first-change state of `change` into the memo, when the fast path takes it.
+    pub fn add(&mut self, change: &AutomergeChange) {
+        if let Some(t) = OpTree::from_first_change(change) {
+            self.trees.insert(change.hash(), t);
+        }
+    }
+    /// The state of one first change, when the fast path takes it (for filling a memo on
+    /// several threads, then [`StateMemo::extend`]).
+    pub fn compute(change: &AutomergeChange) -> Option<(ChangeHash, OpTree)> {
+        OpTree::from_first_change(change).map(|t| (change.hash(), t))
+    }
+    /// Adds states computed by [`StateMemo::compute`].
+    pub fn extend(&mut self, states: impl IntoIterator<Item = (ChangeHash, OpTree)>) {
+        self.trees.extend(states);
+    }
+    /// How many states it holds.
+    pub fn len(&self) -> usize {
+        self.trees.len()
+    }
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.trees.is_empty()
+    }
+}
+
+/// Reads a record's state (a document, or an [`OpTree`]) as the content of a record of the
+/// given kind, checking every field.
+pub fn read_content<F: Fields>(
+    doc: &F,
     kind: crate::entry::RecordKind,
 ) -> Result<RecordContent, ContentError> {
     use crate::entry::RecordKind;
@@ -715,27 +800,24 @@ fn write_target(doc: &mut AutoCommit, t: &TargetAssignment) -> Result<(), Conten
 // ---- reading -----------------------------------------------------------------------------
 
 fn scalar(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<ScalarValue> {
-    match doc.get(obj, key) {
-        Ok(Some((Value::Scalar(v), _))) => Some(v.into_owned()),
-        _ => None,
-    }
+    Fields::scalar(doc, obj, key)
 }
 
-fn get_str(
-    doc: &AutoCommit,
-    obj: &ObjId,
+fn get_str<F: Fields>(
+    doc: &F,
+    obj: &F::Obj,
     key: &'static str,
 ) -> Result<Option<String>, ContentError> {
-    match scalar(doc, obj, key) {
+    match doc.scalar(obj, key) {
         None => Ok(None),
         Some(ScalarValue::Str(v)) => Ok(Some(v.to_string())),
         Some(_) => Err(invalid(key, "must be text")),
     }
 }
 
-fn get_text(
-    doc: &AutoCommit,
-    obj: &ObjId,
+fn get_text<F: Fields>(
+    doc: &F,
+    obj: &F::Obj,
     key: &'static str,
     limit: usize,
     required: bool,
@@ -757,8 +839,8 @@ fn get_text(
     Ok(t)
 }
 
-fn get_uint(doc: &AutoCommit, obj: &ObjId, key: &'static str) -> Result<u64, ContentError> {
-    match scalar(doc, obj, key) {
+fn get_uint<F: Fields>(doc: &F, obj: &F::Obj, key: &'static str) -> Result<u64, ContentError> {
+    match doc.scalar(obj, key) {
         None => Err(ContentError::Missing(key)),
         Some(ScalarValue::Uint(v)) => Ok(v),
         Some(ScalarValue::Int(v)) if v >= 0 => Ok(v as u64),
@@ -766,21 +848,14 @@ fn get_uint(doc: &AutoCommit, obj: &ObjId, key: &'static str) -> Result<u64, Con
     }
 }
 
-fn get_date(doc: &AutoCommit, obj: &ObjId, key: &'static str) -> Result<Date, ContentError> {
+fn get_date<F: Fields>(doc: &F, obj: &F::Obj, key: &'static str) -> Result<Date, ContentError> {
     let v = get_str(doc, obj, key)?.ok_or(ContentError::Missing(key))?;
     Date::parse(&v).map_err(|e| invalid(key, e))
 }
 
-fn get_unit(doc: &AutoCommit, key: &'static str) -> Result<UnitId, ContentError> {
-    let v = get_str(doc, &ROOT, key)?.ok_or(ContentError::Missing(key))?;
+fn get_unit<F: Fields>(doc: &F, key: &'static str) -> Result<UnitId, ContentError> {
+    let v = get_str(doc, &doc.root(), key)?.ok_or(ContentError::Missing(key))?;
     UnitId::new(&v).map_err(|e| invalid(key, e.to_string()))
-}
-
-fn get_map(doc: &AutoCommit, obj: &ObjId, key: &'static str) -> Option<ObjId> {
-    match doc.get(obj, key) {
-        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
-        _ => None,
-    }
 }
 
 fn read_list_rows(
@@ -807,15 +882,15 @@ fn read_list_rows(
 }
 
 /// Reads a list of maps, bounded by `limit` rows before any row is read.
-fn get_rows(
-    doc: &AutoCommit,
+fn get_rows<F: Fields>(
+    doc: &F,
     key: &'static str,
     limit: usize,
-) -> Result<Vec<(ObjId, usize)>, ContentError> {
-    let Ok(Some((Value::Object(ObjType::List), list))) = doc.get(ROOT, key) else {
+) -> Result<Vec<F::Obj>, ContentError> {
+    let Some(list) = doc.list(&doc.root(), key) else {
         return Ok(Vec::new());
     };
-    let n = doc.length(&list);
+    let n = doc.len(&list);
     if n > limit {
         return Err(invalid(
             key,
@@ -824,30 +899,31 @@ fn get_rows(
     }
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        match doc.get(&list, i) {
-            Ok(Some((Value::Object(ObjType::Map), m))) => out.push((m, i)),
-            _ => return Err(invalid(key, format!("item {} is not a map", i + 1))),
+        match doc.map_at(&list, i) {
+            Some(m) => out.push(m),
+            None => return Err(invalid(key, format!("item {} is not a map", i + 1))),
         }
     }
     Ok(out)
 }
 
-fn read_initiative(doc: &AutoCommit) -> Result<Initiative, ContentError> {
-    let title = get_text(doc, &ROOT, "title", MAX_TITLE_CHARS, true)?;
+fn read_initiative<F: Fields>(doc: &F) -> Result<Initiative, ContentError> {
+    let root = doc.root();
+    let title = get_text(doc, &root, "title", MAX_TITLE_CHARS, true)?;
     let mut authors = Vec::new();
-    for (m, _) in get_rows(doc, "authors", MAX_AUTHORS_COUNT)? {
+    for m in get_rows(doc, "authors", MAX_AUTHORS_COUNT)? {
         authors.push(Author {
             name: get_text(doc, &m, "name", MAX_SHORT_TEXT_CHARS, true)?,
             position: get_text(doc, &m, "position", MAX_SHORT_TEXT_CHARS, false)?,
         });
     }
-    let programme = match get_str(doc, &ROOT, "programme")? {
+    let programme = match get_str(doc, &root, "programme")? {
         None => None,
         Some(h) => Some(RecordId::from_hex(&h).map_err(|e| invalid("programme", e.to_string()))?),
     };
     let phase =
-        u32::try_from(get_uint(doc, &ROOT, "phase")?).map_err(|_| invalid("phase", "too large"))?;
-    let sector_code = get_str(doc, &ROOT, "sector")?.ok_or(ContentError::Missing("sector"))?;
+        u32::try_from(get_uint(doc, &root, "phase")?).map_err(|_| invalid("phase", "too large"))?;
+    let sector_code = get_str(doc, &root, "sector")?.ok_or(ContentError::Missing("sector"))?;
     let sector = Sector::from_code(&sector_code).ok_or_else(|| {
         invalid(
             "sector",
@@ -857,7 +933,7 @@ fn read_initiative(doc: &AutoCommit) -> Result<Initiative, ContentError> {
             ),
         )
     })?;
-    let desc = get_map(doc, &ROOT, "description");
+    let desc = doc.map(&root, "description");
     let section = |key: &'static str| -> Result<Text, ContentError> {
         match &desc {
             None => Ok(Text::default()),
@@ -871,10 +947,10 @@ fn read_initiative(doc: &AutoCommit) -> Result<Initiative, ContentError> {
         scope: section("scope")?,
         effectiveness: section("effectiveness")?,
     };
-    let app = get_str(doc, &ROOT, "application")?.ok_or(ContentError::Missing("application"))?;
+    let app = get_str(doc, &root, "application")?.ok_or(ContentError::Missing("application"))?;
     let application = Application::from_code(&app)
         .ok_or_else(|| invalid("application", format!("{app:?} is not applied or trial")))?;
-    let recognition = match get_map(doc, &ROOT, "recognition") {
+    let recognition = match doc.map(&root, "recognition") {
         None => None,
         Some(m) => Some(EmployerRecognition {
             decision_number: get_text(doc, &m, "decision_number", MAX_SHORT_TEXT_CHARS, true)?,
@@ -882,13 +958,13 @@ fn read_initiative(doc: &AutoCommit) -> Result<Initiative, ContentError> {
             reward: get_text(doc, &m, "reward", MAX_SHORT_TEXT_CHARS, false)?,
         }),
     };
-    let confidential = match scalar(doc, &ROOT, "confidential") {
+    let confidential = match doc.scalar(&root, "confidential") {
         Some(ScalarValue::Boolean(b)) => b,
         None => return Err(ContentError::Missing("confidential")),
         Some(_) => return Err(invalid("confidential", "must be true or false")),
     };
     let mut attachments = Vec::new();
-    for (m, _) in get_rows(doc, "attachments", MAX_ATTACHMENTS_COUNT)? {
+    for m in get_rows(doc, "attachments", MAX_ATTACHMENTS_COUNT)? {
         let h = get_str(doc, &m, "hash")?.ok_or(ContentError::Missing("attachments.hash"))?;
         attachments.push(Attachment {
             hash: ContentHash::from_hex(&h).map_err(|e| invalid("attachments", e.to_string()))?,
@@ -896,7 +972,7 @@ fn read_initiative(doc: &AutoCommit) -> Result<Initiative, ContentError> {
             size_bytes: get_uint(doc, &m, "size_bytes")?,
         });
     }
-    let commitment_salt = match scalar(doc, &ROOT, "commitment_salt") {
+    let commitment_salt = match doc.scalar(&root, "commitment_salt") {
         None => None,
         Some(ScalarValue::Bytes(b)) => Some(
             <[u8; 32]>::try_from(b.as_slice())
@@ -912,10 +988,10 @@ fn read_initiative(doc: &AutoCommit) -> Result<Initiative, ContentError> {
         programme,
         phase,
         sector,
-        summary: get_text(doc, &ROOT, "summary", MAX_SUMMARY_CHARS, false)?,
-        registered_on: get_date(doc, &ROOT, "registered_on")?,
+        summary: get_text(doc, &root, "summary", MAX_SUMMARY_CHARS, false)?,
+        registered_on: get_date(doc, &root, "registered_on")?,
         description,
-        benefit_vnd: get_uint(doc, &ROOT, "benefit_vnd")?,
+        benefit_vnd: get_uint(doc, &root, "benefit_vnd")?,
         application,
         recognition,
         confidential,
@@ -924,9 +1000,10 @@ fn read_initiative(doc: &AutoCommit) -> Result<Initiative, ContentError> {
     })
 }
 
-fn read_programme(doc: &AutoCommit) -> Result<Programme, ContentError> {
+fn read_programme<F: Fields>(doc: &F) -> Result<Programme, ContentError> {
+    let root = doc.root();
     let mut phases = Vec::new();
-    for (m, _) in get_rows(doc, "phases", MAX_PHASES_COUNT)? {
+    for m in get_rows(doc, "phases", MAX_PHASES_COUNT)? {
         phases.push(Phase {
             name: get_text(doc, &m, "name", MAX_SHORT_TEXT_CHARS, true)?,
             start: get_date(doc, &m, "start")?,
@@ -935,14 +1012,14 @@ fn read_programme(doc: &AutoCommit) -> Result<Programme, ContentError> {
         });
     }
     let mut deadlines = Vec::new();
-    for (m, _) in get_rows(doc, "deadlines", MAX_DEADLINES_COUNT)? {
+    for m in get_rows(doc, "deadlines", MAX_DEADLINES_COUNT)? {
         deadlines.push(Deadline {
             label: get_text(doc, &m, "label", MAX_SHORT_TEXT_CHARS, true)?,
             date: get_date(doc, &m, "date")?,
         });
     }
     let mut campaigns = Vec::new();
-    for (m, _) in get_rows(doc, "campaigns", MAX_DEADLINES_COUNT)? {
+    for m in get_rows(doc, "campaigns", MAX_DEADLINES_COUNT)? {
         campaigns.push(Campaign {
             name: get_text(doc, &m, "name", MAX_SHORT_TEXT_CHARS, true)?,
             start: get_date(doc, &m, "start")?,
@@ -951,31 +1028,32 @@ fn read_programme(doc: &AutoCommit) -> Result<Programme, ContentError> {
         });
     }
     Ok(Programme {
-        name: get_text(doc, &ROOT, "name", MAX_TITLE_CHARS, true)?,
+        name: get_text(doc, &root, "name", MAX_TITLE_CHARS, true)?,
         phases,
         deadlines,
         campaigns,
-        national_target: get_uint(doc, &ROOT, "national_target")?,
+        national_target: get_uint(doc, &root, "national_target")?,
     })
 }
 
-fn read_target(doc: &AutoCommit) -> Result<TargetAssignment, ContentError> {
-    let p = get_str(doc, &ROOT, "programme")?.ok_or(ContentError::Missing("programme"))?;
+fn read_target<F: Fields>(doc: &F) -> Result<TargetAssignment, ContentError> {
+    let root = doc.root();
+    let p = get_str(doc, &root, "programme")?.ok_or(ContentError::Missing("programme"))?;
     let programme = RecordId::from_hex(&p).map_err(|e| invalid("programme", e.to_string()))?;
     let phase =
-        u32::try_from(get_uint(doc, &ROOT, "phase")?).map_err(|_| invalid("phase", "too large"))?;
+        u32::try_from(get_uint(doc, &root, "phase")?).map_err(|_| invalid("phase", "too large"))?;
     let mut assignments = BTreeMap::new();
-    if let Some(m) = get_map(doc, &ROOT, "assignments") {
-        let n = doc.length(&m);
+    if let Some(m) = doc.map(&root, "assignments") {
+        let n = doc.len(&m);
         if n > MAX_TARGET_ASSIGNMENTS_COUNT {
             return Err(invalid(
                 "assignments",
                 format!("{n} over the limit of {MAX_TARGET_ASSIGNMENTS_COUNT}"),
             ));
         }
-        for k in doc.keys(&m) {
+        for k in doc.map_keys(&m) {
             let unit = UnitId::new(&k).map_err(|e| invalid("assignments", e.to_string()))?;
-            let count = match scalar(doc, &m, &k) {
+            let count = match doc.scalar(&m, &k) {
                 Some(ScalarValue::Uint(v)) => v,
                 _ => return Err(invalid("assignments", format!("{k}: must be a count"))),
             };

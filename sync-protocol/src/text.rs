@@ -41,7 +41,13 @@ impl Text {
     /// Normalises `s` to NFC, trims it and checks it against `limit` characters. Empty text is
     /// accepted here; use [`Text::required`] for fields that must be filled in.
     pub fn new(field: &'static str, s: &str, limit: usize) -> Result<Self, TextError> {
-        let n: String = s.trim().nfc().collect();
+        let trimmed = s.trim();
+        // Most text arrives already NFC (every stored record's does): the quick check proves it
+        // without decomposing and recomposing.
+        let n: String = match unicode_normalization::is_nfc_quick(trimmed.chars()) {
+            unicode_normalization::IsNormalized::Yes => trimmed.to_owned(),
+            _ => trimmed.nfc().collect(),
+        };
         let count = n.chars().count();
         if count > limit {
             return Err(TextError::TooLong {

@@ -29,7 +29,7 @@ use crate::entry::{
 };
 use crate::ids::{ChangeHash, EntryHash, FederationId, RecordId, UnitId, UnitKey};
 use crate::limits::MAX_CLOCK_SKEW_MS;
-use crate::record::{self, ContentError, RecordContent};
+use crate::record::{self, ContentError, RecordContent, StateMemo};
 use crate::store::{EntryLookup, StoreError};
 
 /// An entry that passed [`verify_entry`]. Stores accept nothing else.
@@ -336,10 +336,23 @@ pub fn verify_entry<L: EntryLookup>(
     entry: &Entry,
     opts: VerifyOptions<'_>,
 ) -> Result<VerifiedEntry, VerifyError> {
+    verify_entry_with(lookup, directory, entry, opts, &StateMemo::default())
+}
+
+/// [`verify_entry`], reading first-change states from `memo` where it holds them (the same
+/// result, computed earlier; see [`StateMemo`]).
+pub fn verify_entry_with<L: EntryLookup>(
+    lookup: &L,
+    directory: &Directory,
+    entry: &Entry,
+    opts: VerifyOptions<'_>,
+    memo: &StateMemo,
+) -> Result<VerifiedEntry, VerifyError> {
     let v = Verifier {
         lookup,
         directory,
         opts,
+        memo,
     };
     v.entry(entry)?;
     Ok(VerifiedEntry(entry.clone()))
@@ -349,6 +362,7 @@ struct Verifier<'a, L> {
     lookup: &'a L,
     directory: &'a Directory,
     opts: VerifyOptions<'a>,
+    memo: &'a StateMemo,
 }
 
 /// Kind, owner and confidentiality of a record, from any of its entries.
@@ -659,16 +673,14 @@ impl<L: EntryLookup> Verifier<'_, L> {
         // The content at this change must validate.
         known.insert(c.change.hash(), c.change.clone());
         let ancestry = ancestry(&known, &[c.change.hash()]);
-        let doc =
-            record::load_document(ancestry, [0; 16]).map_err(|error| RejectReason::BadContent {
-                record: c.record,
-                error,
-            })?;
-        let content =
-            record::read_content(&doc, c.kind).map_err(|error| RejectReason::BadContent {
-                record: c.record,
-                error,
-            })?;
+        let bad = |error| RejectReason::BadContent {
+            record: c.record,
+            error,
+        };
+        let content = record::load_record_with(ancestry, c.kind, self.memo)
+            .map_err(bad)?
+            .content
+            .map_err(bad)?;
         self.content_in_tree(c.record, &c.owner, c.confidential, &content, t)
     }
 
@@ -803,17 +815,18 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 ));
             }
         }
-        let doc = record::load_document(ancestry(&known, &p.heads), [0; 16]).map_err(|error| {
-            RejectReason::BadContent {
-                record: p.record,
-                error,
-            }
-        })?;
-        let RecordContent::Initiative(i) = record::read_content(&doc, RecordKind::Initiative)
-            .map_err(|error| RejectReason::BadContent {
-                record: p.record,
-                error,
-            })?
+        let bad = |error| RejectReason::BadContent {
+            record: p.record,
+            error,
+        };
+        let RecordContent::Initiative(i) = record::load_record_with(
+            ancestry(&known, &p.heads),
+            RecordKind::Initiative,
+            self.memo,
+        )
+        .map_err(bad)?
+        .content
+        .map_err(bad)?
         else {
             return Err(RejectReason::NotAnInitiative(p.record).into());
         };

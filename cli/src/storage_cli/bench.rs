@@ -13,7 +13,6 @@ use node::check;
 use node::report::UnitReport;
 use node::Node;
 use rand_core::{OsRng, RngCore};
-use sync_protocol::entry::Entry;
 use sync_protocol::ids::{EntryHash, UnitId};
 use sync_protocol::store::EntryStore;
 
@@ -400,29 +399,53 @@ fn generate(s: &Synth, from: u64, to: u64) -> Vec<Vec<u8>> {
     })
 }
 
-/// Decodes (checking every signature) on one thread while the node verifies and stores the
-/// previous batch on another. Returns the time taken.
-fn ingest(n: &mut Node, bytes: &[Vec<u8>], batch: usize) -> Result<Duration, Failure> {
+/// Imports `bytes` in batches through the node's ingest pipeline (decoding with the strict
+/// signature check and first-change states on every core, overlapped with the sequential
+/// verification and commit of the previous batch). Returns the time taken.
+fn ingest(
+    n: &mut Node,
+    bytes: &[Vec<u8>],
+    batch: usize,
+    cpu: &mut CpuUse,
+) -> Result<Duration, Failure> {
     let t = Instant::now();
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Entry>>(2);
-    std::thread::scope(|sc| -> Result<(), Failure> {
-        sc.spawn(move || {
-            for chunk in bytes.chunks(batch) {
-                let es: Vec<Entry> = chunk.iter().filter_map(|b| Entry::decode(b).ok()).collect();
-                if tx.send(es).is_err() {
-                    break;
-                }
-            }
-        });
-        for es in rx {
-            let r = n.import(es, node::now_ms()).map_err(fail)?;
-            if let Some((h, why)) = r.rejected.first() {
-                return Err(fail(format!("{h} refused: {why}")));
-            }
-        }
-        Ok(())
-    })?;
+    let process0 = cpu_ticks("/proc/self/stat");
+    let r = node::ingest::ingest(
+        n,
+        bytes.chunks(batch).map(|c| c.iter().collect::<Vec<_>>()),
+        node::now_ms,
+        |_, _| Ok(()),
+    )
+    .map_err(fail)?;
+    cpu.process_ticks += cpu_ticks("/proc/self/stat").saturating_sub(process0);
+    if let Some((h, why)) = r.rejected.first() {
+        return Err(fail(format!("{h} refused: {why}")));
+    }
+    if let Some((b, i, why)) = r.undecodable.first() {
+        return Err(fail(format!("batch {b}, entry {i}: {why}")));
+    }
     Ok(t.elapsed())
+}
+
+/// CPU time used while ingesting, in clock ticks (`/proc`, 100 per second).
+#[derive(Default)]
+struct CpuUse {
+    process_ticks: u64,
+}
+
+/// User + system clock ticks of a `/proc/.../stat` file (fields 14 and 15), 0 if unreadable.
+fn cpu_ticks(path: &str) -> u64 {
+    let Ok(s) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    // The command name (field 2) may hold spaces; fields after its closing parenthesis.
+    let Some(rest) = s.rfind(')').map(|i| &s[i + 1..]) else {
+        return 0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    // After the parenthesis, field 3 (state) is at index 0: utime (14) is at 11, stime at 12.
+    get(11) + get(12)
 }
 
 fn national(
@@ -461,6 +484,7 @@ fn national(
     let province = s.units[0].0.unit().clone();
     let mut held = 0u64;
     let mut ingest_time = Duration::ZERO;
+    let mut cpu = CpuUse::default();
     let mut gen_time = Duration::ZERO;
     println!(
         "{:>10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10}",
@@ -480,7 +504,7 @@ fn national(
             let tg = Instant::now();
             let bytes = generate(&s, held, to);
             gen_time += tg.elapsed();
-            ingest_time += ingest(&mut n, &bytes, batch)?;
+            ingest_time += ingest(&mut n, &bytes, batch, &mut cpu)?;
             held = to;
         }
         let mut times = Vec::new();
@@ -519,6 +543,12 @@ fn national(
         "ingested {held} initiatives in {:.1} s ({:.1} s generating them, not counted)",
         ingest_time.as_secs_f64(),
         gen_time.as_secs_f64()
+    );
+    let cpu_s = cpu.process_ticks as f64 / 100.0;
+    println!(
+        "CPU time while ingesting: {cpu_s:.1} s on all threads = {:.0} µs per initiative ({:.2} cores busy on average)",
+        cpu_s * 1e6 / held.max(1) as f64,
+        cpu_s / ingest_time.as_secs_f64().max(1e-9)
     );
     if full_check {
         let t = Instant::now();
