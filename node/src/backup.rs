@@ -262,11 +262,12 @@ pub fn restore(file: &Path, dir: &Path, now_ms: u64) -> Result<(Node, BackupSumm
     }
     let mut node = Node::create_restored(dir, &ff, genesis, unit, now_ms)?;
     entries.sort_by_key(|e| (trust_first(e), e.time_ms(), e.hash()));
+    let source = format!("restore:{}", file.display());
     for chunk in entries.chunks(MAX_BATCH_ENTRIES) {
-        node.import(chunk.to_vec(), now_ms)?;
+        node.import_from(&source, chunk.to_vec(), now_ms)?;
     }
     for chunk in quarantined.chunks(MAX_BATCH_ENTRIES) {
-        node.import(chunk.to_vec(), now_ms)?;
+        node.import_from(&source, chunk.to_vec(), now_ms)?;
     }
     let summary = BackupSummary {
         entries: entries.len(),

@@ -8,6 +8,7 @@ pub mod check;
 pub mod counters;
 pub mod keys;
 pub mod node;
+pub mod quarantine;
 pub mod quic;
 pub mod records;
 pub mod report;

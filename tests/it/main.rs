@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area.
 
 mod nodes;
+mod quarantine;
 mod quic;
 mod storage;
 mod sync;
