@@ -22,7 +22,7 @@ use crate::sled_store::{self, err, index_rows, t, view_rows, TREES};
 pub const MAX_LISTED_PROBLEMS: usize = 200;
 
 /// What a check found.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CheckReport {
     /// Entries re-verified.
     pub entries: usize,

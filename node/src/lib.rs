@@ -5,6 +5,7 @@ pub mod backup;
 pub mod blobs;
 pub mod bundle;
 pub mod check;
+pub mod control;
 pub mod counters;
 pub mod keys;
 pub mod node;

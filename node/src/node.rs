@@ -7,6 +7,7 @@
 //! DIR/federation.json  the federation file: id, root unit, root key, genesis entry
 //! DIR/unit.key         the unit's private key, 0600
 //! DIR/db/              the sled database
+//! DIR/control/         the running service's control socket, node.sock (see `control`)
 //! ```
 //!
 //! Every entry enters the store through [`Node::import`], the verified path that bundles and
@@ -75,6 +76,13 @@ pub enum NodeError {
     /// A write this node made was refused by its own verification.
     #[error("refused: {0}")]
     Refused(String),
+}
+
+impl NodeError {
+    /// Whether the database is held by another process (a running service, another command).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, NodeError::Open(OpenError::Locked { .. }))
+    }
 }
 
 /// `node.json`.

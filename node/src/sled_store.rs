@@ -128,6 +128,13 @@ pub mod t {
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// Another process holds the database (sled locks it for one process: a running
+    /// `sangkien node run`, or another command).
+    #[error("the database at {path} is in use by another process (sled lets one process open it)")]
+    Locked {
+        /// the directory
+        path: PathBuf,
+    },
     /// sled refused the files: corrupt, truncated, or locked by another process.
     #[error("cannot open the database at {path}: {source} (the files were left untouched)")]
     Sled {
@@ -410,7 +417,15 @@ impl SledStore {
             .path(path)
             .cache_capacity(cache_bytes)
             .open()
-            .map_err(sled_err)?;
+            .map_err(|e| match e {
+                // sled 0.34 says so only in words (`Config::try_lock`).
+                sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock") => {
+                    OpenError::Locked {
+                        path: path.to_owned(),
+                    }
+                }
+                e => sled_err(e),
+            })?;
         let mut trees = Vec::with_capacity(TREES.len());
         for name in TREES {
             trees.push(db.open_tree(name).map_err(sled_err)?);

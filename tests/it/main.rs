@@ -1,5 +1,6 @@
 //! The integration tests: one binary, one module per area.
 
+mod control;
 mod nodes;
 mod quarantine;
 mod quic;
