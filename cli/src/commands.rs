@@ -98,7 +98,7 @@ pub enum BundleCommand {
 
 pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
     let dir = ctx.data()?;
-    Node::open(dir).map_err(|e| Failure::input(e.to_string()).because(e))
+    Node::open(dir).map_err(|e| crate::open_failure(ctx.lang, dir, e))
 }
 
 fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {
