@@ -98,7 +98,7 @@ pub enum BundleCommand {
 
 pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
     let dir = ctx.data()?;
-    Node::open(dir).map_err(|e| Failure::input(e.to_string()).because(e))
+    Node::open(dir).map_err(|e| crate::open_failure(ctx.lang, dir, e))
 }
 
 fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {
@@ -596,8 +596,12 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
             let entries = bundle::read_signed(&file, node.directory())
                 .map_err(|e| Failure::input(e.to_string()).because(e))?
                 .entries;
+            let source = format!(
+                "bundle:{}",
+                file.file_name().unwrap_or_default().to_string_lossy()
+            );
             let report = node
-                .import(entries, now_ms())
+                .import_from(&source, entries, now_ms())
                 .map_err(|e| Failure::problem(e.to_string()))?;
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("json"));

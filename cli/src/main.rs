@@ -137,6 +137,74 @@ impl Ctx {
     }
 }
 
+/// A node that would not open, as a sentence: another process holding its database gets its
+/// own (which process, and what to do); anything else is bad input (exit 2).
+pub(crate) fn open_failure(lang: Lang, dir: &std::path::Path, e: node::NodeError) -> Failure {
+    if e.is_locked() {
+        locked_failure(lang, dir, false).because(e)
+    } else {
+        Failure::input(e.to_string()).because(e)
+    }
+}
+
+/// The database of the node in `dir` is held by another process (exit 1). `asked_service`:
+/// the command tried the node service's control socket and nothing answered.
+pub(crate) fn locked_failure(lang: Lang, dir: &std::path::Path, asked_service: bool) -> Failure {
+    let holders = node::control::lock_holders(dir);
+    let who = if holders.is_empty() {
+        lang.t(
+            "không xác định được tiến trình nào (có thể của người dùng khác)",
+            "which one could not be told (perhaps another user's)",
+        )
+        .to_owned()
+    } else {
+        holders
+            .iter()
+            .map(|(pid, cmd)| format!("{} {pid} ({cmd})", lang.t("tiến trình", "process")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let message = if asked_service {
+        format!(
+            "{} {} {} {}. {}: {who}. {}",
+            lang.t(
+                "cơ sở dữ liệu của nút ở",
+                "the database of the node in"
+            ),
+            dir.display(),
+            lang.t(
+                "đang được một tiến trình khác mở (sled chỉ cho một tiến trình mở), và không có dịch vụ nút nào trả lời ở",
+                "is open in another process (sled lets one process open it), and no node service answers on"
+            ),
+            node::control::socket_path(dir).display(),
+            lang.t("Đang giữ", "Held by"),
+            lang.t(
+                "Chờ lệnh đó chạy xong, hoặc dừng nó, rồi thử lại.",
+                "Wait for that command to finish, or stop it, then try again."
+            )
+        )
+    } else {
+        format!(
+            "{} {} {}. {}: {who}. {}",
+            lang.t(
+                "cơ sở dữ liệu của nút ở",
+                "the database of the node in"
+            ),
+            dir.display(),
+            lang.t(
+                "đang được một tiến trình khác mở (sled chỉ cho một tiến trình mở)",
+                "is open in another process (sled lets one process open it)"
+            ),
+            lang.t("Đang giữ", "Held by"),
+            lang.t(
+                "Lệnh này cần dừng tiến trình đó trước (`sangkien node run`: SIGTERM hoặc Ctrl-C); khi dịch vụ nút chạy, `node backup`, `node check` và `node quarantine` đi qua dịch vụ.",
+                "This command needs that process stopped first (`sangkien node run`: SIGTERM or Ctrl-C); while the node service runs, `node backup`, `node check` and `node quarantine` go through it."
+            )
+        )
+    };
+    Failure::problem(message)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_json);

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use node::now_ms;
-use node::service::{read_status, Service, ServiceConfig};
+use node::service::{read_status, Service, ServiceConfig, ServiceError};
 use serde_json::json;
 
 use crate::{Ctx, Failure};
@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
             let rt = runtime()?;
             let outcome = rt.block_on(async {
                 let service =
-                    Service::start(&dir, bind).map_err(|e| Failure::input(e.to_string()))?;
+                    Service::start(&dir, bind).map_err(|e| service_failure(ctx, &dir, e))?;
                 let r = service.sync_with(peer).await;
                 service.close();
                 r.map_err(|e| Failure::problem(e.to_string()))
@@ -145,10 +145,20 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
     }
 }
 
+/// The service could not start: the node would not open (another process holding it gets its
+/// own sentence), or the QUIC endpoint.
+fn service_failure(ctx: &Ctx, dir: &Path, e: ServiceError) -> Failure {
+    match e {
+        ServiceError::Node(e) => crate::open_failure(ctx.lang, dir, e),
+        e => Failure::input(e.to_string()),
+    }
+}
+
 /// `sangkien node run --config node.toml`: runs the node service until SIGTERM or Ctrl-C.
 pub fn run_node(ctx: &Ctx, config: &Path) -> Result<u8, Failure> {
     let config = ServiceConfig::read(config).map_err(|e| Failure::input(e.to_string()))?;
     crate::logging::set_level(&config.log_level);
+    let dir = config.data.clone();
     let rt = runtime()?;
     rt.block_on(async {
         let shutdown = async {
@@ -160,7 +170,12 @@ pub fn run_node(ctx: &Ctx, config: &Path) -> Result<u8, Failure> {
         };
         node::service::run(config, shutdown)
             .await
-            .map_err(|e| Failure::problem(e.to_string()))
+            .map_err(|e| match e {
+                ServiceError::Node(e) if e.is_locked() => {
+                    crate::locked_failure(ctx.lang, &dir, false).because(e)
+                }
+                e => Failure::problem(e.to_string()),
+            })
     })?;
     eprintln!("{}", ctx.lang.t("Nút đã dừng.", "Node stopped."));
     Ok(0)

@@ -27,7 +27,7 @@ use crate::keys;
 use crate::node::{
     FederationFile, Node, NodeError, NodeFile, FEDERATION_FILE, KEY_FILE, NODE_FILE,
 };
-use crate::sled_store::{err, t};
+use crate::sled_store::{err, t, SledStore};
 
 const MAGIC: &[u8; 8] = b"SKBACKUP";
 const VERSION: u8 = 1;
@@ -35,7 +35,7 @@ const VERSION: u8 = 1;
 pub const MAX_BACKUP_SECTION_BYTES: u32 = 64 * 1024;
 
 /// What a backup or restore did.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BackupSummary {
     /// Entries written or read.
     pub entries: usize,
@@ -95,18 +95,30 @@ fn section(w: &mut impl Write, b: &[u8]) -> std::io::Result<()> {
 
 /// Writes a backup of `node` to `file`.
 pub fn write(node: &Node, file: &Path, include_key: bool) -> Result<BackupSummary, BackupError> {
+    write_store(node.dir(), node.store(), file, include_key)
+}
+
+/// Writes a backup of the node in `dir`, whose store is `store`, to `file`: what a running
+/// service does for `sangkien node backup` (it holds the store, not the node, so that a sync
+/// session in progress goes on).
+pub fn write_store(
+    dir: &Path,
+    store: &SledStore,
+    file: &Path,
+    include_key: bool,
+) -> Result<BackupSummary, BackupError> {
     let io = |source| BackupError::Io {
         path: file.to_owned(),
         source,
     };
     let read = |name: &str| {
-        let p = node.dir().join(name);
+        let p = dir.join(name);
         fs::read(&p).map_err(|source| BackupError::Io { path: p, source })
     };
     let node_json = read(NODE_FILE)?;
     let fed_json = read(FEDERATION_FILE)?;
     let key = if include_key {
-        keys::read(&node.dir().join(KEY_FILE)).map_err(NodeError::from)?;
+        keys::read(&dir.join(KEY_FILE)).map_err(NodeError::from)?;
         read(KEY_FILE)?
     } else {
         Vec::new()
@@ -122,7 +134,6 @@ pub fn write(node: &Node, file: &Path, include_key: bool) -> Result<BackupSummar
         key_included: include_key,
         ..BackupSummary::default()
     };
-    let store = node.store();
     let body: Result<(), BackupError> = store
         .quiescent(|| {
             w.write_all(MAGIC).map_err(io)?;
@@ -262,11 +273,12 @@ pub fn restore(file: &Path, dir: &Path, now_ms: u64) -> Result<(Node, BackupSumm
     }
     let mut node = Node::create_restored(dir, &ff, genesis, unit, now_ms)?;
     entries.sort_by_key(|e| (trust_first(e), e.time_ms(), e.hash()));
+    let source = format!("restore:{}", file.display());
     for chunk in entries.chunks(MAX_BATCH_ENTRIES) {
-        node.import(chunk.to_vec(), now_ms)?;
+        node.import_from(&source, chunk.to_vec(), now_ms)?;
     }
     for chunk in quarantined.chunks(MAX_BATCH_ENTRIES) {
-        node.import(chunk.to_vec(), now_ms)?;
+        node.import_from(&source, chunk.to_vec(), now_ms)?;
     }
     let summary = BackupSummary {
         entries: entries.len(),

@@ -1,6 +1,6 @@
 //! `sangkien node check`: re-verifies every stored entry and recomputes everything derived from
 //! the entries (indexes, views, heads, targets, counters, the counters' tree, the quarantine's
-//! wait index), reporting each disagreement; `--repair` rewrites the derived trees from the
+//! wait and arrival indexes), reporting each disagreement; `--repair` rewrites the derived trees from the
 //! entries. Neither ever deletes an entry: entries are the truth.
 //!
 //! The walk streams: every expected row is compared with the stored one by key, and each
@@ -22,7 +22,7 @@ use crate::sled_store::{self, err, index_rows, t, view_rows, TREES};
 pub const MAX_LISTED_PROBLEMS: usize = 200;
 
 /// What a check found.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CheckReport {
     /// Entries re-verified.
     pub entries: usize,
@@ -200,11 +200,14 @@ pub fn rebuild(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
     Ok(())
 }
 
-/// Migrates a database of an older schema: rebuilds everything derived, then stores the
-/// current version.
+/// Migrates a database of an older schema, then stores the current version. From schema 1:
+/// rebuilds everything derived. From schema 2 (quarantine values without their arrival time):
+/// rewrites the quarantine values only, with `now_ms` as their arrival.
 pub fn migrate(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
-    rebuild(node, now_ms)?;
-    node.store_mut().finish_migration()?;
+    if node.store().needs_migration().is_some_and(|v| v < 2) {
+        rebuild(node, now_ms)?;
+    }
+    node.store_mut().finish_migration(now_ms)?;
     Ok(())
 }
 
@@ -296,11 +299,14 @@ fn walk(node: &Node, now_ms: u64, sink: &mut Sink<'_>) -> Result<(), NodeError> 
             )?;
         }
     }
-    // The quarantine's wait index.
+    // The quarantine's wait and arrival indexes.
     for (h, key) in store.quarantine_rows()? {
         let mut k = key;
         k.extend_from_slice(&h.0);
         sink.row(store, t::Q_WAIT, k, Vec::new())?;
+    }
+    for k in store.quarantine_since_rows()? {
+        sink.row(store, t::Q_SINCE, k, Vec::new())?;
     }
     if let Sink::Compare { report, .. } = sink {
         report.entries = entries;

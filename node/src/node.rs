@@ -7,6 +7,7 @@
 //! DIR/federation.json  the federation file: id, root unit, root key, genesis entry
 //! DIR/unit.key         the unit's private key, 0600
 //! DIR/db/              the sled database
+//! DIR/control/         the running service's control socket, node.sock (see `control`)
 //! ```
 //!
 //! Every entry enters the store through [`Node::import`], the verified path that bundles and
@@ -79,6 +80,13 @@ pub enum NodeError {
     /// A write this node made was refused by its own verification.
     #[error("refused: {0}")]
     Refused(String),
+}
+
+impl NodeError {
+    /// Whether the database is held by another process (a running service, another command).
+    pub fn is_locked(&self) -> bool {
+        matches!(self, NodeError::Open(OpenError::Locked { .. }))
+    }
 }
 
 /// `node.json`.
@@ -199,6 +207,9 @@ pub struct Node {
     children: BTreeMap<UnitId, Vec<UnitId>>,
     /// Why the key file could not be used, when it could not (an encrypted key, no passphrase).
     key_problem: Option<String>,
+    /// Where the entries being imported come from, recorded with those that wait in quarantine
+    /// (see [`Node::import_from`]).
+    import_source: Option<String>,
 }
 
 /// Children by parent at [`TREE_TIME`].
@@ -307,6 +318,7 @@ impl Node {
             author,
             children: BTreeMap::new(),
             key_problem: None,
+            import_source: None,
         };
         let commit = node.plan(outcome.accepted, &StateMemo::new(), now_ms)?;
         node.store.commit(&commit)?;
@@ -377,6 +389,7 @@ impl Node {
             author,
             children: BTreeMap::new(),
             key_problem,
+            import_source: None,
         };
         node.children = children_of(&node.directory);
         if let Some(old) = node.store.needs_migration() {
@@ -510,8 +523,11 @@ impl Node {
             .iter()
             .map(|(e, m)| (e.clone(), sled_store::wait_key(m), m.to_string()))
             .collect();
+        commit.quarantine_since_ms = Some(now_ms);
+        commit.quarantine_source = self.import_source.clone().unwrap_or_default();
         let accepted_count = commit.accepted.len();
         let refused = self.commit_or_reload(&commit)?;
+        self.expire_quarantine_logged(now_ms);
         let mut report = ImportReport {
             accepted: accepted_count - released,
             duplicates: duplicates.min(fresh_count),
@@ -539,6 +555,45 @@ impl Node {
             tracing::warn!(entry = %h, reason = %r, "entry rejected");
         }
         Ok(report)
+    }
+
+    /// [`Node::import`], recording `source` (`peer:UNIT`, `bundle:FILE`, `restore:FILE`) with
+    /// every entry of the batch that waits in quarantine, so that the operator sees where held
+    /// entries came from (DESIGN §9.3).
+    pub fn import_from(
+        &mut self,
+        source: &str,
+        entries: Vec<Entry>,
+        now_ms: u64,
+    ) -> Result<ImportReport, NodeError> {
+        let previous = self.set_import_source(Some(source.to_owned()));
+        let r = self.import(entries, now_ms);
+        self.import_source = previous;
+        r
+    }
+
+    /// Sets where the next imports come from (see [`Node::import_from`]); returns the previous
+    /// setting, for the caller to put back.
+    pub fn set_import_source(&mut self, source: Option<String>) -> Option<String> {
+        std::mem::replace(&mut self.import_source, source)
+    }
+
+    /// Expires what has waited in quarantine longer than
+    /// [`sync_protocol::limits::MAX_QUARANTINE_AGE_MS`] at `now_ms` (logged, and recorded in
+    /// the expired log). Run after every import and by the service on start and hourly.
+    pub fn expire_quarantine(
+        &self,
+        now_ms: u64,
+    ) -> Result<Vec<crate::quarantine::ExpiredInfo>, NodeError> {
+        Ok(crate::quarantine::expire(&self.store, now_ms)?)
+    }
+
+    /// [`Node::expire_quarantine`] after an import: the import is stored and durable already,
+    /// so a failure here is logged rather than turned into a failed import.
+    fn expire_quarantine_logged(&self, now_ms: u64) {
+        if let Err(e) = self.expire_quarantine(now_ms) {
+            tracing::error!(error = %e, "quarantine expiry failed; retried at the next import");
+        }
     }
 
     /// Writes a commit; when it fails, the trust directory (already updated by the

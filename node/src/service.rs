@@ -3,6 +3,11 @@
 //! exponential backoff and jitter), answers peers that sync with it, and records each peer's
 //! status for `sangkien peers`. One session runs at a time against the store.
 //!
+//! It also answers local commands on its control socket (`DIR/control/node.sock`, see
+//! [`crate::control`]): `node backup`, `node check` and `node quarantine` work while it runs.
+//! On start and then every [`QUARANTINE_EXPIRY_INTERVAL_S`] it expires what has waited in
+//! quarantine too long (imports expire too).
+//!
 //! # Configuration (`node.toml`)
 //!
 //! ```toml
@@ -35,8 +40,11 @@ use sync_protocol::sync::Role;
 use tokio::sync::Mutex;
 use tracing::Instrument;
 
+use crate::control::{self, ControlSocket, Reply, Request, ServiceStatus, MAX_CONTROL_CONNECTIONS};
 use crate::node::{Node, NodeError};
+use crate::quarantine::MAX_QUARANTINE_LISTED;
 use crate::quic::{Backoff, FederationVerifier, QuicEndpoint, QuicIdentity};
+use crate::sled_store::SledStore;
 use crate::sync::{sync_over_quic, SideOutcome, SyncError};
 
 /// Largest configuration file read.
@@ -50,6 +58,8 @@ pub const PEERS_FILE: &str = "peers.json";
 /// How far before the last session's start the next session's cursor is placed, so entries
 /// signed by slightly slow clocks still fall after it.
 pub const CURSOR_MARGIN_MS: u64 = 10 * 60 * 1000;
+/// Seconds between two quarantine expiry passes of a running service (the first is at start).
+pub const QUARANTINE_EXPIRY_INTERVAL_S: u64 = 60 * 60;
 
 /// What went wrong with the service.
 #[derive(Debug, thiserror::Error)]
@@ -347,6 +357,141 @@ impl Service {
     pub fn close(&self) {
         self.endpoint.close();
     }
+
+    /// Answers local commands on the control socket, [`MAX_CONTROL_CONNECTIONS`] at a time. A
+    /// bad request fails only its own connection.
+    async fn serve_control(self: Arc<Self>, socket: Arc<ControlSocket>) {
+        let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONTROL_CONNECTIONS));
+        let (store, dir, unit) = {
+            let node = self.node.lock().await;
+            (
+                node.store().clone(),
+                node.dir().to_owned(),
+                node.unit().to_string(),
+            )
+        };
+        loop {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let mut stream = match socket.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "control socket: accept failed");
+                    // Out of file descriptors, say: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let service = self.clone();
+            let (store, dir, unit) = (store.clone(), dir.clone(), unit.clone());
+            tokio::spawn(async move {
+                let reply = match control::read_request(&mut stream).await {
+                    Ok(request) => {
+                        tracing::info!(op = request.op(), "control request");
+                        service.control_reply(request, store, dir, unit).await
+                    }
+                    Err(reply) => {
+                        tracing::warn!(?reply, "bad control request");
+                        reply
+                    }
+                };
+                control::write_reply(&mut stream, &reply).await;
+                drop(permit);
+            });
+        }
+    }
+
+    async fn control_reply(
+        &self,
+        request: Request,
+        store: SledStore,
+        dir: PathBuf,
+        unit: String,
+    ) -> Reply {
+        let joined = |r: Result<Reply, tokio::task::JoinError>| {
+            r.unwrap_or_else(|e| Reply::failed(format!("the operation stopped: {e}")))
+        };
+        match request {
+            Request::Status => Reply::Status(ServiceStatus {
+                pid: std::process::id(),
+                unit,
+                listen: self.local_addr().map(|a| a.to_string()),
+                version: env!("CARGO_PKG_VERSION").into(),
+            }),
+            Request::Backup { file, include_key } => {
+                if !file.is_absolute() {
+                    return Reply::bad_request(format!(
+                        "the backup path {} is not absolute",
+                        file.display()
+                    ));
+                }
+                // The store, not the node: a sync session in progress goes on meanwhile.
+                joined(
+                    tokio::task::spawn_blocking(move || {
+                        match crate::backup::write_store(&dir, &store, &file, include_key) {
+                            Ok(s) => {
+                                tracing::info!(file = %file.display(), entries = s.entries, "backup written");
+                                Reply::Backup(s)
+                            }
+                            Err(e) => Reply::failed(e.to_string()),
+                        }
+                    })
+                    .await,
+                )
+            }
+            Request::Check => {
+                // The node itself (its directory): waits for a session in progress to end.
+                let node = self.node.clone().lock_owned().await;
+                joined(
+                    tokio::task::spawn_blocking(move || {
+                        let mut node = node;
+                        match crate::check::run(&mut node, crate::now_ms(), false) {
+                            Ok(r) => Reply::Check(r),
+                            Err(e) => Reply::failed(e.to_string()),
+                        }
+                    })
+                    .await,
+                )
+            }
+            Request::Quarantine { limit } => {
+                if limit > MAX_QUARANTINE_LISTED {
+                    return Reply::bad_request(format!(
+                        "a listing of {limit} entries; the limit is {MAX_QUARANTINE_LISTED}"
+                    ));
+                }
+                joined(
+                    tokio::task::spawn_blocking(move || {
+                        match crate::quarantine::listing(&store, limit) {
+                            Ok(l) => Reply::Quarantine(l),
+                            Err(e) => Reply::failed(e.to_string()),
+                        }
+                    })
+                    .await,
+                )
+            }
+        }
+    }
+
+    /// Expires what has waited in quarantine too long: now, then every
+    /// [`QUARANTINE_EXPIRY_INTERVAL_S`].
+    async fn expire_periodically(self: Arc<Self>) {
+        let mut every = tokio::time::interval(Duration::from_secs(QUARANTINE_EXPIRY_INTERVAL_S));
+        loop {
+            every.tick().await;
+            let node = self.node.clone().lock_owned().await;
+            let r =
+                tokio::task::spawn_blocking(move || node.expire_quarantine(crate::now_ms())).await;
+            match r {
+                Ok(Ok(expired)) if !expired.is_empty() => {
+                    tracing::info!(expired = expired.len(), "quarantine expiry pass")
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "quarantine expiry failed"),
+                Err(e) => tracing::error!(error = %e, "quarantine expiry stopped"),
+            }
+        }
+    }
 }
 
 /// Runs the service until `shutdown` resolves, then stops cleanly (no session is cut inside a
@@ -359,6 +504,20 @@ pub async fn run(
     tracing::info!(listen = ?service.local_addr(), peers = config.peers.len(), "node running");
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(service.clone().serve()));
+    // The database is ours now: a control socket left by a killed service is stale.
+    let control = match ControlSocket::bind(&config.data) {
+        Ok(c) => {
+            tracing::info!(socket = %c.path().display(), "control socket ready");
+            let c = Arc::new(c);
+            tasks.push(tokio::spawn(service.clone().serve_control(c.clone())));
+            Some(c)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no control socket: `sangkien node backup` and `node check` cannot reach this service; stop it to run them");
+            None
+        }
+    };
+    tasks.push(tokio::spawn(service.clone().expire_periodically()));
     let seed = crate::now_ms();
     for (i, peer) in config.peers.iter().cloned().enumerate() {
         tasks.push(tokio::spawn(service.clone().dial(
@@ -373,6 +532,9 @@ pub async fn run(
     let _node = service.node.lock().await;
     for t in &tasks {
         t.abort();
+    }
+    if let Some(c) = &control {
+        c.remove();
     }
     service.close();
     Ok(())

@@ -19,9 +19,11 @@
 //! | `counters`   | `o`/`s` ‖ unit ‖ 0 ‖ programme (16) ‖ phase (4) | [`Tally`] (fixed 144 bytes) |
 //! | `targets`    | programme (16) ‖ phase (4) ‖ assigner ‖ 0 ‖ record (16) | [`View`] of the target |
 //! | `shape`      | unit                                         | parent the counters use    |
-//! | `quarantine` | entry hash (32)                              | wait key length (2) ‖ wait key ‖ what it waits for ‖ 0 ‖ entry bytes |
+//! | `quarantine` | entry hash (32)                              | 1 ‖ since ms (8) ‖ source length (1) ‖ source ‖ wait key length (2) ‖ wait key ‖ what it waits for ‖ 0 ‖ entry bytes (see [`crate::quarantine`]) |
 //! | `q_wait`     | wait key ‖ entry hash (32)                   | empty                      |
 //! | `meta`       | `schema_version`, `federation`, `unit`       | values                     |
+//! | `q_since`    | since ms (8, BE) ‖ entry hash (32)           | empty                      |
+//! | `q_expired`  | expired ms (8, BE) ‖ entry hash (32)         | JSON record of what expired (a log, not derived) |
 //!
 //! A subtree's entries are one key range of `by_unit` (the prefix of the unit's path), plus,
 //! for units moved since, the ranges of their earlier paths (`unit_paths`). Entries are never
@@ -50,17 +52,18 @@ use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
 use sync_protocol::verify::{Missing, VerifiedEntry};
 
 use crate::counters::{self, counter_key, Tally, View, OWN, SUBTREE};
+use crate::quarantine;
 
 /// sled page cache per node: small, so that the demo can hold twenty nodes in one process.
 pub const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The schema this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// The oldest schema this code migrates from (by rebuilding everything derived from entries).
 pub const OLDEST_MIGRATABLE_SCHEMA: u32 = 1;
 
 /// Tree names, in the order of [`SledStore::trees`].
-pub const TREES: [&str; 15] = [
+pub const TREES: [&str; 17] = [
     "entries",
     "by_record",
     "by_change",
@@ -76,6 +79,8 @@ pub const TREES: [&str; 15] = [
     "quarantine",
     "q_wait",
     "meta",
+    "q_since",
+    "q_expired",
 ];
 /// Positions in [`TREES`].
 pub mod t {
@@ -109,16 +114,27 @@ pub mod t {
     pub const Q_WAIT: usize = 13;
     /// meta
     pub const META: usize = 14;
+    /// q_since
+    pub const Q_SINCE: usize = 15;
+    /// q_expired (a log, not derived)
+    pub const Q_EXPIRED: usize = 16;
     /// Trees derived from entries (and the quarantine): rebuilt by `node check --repair`.
-    pub const DERIVED: [usize; 12] = [
+    pub const DERIVED: [usize; 13] = [
         BY_RECORD, BY_CHANGE, TRUST, BY_KIND, BY_UNIT, UNIT_PATHS, HEADS, VIEWS, COUNTERS, TARGETS,
-        SHAPE, Q_WAIT,
+        SHAPE, Q_WAIT, Q_SINCE,
     ];
 }
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// Another process holds the database (sled locks it for one process: a running
+    /// `sangkien node run`, or another command).
+    #[error("the database at {path} is in use by another process (sled lets one process open it)")]
+    Locked {
+        /// the directory
+        path: PathBuf,
+    },
     /// sled refused the files: corrupt, truncated, or locked by another process.
     #[error("cannot open the database at {path}: {source} (the files were left untouched)")]
     Sled {
@@ -187,6 +203,11 @@ pub struct Commit {
     pub quarantine_add: Vec<(Entry, Vec<u8>, String)>,
     /// Leaving quarantine (accepted or rejected).
     pub quarantine_remove: Vec<EntryHash>,
+    /// When the new quarantine entries arrived (Unix ms); `None`: the wall clock at commit.
+    /// An entry already held keeps its own.
+    pub quarantine_since_ms: Option<u64>,
+    /// Where they came from (`peer:UNIT`, `bundle:FILE`, …; empty when unknown).
+    pub quarantine_source: String,
 }
 
 /// The wait key of what an entry waits for.
@@ -329,28 +350,9 @@ fn heads_bytes(heads: &[ChangeHash]) -> Vec<u8> {
     heads.iter().flat_map(|h| h.0).collect()
 }
 
-/// The quarantine value.
-fn quarantine_value(key: &[u8], missing: &str, e: &Entry) -> Vec<u8> {
-    let mut v = Vec::with_capacity(2 + key.len() + missing.len() + 1 + e.bytes().len());
-    v.extend_from_slice(&(key.len() as u16).to_be_bytes());
-    v.extend_from_slice(key);
-    v.extend_from_slice(missing.as_bytes());
-    v.push(0);
-    v.extend_from_slice(e.bytes());
-    v
-}
-
-/// Splits a quarantine value: wait key, what it waits for, entry bytes.
+/// Splits a quarantine value (schema 3, or 2): wait key, what it waits for, entry bytes.
 fn split_quarantine(v: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    if v.len() < 2 {
-        return None;
-    }
-    let n = u16::from_be_bytes([v[0], v[1]]) as usize;
-    let rest = v.get(2..)?;
-    let key = rest.get(..n)?;
-    let rest = rest.get(n..)?;
-    let split = rest.iter().position(|b| *b == 0)?;
-    Some((key, &rest[..split], &rest[split + 1..]))
+    quarantine::decode(v).map(|h| (h.key, h.missing, h.entry))
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
@@ -415,7 +417,15 @@ impl SledStore {
             .path(path)
             .cache_capacity(cache_bytes)
             .open()
-            .map_err(sled_err)?;
+            .map_err(|e| match e {
+                // sled 0.34 says so only in words (`Config::try_lock`).
+                sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock") => {
+                    OpenError::Locked {
+                        path: path.to_owned(),
+                    }
+                }
+                e => sled_err(e),
+            })?;
         let mut trees = Vec::with_capacity(TREES.len());
         for name in TREES {
             trees.push(db.open_tree(name).map_err(sled_err)?);
@@ -490,22 +500,42 @@ impl SledStore {
         self.migrate_from
     }
 
-    /// Rewrites schema-1 quarantine values in the current format (wait key `?`) and stores the
-    /// current schema version. The caller has rebuilt everything derived first.
-    pub(crate) fn finish_migration(&mut self) -> Result<(), StoreError> {
-        if self.migrate_from == Some(1) {
-            for kv in self.trees[t::QUARANTINE].iter() {
-                let (k, v) = kv.map_err(|e| err("quarantine", e))?;
-                if !v.contains(&0) {
-                    continue;
+    /// Rewrites older quarantine values in the current format and stores the current schema
+    /// version. Schema 1 values get the wait key `?`; schema 1 and 2 values get `now_ms` as
+    /// their arrival in quarantine (the true one was not recorded), with its `q_since` row.
+    /// Each value is rewritten with its row in one transaction, and the reader takes either
+    /// format, so an interrupted migration is finished by the next open. For schema 1, the
+    /// caller has rebuilt everything derived first.
+    pub(crate) fn finish_migration(&mut self, now_ms: u64) -> Result<(), StoreError> {
+        let schema1 = self.migrate_from == Some(1);
+        for kv in self.trees[t::QUARANTINE].iter() {
+            let (k, v) = kv.map_err(|e| err("quarantine", e))?;
+            let Ok(h) = <[u8; 32]>::try_from(k.as_ref()).map(EntryHash) else {
+                continue;
+            };
+            let (key, missing, bytes) = match self.split_any_quarantine(&v) {
+                Some(parts)
+                    if schema1 || quarantine::decode(&v).is_some_and(|q| q.since_ms.is_none()) =>
+                {
+                    parts
                 }
-                let mut nv = 1u16.to_be_bytes().to_vec();
-                nv.push(b'?');
-                nv.extend_from_slice(&v);
-                self.trees[t::QUARANTINE]
-                    .insert(&k, nv)
-                    .map_err(|e| err("quarantine", e))?;
-            }
+                _ => continue,
+            };
+            let Ok(e) = Entry::decode(bytes) else {
+                continue;
+            };
+            let nv = quarantine::encode(key, &String::from_utf8_lossy(missing), &e, now_ms, "");
+            let sk = quarantine::since_key(now_ms, &h);
+            let pair = [
+                self.trees[t::QUARANTINE].clone(),
+                self.trees[t::Q_SINCE].clone(),
+            ];
+            let r: Result<(), TransactionError<String>> = pair[..].transaction(|tx| {
+                tx[0].insert(&k, nv.as_slice())?;
+                tx[1].insert(sk.as_slice(), &[][..])?;
+                Ok(())
+            });
+            r.map_err(|e| err("quarantine", format!("{e:?}")))?;
         }
         self.trees[t::META]
             .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
@@ -527,6 +557,28 @@ impl SledStore {
             }
         }
         Ok(out)
+    }
+
+    /// The `q_since` row of every held entry whose arrival is recorded (for check and repair).
+    pub fn quarantine_since_rows(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.trees[t::QUARANTINE].iter() {
+            let (k, v) = kv.map_err(|e| err("quarantine", e))?;
+            let Ok(h) = <[u8; 32]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            if let Some(since) = quarantine::decode(&v).and_then(|q| q.since_ms) {
+                out.push(quarantine::since_key(since, &EntryHash(h)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Held while expiring quarantine entries: no batch commits and no backup reads meanwhile.
+    pub(crate) fn write_guard(&self) -> Result<std::sync::RwLockWriteGuard<'_, ()>, StoreError> {
+        self.commit_lock
+            .write()
+            .map_err(|_| err("write", "a writer panicked earlier"))
     }
 
     /// The database directory.
@@ -677,18 +729,31 @@ impl SledStore {
                     k.extend_from_slice(&h.0);
                     tx[t::Q_WAIT].remove(k)?;
                 }
+                if let Some(since) = quarantine::decode(&v).and_then(|q| q.since_ms) {
+                    tx[t::Q_SINCE].remove(quarantine::since_key(since, h))?;
+                }
             }
         }
         for (e, key, missing) in adds {
             let h = e.hash();
+            // An entry already held keeps when and whence it arrived: retries never reset its age.
+            let mut since = c.quarantine_since_ms.unwrap_or_else(crate::now_ms);
+            let mut source = c.quarantine_source.clone();
             if let Some(old) = tx[t::QUARANTINE].get(h.0)? {
                 if let Some((okey, _, _)) = split_quarantine(&old) {
                     let mut k = okey.to_vec();
                     k.extend_from_slice(&h.0);
                     tx[t::Q_WAIT].remove(k)?;
                 }
+                if let Some(q) = quarantine::decode(&old) {
+                    if let Some(s) = q.since_ms {
+                        since = s;
+                        source = String::from_utf8_lossy(q.source).into_owned();
+                    }
+                }
             }
-            tx[t::QUARANTINE].insert(&h.0, quarantine_value(key, missing, e))?;
+            tx[t::QUARANTINE].insert(&h.0, quarantine::encode(key, missing, e, since, &source))?;
+            tx[t::Q_SINCE].insert(quarantine::since_key(since, &h), &[][..])?;
             let mut k = key.clone();
             k.extend_from_slice(&h.0);
             tx[t::Q_WAIT].insert(k, &[][..])?;

@@ -209,7 +209,11 @@ pub async fn sync_over_quic(
         while let Some(m) = session.poll_transmit() {
             tx.send_frame(&m.encode()).await?;
         }
-        if let Err(e) = apply_events(&mut session, node, &mut outcome, clock()) {
+        // Entries that wait in quarantine are recorded as delivered by this peer.
+        let previous = node.set_import_source(Some(format!("peer:{peer}")));
+        let applied = apply_events(&mut session, node, &mut outcome, clock());
+        node.set_import_source(previous);
+        if let Err(e) = applied {
             let code = match e {
                 NodeError::Refused(_) => CloseCode::ProtocolViolation,
                 _ => CloseCode::ShuttingDown,

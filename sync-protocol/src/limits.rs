@@ -71,6 +71,23 @@ pub const MAX_BATCH_ENTRIES: usize = 100_000;
 /// Most entries a node keeps in quarantine waiting for a certificate or a dependency.
 pub const MAX_QUARANTINE_ENTRIES: usize = 100_000;
 
+/// Longest an entry waits in quarantine, in milliseconds (30 days); older ones expire with a
+/// logged reason (DESIGN §9.10: nothing waits forever). What an entry waits for is in its
+/// sender's store and travels at the sender's next session or bundle: a day when links work,
+/// a week or two when a district office is cut off (floods, Tết) or sends bundles by hand.
+/// 30 days covers a monthly reporting round with margin. Expiry loses nothing for good: the
+/// peer still holds the entry and we do not, so reconciliation offers it again, and it waits
+/// anew (counted from its new arrival) if what it needs is still missing.
+pub const MAX_QUARANTINE_AGE_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Most records the persistent log of expired quarantine entries keeps for the operator
+/// (`sangkien node quarantine`); beyond it, the oldest record goes.
+pub const MAX_QUARANTINE_EXPIRED_LOG_ENTRIES: usize = 10_000;
+
+/// Longest label of where a quarantined entry came from (a peer's unit, a bundle's file name),
+/// in bytes; a longer label is cut at a character boundary.
+pub const MAX_QUARANTINE_SOURCE_BYTES: usize = 255;
+
 /// Largest file of entries read by `import` (a bundle).
 pub const MAX_BUNDLE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
@@ -97,4 +114,6 @@ const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_RANGES_COUNT * 24 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_HEADS_COUNT * 32 < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_QUARANTINE_ENTRIES >= MAX_BATCH_ENTRIES);
+const _: () = assert!(MAX_QUARANTINE_AGE_MS > MAX_CLOCK_SKEW_MS);
+const _: () = assert!(MAX_QUARANTINE_SOURCE_BYTES <= u8::MAX as usize);
 const _: () = assert!((MAX_BENEFIT_VND as u128) * 2_500_000 < u64::MAX as u128 * 1000);

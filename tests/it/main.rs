@@ -1,6 +1,8 @@
 //! The integration tests: one binary, one module per area.
 
+mod control;
 mod nodes;
+mod quarantine;
 mod quic;
 mod storage;
 mod sync;

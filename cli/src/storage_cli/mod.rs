@@ -1,13 +1,20 @@
-//! Storage commands: `sangkien node check|backup|restore|encrypt-key|decrypt-key` and
-//! `sangkien bench ...` (crash test and performance measurements).
+//! Storage commands: `sangkien node check|backup|restore|quarantine|encrypt-key|decrypt-key`
+//! and `sangkien bench ...` (crash test and performance measurements).
+//!
+//! `node backup`, `node check` (without `--repair`) and `node quarantine` also work while
+//! `node run` holds the database: when it is locked, they ask the running service over its
+//! control socket (`node::control`) and print the same thing.
 
 mod bench;
 pub(crate) mod synth;
 
-use std::path::PathBuf;
+mod quarantine_cli;
 
-use node::backup;
-use node::check;
+use std::path::{Path, PathBuf};
+
+use node::backup::{self, BackupSummary};
+use node::check::{self, CheckReport};
+use node::control::{self, ControlError, FailureKind, Reply, Request};
 use node::Node;
 
 use crate::{Ctx, Failure};
@@ -49,6 +56,13 @@ pub enum NodeCommand {
         #[arg(long)]
         include_key: bool,
     },
+    /// Mục đang cách ly và mục đã hết hạn / what waits in quarantine, and what expired.
+    Quarantine {
+        /// Liệt kê tối đa / list at most this many held (oldest first) and expired (newest
+        /// first) entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
     /// Khôi phục vào --data THƯ_MỤC / restore a backup into --data DIR.
     Restore {
         /// Tệp sao lưu / backup file.
@@ -69,9 +83,60 @@ pub fn run(ctx: &Ctx, c: StorageCommand) -> Result<u8, Failure> {
     }
 }
 
-fn open(ctx: &Ctx) -> Result<Node, Failure> {
+/// The node in `--data`, or, when another process holds its database, `None`: the caller then
+/// asks the running service.
+fn open_or_running(ctx: &Ctx) -> Result<Option<Node>, Failure> {
     let dir = ctx.data()?;
-    Node::open(dir).map_err(|e| Failure::input(e.to_string()).because(e))
+    match Node::open(dir) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.is_locked() => Ok(None),
+        Err(e) => Err(crate::open_failure(ctx.lang, dir, e)),
+    }
+}
+
+/// Asks the service running on the node in `dir`. Nothing answering means the database is
+/// held by some other process: say which, as far as we can tell.
+fn ask_service(ctx: &Ctx, dir: &Path, request: Request) -> Result<Reply, Failure> {
+    let l = ctx.lang;
+    match control::request(dir, request) {
+        Ok(r) => {
+            eprintln!(
+                "{}",
+                l.t(
+                    "(nút đang chạy: lệnh được chuyển cho dịch vụ nút qua ổ điều khiển)",
+                    "(the node is running: the command went to the node service over its control socket)"
+                )
+            );
+            Ok(r)
+        }
+        Err(e @ ControlError::NoService { .. }) => {
+            Err(crate::locked_failure(l, dir, true).because(e))
+        }
+        Err(ControlError::Answered { kind, message }) => {
+            let f = format!(
+                "{}: {message}",
+                l.t("nút đang chạy trả lời", "the running node answered")
+            );
+            Err(match kind {
+                FailureKind::BadRequest => Failure::input(f),
+                FailureKind::Failed => Failure::problem(f),
+            })
+        }
+        Err(e) => Err(Failure::problem(format!(
+            "{}: {e}",
+            l.t(
+                "không trao đổi được với nút đang chạy",
+                "could not talk to the running node"
+            )
+        ))
+        .because(e)),
+    }
+}
+
+fn unexpected(reply: Reply) -> Failure {
+    Failure::problem(format!(
+        "the running node answered another request: {reply:?}"
+    ))
 }
 
 fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
@@ -79,7 +144,23 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
     match c {
         NodeCommand::Run { config } => crate::sync_cli::run_node(ctx, &config),
         NodeCommand::Check { repair } => {
-            let mut n = open(ctx)?;
+            let Some(mut n) = open_or_running(ctx)? else {
+                let dir = ctx.data()?;
+                if repair {
+                    return Err(Failure::problem(format!(
+                        "{} ({})",
+                        l.t(
+                            "--repair cần nút đã dừng: dừng `sangkien node run` (SIGTERM hoặc Ctrl-C) rồi chạy lại",
+                            "--repair needs the node stopped: stop `sangkien node run` (SIGTERM or Ctrl-C), then run it again"
+                        ),
+                        dir.display()
+                    )));
+                }
+                return match ask_service(ctx, dir, Request::Check)? {
+                    Reply::Check(r) => Ok(print_check(ctx, &r, None)),
+                    other => Err(unexpected(other)),
+                };
+            };
             let now = node::now_ms();
             let r = check::run(&mut n, now, repair)
                 .map_err(|e| Failure::problem(e.to_string()).because(e))?;
@@ -91,93 +172,48 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
             } else {
                 None
             };
-            let clean = after.as_ref().map(|a| a.is_clean()).unwrap_or(r.is_clean());
-            if ctx.json {
-                let v = serde_json::json!({
-                    "entries": r.entries,
-                    "records": r.records,
-                    "counters": r.counters,
-                    "disagreements": r.problem_count,
-                    "listed": r.problems,
-                    "no_longer_verify": r.findings,
-                    "repaired": r.repaired,
-                    "clean": clean,
-                });
-                println!("{v}");
-            } else {
-                println!(
-                    "{}: {} {}, {} {}, {} {}",
-                    l.t("đã kiểm tra", "checked"),
-                    l.int(r.entries as u64),
-                    l.t("mục", "entries"),
-                    l.int(r.records as u64),
-                    l.t("hồ sơ", "records"),
-                    l.int(r.counters as u64),
-                    l.t("bộ đếm", "counters")
-                );
-                for p in &r.problems {
-                    println!("  {}: {p}", l.t("không khớp", "disagrees"));
-                }
-                if r.problem_count > r.problems.len() {
-                    println!(
-                        "  … {} {}",
-                        r.problem_count - r.problems.len(),
-                        l.t("chỗ không khớp nữa", "more disagreements")
-                    );
-                }
-                if r.findings > 0 {
-                    println!(
-                        "{}: {} ({})",
-                        l.t(
-                            "mục còn nguyên nhưng không còn hợp lệ",
-                            "entries intact but no longer valid"
-                        ),
-                        r.findings,
-                        l.t("xem `sangkien verify`", "see `sangkien verify`")
-                    );
-                }
-                if r.repaired {
-                    println!(
-                        "{}",
-                        l.t(
-                            "đã dựng lại chỉ mục và bộ đếm từ các mục (không xóa mục nào)",
-                            "indexes and counters rebuilt from the entries (no entry deleted)"
-                        )
-                    );
-                }
-                println!(
-                    "{}",
-                    if clean {
-                        l.t("kết quả: khớp", "result: consistent")
-                    } else {
-                        l.t("kết quả: KHÔNG KHỚP", "result: DISAGREEMENTS FOUND")
-                    }
-                );
-            }
-            Ok(if clean { 0 } else { 1 })
+            Ok(print_check(ctx, &r, after.as_ref()))
         }
         NodeCommand::Backup { file, include_key } => {
-            let n = open(ctx)?;
-            let s = backup::write(&n, &file, include_key)
-                .map_err(|e| Failure::problem(e.to_string()).because(e))?;
-            println!(
-                "{} {}: {} {}, {} {}, {} bytes{}",
-                l.t("đã sao lưu vào", "backed up to"),
-                file.display(),
-                l.int(s.entries as u64),
-                l.t("mục", "entries"),
-                l.int(s.quarantined as u64),
-                l.t("mục cách ly", "quarantined"),
-                l.int(s.bytes),
-                if s.key_included {
-                    l.t(" (kèm khóa riêng)", " (private key included)")
-                } else {
-                    l.t(
-                        " (không kèm khóa riêng: giữ bản sao unit.key riêng)",
-                        " (private key not included: keep a copy of unit.key apart)",
-                    )
+            let s = match open_or_running(ctx)? {
+                Some(n) => backup::write(&n, &file, include_key)
+                    .map_err(|e| Failure::problem(e.to_string()).because(e))?,
+                None => {
+                    let dir = ctx.data()?;
+                    // The service runs in another directory: it needs the whole path.
+                    let whole = std::path::absolute(&file).map_err(|e| {
+                        Failure::input(format!("{}: {e}", file.display())).because(e)
+                    })?;
+                    let request = Request::Backup {
+                        file: whole,
+                        include_key,
+                    };
+                    match ask_service(ctx, dir, request)? {
+                        Reply::Backup(s) => s,
+                        other => return Err(unexpected(other)),
+                    }
                 }
-            );
+            };
+            print_backup(ctx, &file, &s);
+            Ok(0)
+        }
+        NodeCommand::Quarantine { limit } => {
+            if limit > node::quarantine::MAX_QUARANTINE_LISTED {
+                return Err(Failure::input(format!(
+                    "--limit {limit}: {} {}",
+                    l.t("tối đa là", "the most is"),
+                    l.int(node::quarantine::MAX_QUARANTINE_LISTED as u64)
+                )));
+            }
+            let listing = match open_or_running(ctx)? {
+                Some(n) => node::quarantine::listing(n.store(), limit)
+                    .map_err(|e| Failure::problem(e.to_string()).because(e))?,
+                None => match ask_service(ctx, ctx.data()?, Request::Quarantine { limit })? {
+                    Reply::Quarantine(q) => q,
+                    other => return Err(unexpected(other)),
+                },
+            };
+            quarantine_cli::print(ctx, &listing, node::now_ms());
             Ok(0)
         }
         NodeCommand::Restore { file } => {
@@ -227,4 +263,100 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
             Ok(0)
         }
     }
+}
+
+/// Prints a check (and, after a repair, the check that followed it); returns the exit code.
+fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
+    let l = ctx.lang;
+    let clean = after.map(|a| a.is_clean()).unwrap_or(r.is_clean());
+    if ctx.json {
+        let v = serde_json::json!({
+            "entries": r.entries,
+            "records": r.records,
+            "counters": r.counters,
+            "disagreements": r.problem_count,
+            "listed": r.problems,
+            "no_longer_verify": r.findings,
+            "repaired": r.repaired,
+            "clean": clean,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "{}: {} {}, {} {}, {} {}",
+            l.t("đã kiểm tra", "checked"),
+            l.int(r.entries as u64),
+            l.t("mục", "entries"),
+            l.int(r.records as u64),
+            l.t("hồ sơ", "records"),
+            l.int(r.counters as u64),
+            l.t("bộ đếm", "counters")
+        );
+        for p in &r.problems {
+            println!("  {}: {p}", l.t("không khớp", "disagrees"));
+        }
+        if r.problem_count > r.problems.len() {
+            println!(
+                "  … {} {}",
+                r.problem_count - r.problems.len(),
+                l.t("chỗ không khớp nữa", "more disagreements")
+            );
+        }
+        if r.findings > 0 {
+            println!(
+                "{}: {} ({})",
+                l.t(
+                    "mục còn nguyên nhưng không còn hợp lệ",
+                    "entries intact but no longer valid"
+                ),
+                r.findings,
+                l.t("xem `sangkien verify`", "see `sangkien verify`")
+            );
+        }
+        if r.repaired {
+            println!(
+                "{}",
+                l.t(
+                    "đã dựng lại chỉ mục và bộ đếm từ các mục (không xóa mục nào)",
+                    "indexes and counters rebuilt from the entries (no entry deleted)"
+                )
+            );
+        }
+        println!(
+            "{}",
+            if clean {
+                l.t("kết quả: khớp", "result: consistent")
+            } else {
+                l.t("kết quả: KHÔNG KHỚP", "result: DISAGREEMENTS FOUND")
+            }
+        );
+    }
+    if clean {
+        0
+    } else {
+        1
+    }
+}
+
+/// Prints what a backup wrote (the same whether this process or the running service wrote it).
+fn print_backup(ctx: &Ctx, file: &Path, s: &BackupSummary) {
+    let l = ctx.lang;
+    println!(
+        "{} {}: {} {}, {} {}, {} bytes{}",
+        l.t("đã sao lưu vào", "backed up to"),
+        file.display(),
+        l.int(s.entries as u64),
+        l.t("mục", "entries"),
+        l.int(s.quarantined as u64),
+        l.t("mục cách ly", "quarantined"),
+        l.int(s.bytes),
+        if s.key_included {
+            l.t(" (kèm khóa riêng)", " (private key included)")
+        } else {
+            l.t(
+                " (không kèm khóa riêng: giữ bản sao unit.key riêng)",
+                " (private key not included: keep a copy of unit.key apart)",
+            )
+        }
+    );
 }

@@ -1,0 +1,359 @@
+//! `sangkien node run` as an operator runs it, with the commands that reach it over its
+//! control socket: a backup taken while it runs restores to every entry it held, `node check`
+//! and `node quarantine` answer through it (an entry that waited too long expired at start,
+//! logged), SIGTERM stops it cleanly and removes the socket, and a database held by a process
+//! that is not a service is reported with that process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use node::control::{self, Reply, Request};
+use node::node::{prepare_enrolment, FederationFile};
+use node::Node;
+use sync_protocol::entry::{Certificate, Entry, EntryBody, UnitRole};
+use sync_protocol::ids::UnitId;
+use sync_protocol::limits::MAX_QUARANTINE_AGE_MS;
+use sync_protocol::store::EntryStore;
+use sync_protocol::text::Text;
+
+/// Polls (50 ms apart) before giving up on the service: a bound, not a synchronisation.
+const MAX_POLLS: u32 = 600;
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("sangkien-svc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Self(p)
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The service process; killed if the test fails before stopping it.
+struct Service(Child);
+impl Drop for Service {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn sangkien(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sangkien"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("SANGKIEN_DATA")
+        .env_remove("SANGKIEN_LANG")
+        .output()
+        .expect("the sangkien binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn unit(s: &str) -> UnitId {
+    UnitId::new(s).expect("unit id")
+}
+
+fn name(s: &str) -> Text {
+    Text::new("name", s, 200).expect("text")
+}
+
+/// Enrols `id` under `parent` into `dir/id`, as `sangkien unit enrol` does; returns the node
+/// and its certificate.
+fn enrol(parent: &mut Node, dir: &Path, id: &str, role: UnitRole, t: u64) -> (Node, Entry) {
+    let into = dir.join(id);
+    let key = prepare_enrolment(&into).expect("enrolment dir");
+    let cert = parent
+        .write(
+            EntryBody::Certificate(Certificate {
+                unit: unit(id),
+                name: name(id),
+                role,
+                parent: parent.unit().clone(),
+                key,
+                replaces: None,
+            }),
+            t,
+        )
+        .expect("certificate");
+    let (ff, genesis): (FederationFile, _) = parent.federation_file().expect("federation file");
+    let mut trust = parent.store().trust_entries().expect("trust");
+    trust.push(cert.clone());
+    let n = Node::create_enrolled(&into, &ff, genesis, unit(id), trust, t).expect("enrolled");
+    (n, cert)
+}
+
+#[test]
+fn a_backup_of_a_running_node_restores_every_entry_and_sigterm_stops_it_cleanly() {
+    let tmp = TempDir::new("backup");
+    let dir = tmp.path();
+    let data = dir.join("tld");
+    let d = data.to_str().expect("utf-8");
+    let now = node::now_ms();
+    // A federation made 31 days ago; two grassroots certificates signed by a district whose own
+    // certificate the national node never got: one arrived 31 days ago, one arrives now.
+    let t0 = now - MAX_QUARANTINE_AGE_MS - 24 * 60 * 60 * 1000;
+    {
+        let mut tld =
+            Node::create_root(&data, unit("tld"), name("Tổng Liên đoàn"), t0).expect("root");
+        let (mut prov, _) = enrol(
+            &mut tld,
+            dir,
+            "ldld-phu-yen",
+            UnitRole::ProvincialFederation,
+            t0 + 1,
+        );
+        let (mut district, _) = enrol(
+            &mut prov,
+            dir,
+            "ldld-tuy-hoa",
+            UnitRole::DirectSuperior,
+            t0 + 2,
+        );
+        let (_, old) = enrol(&mut district, dir, "cdcs-a", UnitRole::Grassroots, t0 + 3);
+        let (_, fresh) = enrol(&mut district, dir, "cdcs-b", UnitRole::Grassroots, t0 + 4);
+        // (Each import expires what is too old at its own time: the fresh one goes first, so
+        // that the old one is still held when the service starts.)
+        let r = tld
+            .import_from("peer:ldld-tuy-hoa", vec![fresh], now)
+            .expect("import");
+        assert_eq!(r.quarantined.len(), 1);
+        let r = tld
+            .import_from("peer:ldld-tuy-hoa", vec![old], t0 + 10)
+            .expect("import");
+        assert_eq!(r.quarantined.len(), 1);
+        assert_eq!(tld.store().quarantine_len(), 2);
+    }
+    // Entries written as an officer would, through the binary.
+    for args in [
+        &[
+            "--data",
+            d,
+            "programme",
+            "new",
+            "--name",
+            "01 triệu sáng kiến",
+            "--phase",
+            "Giai đoạn 1|2021-12-15|2022-05-31|300000",
+            "--national-target",
+            "1000000",
+        ][..],
+        &[
+            "--data",
+            d,
+            "target",
+            "assign",
+            "--phase",
+            "1",
+            "--set",
+            "ldld-phu-yen=4133",
+        ][..],
+    ] {
+        let o = sangkien(dir, args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    let held = {
+        let n = Node::open(&data).expect("open");
+        n.store().hashes().expect("hashes")
+    };
+    assert_eq!(
+        held.len(),
+        4,
+        "genesis, a certificate, a programme, a target: {held:?}"
+    );
+
+    // The service, on 127.0.0.1 port 0, its log in a file.
+    std::fs::write(
+        dir.join("tld.toml"),
+        "data = \"tld\"\nlisten = \"127.0.0.1:0\"\ninterval_s = 300\nlog_level = \"info\"\n",
+    )
+    .expect("config");
+    let log = dir.join("service.log");
+    let mut service = Service(
+        Command::new(env!("CARGO_BIN_EXE_sangkien"))
+            .args(["--lang", "en", "node", "run", "--config"])
+            .arg(dir.join("tld.toml"))
+            .env_remove("SANGKIEN_DATA")
+            .env_remove("SANGKIEN_LANG")
+            .env_remove("SANGKIEN_LOG_JSON")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("node run"),
+    );
+    // Ready when it answers; the quarantine pass at start has run when the old entry is gone.
+    let mut expired = false;
+    for _ in 0..MAX_POLLS {
+        if let Ok(Reply::Quarantine(q)) = control::request(&data, Request::Quarantine { limit: 10 })
+        {
+            if q.expired_count == 1 {
+                expired = true;
+                break;
+            }
+        }
+        assert!(
+            matches!(service.0.try_wait(), Ok(None)),
+            "the service stopped: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        expired,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    // A backup while it runs: the same output as offline, the file beside the caller.
+    let o = sangkien(
+        dir,
+        &["--lang", "en", "--data", d, "node", "backup", "svc.backup"],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        out.starts_with(&format!(
+            "backed up to svc.backup: {} entries, 1 quarantined, ",
+            held.len()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("(private key not included"), "{out}");
+    assert!(text(&o).contains("control socket"), "{}", text(&o));
+    // A read-only check goes through it; a repair needs it stopped.
+    let o = sangkien(dir, &["--lang", "en", "--data", d, "node", "check"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("result: consistent"), "{}", text(&o));
+    let o = sangkien(
+        dir,
+        &["--lang", "en", "--data", d, "node", "check", "--repair"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("needs the node stopped"), "{}", text(&o));
+    // The quarantine, as the operator reads it, in both languages and as JSON.
+    let o = sangkien(dir, &["--lang", "en", "--data", d, "node", "quarantine"]);
+    let en = text(&o);
+    assert!(o.status.success(), "{en}");
+    for want in [
+        "Quarantine: 1 entry waiting (at most 100,000; an entry waiting over 30 days expires)",
+        "certificate of unit ldld-tuy-hoa",
+        "peer ldld-tuy-hoa",
+        "By source: peer ldld-tuy-hoa 1",
+        "Expired (log): 1 (keeps at most 10,000)",
+        "expired",
+    ] {
+        assert!(en.contains(want), "{want:?} in {en}");
+    }
+    let o = sangkien(dir, &["--data", d, "node", "quarantine"]);
+    let vi = text(&o);
+    assert!(o.status.success(), "{vi}");
+    for want in [
+        "Cách ly: 1 mục đang chờ (tối đa 100.000; mục chờ quá 30 ngày thì hết hạn)",
+        "chứng thư của đơn vị ldld-tuy-hoa",
+        "nút ldld-tuy-hoa",
+        "Đã hết hạn (nhật ký): 1 (giữ tối đa 10.000)",
+    ] {
+        assert!(vi.contains(want), "{want:?} in {vi}");
+    }
+    let o = sangkien(dir, &["--json", "--data", d, "node", "quarantine"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let q: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(q["held_count"], 1);
+    assert_eq!(q["expired"][0]["held"]["waits_for"]["kind"], "certificate");
+    assert_eq!(q["expired"][0]["held"]["since_ms"], t0 + 10);
+
+    // Restore into a new directory: every entry, the held one, and a clean check.
+    let o = sangkien(
+        dir,
+        &["--data", "restored", "node", "restore", "svc.backup"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    {
+        let r = Node::open(&dir.join("restored")).expect("restored");
+        assert_eq!(r.store().hashes().expect("hashes"), held);
+        assert_eq!(r.store().quarantine_len(), 1);
+    }
+    let o = sangkien(
+        dir,
+        &["--lang", "en", "--data", "restored", "node", "check"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // SIGTERM: a clean stop, the socket gone.
+    let pid = service.0.id().to_string();
+    let k = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(k.success());
+    let mut status = None;
+    for _ in 0..MAX_POLLS {
+        if let Some(s) = service.0.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("still running after SIGTERM: {log_text}"));
+    assert!(status.success(), "{status:?}: {log_text}");
+    assert!(log_text.contains("Node stopped."), "{log_text}");
+    assert!(
+        log_text.contains("quarantined entry expired"),
+        "the expiry is logged: {log_text}"
+    );
+    assert!(
+        !control::socket_path(&data).exists(),
+        "the socket is removed"
+    );
+}
+
+#[test]
+fn a_database_held_by_a_process_that_is_no_service_is_named() {
+    let tmp = TempDir::new("locked");
+    let data = tmp.path().join("tld");
+    drop(
+        Node::create_root(&data, unit("tld"), name("Tổng Liên đoàn"), node::now_ms())
+            .expect("root"),
+    );
+    // This test process holds the database, as a long `sangkien sync` would.
+    let _held = node::SledStore::open(&data.join("db")).expect("open");
+    let d = data.to_str().expect("utf-8");
+    let o = sangkien(
+        tmp.path(),
+        &["--lang", "en", "--data", d, "node", "backup", "x.backup"],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("is open in another process"), "{out}");
+    assert!(out.contains("no node service answers"), "{out}");
+    assert!(
+        out.contains(&format!("process {}", std::process::id())),
+        "the holder is named: {out}"
+    );
+    assert!(!tmp.path().join("x.backup").exists());
+    let o = sangkien(tmp.path(), &["--data", d, "node", "backup", "x.backup"]);
+    assert!(
+        text(&o).contains("không có dịch vụ nút nào trả lời"),
+        "{}",
+        text(&o)
+    );
+}
