@@ -88,7 +88,7 @@ fn decode_entries(path: &Path, bytes: &[u8], pos: usize) -> Result<Vec<Entry>, B
         )));
     }
     let mut pos = pos + 4;
-    let mut out = Vec::with_capacity(count);
+    let mut bodies: Vec<&[u8]> = Vec::with_capacity(count);
     for index in 0..count {
         let Some(len_bytes) = bytes.get(pos..pos + 4) else {
             return Err(bad(format!("truncated before entry {index}")));
@@ -104,12 +104,7 @@ fn decode_entries(path: &Path, bytes: &[u8], pos: usize) -> Result<Vec<Entry>, B
         let Some(body) = bytes.get(pos..pos + len) else {
             return Err(bad(format!("truncated inside entry {index}")));
         };
-        let entry = Entry::decode(body).map_err(|error| BundleError::Entry {
-            path: path.to_owned(),
-            index,
-            error,
-        })?;
-        out.push(entry);
+        bodies.push(body);
         pos += len;
     }
     if pos != bytes.len() {
@@ -118,7 +113,20 @@ fn decode_entries(path: &Path, bytes: &[u8], pos: usize) -> Result<Vec<Entry>, B
             bytes.len() - pos
         )));
     }
-    Ok(out)
+    // Signatures on every core; the first bad entry (by position) refuses the bundle.
+    use rayon::prelude::*;
+    let decoded: Vec<Result<Entry, _>> = bodies.par_iter().map(|b| Entry::decode(b)).collect();
+    decoded
+        .into_iter()
+        .enumerate()
+        .map(|(index, r)| {
+            r.map_err(|error| BundleError::Entry {
+                path: path.to_owned(),
+                index,
+                error,
+            })
+        })
+        .collect()
 }
 
 // ---- signed, compressed bundles (version 2) ------------------------------------------------

@@ -276,7 +276,7 @@ fn walk(node: &Node, now_ms: u64, sink: &mut Sink<'_>) -> Result<(), NodeError> 
         let rep = verify_record(store, d, r, Some(node.unit()), now_ms)?;
         findings += rep.problems.iter().filter(|p| p.entry.is_some()).count();
         let view = counters::view_from_report(store, &rep)?;
-        for (tree, k, v) in view_rows(r, view.as_ref(), &rep.current_heads) {
+        for (tree, k, v) in view_rows(r, view.as_ref()) {
             sink.row(store, tree, k, v)?;
         }
         if let Some(v) = view {

@@ -11,10 +11,10 @@
 //! | `by_record`  | record id (16) ‖ entry hash (32)             | empty                      |
 //! | `by_change`  | automerge change hash (32)                   | entry hash (32)            |
 //! | `trust`      | time ms (8, BE) ‖ hash (32)                  | empty                      |
-//! | `by_kind`    | kind (1) ‖ time ms (8, BE) ‖ hash (32)       | empty                      |
+//! | `by_kind`    | retired in schema 4 (nothing read it); emptied by the migration | |
 //! | `by_unit`    | path ‖ 0 ‖ time ms (8, BE) ‖ hash (32)       | record id (16) or empty    |
-//! | `unit_paths` | unit ‖ 0 ‖ path                              | empty                      |
-//! | `heads`      | record id (16)                               | current heads (32 each)    |
+//! | `unit_paths` | unit ‖ 0 ‖ path                              | empty (written once per unit and path) |
+//! | `heads`      | retired in schema 4 (nothing read it); emptied by the migration | |
 //! | `views`      | record id (16)                               | [`View`] encoding          |
 //! | `counters`   | `o`/`s` ‖ unit ‖ 0 ‖ programme (16) ‖ phase (4) | [`Tally`] (fixed 144 bytes) |
 //! | `targets`    | programme (16) ‖ phase (4) ‖ assigner ‖ 0 ‖ record (16) | [`View`] of the target |
@@ -58,7 +58,7 @@ use crate::quarantine;
 pub const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The schema this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// The oldest schema this code migrates from (by rebuilding everything derived from entries).
 pub const OLDEST_MIGRATABLE_SCHEMA: u32 = 1;
 
@@ -119,10 +119,13 @@ pub mod t {
     /// q_expired (a log, not derived)
     pub const Q_EXPIRED: usize = 16;
     /// Trees derived from entries (and the quarantine): rebuilt by `node check --repair`.
-    pub const DERIVED: [usize; 13] = [
-        BY_RECORD, BY_CHANGE, TRUST, BY_KIND, BY_UNIT, UNIT_PATHS, HEADS, VIEWS, COUNTERS, TARGETS,
-        SHAPE, Q_WAIT, Q_SINCE,
+    pub const DERIVED: [usize; 11] = [
+        BY_RECORD, BY_CHANGE, TRUST, BY_UNIT, UNIT_PATHS, VIEWS, COUNTERS, TARGETS, SHAPE, Q_WAIT,
+        Q_SINCE,
     ];
+    /// Trees schema 4 no longer writes (`by_kind`, `heads`: nothing read them, and each cost a
+    /// random write per entry); the migration empties them.
+    pub const RETIRED: [usize; 2] = [BY_KIND, HEADS];
 }
 
 /// Why the database could not be opened.
@@ -263,18 +266,6 @@ pub fn provides(e: &Entry) -> Vec<Vec<u8>> {
     out
 }
 
-/// The kind byte of the `by_kind` index.
-pub fn kind_byte(b: &EntryBody) -> u8 {
-    match b {
-        EntryBody::Genesis(_) => 0,
-        EntryBody::Certificate(_) => 1,
-        EntryBody::Revocation(_) => 2,
-        EntryBody::RecordChange(_) => 3,
-        EntryBody::Decision(_) => 4,
-        EntryBody::Projection(_) => 5,
-    }
-}
-
 /// The index rows of one entry: (tree, key, value). Pure: used by the batch write and by the
 /// rebuild, which `node check` compares.
 pub fn index_rows(e: &Entry, place: Option<&Place>) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
@@ -298,10 +289,6 @@ pub fn index_rows(e: &Entry, place: Option<&Place>) -> Vec<(usize, Vec<u8>, Vec<
         }
         _ => {}
     }
-    let mut k = vec![kind_byte(e.body())];
-    k.extend_from_slice(&time);
-    k.extend_from_slice(&h.0);
-    rows.push((t::BY_KIND, k, Vec::new()));
     if let Some(p) = place {
         let mut k = p.path.clone();
         k.push(0);
@@ -318,15 +305,8 @@ pub fn index_rows(e: &Entry, place: Option<&Place>) -> Vec<(usize, Vec<u8>, Vec<
 }
 
 /// The rows a record's view makes: (tree, key, value).
-pub fn view_rows(
-    record: RecordId,
-    view: Option<&View>,
-    heads: &[ChangeHash],
-) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
-    let mut rows = Vec::with_capacity(3);
-    if !heads.is_empty() {
-        rows.push((t::HEADS, record.0.to_vec(), heads_bytes(heads)));
-    }
+pub fn view_rows(record: RecordId, view: Option<&View>) -> Vec<(usize, Vec<u8>, Vec<u8>)> {
+    let mut rows = Vec::with_capacity(2);
     if let Some(v) = view {
         rows.push((t::VIEWS, record.0.to_vec(), v.encode()));
         if let View::Target {
@@ -344,10 +324,6 @@ pub fn view_rows(
         }
     }
     rows
-}
-
-fn heads_bytes(heads: &[ChangeHash]) -> Vec<u8> {
-    heads.iter().flat_map(|h| h.0).collect()
 }
 
 /// Splits a quarantine value (schema 3, or 2): wait key, what it waits for, entry bytes.
@@ -537,6 +513,11 @@ impl SledStore {
             });
             r.map_err(|e| err("quarantine", format!("{e:?}")))?;
         }
+        // Schema 4 retired two derived trees; emptying them is idempotent, so an interrupted
+        // migration finishes at the next open.
+        for i in t::RETIRED {
+            self.trees[i].clear().map_err(|e| err(TREES[i], e))?;
+        }
         self.trees[t::META]
             .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
             .map_err(|e| err("meta", e))?;
@@ -709,7 +690,9 @@ impl SledStore {
         adds: &[&(Entry, Vec<u8>, String)],
         buckets: &BTreeSet<Vec<u8>>,
     ) -> TxResult<()> {
-        // Entries and their index rows.
+        // Entries and their index rows. A unit's path row is the same for all its entries:
+        // written only when new (a read is cheaper than a write in sled).
+        let mut paths_seen: BTreeSet<Vec<u8>> = BTreeSet::new();
         for (v, place) in &c.accepted {
             let e = v.entry();
             let h = e.hash();
@@ -718,6 +701,15 @@ impl SledStore {
             }
             tx[t::ENTRIES].insert(&h.0, e.bytes())?;
             for (tree, k, val) in index_rows(e, place.as_ref()) {
+                if tree == t::UNIT_PATHS {
+                    if paths_seen.contains(&k) {
+                        continue;
+                    }
+                    paths_seen.insert(k.clone());
+                    if tx[tree].get(&k)?.is_some() {
+                        continue;
+                    }
+                }
                 tx[tree].insert(k, val)?;
             }
         }
@@ -802,7 +794,7 @@ impl SledStore {
             }
         }
         // Views: the difference between a record's old and new view goes into the counters.
-        for (record, view, heads) in &c.records {
+        for (record, view, _heads) in &c.records {
             let old = match tx[t::VIEWS].get(record.0)? {
                 Some(v) => match View::decode(&v) {
                     Some(v) => Some(v),
@@ -810,11 +802,6 @@ impl SledStore {
                 },
                 None => None,
             };
-            if heads.is_empty() {
-                tx[t::HEADS].remove(&record.0)?;
-            } else {
-                tx[t::HEADS].insert(&record.0, heads_bytes(heads))?;
-            }
             if old.as_ref() == view.as_ref() {
                 continue;
             }
@@ -1010,35 +997,6 @@ impl SledStore {
             .get(record.0)
             .map_err(|e| err("views", e))?
             .and_then(|v| View::decode(&v)))
-    }
-
-    /// The current heads of a record, as of its last stored change.
-    pub fn heads(&self, record: RecordId) -> Result<Vec<ChangeHash>, StoreError> {
-        let Some(v) = self.trees[t::HEADS]
-            .get(record.0)
-            .map_err(|e| err("heads", e))?
-        else {
-            return Ok(Vec::new());
-        };
-        Ok(v.chunks_exact(32)
-            .map(|c| {
-                let mut h = [0u8; 32];
-                h.copy_from_slice(c);
-                ChangeHash(h)
-            })
-            .collect())
-    }
-
-    /// Hashes of the entries of one kind ([`kind_byte`]), oldest first.
-    pub fn hashes_of_kind(&self, kind: u8) -> Result<Vec<EntryHash>, StoreError> {
-        let mut out = Vec::new();
-        for k in self.trees[t::BY_KIND].scan_prefix([kind]).keys() {
-            let k = k.map_err(|e| err("by_kind", e))?;
-            let mut h = [0u8; 32];
-            h.copy_from_slice(&k[9..41]);
-            out.push(EntryHash(h));
-        }
-        Ok(out)
     }
 
     /// Every path a unit has had in `by_unit`.

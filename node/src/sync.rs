@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use sync_protocol::entry::Entry;
 use sync_protocol::ids::{EntryHash, UnitId};
 use sync_protocol::store::EntryLookup;
 use sync_protocol::sync::{Event, Message, Role, SessionStats, SyncKey, SyncSession, SyncSource};
@@ -84,14 +83,12 @@ pub fn apply_events(
     while let Some(ev) = session.poll_event() {
         match ev {
             Event::Received(raw) => {
-                let mut entries: Vec<Entry> = Vec::with_capacity(raw.len());
-                for b in raw {
-                    match Entry::decode(&b) {
-                        Ok(e) => entries.push(e),
-                        Err(e) => outcome.malformed.push(e.to_string()),
-                    }
-                }
-                let r = node.import(entries, now_ms)?;
+                // Signatures and new records' first-change states on every core.
+                let prepared = crate::ingest::prepare(&raw);
+                outcome
+                    .malformed
+                    .extend(prepared.undecodable.iter().map(|(_, e)| e.to_string()));
+                let r = node.import_with(prepared.entries, &prepared.memo, now_ms)?;
                 outcome.import.accepted += r.accepted;
                 outcome.import.duplicates += r.duplicates;
                 outcome.import.released += r.released;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use node::report::UnitReport;
-use node::sled_store::{t, SledStore};
+use node::sled_store::{t, SledStore, TREES};
 use node::{backup, check, keys, records, Node};
 use sync_protocol::date::Date;
 use sync_protocol::entry::{Certificate, DecisionKind, EntryBody, Revocation, Sector, UnitRole};
@@ -306,6 +306,36 @@ fn a_damaged_counter_tree_is_reported_and_repaired() {
     assert!(r.is_clean(), "{:?}", r.problems);
     assert_eq!(n.store().len().expect("len"), entries);
     assert_consistent(n, T0 + 25);
+}
+
+#[test]
+fn version_3_is_migrated_by_emptying_the_retired_trees() {
+    let mut f = federation("storage-schema-3");
+    initiative(&mut f.a, "Một", Sector::Other, 1, false, T0 + 10);
+    let dir = f.a.dir().to_owned();
+    let db = dir.join(node::node::DB_DIR);
+    drop(f.a);
+    // Schema 3 wrote a `by_kind` row per entry and a `heads` row per record.
+    {
+        let s = SledStore::open(&db).expect("open");
+        s.tree(t::BY_KIND)
+            .insert([3u8; 41], &[][..])
+            .expect("old row");
+        s.tree(t::HEADS)
+            .insert([7u8; 16], vec![1u8; 32])
+            .expect("old row");
+        s.set_meta("schema_version", &3u32.to_be_bytes())
+            .expect("meta");
+    }
+    let mut a = Node::open(&dir).expect("migrated");
+    assert_eq!(
+        a.store().meta("schema_version").expect("meta"),
+        Some(4u32.to_be_bytes().to_vec())
+    );
+    for i in t::RETIRED {
+        assert!(a.store().tree(i).is_empty(), "{} still has rows", TREES[i]);
+    }
+    assert_consistent(&mut a, T0 + 11);
 }
 
 #[test]
