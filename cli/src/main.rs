@@ -47,6 +47,10 @@ struct Cli {
     /// Nhật ký dạng JSON / logs as JSON (level: SANGKIEN_LOG).
     #[arg(long, global = true, env = "SANGKIEN_LOG_JSON")]
     log_json: bool,
+    /// Bộ đệm cơ sở dữ liệu, MiB (nút tỉnh, quốc gia: 256 trở lên) / database page cache, MiB
+    /// (provincial and national nodes: 256 or more).
+    #[arg(long, global = true, env = "SANGKIEN_CACHE_MB")]
+    cache_mb: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -213,7 +217,17 @@ fn main() -> ExitCode {
         json: cli.json,
         data: cli.data,
     };
-    let result = match cli.command {
+    let result = match cli.cache_mb.map(node::sled_store::set_cache_bytes) {
+        Some(Err(mb)) => Err(Failure::input(format!(
+            "{}: {mb} MiB ({}..={})",
+            ctx.lang
+                .t("--cache-mb ngoài giới hạn", "--cache-mb is out of bounds"),
+            node::sled_store::MIN_CACHE_MB,
+            node::sled_store::MAX_CACHE_MB
+        ))),
+        _ => Ok(()),
+    };
+    let result = result.and_then(|()| match cli.command {
         Command::Demo { dir } => demo::run(&ctx, &dir),
         Command::Federation(c) => commands::federation(&ctx, c),
         Command::Unit(c) => commands::unit(&ctx, c),
@@ -223,7 +237,7 @@ fn main() -> ExitCode {
         Command::Officer(c) => officer_cli::run(&ctx, c),
         Command::Simulate(c) => simulate_cli::run(&ctx, c),
         Command::Sync(c) => sync_cli::run(&ctx, c),
-    };
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {

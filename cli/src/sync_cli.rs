@@ -157,6 +157,10 @@ fn service_failure(ctx: &Ctx, dir: &Path, e: ServiceError) -> Failure {
 /// `sangkien node run --config node.toml`: runs the node service until SIGTERM or Ctrl-C.
 pub fn run_node(ctx: &Ctx, config: &Path) -> Result<u8, Failure> {
     let config = ServiceConfig::read(config).map_err(|e| Failure::input(e.to_string()))?;
+    if let Some(mb) = config.cache_mb {
+        // Within bounds: `ServiceConfig::read` checked.
+        let _ = node::sled_store::set_cache_bytes(mb);
+    }
     crate::logging::set_level(&config.log_level);
     let dir = config.data.clone();
     let rt = runtime()?;

@@ -16,7 +16,7 @@
 //! is valid. Parallelism across cores gives the speed instead.
 
 use rayon::prelude::*;
-use sync_protocol::entry::{Entry, EntryBody, EntryError};
+use sync_protocol::entry::{Entry, EntryBody, EntryError, KeyCache};
 use sync_protocol::record::StateMemo;
 
 use crate::node::{ImportReport, Node, NodeError};
@@ -39,17 +39,27 @@ pub struct Prepared {
 /// Decodes `bytes` (canonical form, strict signature) and computes the first-change states of
 /// new records, on every core.
 pub fn prepare<B: AsRef<[u8]> + Sync>(bytes: &[B]) -> Prepared {
-    let decode = |(i, b): (usize, &B)| match Entry::decode(b.as_ref()) {
-        Ok(e) => {
-            let state = first_change_state(&e);
-            (i, Ok((e, state)))
-        }
-        Err(err) => (i, Err(err)),
-    };
+    let decode =
+        |keys: &mut KeyCache, (i, b): (usize, &B)| match Entry::decode_cached(b.as_ref(), keys) {
+            Ok(e) => {
+                let state = first_change_state(&e);
+                (i, Ok((e, state)))
+            }
+            Err(err) => (i, Err(err)),
+        };
     let results: Vec<_> = if bytes.len() < MIN_PARALLEL_ENTRIES {
-        bytes.iter().enumerate().map(decode).collect()
+        let mut keys = KeyCache::new();
+        bytes
+            .iter()
+            .enumerate()
+            .map(|x| decode(&mut keys, x))
+            .collect()
     } else {
-        bytes.par_iter().enumerate().map(decode).collect()
+        bytes
+            .par_iter()
+            .enumerate()
+            .map_init(KeyCache::new, decode)
+            .collect()
     };
     let mut out = Prepared::default();
     let mut states = Vec::new();

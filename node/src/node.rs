@@ -901,6 +901,17 @@ impl EntryStore for BatchLookup<'_> {
     fn contains(&self, hash: &EntryHash) -> Result<bool, StoreError> {
         self.store.contains(hash)
     }
+    /// An entry of a record is stored exactly when it is among the record's stored entries,
+    /// which verifying it reads anyway (once per batch): no lookup by hash.
+    fn contains_entry(&self, entry: &Entry) -> Result<bool, StoreError> {
+        match entry.body().record() {
+            Some(r) => Ok(self
+                .record_entries(&r)?
+                .iter()
+                .any(|e| e.hash() == entry.hash())),
+            None => self.store.contains(&entry.hash()),
+        }
+    }
     fn trust_entries(&self) -> Result<Vec<Entry>, StoreError> {
         self.store.trust_entries()
     }

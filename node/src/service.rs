@@ -19,6 +19,9 @@
 //! interval_s = 300
 //! # Log level: error, warn, info, debug.
 //! log_level = "info"
+//! # Database page cache in MiB (optional; 16 by default, 256 or more for a province or the
+//! # national node).
+//! cache_mb = 256
 //!
 //! [[peers]]
 //! # Where the peer listens.
@@ -107,6 +110,10 @@ pub struct ServiceConfig {
     /// Log level.
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// The database page cache in MiB (default 16; a provincial or national node: 256 or
+    /// more). See `sled_store::set_cache_bytes`.
+    #[serde(default)]
+    pub cache_mb: Option<u64>,
     /// Peers.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
@@ -150,6 +157,15 @@ impl ServiceConfig {
                 "log_level {:?} is not error, warn, info or debug",
                 c.log_level
             )));
+        }
+        if let Some(mb) = c.cache_mb {
+            if !(crate::sled_store::MIN_CACHE_MB..=crate::sled_store::MAX_CACHE_MB).contains(&mb) {
+                return Err(bad(format!(
+                    "cache_mb {mb} is outside {}..={}",
+                    crate::sled_store::MIN_CACHE_MB,
+                    crate::sled_store::MAX_CACHE_MB
+                )));
+            }
         }
         if c.data.is_relative() {
             if let Some(dir) = path.parent() {

@@ -54,8 +54,28 @@ use sync_protocol::verify::{Missing, VerifiedEntry};
 use crate::counters::{self, counter_key, Tally, View, OWN, SUBTREE};
 use crate::quarantine;
 
-/// sled page cache per node: small, so that the demo can hold twenty nodes in one process.
+/// sled page cache per node by default: small, so that the demo can hold twenty nodes in one
+/// process. A node holding a large subtree (a province, the national node) should set a larger
+/// one ([`set_cache_bytes`]; `--cache-mb`, `SANGKIEN_CACHE_MB`, `cache_mb` in node.toml): with
+/// random keys, every page that does not fit is read back from the log on each write.
 pub const SLED_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// Smallest page cache accepted, in MiB.
+pub const MIN_CACHE_MB: u64 = 4;
+/// Largest page cache accepted, in MiB (the machines in use have 24 GiB).
+pub const MAX_CACHE_MB: u64 = 16 * 1024;
+
+static CACHE_BYTES: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(SLED_CACHE_BYTES);
+
+/// Sets the page cache of the stores this process opens from now on, in MiB, within
+/// [`MIN_CACHE_MB`]..=[`MAX_CACHE_MB`]; returns the value refused otherwise.
+pub fn set_cache_bytes(mb: u64) -> Result<(), u64> {
+    if !(MIN_CACHE_MB..=MAX_CACHE_MB).contains(&mb) {
+        return Err(mb);
+    }
+    CACHE_BYTES.store(mb * 1024 * 1024, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
 
 /// The schema this code reads and writes.
 pub const SCHEMA_VERSION: u32 = 4;
@@ -379,7 +399,7 @@ fn tx_chain(tx: &TransactionalTree, u: &UnitId) -> TxResult<Vec<UnitId>> {
 impl SledStore {
     /// Opens (creating if absent) the database in `path`, checking the schema version.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
-        Self::open_with(path, SLED_CACHE_BYTES)
+        Self::open_with(path, CACHE_BYTES.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// [`SledStore::open`] with another page cache size (benchmarks of a national node).

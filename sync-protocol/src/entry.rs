@@ -516,6 +516,33 @@ impl fmt::Debug for Entry {
     }
 }
 
+/// Signing keys already decompressed, by their bytes: decoding many entries from few signers
+/// decompresses each key once. Bounded by [`crate::limits::MAX_KEY_CACHE_COUNT`] (it starts
+/// over when full); only valid keys are kept.
+#[derive(Default, Debug)]
+pub struct KeyCache {
+    keys: std::collections::BTreeMap<[u8; 32], VerifyingKey>,
+}
+
+impl KeyCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn key(&mut self, bytes: &[u8; 32]) -> Result<VerifyingKey, EntryError> {
+        if let Some(k) = self.keys.get(bytes) {
+            return Ok(*k);
+        }
+        let k = VerifyingKey::from_bytes(bytes).map_err(|_| EntryError::BadKey)?;
+        if self.keys.len() >= crate::limits::MAX_KEY_CACHE_COUNT {
+            self.keys.clear();
+        }
+        self.keys.insert(*bytes, k);
+        Ok(k)
+    }
+}
+
 /// Why bytes are not an entry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
@@ -540,6 +567,16 @@ impl Entry {
     /// Decodes canonical bytes and checks the signature with `verify_strict`. The size is checked
     /// before anything else.
     pub fn decode(bytes: &[u8]) -> Result<Self, EntryError> {
+        Self::decode_inner(bytes, None)
+    }
+
+    /// [`Entry::decode`], taking the signing key's decompressed point from `keys` when it was
+    /// seen before (the same check; a batch from few signers skips most key decompressions).
+    pub fn decode_cached(bytes: &[u8], keys: &mut KeyCache) -> Result<Self, EntryError> {
+        Self::decode_inner(bytes, Some(keys))
+    }
+
+    fn decode_inner(bytes: &[u8], keys: Option<&mut KeyCache>) -> Result<Self, EntryError> {
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge {
                 actual: bytes.len(),
@@ -550,7 +587,10 @@ impl Entry {
         let signed_len = r.position();
         let signature: [u8; 64] = r.array("signature")?;
         r.finish()?;
-        let key = VerifyingKey::from_bytes(&unsigned.key.0).map_err(|_| EntryError::BadKey)?;
+        let key = match keys {
+            Some(cache) => cache.key(&unsigned.key.0)?,
+            None => VerifyingKey::from_bytes(&unsigned.key.0).map_err(|_| EntryError::BadKey)?,
+        };
         let mut msg = Vec::with_capacity(ENTRY_SIGNING_CONTEXT.len() + signed_len);
         msg.extend_from_slice(ENTRY_SIGNING_CONTEXT);
         msg.extend_from_slice(&bytes[..signed_len]);

@@ -77,7 +77,7 @@ pub fn import_batch_with<S: EntryStore>(
     let mut pending: Vec<Entry> = Vec::new();
     let mut seen = BTreeSet::new();
     for e in entries {
-        if !seen.insert(e.hash()) || store.contains(&e.hash())? {
+        if !seen.insert(e.hash()) || store.contains_entry(&e)? {
             out.duplicates += 1;
         } else {
             pending.push(e);

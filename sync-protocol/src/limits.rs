@@ -108,6 +108,10 @@ pub const MAX_MESSAGE_ENTRIES: usize = 10_000;
 /// can cause.
 pub const MAX_OUTSTANDING_WANTS: usize = 200_000;
 
+/// Most decompressed signing keys a [`crate::entry::KeyCache`] keeps before it starts over:
+/// a national node's ingest meets about 130,000 units' keys, most batches far fewer.
+pub const MAX_KEY_CACHE_COUNT: usize = 8_192;
+
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);

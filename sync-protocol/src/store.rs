@@ -28,6 +28,11 @@ pub trait EntryStore: EntryLookup {
     fn insert_batch(&mut self, entries: &[VerifiedEntry]) -> Result<(), StoreError>;
     /// Whether the entry is stored.
     fn contains(&self, hash: &EntryHash) -> Result<bool, StoreError>;
+    /// Whether `entry` is stored. A store that reads a record's entries anyway (to verify the
+    /// entry) may answer from those instead of a lookup by hash; the answer is the same.
+    fn contains_entry(&self, entry: &Entry) -> Result<bool, StoreError> {
+        self.contains(&entry.hash())
+    }
     /// The genesis, certificates and revocations, for building the trust directory.
     fn trust_entries(&self) -> Result<Vec<Entry>, StoreError>;
     /// Every record id that has entries.

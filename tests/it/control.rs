@@ -24,6 +24,7 @@ fn config(data: &Path) -> ServiceConfig {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         interval_s: 300,
         log_level: "info".into(),
+        cache_mb: None,
         peers: Vec::new(),
     }
 }

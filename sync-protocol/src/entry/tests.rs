@@ -226,6 +226,25 @@ fn flipping_any_bit_of_an_entry_is_refused() {
         .unwrap();
 }
 
+/// Decoding through a shared key cache gives exactly what decoding alone gives, on every
+/// entry and every one-bit corruption of it (so a bad key is never cached as good).
+#[test]
+fn decoding_with_a_key_cache_agrees_with_decoding_alone() {
+    let (_, entries) = every_kind();
+    let mut cache = KeyCache::new();
+    for e in &entries {
+        for bit in 0..e.bytes().len() * 8 {
+            let mut bytes = e.bytes().to_vec();
+            bytes[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(
+                Entry::decode_cached(&bytes, &mut cache),
+                Entry::decode(&bytes)
+            );
+            assert_eq!(Entry::decode_cached(e.bytes(), &mut cache).as_ref(), Ok(e));
+        }
+    }
+}
+
 #[test]
 fn flipping_each_bit_of_each_kind_is_refused() {
     // The exhaustive version of the property above: every bit of one entry of each kind.
