@@ -8,6 +8,7 @@ use sync_protocol::ids::{EntryHash, UnitId};
 use sync_protocol::store::EntryLookup;
 use sync_protocol::sync::{Event, Message, Role, SessionStats, SyncKey, SyncSession, SyncSource};
 
+use crate::ingest::Prepared;
 use crate::node::{ImportReport, Node, NodeError};
 use crate::sled_store::SledStore;
 
@@ -202,14 +203,40 @@ pub async fn sync_over_quic(
         session.start(now, &source, cursor_ms);
     }
     let (mut tx, mut rx) = connection.split();
+    // Received entries are prepared (signatures, first-change states) on other cores while the
+    // session goes on, and imported in arrival order: one message is prepared while the one
+    // before it is imported. Everything received is stored before this side says `Done` and
+    // before the session ends.
+    let mut pending: std::collections::VecDeque<tokio::task::JoinHandle<Prepared>> =
+        std::collections::VecDeque::new();
+    // Entries that wait in quarantine are recorded as delivered by this peer.
+    let delivered_by = format!("peer:{peer}");
     loop {
+        let mut applied = Ok(());
         while let Some(m) = session.poll_transmit() {
+            if matches!(m, Message::Done) {
+                applied =
+                    import_pending(&mut pending, 0, node, &delivered_by, &mut outcome, clock).await;
+                if applied.is_err() {
+                    break;
+                }
+            }
             tx.send_frame(&m.encode()).await?;
         }
-        // Entries that wait in quarantine are recorded as delivered by this peer.
-        let previous = node.set_import_source(Some(format!("peer:{peer}")));
-        let applied = apply_events(&mut session, node, &mut outcome, clock());
-        node.set_import_source(previous);
+        if applied.is_ok() {
+            applied = take_events(&mut session, &mut outcome).map(|received| {
+                for raw in received {
+                    pending.push_back(tokio::task::spawn_blocking(move || {
+                        crate::ingest::prepare(&raw)
+                    }));
+                }
+            });
+        }
+        if applied.is_ok() {
+            let keep = if session.is_finished() { 0 } else { 1 };
+            applied =
+                import_pending(&mut pending, keep, node, &delivered_by, &mut outcome, clock).await;
+        }
         if let Err(e) = applied {
             let code = match e {
                 NodeError::Refused(_) => CloseCode::ProtocolViolation,
@@ -251,6 +278,58 @@ pub async fn sync_over_quic(
             },
         }
     }
+}
+
+/// Takes a session's events: the received batches (to prepare and import), or why the session
+/// failed.
+fn take_events(
+    session: &mut SyncSession,
+    outcome: &mut SideOutcome,
+) -> Result<Vec<Vec<Vec<u8>>>, NodeError> {
+    let mut received = Vec::new();
+    while let Some(ev) = session.poll_event() {
+        match ev {
+            Event::Received(raw) => received.push(raw),
+            Event::Finished(stats) => outcome.stats = stats,
+            Event::Misbehaved(why) => {
+                return Err(NodeError::Refused(format!("peer misbehaved: {why}")))
+            }
+            Event::TimedOut => return Err(NodeError::Refused("sync session timed out".into())),
+        }
+    }
+    Ok(received)
+}
+
+/// Imports prepared batches, oldest first, until at most `keep` are left in preparation.
+async fn import_pending(
+    pending: &mut std::collections::VecDeque<tokio::task::JoinHandle<Prepared>>,
+    keep: usize,
+    node: &mut Node,
+    source: &str,
+    outcome: &mut SideOutcome,
+    clock: fn() -> u64,
+) -> Result<(), NodeError> {
+    while pending.len() > keep {
+        let Some(job) = pending.pop_front() else {
+            break;
+        };
+        let prepared = job
+            .await
+            .map_err(|e| NodeError::Refused(format!("preparing received entries failed: {e}")))?;
+        outcome
+            .malformed
+            .extend(prepared.undecodable.iter().map(|(_, e)| e.to_string()));
+        let previous = node.set_import_source(Some(source.to_owned()));
+        let r = node.import_with(prepared.entries, &prepared.memo, clock());
+        node.set_import_source(previous);
+        let r = r?;
+        outcome.import.accepted += r.accepted;
+        outcome.import.duplicates += r.duplicates;
+        outcome.import.released += r.released;
+        outcome.import.quarantined.extend(r.quarantined);
+        outcome.import.rejected.extend(r.rejected);
+    }
+    Ok(())
 }
 
 /// Syncs two in-process nodes over real QUIC on 127.0.0.1 (ephemeral ports): `a` initiates.
