@@ -3,7 +3,10 @@
 //! refused with its own reason, the store's entries are byte-for-byte unchanged (a digest of
 //! them before and after), and the node then serves the next valid request.
 
-use std::path::{Path, PathBuf};
+mod support;
+use support::TempDir;
+
+use std::path::Path;
 use std::process::Command;
 
 use node::node::{FederationFile, KEY_FILE};
@@ -13,21 +16,6 @@ use sync_protocol::ids::{ChangeHash, EntryHash, RecordId};
 use sync_protocol::limits::{MAX_ENTRY_BYTES, MAX_HEADS_COUNT};
 use sync_protocol::store::EntryStore;
 use sync_protocol::testkit::{resign, unit, Federation};
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("sangkien-bad-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A digest of every entry a node stores.
 fn digest(n: &Node) -> blake3::Hash {
@@ -95,7 +83,7 @@ fn body_tag_offset(author: &str) -> usize {
 fn every_door_refuses_bad_input_and_keeps_serving() {
     let tmp = TempDir::new("catalogue");
     let mut fed = Federation::new();
-    let mut district = node_for(&fed, &tmp.0, "ldld-tuy-hoa");
+    let mut district = node_for(&fed, tmp.path(), "ldld-tuy-hoa");
     // A valid initiative from cdcs-a, submitted: the store's baseline.
     let (r, change) = fed.new_initiative("cdcs-a", "Băng tải", false);
     fed.import_ok(change.clone());
@@ -385,7 +373,7 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
     let data = district.dir().to_owned();
     let data_s = data.to_str().unwrap().to_owned();
     drop(district);
-    let good = tmp.0.join("good.bundle");
+    let good = tmp.path().join("good.bundle");
     let o = run(&[
         "--data",
         &data_s,
@@ -398,7 +386,7 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let good_bytes = std::fs::read(&good).unwrap();
     let write = |name: &str, bytes: &[u8]| {
-        let p = tmp.0.join(name);
+        let p = tmp.path().join(name);
         std::fs::write(&p, bytes).unwrap();
         p.to_str().unwrap().to_owned()
     };
@@ -410,10 +398,10 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
     let header_len = 8 + 32 + 4 + "ldld-tuy-hoa".len() + 32 + 4 + "ldld-phu-yen".len() + 8 + 1;
     huge[header_len..header_len + 8].copy_from_slice(&u64::MAX.to_be_bytes());
     // Another federation's bundle: made by a fresh federation on disk.
-    let other_root = tmp.0.join("other");
+    let other_root = tmp.path().join("other");
     let o = run(&["--data", other_root.to_str().unwrap(), "federation", "init"]);
     assert!(o.status.success());
-    let other_bundle = tmp.0.join("other.bundle");
+    let other_bundle = tmp.path().join("other.bundle");
     let o = run(&[
         "--data",
         other_root.to_str().unwrap(),
@@ -460,7 +448,7 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
         ),
         (
             "missing bundle file",
-            tmp.0.join("nope.bundle").to_str().unwrap().to_owned(),
+            tmp.path().join("nope.bundle").to_str().unwrap().to_owned(),
             "No such file",
         ),
     ];
@@ -489,7 +477,7 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
-    let out = tmp.0.join("x").to_str().unwrap().to_owned();
+    let out = tmp.path().join("x").to_str().unwrap().to_owned();
     let cli_cases: Vec<(&str, Vec<&str>, &str)> = vec![
         (
             "unit id with capitals and spaces",
@@ -520,7 +508,7 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
         ("no data directory", vec!["verify"], "--data"),
         (
             "data directory that is not a node",
-            vec!["--data", tmp.0.to_str().unwrap(), "verify"],
+            vec!["--data", tmp.path().to_str().unwrap(), "verify"],
             "is not a sangkien node",
         ),
         (
@@ -642,8 +630,8 @@ async fn bad_quic_frames_disconnect_that_peer_and_the_node_keeps_serving() {
     use sync_protocol::sync::{Bound, Message, Range, RangePayload};
     let tmp = TempDir::new("frames");
     let mut fed = Federation::new();
-    let mut server = node_for(&fed, &tmp.0, "ldld-tuy-hoa");
-    let mut client = node_for(&fed, &tmp.0, "cdcs-a");
+    let mut server = node_for(&fed, tmp.path(), "ldld-tuy-hoa");
+    let mut client = node_for(&fed, tmp.path(), "cdcs-a");
     let (r, change) = fed.new_initiative("cdcs-a", "Qua QUIC", false);
     fed.import_ok(change.clone());
     client.import(change, node::now_ms()).unwrap();

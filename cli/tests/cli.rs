@@ -4,7 +4,10 @@
 //! tells integration tests of the package that owns a binary where that binary is
 //! (`CARGO_BIN_EXE_sangkien`).
 
-use std::path::{Path, PathBuf};
+mod support;
+use support::TempDir;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn sangkien(args: &[&str]) -> Output {
@@ -22,26 +25,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("sangkien-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("temp dir");
-        Self(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn verify_json(dir: &Path) -> serde_json::Value {

@@ -4,7 +4,10 @@
 //! logged), SIGTERM stops it cleanly and removes the socket, and a database held by a process
 //! that is not a service is reported with that process.
 
-use std::path::{Path, PathBuf};
+mod support;
+use support::TempDir;
+
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
@@ -19,24 +22,6 @@ use sync_protocol::text::Text;
 
 /// Polls (50 ms apart) before giving up on the service: a bound, not a synchronisation.
 const MAX_POLLS: u32 = 600;
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("sangkien-svc-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).expect("temp dir");
-        Self(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The service process; killed if the test fails before stopping it.
 struct Service(Child);

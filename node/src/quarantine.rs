@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
-use sync_protocol::entry::{Entry, EntryBody};
+use sync_protocol::entry::Entry;
 use sync_protocol::ids::EntryHash;
 use sync_protocol::limits::{
     MAX_QUARANTINE_AGE_MS, MAX_QUARANTINE_ENTRIES, MAX_QUARANTINE_EXPIRED_LOG_ENTRIES,
@@ -197,23 +197,11 @@ pub struct QuarantineListing {
     pub max_entries: u64,
 }
 
-/// The name of an entry's kind.
-pub fn kind_name(b: &EntryBody) -> &'static str {
-    match b {
-        EntryBody::Genesis(_) => "genesis",
-        EntryBody::Certificate(_) => "certificate",
-        EntryBody::Revocation(_) => "revocation",
-        EntryBody::RecordChange(_) => "record-change",
-        EntryBody::Decision(_) => "decision",
-        EntryBody::Projection(_) => "projection",
-    }
-}
-
 fn info(h: &Held<'_>) -> Result<HeldInfo, StoreError> {
     let e = Entry::decode(h.entry).map_err(|e| err("quarantine entry", e))?;
     Ok(HeldInfo {
         entry: e.hash().to_hex(),
-        kind: kind_name(e.body()).into(),
+        kind: e.body().kind_name().into(),
         author: e.author().to_string(),
         entry_time_ms: e.time_ms(),
         waits_for: WaitsFor::from_key(h.key),

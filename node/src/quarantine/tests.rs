@@ -1,6 +1,6 @@
 use super::*;
 
-use sync_protocol::entry::Genesis;
+use sync_protocol::entry::{EntryBody, Genesis};
 use sync_protocol::testkit;
 
 fn entry() -> Entry {
