@@ -300,6 +300,28 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
         by_other.bytes().to_vec(),
         "belongs to",
     ));
+    // A real first change renumbered 2 by its signer, for a new record: Automerge 0.7 would
+    // panic applying it (it registers an actor only from its change 1).
+    let renumbered = {
+        let EntryBody::RecordChange(mut c) = change[0].body().clone() else {
+            unreachable!("new_initiative makes a record change")
+        };
+        let mut expanded = c.change.to_automerge().decode();
+        expanded.seq = 2;
+        expanded.hash = None;
+        c.change = sync_protocol::record::AutomergeChange::from_automerge(
+            &automerge::Change::from(expanded),
+        )
+        .unwrap();
+        c.record = RecordId([0x42; 16]);
+        let t = fed.tick();
+        fed.author("cdcs-a").sign(t, EntryBody::RecordChange(c))
+    };
+    cases.push((
+        "automerge change numbered 2 as a record's first",
+        renumbered.bytes().to_vec(),
+        "first change is not in the record",
+    ));
     let proj = {
         let (rs, sc) = fed.new_initiative("cdcs-a", "Bí mật", true);
         fed.import_ok(sc.clone());

@@ -253,9 +253,40 @@ pub fn load_document(
 ) -> Result<AutoCommit, ContentError> {
     let mut doc = new_document(actor);
     let changes: Vec<automerge::Change> = changes.into_iter().map(|c| c.to_automerge()).collect();
+    check_actors(&changes)?;
     doc.apply_changes(changes)
         .map_err(|e| ContentError::Automerge(e.to_string()))?;
     Ok(doc)
+}
+
+/// Refuses what would make Automerge panic instead of returning an error. Applying changes,
+/// Automerge 0.7 registers the actor of each change numbered 1 (`seq`) and then looks up every
+/// actor a change names with `unwrap`: a change numbered 2 or more whose actor has no change 1
+/// in the document, or a change naming an actor with none, brings the process down. Every
+/// actor a change names must therefore be the actor of a change numbered 1 among `changes`
+/// (a document is always loaded from a record's whole history); a change numbered 0 is refused
+/// too (Automerge refuses it as a duplicate).
+fn check_actors(changes: &[automerge::Change]) -> Result<(), ContentError> {
+    let started: std::collections::BTreeSet<&ActorId> = changes
+        .iter()
+        .filter(|c| c.seq() == 1)
+        .map(|c| c.actor_id())
+        .collect();
+    for c in changes {
+        if c.seq() == 0 {
+            return Err(ContentError::Automerge(format!(
+                "change {} is numbered 0",
+                hex::encode(&c.hash().0[..8])
+            )));
+        }
+        if let Some(a) = c.actors().find(|a| !started.contains(a)) {
+            return Err(ContentError::Automerge(format!(
+                "change {} names actor {a}, whose first change is not in the record",
+                hex::encode(&c.hash().0[..8])
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The sorted heads of a document.

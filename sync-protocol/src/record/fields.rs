@@ -117,7 +117,13 @@ impl OpTree {
         if !change.deps().is_empty() {
             return None;
         }
-        let expanded = change.to_automerge().decode();
+        let parsed = change.to_automerge();
+        // The change must be its actor's first (Automerge refuses 0 and cannot apply a later
+        // one to an empty document) and name no other actor: see `record::load_document`.
+        if parsed.seq() != 1 || !parsed.other_actor_ids().is_empty() {
+            return None;
+        }
+        let expanded = parsed.decode();
         let actor = expanded.actor_id.clone();
         let start = expanded.start_op.get();
         let mut tree = OpTree {

@@ -9,7 +9,9 @@ use super::*;
 use crate::date::Date;
 use crate::entry::{RecordKind, Sector};
 use crate::ids::{ContentHash, RecordId, UnitId};
-use crate::record::{self, Application, Attachment, Description, EmployerRecognition};
+use crate::record::{
+    self, Application, Attachment, ContentError, Description, EmployerRecognition,
+};
 use crate::record::{Initiative, RecordContent, TargetAssignment};
 use crate::text::Text;
 
@@ -350,4 +352,38 @@ fn count_keys(doc: &AutoCommit, obj: &ObjId, depth: usize) -> usize {
         }
     }
     n
+}
+
+/// A real first change re-encoded by a forger: `seq` changed, or (with `foreign`) its first
+/// operation citing an operation of an actor the record has never seen.
+fn forged_first_change(seq: u64, foreign: bool) -> AutomergeChange {
+    let content = RecordContent::Initiative(Box::new(initiative(1)));
+    let mut expanded = first_change(&content).to_automerge().decode();
+    expanded.seq = seq;
+    expanded.hash = None;
+    if foreign {
+        let other = automerge::ActorId::from(vec![0xee; 16]);
+        expanded.operations[0].pred = vec![automerge::legacy::OpId(1, other)].into();
+    }
+    AutomergeChange::from_automerge(&automerge::Change::from(expanded)).unwrap()
+}
+
+/// Automerge 0.7 panics applying a first change numbered 2 or more, or one naming an actor
+/// the document has never seen; such an entry must be refused with a reason, by both paths,
+/// without taking the node down.
+#[test]
+fn a_forged_first_change_is_refused_without_a_panic() {
+    for (seq, foreign) in [(0, false), (2, false), (7, false), (1, true)] {
+        let c = forged_first_change(seq, foreign);
+        assert_eq!(OpTree::from_first_change(&c), None, "seq {seq}");
+        let loaded =
+            std::panic::catch_unwind(|| record::load_document([c.clone()], [0; 16]).is_ok());
+        assert_eq!(loaded.ok(), Some(false), "seq {seq}, foreign {foreign}");
+        let r = record::load_record(vec![c], RecordKind::Initiative);
+        assert!(matches!(r, Err(ContentError::Automerge(_))), "{r:?}");
+    }
+    // The same change numbered 1, as Automerge wrote it, loads.
+    let c = forged_first_change(1, false);
+    assert!(OpTree::from_first_change(&c).is_some());
+    assert!(record::load_document([c], [0; 16]).is_ok());
 }
