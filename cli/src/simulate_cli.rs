@@ -2,6 +2,7 @@
 //! `--seeds A..B`), with a progress bar on stderr and the report as a table, JSON (`--json`)
 //! or an SVG chart (`--chart FILE`). The simulation itself is the `simulations` crate.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use simulations::scenario::MAX_SCENARIO_BYTES;
@@ -157,8 +158,22 @@ pub fn run_command(ctx: &Ctx, a: SimulateArgs) -> Result<u8, Failure> {
     }
     let pb = bar(a.quiet, format!("{} seed {}", scenario.name, a.seed));
     let started = std::time::Instant::now();
+    // A bar is only drawn on a terminal: when stderr goes to a file (a long national run in
+    // the background), a line every 5 % of virtual time says how far it is instead.
+    let log_lines = !a.quiet && !std::io::stderr().is_terminal();
+    let mut logged = 0u64;
     let report = simulations::run(&scenario, a.seed, &mut |now, end| {
-        pb.set_position((now.min(end) * 1000).checked_div(end).unwrap_or(0));
+        let permille = (now.min(end) * 1000).checked_div(end).unwrap_or(0);
+        pb.set_position(permille);
+        if log_lines && permille >= logged + 50 {
+            logged = permille - permille % 50;
+            eprintln!(
+                "{}% virtual time, wall {:.0} s, peak memory {}",
+                logged / 10,
+                started.elapsed().as_secs_f64(),
+                peak_memory().unwrap_or_else(|| "unknown".into())
+            );
+        }
     })
     .map_err(|e| Failure::input(e.to_string()))?;
     pb.finish_and_clear();

@@ -25,6 +25,11 @@ const INDUSTRIAL: &[&str] = &[
     "01", "79", "74", "75", "27", "31", "80", "24", "30", "26", "19", "22", "48",
 ];
 
+/// Industrial-zone unions in the industrial provinces (2024), with 696 district unions, 4 provincial
+/// sector and agency unions per province and 7 under each central union: 1,226 direct-superior
+/// unions.
+const INDUSTRIAL_ZONE_UNIONS: usize = 138;
+
 /// The 20 central sector and corporation unions (10 sector unions, 10 corporation unions).
 const CENTRAL: &[(&str, UnitRole)] = &[
     ("Công đoàn Giáo dục Việt Nam", UnitRole::CentralSectorUnion),
@@ -258,10 +263,14 @@ fn national(b: &mut Builder<'_>, y2025: bool) -> Result<(), SimError> {
     // 1,226.
     let mut n = 0;
     for (code, p) in provinces.clone() {
-        let extra = if INDUSTRIAL.contains(&code.as_str()) {
-            4 + 138 / INDUSTRIAL.len()
-        } else {
-            4
+        // The 138 industrial-zone unions shared among the industrial provinces, the first ones
+        // in the list taking one more when the division leaves a remainder.
+        let extra = match INDUSTRIAL.iter().position(|c| *c == code.as_str()) {
+            Some(k) => {
+                4 + INDUSTRIAL_ZONE_UNIONS / INDUSTRIAL.len()
+                    + usize::from(k < INDUSTRIAL_ZONE_UNIONS % INDUSTRIAL.len())
+            }
+            None => 4,
         };
         for k in 0..extra {
             n += 1;
@@ -331,4 +340,29 @@ fn national(b: &mut Builder<'_>, y2025: bool) -> Result<(), SimError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    fn count(tree: &Tree, role: UnitRole) -> usize {
+        tree.units.iter().filter(|u| u.role == role).count()
+    }
+
+    #[test]
+    fn national_2024_has_the_real_level_counts() {
+        let mut s = Scenario::preset("national-2024").unwrap();
+        s.topology.grassroots = Some(2_000);
+        let tree = build(&s.topology).unwrap();
+        assert_eq!(count(&tree, UnitRole::National), 1);
+        assert_eq!(count(&tree, UnitRole::ProvincialFederation), 63);
+        assert_eq!(
+            count(&tree, UnitRole::CentralSectorUnion) + count(&tree, UnitRole::CorporationUnion),
+            20
+        );
+        assert_eq!(count(&tree, UnitRole::DirectSuperior), 1_226);
+        assert_eq!(count(&tree, UnitRole::Grassroots), 2_000);
+    }
 }
