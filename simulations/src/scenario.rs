@@ -18,6 +18,8 @@ pub const MAX_CAMPAIGN_DAYS: u32 = 366;
 pub const MAX_QUIET_DAYS: u32 = 60;
 /// Most scheduled faults and bundles of each kind in one file.
 pub const MAX_SCHEDULED_FAULTS: usize = 10_000;
+/// Most units a `custom` topology may spell out (the file bound keeps it far lower in practice).
+pub const MAX_CUSTOM_UNITS: usize = 20_000;
 /// Most named link presets in one file.
 pub const MAX_LINK_PRESETS: usize = 64;
 /// Highest initiative rate per grassroots unit per week.
@@ -111,6 +113,27 @@ pub struct TopologySpec {
     /// The link preset of each level's link to its parent.
     #[serde(default)]
     pub level_links: LevelLinks,
+    /// The units of a `custom` topology, parents before children, under the national node
+    /// `tld` (which is implicit). Only with `preset: "custom"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<UnitDef>,
+}
+
+/// One unit of a `custom` topology.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitDef {
+    /// Unit id: a-z, 0-9 and '-', unique in the file, not `tld`.
+    pub id: String,
+    /// Name (Vietnamese, as on the unit's certificate).
+    pub name: String,
+    /// `provincial`, `central-sector`, `corporation`, `direct-superior` or `grassroots`.
+    pub role: String,
+    /// The parent's id: `tld` or a unit listed earlier.
+    pub parent: String,
+    /// Link preset of the link to the parent; default: the level's (`level_links`).
+    #[serde(default)]
+    pub link: Option<String>,
 }
 
 /// The link preset of each level's link to its parent.
@@ -418,6 +441,28 @@ impl Scenario {
                 return bad(format!("unknown link preset {l:?}"));
             }
         }
+        let custom = self.topology.preset == "custom";
+        if custom && self.topology.units.is_empty() {
+            return bad("topology preset \"custom\" needs topology.units".into());
+        }
+        if !custom && !self.topology.units.is_empty() {
+            return bad(format!(
+                "topology.units is only for preset \"custom\", not {:?}",
+                self.topology.preset
+            ));
+        }
+        if self.topology.units.len() > MAX_CUSTOM_UNITS {
+            return bad(format!(
+                "more than {MAX_CUSTOM_UNITS} units in topology.units"
+            ));
+        }
+        for u in &self.topology.units {
+            if let Some(l) = &u.link {
+                if !links.contains_key(l) {
+                    return bad(format!("unit {}: unknown link preset {l:?}", u.id));
+                }
+            }
+        }
         if let Some(g) = self.topology.grassroots {
             if g == 0 || g > MAX_GRASSROOTS {
                 return bad(format!("grassroots must be 1 to {MAX_GRASSROOTS}"));
@@ -512,6 +557,7 @@ impl Scenario {
                 direct_under_level1_fraction: None,
                 topology_seed: None,
                 level_links: LevelLinks::default(),
+                units: Vec::new(),
             },
             campaign_days: 40,
             quiet_days: 14,

@@ -1238,7 +1238,18 @@ impl Sim {
             let slot = match m.kind {
                 Kind::Create => Some(0),
                 Kind::Projection => Some(0),
-                Kind::Decision(DecisionKind::Approve, 1) => Some(1),
+                // The approval that sends it to the national node: under a central sector
+                // union, a corporation union (also level 1) approves first, and counting both
+                // would count the initiative twice.
+                Kind::Decision(DecisionKind::Approve, 1)
+                    if self
+                        .index
+                        .get(e.author())
+                        .and_then(|&s| self.nodes[s].parent)
+                        == Some(0) =>
+                {
+                    Some(1)
+                }
                 Kind::Decision(DecisionKind::Recognise, _) => Some(2),
                 Kind::Decision(DecisionKind::Reject, _) => Some(3),
                 _ => None,

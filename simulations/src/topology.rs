@@ -6,6 +6,7 @@
 //! 127,000 grassroots unions; in 2025, 34 provinces and commune/ward unions instead of districts.
 //! Fan-out is skewed (heavy-tailed, industrial provinces weighted up), from `topology_seed`.
 
+use std::collections::BTreeMap;
 use sync_protocol::entry::UnitRole;
 
 use crate::rng::Rng;
@@ -136,9 +137,10 @@ pub fn build(spec: &TopologySpec) -> Result<Tree, SimError> {
         "small" => small(&mut b),
         "national-2024" => national(&mut b, false)?,
         "national-2025" => national(&mut b, true)?,
+        "custom" => custom(&mut b)?,
         other => {
             return Err(SimError::Scenario(format!(
-                "unknown topology preset {other:?}: small, national-2024, national-2025"
+                "unknown topology preset {other:?}: small, national-2024, national-2025, custom"
             )))
         }
     }
@@ -183,6 +185,55 @@ fn small(b: &mut Builder<'_>) {
         Some(0),
     );
     grassroots(b, ci, 2);
+}
+
+/// A tree spelled out in the scenario file (`topology.units`), checked unit by unit: the id
+/// well formed and new, the role known, the parent listed earlier and allowed to hold that role
+/// (the rule the verifier applies to certificates, `UnitRole::may_parent`).
+fn custom(b: &mut Builder<'_>) -> Result<(), SimError> {
+    let spec = b.spec;
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    index.insert("tld", 0);
+    for u in &spec.units {
+        let bad = |why: String| {
+            Err(SimError::Scenario(format!(
+                "topology.units, unit {:?}: {why}",
+                u.id
+            )))
+        };
+        if let Err(e) = sync_protocol::ids::UnitId::new(&u.id) {
+            return bad(e.to_string());
+        }
+        if index.contains_key(u.id.as_str()) {
+            return bad("listed twice (or named tld, the national node)".into());
+        }
+        let Some(role) = UnitRole::from_code(&u.role).filter(|r| *r != UnitRole::National) else {
+            return bad(format!(
+                "role {:?} is not one of provincial, central-sector, corporation, direct-superior, grassroots",
+                u.role
+            ));
+        };
+        let Some(&parent) = index.get(u.parent.as_str()) else {
+            return bad(format!(
+                "parent {:?} is neither tld nor a unit listed before it",
+                u.parent
+            ));
+        };
+        let parent_role = b.units[parent].role;
+        if !parent_role.may_parent(role) {
+            return bad(format!(
+                "a {} unit may not sit under a {} unit",
+                role.code(),
+                parent_role.code()
+            ));
+        }
+        let i = b.add(u.id.clone(), u.name.clone(), role, Some(parent));
+        if let Some(l) = &u.link {
+            b.units[i].link = l.clone();
+        }
+        index.insert(&u.id, i);
+    }
+    Ok(())
 }
 
 fn national(b: &mut Builder<'_>, y2025: bool) -> Result<(), SimError> {
@@ -364,5 +415,73 @@ mod tests {
         );
         assert_eq!(count(&tree, UnitRole::DirectSuperior), 1_226);
         assert_eq!(count(&tree, UnitRole::Grassroots), 2_000);
+    }
+
+    fn custom(units: &str) -> Result<Tree, SimError> {
+        let text =
+            format!(r#"{{"name": "t", "topology": {{"preset": "custom", "units": [{units}]}}}}"#);
+        let s = Scenario::from_json(&text)?;
+        s.validate()?;
+        build(&s.topology)
+    }
+
+    #[test]
+    fn a_custom_tree_is_built_as_written() {
+        let tree = custom(
+            r#"{"id": "ldld-a", "name": "LĐLĐ A", "role": "provincial", "parent": "tld"},
+               {"id": "cd-b", "name": "CĐ B", "role": "direct-superior", "parent": "ldld-a", "link": "lan"},
+               {"id": "cdcs-c", "name": "CĐCS C", "role": "grassroots", "parent": "cd-b"}"#,
+        )
+        .unwrap();
+        let ids: Vec<&str> = tree.units.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(ids, ["tld", "ldld-a", "cd-b", "cdcs-c"]);
+        assert_eq!(tree.units[3].parent, Some(2));
+        assert_eq!(tree.units[2].link, "lan");
+        assert_eq!(tree.units[3].link, "grassroots_mobile");
+    }
+
+    #[test]
+    fn a_bad_custom_tree_is_refused_naming_the_unit() {
+        let a = r#"{"id": "ldld-a", "name": "A", "role": "provincial", "parent": "tld"}"#;
+        for (units, says) in [
+            (
+                format!(r#"{a}, {{"id": "cdcs-x", "name": "X", "role": "grassroots", "parent": "cd-later"}}"#),
+                "\"cdcs-x\": parent \"cd-later\" is neither tld",
+            ),
+            (format!("{a}, {a}"), "\"ldld-a\": listed twice"),
+            (
+                r#"{"id": "tld", "name": "T", "role": "provincial", "parent": "tld"}"#.to_string(),
+                "\"tld\": listed twice",
+            ),
+            (
+                format!(r#"{a}, {{"id": "cd-p", "name": "P", "role": "provincial", "parent": "ldld-a"}}"#),
+                "a provincial unit may not sit under a provincial unit",
+            ),
+            (
+                r#"{"id": "x", "name": "X", "role": "mayor", "parent": "tld"}"#.to_string(),
+                "role \"mayor\" is not one of",
+            ),
+            (
+                r#"{"id": "X Y", "name": "X", "role": "provincial", "parent": "tld"}"#.to_string(),
+                "unit \"X Y\"",
+            ),
+            (
+                r#"{"id": "x", "name": "X", "role": "provincial", "parent": "tld", "link": "pigeon"}"#.to_string(),
+                "unit x: unknown link preset \"pigeon\"",
+            ),
+        ] {
+            let e = custom(&units).err().unwrap_or_else(|| panic!("{units} accepted"));
+            assert!(e.to_string().contains(says), "{units}: {e}");
+        }
+        let e = Scenario::from_json(r#"{"name": "t", "topology": {"preset": "custom"}}"#)
+            .and_then(|s| s.validate())
+            .unwrap_err();
+        assert!(e.to_string().contains("needs topology.units"), "{e}");
+        let e = Scenario::from_json(&format!(
+            r#"{{"name": "t", "topology": {{"preset": "small", "units": [{a}]}}}}"#
+        ))
+        .and_then(|s| s.validate())
+        .unwrap_err();
+        assert!(e.to_string().contains("only for preset \"custom\""), "{e}");
     }
 }
