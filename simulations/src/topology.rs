@@ -192,8 +192,14 @@ fn small(b: &mut Builder<'_>) {
 /// (the rule the verifier applies to certificates, `UnitRole::may_parent`).
 fn custom(b: &mut Builder<'_>) -> Result<(), SimError> {
     let spec = b.spec;
+    let root = b.units[0].id.clone();
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-    index.insert("tld", 0);
+    index.insert(&root, 0);
+    let roles = UnitRole::ALL[1..]
+        .iter()
+        .map(|r| r.code())
+        .collect::<Vec<_>>()
+        .join(", ");
     for u in &spec.units {
         let bad = |why: String| {
             Err(SimError::Scenario(format!(
@@ -205,17 +211,14 @@ fn custom(b: &mut Builder<'_>) -> Result<(), SimError> {
             return bad(e.to_string());
         }
         if index.contains_key(u.id.as_str()) {
-            return bad("listed twice (or named tld, the national node)".into());
+            return bad(format!("listed twice (or named {root}, the national node)"));
         }
         let Some(role) = UnitRole::from_code(&u.role).filter(|r| *r != UnitRole::National) else {
-            return bad(format!(
-                "role {:?} is not one of provincial, central-sector, corporation, direct-superior, grassroots",
-                u.role
-            ));
+            return bad(format!("role {:?} is not one of {roles}", u.role));
         };
         let Some(&parent) = index.get(u.parent.as_str()) else {
             return bad(format!(
-                "parent {:?} is neither tld nor a unit listed before it",
+                "parent {:?} is neither {root} nor a unit listed before it",
                 u.parent
             ));
         };

@@ -162,6 +162,23 @@ fn example_scenarios_load_and_hold_every_invariant() {
         let r = report(&s, 1);
         let arg = format!("--scenario {}", path.display());
         assert!(r.ok(), "{}: {}", path.display(), explain(&r, &arg));
+        // What the national node saw adds up: each initiative is approved for it once (a
+        // corporation union's approval under a sector union is not counted again), and
+        // recognised only after that approval.
+        let mut cum = [0u64; 4];
+        for (day, row) in r.national_daily.iter().enumerate() {
+            for (c, v) in cum.iter_mut().zip(row) {
+                *c += v;
+            }
+            assert!(
+                cum[1] <= cum[0] && cum[2] <= cum[1],
+                "{} day {day}: registered {}, approved {}, recognised {}",
+                path.display(),
+                cum[0],
+                cum[1],
+                cum[2]
+            );
+        }
         let c = &r.counters;
         assert_eq!(
             c.outages as usize,
