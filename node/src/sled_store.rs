@@ -38,6 +38,12 @@
 //! `flush()` (which ends in `sync_file_range` and so does not survive a power cut), then
 //! `fsync` of every database file and of the directory, once per batch, before the caller
 //! acknowledges.
+//!
+//! Before sled opens, [`clear_open_leftovers`] removes what an interrupted open or creation
+//! can leave behind and sled 0.34 would take for data: a `snap.*.generating` file (sled writes
+//! its snapshot there, fsyncs it and only then renames it, so such a file is never one it
+//! needs; killed before the rename, sled would take it as the newest snapshot and refuse to
+//! open ever after) and a damaged `conf` (written unsynced when the database is created).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -396,6 +402,89 @@ fn tx_chain(tx: &TransactionalTree, u: &UnitId) -> TxResult<Vec<UnitId>> {
     Ok(out)
 }
 
+/// Removes, before sled opens the database in `path`, the leftovers of an interrupted open or
+/// creation that sled 0.34 would otherwise read as data and then refuse to open ever after:
+///
+/// - every `snap.<lsn>.generating`: sled writes a snapshot there, fsyncs it, and only then
+///   renames it to `snap.<lsn>` (`pagecache/snapshot.rs`, `write_snapshot`); but it lists
+///   snapshots by the prefix `snap.` alone and takes the last in sort order, which is the
+///   `.generating` one. Such a file is never needed: the log it summarises is intact.
+/// - a `conf` that is too short or fails its CRC: sled writes it, unsynced, only when it creates
+///   the database, and writes it again (the same defaults) when it is absent.
+///
+/// Done under sled's own lock (an exclusive `flock` on the `db` file), so the files of a
+/// database open in another process are never touched: that is then [`OpenError::Locked`].
+/// The directory is fsynced when anything was removed. Returns the file names removed.
+pub fn clear_open_leftovers(path: &Path) -> Result<Vec<String>, OpenError> {
+    let durable = |e: std::io::Error| OpenError::Durable {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let names: Vec<String> = match fs::read_dir(path) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(durable(e)),
+    };
+    let generating: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with("snap.") && n.ends_with(".generating"))
+        .collect();
+    let conf = path.join("conf");
+    let conf_damaged = names.iter().any(|n| n == "conf") && !conf_is_whole(&conf);
+    if generating.is_empty() && !conf_damaged {
+        return Ok(Vec::new());
+    }
+    // sled locks the `db` file (fs2's `try_lock_exclusive`, an flock): take the same lock.
+    let lock = match fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path.join("db"))
+    {
+        Ok(f) => match f.try_lock() {
+            Ok(()) => Some(f),
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(OpenError::Locked {
+                    path: path.to_owned(),
+                })
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(durable(e)),
+        },
+        // No log yet: an interrupted creation, nothing acknowledged to protect.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(durable(e)),
+    };
+    let mut removed = Vec::new();
+    for n in generating {
+        fs::remove_file(path.join(n)).map_err(durable)?;
+        removed.push(n.clone());
+    }
+    if conf_damaged {
+        fs::remove_file(&conf).map_err(durable)?;
+        removed.push("conf".to_owned());
+    }
+    fs::File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(durable)?;
+    drop(lock);
+    Ok(removed)
+}
+
+/// Whether sled's `conf` file in `path` is whole: its text, then the CRC-32 of the text (LE).
+fn conf_is_whole(path: &Path) -> bool {
+    let Ok(b) = fs::read(path) else {
+        // Unreadable: leave it for sled to report.
+        return true;
+    };
+    if b.len() <= 8 {
+        return false;
+    }
+    let (text, crc) = b.split_at(b.len() - 4);
+    crc32fast::hash(text).to_le_bytes() == crc
+}
+
 impl SledStore {
     /// Opens (creating if absent) the database in `path`, checking the schema version.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
@@ -409,6 +498,14 @@ impl SledStore {
             path: path.to_owned(),
             source,
         };
+        let removed = clear_open_leftovers(path)?;
+        if !removed.is_empty() {
+            tracing::warn!(
+                path = %path.display(),
+                removed = ?removed,
+                "removed leftovers of an interrupted open"
+            );
+        }
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
