@@ -223,6 +223,20 @@ fn a_backup_of_a_running_node_restores_every_entry_and_sigterm_stops_it_cleanly(
     );
     assert!(out.contains("(private key not included"), "{out}");
     assert!(text(&o).contains("control socket"), "{}", text(&o));
+    // Issue 12: through the service too, a backup with the key is the owner's alone.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let o = sangkien(
+            dir,
+            &["--data", d, "node", "backup", "key.backup", "--include-key"],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        let mode = std::fs::metadata(dir.join("key.backup"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     // A read-only check goes through it; a repair needs it stopped.
     let o = sangkien(dir, &["--lang", "en", "--data", d, "node", "check"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -154,3 +154,83 @@ fn an_incomplete_snapshot_or_a_damaged_conf_never_makes_a_node_unopenable() {
     assert_eq!(node_state(data), before);
     assert_eq!(std::fs::read(db.join("conf")).unwrap(), conf);
 }
+
+// ---- files are private and honest (issue 12) ----------------------------------------------
+
+#[test]
+fn a_backup_is_0600_never_follows_a_planted_link_and_a_loose_data_dir_is_refused() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let tmp = TempDir::new("files");
+    let demo = tmp.path().join("demo");
+    let o = sangkien(&["demo", "--dir", demo.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let tld = demo.join("tld");
+    let data = tld.to_str().unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&tld.join("unit.key")), 0o600);
+    // Links planted where the old code wrote its temporary file and at the backup's own name:
+    // neither is followed, the victim is untouched, and the backup is a private regular file.
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, b"not yours").unwrap();
+    let file = tmp.path().join("tld.backup");
+    symlink(&victim, tmp.path().join("tld.tmp")).unwrap();
+    symlink(&victim, &file).unwrap();
+    let o = sangkien(&[
+        "--lang",
+        "en",
+        "--data",
+        data,
+        "node",
+        "backup",
+        file.to_str().unwrap(),
+        "--include-key",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not yours");
+    let meta = std::fs::symlink_metadata(&file).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // Reported bytes are the bytes on disk.
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let len = meta.len();
+    let en = if len >= 1000 {
+        format!("{},{:03} bytes", len / 1000, len % 1000)
+    } else {
+        format!("{len} bytes")
+    };
+    assert!(out.contains(&en), "{out} / {len}");
+    // A device as the target is refused, not "written".
+    let o = sangkien(&["--data", data, "node", "backup", "/dev/null"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    // No temporary file left beside it.
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp") && n != "tld.tmp")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // A data directory others can write to is refused, with the reason and the fix, in both
+    // languages; so is a database directory; chmod 700 makes it open again.
+    for (dir, m) in [
+        (tld.clone(), 0o777),
+        (tld.clone(), 0o775),
+        (tld.join("db"), 0o757),
+    ] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(m)).unwrap();
+        let o = sangkien(&["--lang", "en", "--data", data, "node", "check"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        let t = text(&o);
+        assert!(t.contains("other users can write to it"), "{t}");
+        assert!(t.contains(&format!("chmod 700 {}", dir.display())), "{t}");
+        let o = sangkien(&["--data", data, "node", "check"]);
+        assert!(
+            text(&o).contains("người dùng khác ghi được"),
+            "{}",
+            text(&o)
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let o = sangkien(&["--lang", "en", "--data", data, "node", "check"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}

@@ -13,7 +13,9 @@
 //! ```
 //!
 //! The unit's private key is left out unless asked for: a backup file travels to places a key
-//! should not go. Written to `FILE.tmp`, fsynced, renamed, and the directory fsynced.
+//! should not go. The file is created with mode 0600 (it may hold the key, and always holds the
+//! unit's records) at a random temporary name beside it, never through a link, fsynced,
+//! renamed, and the directory fsynced (`crate::durable`); success is reported only then.
 
 use std::fs;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -23,6 +25,7 @@ use sync_protocol::entry::{Entry, EntryBody};
 use sync_protocol::ids::UnitId;
 use sync_protocol::limits::{MAX_BATCH_ENTRIES, MAX_ENTRY_BYTES};
 
+use crate::durable;
 use crate::keys;
 use crate::node::{
     FederationFile, Node, NodeError, NodeFile, FEDERATION_FILE, KEY_FILE, NODE_FILE,
@@ -123,54 +126,64 @@ pub fn write_store(
     } else {
         Vec::new()
     };
-    let tmp = file.with_extension("tmp");
-    let f = fs::File::create(&tmp).map_err(io)?;
-    let mut w = HashingWriter {
-        inner: BufWriter::new(f),
-        hasher: blake3::Hasher::new(),
-        bytes: 0,
-    };
     let mut summary = BackupSummary {
         key_included: include_key,
         ..BackupSummary::default()
     };
-    let body: Result<(), BackupError> = store
-        .quiescent(|| {
-            w.write_all(MAGIC).map_err(io)?;
-            w.write_all(&[VERSION]).map_err(io)?;
-            section(&mut w, &node_json).map_err(io)?;
-            section(&mut w, &fed_json).map_err(io)?;
-            section(&mut w, &key).map_err(io)?;
-            for kv in store.tree(t::ENTRIES).iter() {
-                let (_, v) = kv.map_err(|e| err("entries", e)).map_err(NodeError::from)?;
-                w.write_all(&[1]).map_err(io)?;
-                section(&mut w, &v).map_err(io)?;
-                summary.entries += 1;
-            }
-            for (e, _) in store.quarantined().map_err(NodeError::from)? {
-                w.write_all(&[2]).map_err(io)?;
-                section(&mut w, e.bytes()).map_err(io)?;
-                summary.quarantined += 1;
-            }
-            w.write_all(&[0]).map_err(io)?;
-            Ok(())
-        })
-        .map_err(NodeError::from)?;
-    body?;
-    let digest = w.hasher.finalize();
-    w.inner.write_all(digest.as_bytes()).map_err(io)?;
-    summary.bytes = w.bytes + 32;
-    let f = w.inner.into_inner().map_err(|e| io(e.into_error()))?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    fs::rename(&tmp, file).map_err(io)?;
-    let parent = match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    fs::File::open(&parent)
-        .and_then(|d| d.sync_all())
-        .map_err(io)?;
+    // Written privately (it may hold the key, and always holds the unit's records), whole or
+    // not at all: see `crate::durable`.
+    let mut failure: Option<BackupError> = None;
+    let written = durable::replace(file, durable::PRIVATE_MODE, |f| {
+        let mut w = HashingWriter {
+            inner: BufWriter::new(f),
+            hasher: blake3::Hasher::new(),
+            bytes: 0,
+        };
+        let body: Result<(), BackupError> = store
+            .quiescent(|| -> Result<(), BackupError> {
+                w.write_all(MAGIC).map_err(io)?;
+                w.write_all(&[VERSION]).map_err(io)?;
+                section(&mut w, &node_json).map_err(io)?;
+                section(&mut w, &fed_json).map_err(io)?;
+                section(&mut w, &key).map_err(io)?;
+                for kv in store.tree(t::ENTRIES).iter() {
+                    let (_, v) = kv.map_err(|e| err("entries", e)).map_err(NodeError::from)?;
+                    w.write_all(&[1]).map_err(io)?;
+                    section(&mut w, &v).map_err(io)?;
+                    summary.entries += 1;
+                }
+                for (e, _) in store.quarantined().map_err(NodeError::from)? {
+                    w.write_all(&[2]).map_err(io)?;
+                    section(&mut w, e.bytes()).map_err(io)?;
+                    summary.quarantined += 1;
+                }
+                w.write_all(&[0]).map_err(io)?;
+                Ok(())
+            })
+            .map_err(|e| BackupError::from(NodeError::from(e)))
+            .and_then(|r| r);
+        if let Err(e) = body {
+            failure = Some(e);
+            return Err(std::io::Error::other("backup body"));
+        }
+        let digest = w.hasher.finalize();
+        w.inner.write_all(digest.as_bytes())?;
+        summary.bytes = w.bytes + 32;
+        w.inner.flush()
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let written = written.map_err(io)?;
+    if written != summary.bytes {
+        return Err(BackupError::Malformed {
+            path: file.to_owned(),
+            reason: format!(
+                "{written} bytes on disk, {} written: the backup is incomplete",
+                summary.bytes
+            ),
+        });
+    }
     Ok(summary)
 }
 
@@ -257,15 +270,14 @@ pub fn restore(file: &Path, dir: &Path, now_ms: u64) -> Result<(Node, BackupSumm
     if dir.join(NODE_FILE).exists() {
         return Err(NodeError::AlreadyANode(dir.to_owned()).into());
     }
-    fs::create_dir_all(dir).map_err(|source| BackupError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
+    crate::node::create_private_dir(dir)?;
     let fed_path = dir.join(FEDERATION_FILE);
-    fs::write(&fed_path, &fed_json).map_err(|source| BackupError::Io {
-        path: fed_path.clone(),
-        source,
-    })?;
+    durable::replace(&fed_path, durable::PUBLIC_MODE, |f| f.write_all(&fed_json)).map_err(
+        |source| BackupError::Io {
+            path: fed_path.clone(),
+            source,
+        },
+    )?;
     let (ff, genesis): (FederationFile, Entry) = FederationFile::read(&fed_path)?;
     if !key.is_empty() {
         let text = std::str::from_utf8(&key).map_err(|_| bad("key section".into()))?;

@@ -11,7 +11,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -91,21 +91,17 @@ pub fn write_raw_new(path: &Path, text: &str) -> Result<(), KeyError> {
         path: path.to_owned(),
         source,
     };
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                KeyError::Exists(path.to_owned())
-            } else {
-                io(e)
-            }
-        })?;
+    let mut f = crate::durable::create_new(path, crate::durable::PRIVATE_MODE).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            KeyError::Exists(path.to_owned())
+        } else {
+            io(e)
+        }
+    })?;
     f.write_all(text.as_bytes()).map_err(io)?;
     f.write_all(b"\n").map_err(io)?;
     f.sync_all().map_err(io)?;
+    crate::durable::sync_dir(&crate::durable::parent_of(path)).map_err(io)?;
     Ok(())
 }
 
@@ -245,7 +241,8 @@ fn decrypt(path: &Path, text: &str, pass: &str) -> Result<SigningKey, KeyError> 
 }
 
 /// Rewrites a key file encrypted (`true`, with the passphrase from the environment) or
-/// unencrypted (`false`): written beside it with mode 0600, synced, then renamed over it.
+/// unencrypted (`false`): written beside it with mode 0600 at a random name, never through a
+/// link, synced, then renamed over it and the directory synced (`crate::durable`).
 pub fn convert(path: &Path, encrypted: bool) -> Result<(), KeyError> {
     let key = read(path)?;
     let text = if encrypted {
@@ -254,15 +251,13 @@ pub fn convert(path: &Path, encrypted: bool) -> Result<(), KeyError> {
     } else {
         hex::encode(key.to_bytes())
     };
-    let tmp = path.with_extension("key.tmp");
-    let _ = fs::remove_file(&tmp);
-    write_raw_new(&tmp, &text)?;
-    fs::rename(&tmp, path).map_err(|source| KeyError::Io {
+    crate::durable::replace(path, crate::durable::PRIVATE_MODE, |f| {
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")
+    })
+    .map_err(|source| KeyError::Io {
         path: path.to_owned(),
         source,
     })?;
-    if let Some(dir) = path.parent() {
-        let _ = fs::File::open(dir).and_then(|d| d.sync_all());
-    }
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod check;
 pub mod control;
 pub mod counters;
+pub mod durable;
 pub mod ingest;
 pub mod keys;
 pub mod node;

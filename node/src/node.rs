@@ -80,6 +80,110 @@ pub enum NodeError {
     /// A write this node made was refused by its own verification.
     #[error("refused: {0}")]
     Refused(String),
+    /// The data directory (or its database directory) could be changed by another user, who
+    /// could then replace the control socket, the key or the database.
+    #[error("{path} is not private to its owner: {problem}")]
+    UnsafeDir {
+        /// the directory
+        path: PathBuf,
+        /// what is wrong, with the fix
+        problem: DirProblem,
+    },
+}
+
+/// Why a data directory is refused ([`NodeError::UnsafeDir`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DirProblem {
+    /// Writable by its group or by everyone.
+    #[error("it has mode {mode:o}, writable by others (run: chmod 700 on it)")]
+    WritableByOthers {
+        /// its permission bits
+        mode: u32,
+    },
+    /// Owned by another user than the one running sangkien.
+    #[error("it belongs to user {owner}, not to the user running sangkien ({me}) (run sangkien as its owner, or chown it)")]
+    OwnedByOther {
+        /// its owner's uid
+        owner: u32,
+        /// this process's effective uid
+        me: u32,
+    },
+}
+
+/// The effective uid of this process, as the kernel shows it: the owner of `/proc/self`
+/// (`None` where there is no procfs).
+fn effective_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// Refuses a directory that another user could write to (group- or world-writable) or that
+/// belongs to another user: whoever can write to a node's data directory can replace its
+/// control socket, its key or its database. A directory that does not exist passes (it will
+/// be created private).
+pub fn check_private_dir(dir: &Path) -> Result<(), NodeError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(NodeError::File {
+                path: dir.to_owned(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    let unsafe_dir = |problem| NodeError::UnsafeDir {
+        path: dir.to_owned(),
+        problem,
+    };
+    if let Some(me) = effective_uid() {
+        if meta.uid() != me {
+            return Err(unsafe_dir(DirProblem::OwnedByOther {
+                owner: meta.uid(),
+                me,
+            }));
+        }
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(unsafe_dir(DirProblem::WritableByOthers { mode }));
+    }
+    Ok(())
+}
+
+/// Checks the data directory and its database directory with [`check_private_dir`].
+pub fn check_data_dir(dir: &Path) -> Result<(), NodeError> {
+    check_private_dir(dir)?;
+    check_private_dir(&dir.join(DB_DIR))
+}
+
+/// Creates a data directory (and its parents) private to its owner: mode 0700 whatever the
+/// umask; an existing one must pass [`check_private_dir`].
+pub fn create_private_dir(dir: &Path) -> Result<(), NodeError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).map_err(|e| NodeError::File {
+                path: parent.to_owned(),
+                reason: e.to_string(),
+            })?;
+        }
+        match fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(NodeError::File {
+                    path: dir.to_owned(),
+                    reason: e.to_string(),
+                })
+            }
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = crate::durable::sync_dir(parent);
+        }
+    }
+    check_private_dir(dir)
 }
 
 impl NodeError {
@@ -167,16 +271,13 @@ fn read_small(path: &Path) -> Result<String, NodeError> {
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), NodeError> {
     let text = serde_json::to_string_pretty(v).expect("config serialises");
-    let tmp = path.with_extension("json.tmp");
-    let io = |e: std::io::Error| NodeError::File {
+    crate::durable::replace(path, crate::durable::PUBLIC_MODE, |f| {
+        std::io::Write::write_all(f, text.as_bytes())
+    })
+    .map_err(|e| NodeError::File {
         path: path.to_owned(),
         reason: e.to_string(),
-    };
-    fs::write(&tmp, text).map_err(io)?;
-    fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)?;
+    })?;
     Ok(())
 }
 
@@ -305,6 +406,8 @@ impl Node {
         let EntryBody::Genesis(g) = genesis.body() else {
             return Err(NodeError::Refused("not a genesis entry".into()));
         };
+        create_private_dir(dir)?;
+        create_private_dir(&dir.join(DB_DIR))?;
         let store = SledStore::open(&dir.join(DB_DIR))?;
         let mut directory = Directory::new(g.clone(), genesis.hash());
         let outcome = import_batch(&store, &mut directory, vec![genesis], Some(&unit), now_ms)?;
@@ -345,6 +448,7 @@ impl Node {
         if !nf_path.exists() {
             return Err(NodeError::NotANode(dir.to_owned()));
         }
+        check_data_dir(dir)?;
         let nf: NodeFile =
             serde_json::from_str(&read_small(&nf_path)?).map_err(|e| NodeError::File {
                 path: nf_path.clone(),
@@ -930,10 +1034,7 @@ fn prepare_dir(dir: &Path) -> Result<(), NodeError> {
     if dir.join(NODE_FILE).exists() || dir.join(KEY_FILE).exists() {
         return Err(NodeError::AlreadyANode(dir.to_owned()));
     }
-    fs::create_dir_all(dir).map_err(|e| NodeError::File {
-        path: dir.to_owned(),
-        reason: e.to_string(),
-    })
+    create_private_dir(dir)
 }
 
 /// Prepares a directory for a unit being enrolled: creates it and writes a fresh key.

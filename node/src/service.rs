@@ -210,11 +210,11 @@ pub fn read_status(dir: &Path) -> BTreeMap<String, PeerStatus> {
 }
 
 fn write_status(dir: &Path, status: &BTreeMap<String, PeerStatus>) {
-    let tmp = dir.join(format!("{PEERS_FILE}.tmp"));
     let text = serde_json::to_string_pretty(status).unwrap_or_default();
-    if std::fs::write(&tmp, text).is_ok() {
-        let _ = std::fs::rename(&tmp, dir.join(PEERS_FILE));
-    }
+    // Whole or not at all, the directory synced after the rename.
+    let _ = crate::durable::replace(&dir.join(PEERS_FILE), crate::durable::PUBLIC_MODE, |f| {
+        std::io::Write::write_all(f, text.as_bytes())
+    });
 }
 
 /// Records the result of a session with a peer.
