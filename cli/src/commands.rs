@@ -113,9 +113,11 @@ fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {
 fn text(ctx: &Ctx, field: &'static str, s: &str, limit: usize) -> Result<Text, Failure> {
     Text::required(field, s, limit).map_err(|e| {
         Failure::input(format!(
-            "{}: {e}",
-            ctx.lang.t("giá trị không hợp lệ", "invalid value")
+            "{}: {}",
+            ctx.lang.t("giá trị không hợp lệ", "invalid value"),
+            crate::officer_cli::text_error(ctx.lang, &e)
         ))
+        .because(e)
     })
 }
 

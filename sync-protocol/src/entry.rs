@@ -19,7 +19,7 @@ use crate::codec::{DecodeError, Reader, Writer};
 use crate::ids::{ChangeHash, ContentHash, EntryHash, FederationId, RecordId, UnitId, UnitKey};
 use crate::limits::*;
 use crate::record::AutomergeChange;
-use crate::text::Text;
+use crate::text::{Lines, Text};
 
 /// The encoding version byte every entry starts with.
 pub const ENTRY_VERSION: u8 = 1;
@@ -796,7 +796,7 @@ fn decode_unsigned(r: &mut Reader<'_>) -> Result<UnsignedEntry, DecodeError> {
             unit: decode_unit_id(r, "revoked unit")?,
             key: UnitKey(r.array("revoked key")?),
             effective_ms: r.u64("effective time")?,
-            reason: decode_text(r, "revocation reason", MAX_NOTE_CHARS, false)?,
+            reason: decode_multiline(r, "revocation reason", MAX_NOTE_CHARS)?,
         }),
         3 => {
             let record = RecordId(r.array("record")?);
@@ -838,14 +838,14 @@ fn decode_unsigned(r: &mut Reader<'_>) -> Result<UnsignedEntry, DecodeError> {
                 previous: decode_option_hash(r, "previous decision")?,
                 officer_name: decode_text(r, "officer name", MAX_SHORT_TEXT_CHARS, true)?,
                 officer_title: decode_text(r, "officer title", MAX_SHORT_TEXT_CHARS, true)?,
-                note: decode_text(r, "note", MAX_NOTE_CHARS, false)?,
+                note: decode_multiline(r, "note", MAX_NOTE_CHARS)?,
             })
         }
         5 => EntryBody::Projection(Projection {
             record: RecordId(r.array("record")?),
             heads: decode_heads(r)?,
             title: decode_text(r, "title", MAX_TITLE_CHARS, true)?,
-            summary: decode_text(r, "summary", MAX_SUMMARY_CHARS, false)?,
+            summary: decode_multiline(r, "summary", MAX_SUMMARY_CHARS)?,
             benefit_vnd: {
                 let v = r.u64("benefit value")?;
                 if v > MAX_BENEFIT_VND {
@@ -908,15 +908,31 @@ fn decode_text(
     limit_chars: usize,
     required: bool,
 ) -> Result<Text, DecodeError> {
+    decode_text_lines(r, field, limit_chars, required, Lines::One)
+}
+
+/// [`decode_text`] of a multi-line field (summary, note, revocation reason).
+fn decode_multiline(
+    r: &mut Reader<'_>,
+    field: &'static str,
+    limit_chars: usize,
+) -> Result<Text, DecodeError> {
+    decode_text_lines(r, field, limit_chars, false, Lines::Many)
+}
+
+fn decode_text_lines(
+    r: &mut Reader<'_>,
+    field: &'static str,
+    limit_chars: usize,
+    required: bool,
+    lines: Lines,
+) -> Result<Text, DecodeError> {
     let s = r.text(field, limit_chars * MAX_UTF8_BYTES_PER_CHAR)?;
-    let t = if required {
-        Text::required(field, s, limit_chars)
-    } else {
-        Text::new(field, s, limit_chars)
-    }
-    .map_err(|e| DecodeError::Invalid {
-        field,
-        reason: e.to_string(),
+    let t = Text::checked(field, s, limit_chars, lines, required).map_err(|e| {
+        DecodeError::Invalid {
+            field,
+            reason: e.to_string(),
+        }
     })?;
     if t.as_str() != s {
         return Err(DecodeError::Invalid {

@@ -19,7 +19,7 @@ use crate::date::Date;
 use crate::entry::Sector;
 use crate::ids::{ChangeHash, ContentHash, RecordId, UnitId};
 use crate::limits::*;
-use crate::text::{Text, TextError};
+use crate::text::{Lines, Text, TextError};
 
 mod change;
 mod fields;
@@ -853,17 +853,34 @@ fn get_text<F: Fields>(
     limit: usize,
     required: bool,
 ) -> Result<Text, ContentError> {
+    get_text_lines(doc, obj, key, limit, required, Lines::One)
+}
+
+/// [`get_text`] of a multi-line field (description sections, summary).
+fn get_multiline<F: Fields>(
+    doc: &F,
+    obj: &F::Obj,
+    key: &'static str,
+    limit: usize,
+) -> Result<Text, ContentError> {
+    get_text_lines(doc, obj, key, limit, false, Lines::Many)
+}
+
+fn get_text_lines<F: Fields>(
+    doc: &F,
+    obj: &F::Obj,
+    key: &'static str,
+    limit: usize,
+    required: bool,
+    lines: Lines,
+) -> Result<Text, ContentError> {
     let raw = get_str(doc, obj, key)?;
     let raw = match (raw, required) {
         (None, true) => return Err(ContentError::Missing(key)),
         (None, false) => String::new(),
         (Some(v), _) => v,
     };
-    let t = if required {
-        Text::required(key, &raw, limit)?
-    } else {
-        Text::new(key, &raw, limit)?
-    };
+    let t = Text::checked(key, &raw, limit, lines, required)?;
     if t.as_str() != raw {
         return Err(invalid(key, "text is not NFC-normalised and trimmed"));
     }
@@ -968,7 +985,7 @@ fn read_initiative<F: Fields>(doc: &F) -> Result<Initiative, ContentError> {
     let section = |key: &'static str| -> Result<Text, ContentError> {
         match &desc {
             None => Ok(Text::default()),
-            Some(d) => get_text(doc, d, key, MAX_DESCRIPTION_SECTION_CHARS, false),
+            Some(d) => get_multiline(doc, d, key, MAX_DESCRIPTION_SECTION_CHARS),
         }
     };
     let description = Description {
@@ -1019,7 +1036,7 @@ fn read_initiative<F: Fields>(doc: &F) -> Result<Initiative, ContentError> {
         programme,
         phase,
         sector,
-        summary: get_text(doc, &root, "summary", MAX_SUMMARY_CHARS, false)?,
+        summary: get_multiline(doc, &root, "summary", MAX_SUMMARY_CHARS)?,
         registered_on: get_date(doc, &root, "registered_on")?,
         description,
         benefit_vnd: get_uint(doc, &root, "benefit_vnd")?,

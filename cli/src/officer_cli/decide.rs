@@ -77,7 +77,7 @@ pub fn run(ctx: &Ctx, c: DecideCommand) -> Result<u8, Failure> {
     let lang = ctx.lang;
     let officer = text(lang, "officer", &a.officer, MAX_SHORT_TEXT_CHARS, true)?;
     let title = text(lang, "title", &a.title, MAX_SHORT_TEXT_CHARS, true)?;
-    let note = text(lang, "note", &a.note, MAX_NOTE_CHARS, false)?;
+    let note = super::multiline(lang, "note", &a.note, MAX_NOTE_CHARS, false)?;
     if kind == DecisionKind::ReturnForRevision && note.is_empty() {
         return Err(super::missing(
             lang,

@@ -303,7 +303,7 @@ fn apply(ctx: &Ctx, node: &Node, i: &mut Initiative, f: &Fields) -> Result<(), F
         })?;
     }
     if let Some(s) = &f.summary {
-        i.summary = text(lang, "summary", s, MAX_SUMMARY_CHARS, true)?;
+        i.summary = super::multiline(lang, "summary", s, MAX_SUMMARY_CHARS, true)?;
     }
     if let Some(p) = &f.programme {
         let (prog, programme) = super::programme(ctx, node, Some(p))?;
@@ -349,7 +349,7 @@ fn apply(ctx: &Ctx, node: &Node, i: &mut Initiative, f: &Fields) -> Result<(), F
     }
     let section = |flag: &'static str, v: &Option<String>, into: &mut _| -> Result<(), Failure> {
         if let Some(v) = v {
-            *into = text(lang, flag, v, MAX_DESCRIPTION_SECTION_CHARS, false)?;
+            *into = super::multiline(lang, flag, v, MAX_DESCRIPTION_SECTION_CHARS, false)?;
         }
         Ok(())
     };

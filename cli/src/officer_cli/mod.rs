@@ -23,7 +23,7 @@ use sync_protocol::entry::RecordKind;
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::record::{Programme, RecordContent};
 use sync_protocol::store::EntryStore;
-use sync_protocol::text::Text;
+use sync_protocol::text::{Lines, Text, TextError};
 
 use crate::i18n::Lang;
 use crate::{Ctx, Failure};
@@ -143,7 +143,8 @@ pub(crate) fn resolve(ctx: &Ctx, node: &Node, given: &str) -> Result<RecordId, F
     })
 }
 
-/// A text flag: NFC, trimmed, bounded; `required` refuses empty text.
+/// A one-line text flag (a title, a name, a decision number): NFC, trimmed, bounded, no line
+/// break, control, invisible or direction-changing character; `required` refuses empty text.
 pub(crate) fn text(
     lang: Lang,
     flag: &'static str,
@@ -151,17 +152,57 @@ pub(crate) fn text(
     limit: usize,
     required: bool,
 ) -> Result<Text, Failure> {
-    let r = if required {
-        Text::required(flag, s, limit)
-    } else {
-        Text::new(flag, s, limit)
-    };
-    r.map_err(|e| {
+    text_lines(lang, flag, s, limit, required, Lines::One)
+}
+
+/// A multi-line text flag (summary, description sections, note): line breaks kept.
+pub(crate) fn multiline(
+    lang: Lang,
+    flag: &'static str,
+    s: &str,
+    limit: usize,
+    required: bool,
+) -> Result<Text, Failure> {
+    text_lines(lang, flag, s, limit, required, Lines::Many)
+}
+
+fn text_lines(
+    lang: Lang,
+    flag: &'static str,
+    s: &str,
+    limit: usize,
+    required: bool,
+    lines: Lines,
+) -> Result<Text, Failure> {
+    Text::checked(flag, s, limit, lines, required).map_err(|e| {
         Failure::input(format!(
-            "--{flag}: {e} ({})",
+            "--{flag}: {} ({})",
+            text_error(lang, &e),
             lang.t("sửa giá trị rồi chạy lại", "fix the value and run again")
         ))
+        .because(e)
     })
+}
+
+/// A refused text as a sentence in `lang`, naming the field and the character.
+pub(crate) fn text_error(lang: Lang, e: &TextError) -> String {
+    let field = e.field();
+    match (lang, e) {
+        (Lang::En, e) => e.to_string(),
+        (Lang::Vi, TextError::Empty { .. }) => format!("{field}: bắt buộc phải có"),
+        (Lang::Vi, TextError::TooLong { limit, actual, .. }) => {
+            format!("{field}: dài {actual} ký tự, quá giới hạn {limit}")
+        }
+        (Lang::Vi, TextError::Control { code, .. }) => {
+            format!("{field}: có ký tự điều khiển (U+{code:04X})")
+        }
+        (Lang::Vi, TextError::LineBreak { code, .. }) => {
+            format!("{field}: phải viết trên một dòng, nhưng có ký tự xuống dòng (U+{code:04X})")
+        }
+        (Lang::Vi, TextError::Invisible { code, .. }) => format!(
+            "{field}: có ký tự vô hình hoặc ký tự đổi chiều văn bản (U+{code:04X}), có thể làm hai tên trông giống nhau mà khác nhau hoặc làm sai văn bản in ra"
+        ),
+    }
 }
 
 /// A missing flag a command needs.
