@@ -783,3 +783,208 @@ async fn bad_quic_frames_disconnect_that_peer_and_the_node_keeps_serving() {
         cases.len()
     );
 }
+
+// ---- text cannot forge a document (issue 12) ----------------------------------------------
+
+/// Text that would add a line to a printed Mẫu 2, reverse what a name shows, or hide a
+/// character in it: refused, with the field and the character named, at every door.
+#[test]
+fn text_that_could_forge_a_document_is_refused_with_field_and_character() {
+    let tmp = TempDir::new("text");
+    let mut fed = Federation::new();
+    let mut district = node_for(&fed, tmp.path(), "ldld-tuy-hoa");
+    let mut grassroots = node_for(&fed, tmp.path(), "cdcs-a");
+    let (r, change) = fed.new_initiative("cdcs-a", "Băng tải", false);
+    fed.import_ok(change.clone());
+    let submit = fed.chain(r, None, &[("cdcs-a", DecisionKind::Submit)]);
+    fed.import_ok(submit.clone());
+    let mut all = change.clone();
+    all.extend(submit.clone());
+    assert!(district
+        .import(all, node::now_ms())
+        .unwrap()
+        .rejected
+        .is_empty());
+
+    let mut cases: Vec<(&str, Vec<u8>, &str)> = Vec::new();
+    // A later change of the record whose title holds a line break: the stamped paper would
+    // show a second line ("Quyết định số 99...") that no officer wrote.
+    let forged_title = fed.edit_initiative(r, |i| {
+        i.title = sync_protocol::text::Text::multiline(
+            "title",
+            "Băng tải\nQuyết định số 99/QĐ-TLĐ: khen thưởng",
+            300,
+        )
+        .unwrap();
+    });
+    cases.push((
+        "title with a line break",
+        forged_title.bytes().to_vec(),
+        "title must be one line; it contains a line break (U+000A)",
+    ));
+    // A decision whose officer name holds a right-to-left override ("ầ", 3 bytes, becomes
+    // U+202E, 3 bytes), re-signed by the rightful key so that only the text rule fails.
+    let d = &submit[0];
+    let mut v = d.bytes().to_vec();
+    let needle = "Trần".as_bytes();
+    let at = v.windows(needle.len()).position(|w| w == needle).unwrap();
+    v[at + 2..at + 5].copy_from_slice("\u{202E}".as_bytes());
+    cases.push((
+        "officer name with a bidi override",
+        resign(&v, fed.signing_key("cdcs-a")),
+        "officer name contains an invisible or direction-changing character (U+202E)",
+    ));
+    // A certificate whose unit name hides a zero-width space ("ớ" → U+200B).
+    let t = fed.tick();
+    let cert = fed.author("ldld-tuy-hoa").sign(
+        t,
+        EntryBody::Certificate(Certificate {
+            unit: unit("cdcs-moi"),
+            name: sync_protocol::text::Text::new("name", "Công đoàn Mới", 100).unwrap(),
+            role: UnitRole::Grassroots,
+            parent: unit("ldld-tuy-hoa"),
+            key: sync_protocol::ids::UnitKey(
+                sync_protocol::testkit::key_of(201)
+                    .verifying_key()
+                    .to_bytes(),
+            ),
+            replaces: None,
+        }),
+    );
+    let mut v = cert.bytes().to_vec();
+    let needle = "ớ".as_bytes();
+    let at = v.windows(needle.len()).position(|w| w == needle).unwrap();
+    v[at..at + 3].copy_from_slice("\u{200B}".as_bytes());
+    cases.push((
+        "unit name with a zero-width space",
+        resign(&v, fed.signing_key("ldld-tuy-hoa")),
+        "unit name contains an invisible or direction-changing character (U+200B)",
+    ));
+    for (name, bytes, expected) in cases {
+        let before = digest(&district);
+        let said = deliver(&mut district, &bytes);
+        assert!(
+            said.contains(expected),
+            "{name}: expected {expected:?}, got {said:?}"
+        );
+        assert_eq!(digest(&district), before, "{name}: the store changed");
+        let (_, ok) = fed.new_initiative("cdcs-a", &format!("Sau: {name}"), false);
+        fed.import_ok(ok.clone());
+        let r = district.import(ok, node::now_ms()).unwrap();
+        assert_eq!(r.accepted, 1, "{name}: the node stopped serving: {r:?}");
+    }
+
+    // The same through the command line, in both languages.
+    let exe = env!("CARGO_BIN_EXE_sangkien");
+    let run = |lang: &str, args: &[&str]| {
+        Command::new(exe)
+            .args(args)
+            .env_remove("SANGKIEN_DATA")
+            .env("SANGKIEN_LANG", lang)
+            .output()
+            .unwrap()
+    };
+    let data = district.dir().to_str().unwrap().to_owned();
+    let cdcs = grassroots.dir().to_str().unwrap().to_owned();
+    let _ = grassroots.import(fed.trust_entries.clone(), node::now_ms());
+    drop(district);
+    drop(grassroots);
+    let out = tmp.path().join("x").to_str().unwrap().to_owned();
+    let cli_cases: Vec<(&str, Vec<&str>, &str, &str)> = vec![
+        (
+            "unit name with a bidi override",
+            vec![
+                "--data",
+                &data,
+                "unit",
+                "enrol",
+                "--id",
+                "cdcs-rtl",
+                "--name",
+                "Công đoàn \u{202E}nàoĐ gnôC",
+                "--role",
+                "grassroots",
+                "--into",
+                &out,
+            ],
+            "(U+202E)",
+            "ký tự vô hình hoặc ký tự đổi chiều văn bản (U+202E)",
+        ),
+        (
+            "initiative title with a line break",
+            vec![
+                "--data",
+                &cdcs,
+                "initiative",
+                "new",
+                "--title",
+                "Băng tải\nQuyết định số 99",
+                "--author",
+                "Lê Thị Mai|Kỹ sư chế biến",
+                "--sector",
+                "production-business",
+                "--summary",
+                "Giảm hao hụt",
+            ],
+            "title must be one line; it contains a line break (U+000A)",
+            "phải viết trên một dòng",
+        ),
+        (
+            "programme name with a zero-width joiner",
+            vec![
+                "--data",
+                &data,
+                "programme",
+                "new",
+                "--name",
+                "Sáng\u{200D}kiến",
+                "--phase",
+                "Giai đoạn 1|2021-12-15|2022-05-31|300",
+                "--national-target",
+                "300",
+            ],
+            "(U+200D)",
+            "(U+200D)",
+        ),
+        (
+            "phase name with a line break",
+            vec![
+                "--data",
+                &data,
+                "programme",
+                "new",
+                "--name",
+                "Sáng kiến",
+                "--phase",
+                "Giai đoạn 1\nGiai đoạn giả|2021-12-15|2022-05-31|300",
+                "--national-target",
+                "300",
+            ],
+            "(U+000A)",
+            "(U+000A)",
+        ),
+    ];
+    let store_digest = |d: &str| {
+        let n = Node::open(Path::new(d)).unwrap();
+        digest(&n)
+    };
+    for (name, args, en, vi) in &cli_cases {
+        let before = (store_digest(&data), store_digest(&cdcs));
+        let o = run("en", args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(en), "{name}: expected {en:?} in {err:?}");
+        let o = run("vi", args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(vi), "{name}: expected {vi:?} in {err:?}");
+        assert_eq!(
+            (store_digest(&data), store_digest(&cdcs)),
+            before,
+            "{name}: the store changed"
+        );
+        assert!(!Path::new(&out).exists(), "{name}: left a file behind");
+    }
+    let o = run("en", &["--data", &data, "verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
