@@ -450,3 +450,87 @@ fn check_xlsx(path: &Path, benefit: u64) {
         Some(&Data::String("2023-01-15".into()))
     );
 }
+
+/// Issue 12: names that a spreadsheet would take for formulas (`=`, `+`, `-`, `@`) are
+/// neutralised in the CSV (a leading `'`) and kept as text with Excel's quote prefix in the
+/// workbook; the figures beside them stay numbers.
+#[test]
+fn names_that_look_like_formulas_are_neutralised_in_csv_and_xlsx() {
+    let tmp = Tmp(std::env::temp_dir().join(format!("sangkien-formula-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&tmp.0);
+    std::fs::create_dir_all(&tmp.0).expect("tmp");
+    let dir = tmp.0.as_path();
+    ok(dir, "tld", &["federation", "init"]);
+    let evil_unit = "=HYPERLINK(\"http://x.invalid\",\"Bấm vào\")";
+    let into = dir.join("ldld-x").to_string_lossy().into_owned();
+    ok(
+        dir,
+        "tld",
+        &[
+            "unit",
+            "enrol",
+            "--id",
+            "ldld-x",
+            "--role",
+            "provincial",
+            "--name",
+            evil_unit,
+            "--into",
+            &into,
+        ],
+    );
+    ok(
+        dir,
+        "tld",
+        &[
+            "programme",
+            "new",
+            "--name",
+            "+Chương trình",
+            "--phase=-Giai đoạn 1|2021-12-15|2022-05-31|138",
+            "--deadline",
+            "@SUM(A1)|2023-01-15",
+            "--national-target",
+            "1000",
+        ],
+    );
+    ok(
+        dir,
+        "tld",
+        &["target", "assign", "--phase", "1", "--set", "ldld-x=50"],
+    );
+    let csv = report(dir, "tld", &["--format", "csv", "--lang", "en"]);
+    assert!(
+        csv.contains("child-1,ldld-x,\"'=HYPERLINK(\"\"http://x.invalid\"\",\"\"Bấm vào\"\")\",0,50,0.0,0\r\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("phase,1,'-Giai đoạn 1,0,138,0.0,\r\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(",'@SUM(A1),"), "{csv}");
+    for line in csv.lines() {
+        for field in line.split(',') {
+            assert!(
+                !field.starts_with(['=', '+', '@']) && !field.starts_with("\"="),
+                "a cell starts like a formula: {line}"
+            );
+        }
+    }
+    let x = dir.join("r.xlsx");
+    report(
+        dir,
+        "tld",
+        &["--format", "xlsx", "--out", x.to_str().unwrap()],
+    );
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+    let mut wb: Xlsx<_> = open_workbook(&x).expect("the xlsx opens");
+    let u = wb.worksheet_range("Đơn vị").expect("units");
+    assert_eq!(u.get_value((1, 2)), Some(&Data::String(evil_unit.into())));
+    assert_eq!(u.get_value((1, 4)), Some(&Data::Float(50.0)));
+    // The workbook stores no formula at all: every cell is a string or a number.
+    for sheet in wb.sheet_names() {
+        let r = wb.worksheet_formula(&sheet).expect("formulas");
+        assert!(r.used_cells().all(|(_, _, f)| f.is_empty()), "{sheet}");
+    }
+}

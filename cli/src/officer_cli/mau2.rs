@@ -182,23 +182,31 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
             "FORM 2 (MẪU 2) — CONSOLIDATED LIST OF INITIATIVES"
         )
     );
-    println!("{}: {}", lang.t("Đơn vị", "Unit"), unit_name(&node, &me));
+    println!(
+        "{}: {}",
+        lang.t("Đơn vị", "Unit"),
+        shown(&unit_name(&node, &me))
+    );
     let ph = phase
         .map(|x| format!(", {} {x}", lang.t("giai đoạn", "phase")))
         .unwrap_or_default();
-    println!("{}: «{}»{ph}", lang.t("Chương trình", "Programme"), p.name);
+    println!(
+        "{}: «{}»{ph}",
+        lang.t("Chương trình", "Programme"),
+        shown(&p.name.to_string())
+    );
     for (i, x) in lines.iter().enumerate() {
         println!(
             "{:>3}. {} — {} — {} — {} — {} VND",
             i + 1,
-            x.l.title,
+            shown(&x.l.title.to_string()),
             if x.l.authors.is_empty() {
                 lang.t("(bí mật công nghệ)", "(technology secret)")
                     .to_string()
             } else {
-                x.l.authors.join(", ")
+                shown(&x.l.authors.join(", "))
             },
-            x.l.origin_name,
+            shown(&x.l.origin_name.to_string()),
             lang.sector(x.l.sector),
             lang.int(x.l.benefit_vnd)
         );
@@ -206,8 +214,8 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
             "     {}: {} — {}, {} — {} {}",
             lang.t("quyết định", "decision"),
             lang.decision(x.kind),
-            x.officer,
-            x.officer_title,
+            shown(&x.officer.to_string()),
+            shown(&x.officer_title.to_string()),
             lang.t("mục đã ký", "signed entry"),
             x.entry.to_hex()
         );
@@ -229,4 +237,35 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
         );
     }
     Ok(0)
+}
+
+/// A field as printed on the paper list: every line break, control, invisible or
+/// direction-changing character shown as `⟨U+XXXX⟩`, so that no stored text (one from before
+/// these characters were refused, say) can add a line or reorder what is printed.
+fn shown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control()
+            || sync_protocol::text::is_invisible_or_bidi(c)
+            || matches!(c, '\u{2028}' | '\u{2029}')
+        {
+            out.push_str(&format!("⟨U+{:04X}⟩", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod shown_tests {
+    #[test]
+    fn a_line_break_or_an_override_is_shown_not_obeyed() {
+        assert_eq!(
+            super::shown("Băng tải\nQĐ số 99"),
+            "Băng tải⟨U+000A⟩QĐ số 99"
+        );
+        assert_eq!(super::shown("a\u{202E}b"), "a⟨U+202E⟩b");
+        assert_eq!(super::shown("Công đoàn"), "Công đoàn");
+    }
 }

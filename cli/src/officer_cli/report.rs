@@ -648,12 +648,43 @@ pub fn table(lang: Lang, r: &Report) -> String {
     s
 }
 
-/// Quotes a CSV field when needed (RFC 4180).
+/// Whether a spreadsheet would read a text cell starting like `v` as a formula (OWASP "CSV
+/// injection": `=`, `+`, `-`, `@`, tab, carriage return), and `v` is not simply a number.
+pub(crate) fn starts_like_formula(v: &str) -> bool {
+    let Some(first) = v.chars().next() else {
+        return false;
+    };
+    if !matches!(first, '=' | '+' | '-' | '@' | '\t' | '\r') {
+        return false;
+    }
+    // A signed number ("-12", "+5,5") stays a number.
+    let rest = &v[1..];
+    let mut seps = 0;
+    let numeric = !rest.is_empty()
+        && rest.starts_with(|c: char| c.is_ascii_digit())
+        && rest.chars().all(|c| {
+            if c == '.' || c == ',' {
+                seps += 1;
+                seps == 1
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    !(matches!(first, '-' | '+') && numeric)
+}
+
+/// A CSV field: a text that could start a formula is neutralised with a leading `'` (OWASP),
+/// then quoted when needed (RFC 4180).
 fn cell(v: &str) -> String {
-    if v.contains([',', '"', '\n', ';']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
+    let v = if starts_like_formula(v) {
+        format!("'{v}")
     } else {
         v.to_string()
+    };
+    if v.contains([',', '"', '\n', '\r', ';']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
     }
 }
 
@@ -754,6 +785,36 @@ pub fn csv(lang: Lang, r: &Report) -> String {
         s.push_str("\r\n");
     }
     s
+}
+
+#[cfg(test)]
+mod formula_tests {
+    use super::{cell, starts_like_formula};
+
+    #[test]
+    fn a_cell_that_could_start_a_formula_is_neutralised_and_numbers_stay_numbers() {
+        assert_eq!(
+            cell("=HYPERLINK(\"http://x\",\"a\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"a\"\")\""
+        );
+        assert_eq!(cell("+1+cmd|' /C calc'!A0"), "'+1+cmd|' /C calc'!A0");
+        assert_eq!(cell("-2+3"), "'-2+3");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("\tx"), "'\tx");
+        assert_eq!(cell("\rx"), "\"'\rx\"");
+        for n in ["12", "-12", "+5", "55,1", "-55.1", "0", ""] {
+            assert!(!starts_like_formula(n), "{n}");
+            assert_eq!(
+                cell(n),
+                if n.contains(',') {
+                    format!("\"{n}\"")
+                } else {
+                    n.to_string()
+                }
+            );
+        }
+        assert_eq!(cell("Công đoàn Thủy sản"), "Công đoàn Thủy sản");
+    }
 }
 
 #[cfg(test)]

@@ -2,10 +2,25 @@
 //! real numbers (counts as integers with a thousands format, progress as a fraction with a
 //! per-cent format) so the spreadsheet can compute with them; labels in the user's language.
 
-use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
-use super::report::{deadline_kind, sector_label, status_label, tenths, Report};
+use super::report::{
+    deadline_kind, sector_label, starts_like_formula, status_label, tenths, Report,
+};
 use crate::i18n::Lang;
+
+/// Writes a text that came from a record or a certificate (a unit, programme or deadline
+/// name). rust_xlsxwriter stores it as text, never as a formula; one that starts like a formula
+/// (`=`, `+`, `-`, `@`, tab, CR) also gets Excel's quote prefix, so that it stays text when
+/// someone edits the cell or saves the sheet as CSV (OWASP "CSV injection").
+fn put_text(ws: &mut Worksheet, row: u32, col: u16, s: &str) -> Result<(), XlsxError> {
+    if starts_like_formula(s) {
+        ws.write_string_with_format(row, col, s, &Format::new().set_quote_prefix())?;
+    } else {
+        ws.write_string(row, col, s)?;
+    }
+    Ok(())
+}
 
 /// The workbook's bytes.
 pub fn workbook(lang: Lang, r: &Report) -> Result<Vec<u8>, XlsxError> {
@@ -132,7 +147,7 @@ pub fn workbook(lang: Lang, r: &Report) -> Result<Vec<u8>, XlsxError> {
         let row = i as u32 + 1;
         ws.write_number(row, 0, c.rank as f64)?;
         ws.write_string(row, 1, &c.unit)?;
-        ws.write_string(row, 2, &c.name)?;
+        put_text(ws, row, 2, &c.name)?;
         ws.write_number_with_format(row, 3, c.registered as f64, &int)?;
         if let Some(t) = c.target {
             ws.write_number_with_format(row, 4, t as f64, &int)?;
@@ -197,7 +212,7 @@ pub fn workbook(lang: Lang, r: &Report) -> Result<Vec<u8>, XlsxError> {
     for (i, d) in r.deadlines.iter().enumerate() {
         let row = i as u32 + 1;
         ws.write_string(row, 0, &d.date)?;
-        ws.write_string(row, 1, &d.label)?;
+        put_text(ws, row, 1, &d.label)?;
         ws.write_string(row, 2, deadline_kind(lang, &d.kind))?;
         ws.write_number(row, 3, d.days_left as f64)?;
     }
