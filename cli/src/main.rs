@@ -245,7 +245,37 @@ pub(crate) fn locked_failure(lang: Lang, dir: &std::path::Path, asked_service: b
     Failure::problem(message)
 }
 
+/// `sangkien … | head`: when the reader of the output goes away, the command stops quietly
+/// (exit 0) instead of panicking on `println!`. Rust ignores SIGPIPE, so a write to a closed
+/// pipe fails with EPIPE and `println!`/`eprintln!` panic with "failed printing to stdout:
+/// Broken pipe (os error 32)". Restoring SIGPIPE's default action would need `unsafe` (the
+/// workspace forbids it), and routing every print through a checked writer would touch every
+/// command; so the panic hook recognises exactly that panic and exits, and hands any other
+/// panic to the default hook. Nothing acknowledged is lost: output is printed after the work
+/// it reports is durable.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_broken_pipe_print(msg) {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// Whether a panic message is the standard library's for a print to a closed pipe.
+fn is_broken_pipe_print(msg: &str) -> bool {
+    msg.starts_with("failed printing to std") && msg.contains("(os error 32)")
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     logging::init(cli.log_json);
     let ctx = Ctx {

@@ -234,3 +234,34 @@ fn a_backup_is_0600_never_follows_a_planted_link_and_a_loose_data_dir_is_refused
         assert!(o.status.success(), "{}", text(&o));
     }
 }
+
+// ---- `sangkien … | head` (issue 12) --------------------------------------------------------
+
+#[test]
+fn a_reader_that_goes_away_stops_the_command_quietly() {
+    use std::process::Stdio;
+    let tmp = TempDir::new("pipe");
+    let data = tmp.path().join("tld");
+    let o = sangkien(&["--data", data.to_str().unwrap(), "federation", "init"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for args in [
+        vec!["--data", data.to_str().unwrap(), "verify"],
+        vec!["--data", data.to_str().unwrap(), "--json", "verify"],
+        vec!["--data", data.to_str().unwrap(), "node", "check"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sangkien"))
+            .args(&args)
+            .env_remove("SANGKIEN_DATA")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command prints: like `| head -0`, or `| head` once
+        // it has its lines.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

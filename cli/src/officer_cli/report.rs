@@ -218,9 +218,11 @@ fn emit(lang: Lang, r: &Report, format: Format, out: Option<&PathBuf>) -> Result
             }),
             None => {
                 use std::io::Write;
-                std::io::stdout()
-                    .write_all(bytes)
-                    .map_err(|e| Failure::problem(e.to_string()))
+                match std::io::stdout().write_all(bytes) {
+                    // `| head`: the reader went away; stop quietly, as `println!` does.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+                    r => r.map_err(|e| Failure::problem(e.to_string())),
+                }
             }
         }
     };
