@@ -988,3 +988,25 @@ fn text_that_could_forge_a_document_is_refused_with_field_and_character() {
     let o = run("en", &["--data", &data, "verify"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+// ---- an acknowledgement is covered by a sync (issue 12) --------------------------------------
+
+/// A batch made only of entries already held is still synced before `import` returns (and so
+/// before any acknowledgement): what it found held may be an earlier write not yet synced.
+#[test]
+fn a_batch_of_duplicates_is_synced_before_it_is_acknowledged() {
+    let tmp = TempDir::new("dups");
+    let mut fed = Federation::new();
+    let mut district = node_for(&fed, tmp.path(), "ldld-tuy-hoa");
+    let (_, change) = fed.new_initiative("cdcs-a", "Băng tải", false);
+    fed.import_ok(change.clone());
+    let r = district.import(change.clone(), node::now_ms()).unwrap();
+    assert_eq!(r.accepted, 1);
+    let before = district.store().durable_rounds();
+    let r = district.import(change, node::now_ms()).unwrap();
+    assert_eq!((r.accepted, r.duplicates), (0, 1));
+    assert!(
+        district.store().durable_rounds() > before,
+        "a batch of duplicates was acknowledged without a sync"
+    );
+}

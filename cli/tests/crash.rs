@@ -1,6 +1,7 @@
 //! The crash test, as CI runs it: a real `sangkien` writer process is killed with SIGKILL at
 //! random moments, 20 times; every acknowledged entry must be there after each restart, no
-//! half-written entry visible, and the counters equal to a recount (`node check`).
+//! half-written entry visible, and the counters equal to a recount (`node check`). The run
+//! prints its seed first; `sangkien bench crash --seed N` replays its choices.
 
 use std::process::Command;
 
@@ -17,6 +18,10 @@ fn twenty_sigkills_lose_nothing_acknowledged_and_counters_stay_exact() {
     let out = String::from_utf8_lossy(&o.stdout);
     let _ = std::fs::remove_dir_all(&dir);
     let last = out.lines().last().unwrap_or_default();
+    // The seed comes first, so that a failure replays with `--seed`.
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.starts_with("seed: "), "{out}");
+    assert!(first.contains("--seed "), "{out}");
     assert!(
         o.status.success(),
         "{out}\n{}",

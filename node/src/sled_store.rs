@@ -203,6 +203,9 @@ pub struct SledStore {
     synced: std::sync::Arc<std::sync::Mutex<BTreeMap<PathBuf, Synced>>>,
     /// Schema found at open, when older than [`SCHEMA_VERSION`]: the node migrates.
     migrate_from: Option<u32>,
+    /// How many times [`SledStore::durable`] completed (tests: a batch acknowledged is
+    /// covered by a sync).
+    durable_rounds: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub(crate) fn err(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -530,6 +533,7 @@ impl SledStore {
             commit_lock: Default::default(),
             synced: Default::default(),
             migrate_from: None,
+            durable_rounds: Default::default(),
         };
         let version = store.trees[t::META]
             .get("schema_version")
@@ -705,7 +709,16 @@ impl SledStore {
             .lock()
             .map_err(|_| err("fsync", "a writer panicked earlier"))?;
         sync_changed(&self.path, &mut seen)
-            .map_err(|e| err(&format!("fsync {}", self.path.display()), e))
+            .map_err(|e| err(&format!("fsync {}", self.path.display()), e))?;
+        self.durable_rounds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// How many times [`SledStore::durable`] has completed on this store.
+    pub fn durable_rounds(&self) -> u64 {
+        self.durable_rounds
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A metadata value.
@@ -784,6 +797,10 @@ impl SledStore {
             && adds.is_empty()
             && c.quarantine_remove.is_empty()
         {
+            // Nothing new, and yet the caller acknowledges: what it found "already held" may
+            // be a write of an earlier batch not yet synced (its sync failed, or another
+            // session's is still running). Sync before the acknowledgement all the same.
+            self.durable()?;
             return Ok(refused);
         }
         let _writing = self

@@ -48,6 +48,10 @@ pub enum BenchCommand {
         /// Thư mục làm việc (mặc định: thư mục tạm) / work directory (default: a temp dir).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Hạt giống các lựa chọn ngẫu nhiên (in ra để chạy lại) / seed of the random choices
+        /// (printed, so that a failure replays; default: from the OS).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// The crash test's writer process (internal).
     #[command(hide = true)]
@@ -112,7 +116,7 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
             crate::bench_sync::first_sync(ctx.json, &mut out).map_err(Failure::problem)?;
             Ok(0)
         }
-        BenchCommand::Crash { cycles, dir } => crash(cycles, dir),
+        BenchCommand::Crash { cycles, dir, seed } => crash(cycles, dir, seed),
         BenchCommand::CrashWriter { start } => crash_writer(ctx, start),
         BenchCommand::National {
             initiatives,
@@ -170,7 +174,32 @@ impl Drop for Scratch {
 
 // ---- crash test --------------------------------------------------------------------------
 
-fn crash(cycles: u32, dir: Option<PathBuf>) -> Result<u8, Failure> {
+/// SplitMix64: the crash test's choices (how many acknowledgements to wait for, how long to
+/// spin before the kill) from one printed seed.
+struct SplitMix(u64);
+impl SplitMix {
+    fn next_u32(&mut self) -> u32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 32) as u32
+    }
+}
+
+fn crash(cycles: u32, dir: Option<PathBuf>, seed: Option<u64>) -> Result<u8, Failure> {
+    let seed = seed.unwrap_or_else(|| OsRng.next_u64());
+    // First, so that any failure below can be replayed (the kill's exact instant still
+    // depends on the machine's timing; which batch it follows and the spin do not).
+    println!("seed: {seed} (replay: sangkien bench crash --cycles {cycles} --seed {seed})");
+    let mut rng = SplitMix(seed);
+    crash_cycles(cycles, dir, &mut rng).map_err(|mut f| {
+        f.message = format!("{} (seed {seed})", f.message);
+        f
+    })
+}
+
+fn crash_cycles(cycles: u32, dir: Option<PathBuf>, rng: &mut SplitMix) -> Result<u8, Failure> {
     let scratch = Scratch::new(dir, "crash")?;
     let data = scratch.path.join("tld");
     drop(synth::create(&data, CRASH_SEED, CRASH_SHAPE).map_err(fail)?);
@@ -192,7 +221,7 @@ fn crash(cycles: u32, dir: Option<PathBuf>) -> Result<u8, Failure> {
         let mut lines = BufReader::new(stdout).lines();
         // Kill after a random number of acknowledged batches (0 to 3), plus a random spin, so
         // that the kill lands anywhere inside the next batch's write.
-        let wait_for = OsRng.next_u32() % 4;
+        let wait_for = rng.next_u32() % 4;
         let mut seen = 0;
         let record = |line: &str, acknowledged: &mut Vec<EntryHash>, next: &mut u64| {
             let mut parts = line.split_whitespace();
@@ -218,7 +247,7 @@ fn crash(cycles: u32, dir: Option<PathBuf>) -> Result<u8, Failure> {
                 _ => break,
             }
         }
-        let spins = OsRng.next_u32() % 2_000_000;
+        let spins = rng.next_u32() % 2_000_000;
         for _ in 0..spins {
             std::hint::spin_loop();
         }
