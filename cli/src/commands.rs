@@ -233,6 +233,8 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             let retired = child.join(format!("unit.key.retired-{now}"));
             std::fs::rename(&key_path, &retired)
                 .and_then(|_| std::fs::rename(&new_path, &key_path))
+                // Both names survive a power cut before the rotation is reported.
+                .and_then(|_| node::durable::sync_dir(&child))
                 .map_err(|e| Failure::problem(format!("{}: {e}", key_path.display())))?;
             println!(
                 "{} {unit}: {}",
