@@ -43,7 +43,7 @@
 //! can leave behind and sled 0.34 would take for data: a `snap.*.generating` file (sled writes
 //! its snapshot there, fsyncs it and only then renames it, so such a file is never one it
 //! needs; killed before the rename, sled would take it as the newest snapshot and refuse to
-//! open ever after) and a damaged `conf` (written unsynced when the database is created).
+//! open ever after) and a `conf` cut short (written unsynced when the database is created).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -412,8 +412,9 @@ fn tx_chain(tx: &TransactionalTree, u: &UnitId) -> TxResult<Vec<UnitId>> {
 ///   renames it to `snap.<lsn>` (`pagecache/snapshot.rs`, `write_snapshot`); but it lists
 ///   snapshots by the prefix `snap.` alone and takes the last in sort order, which is the
 ///   `.generating` one. Such a file is never needed: the log it summarises is intact.
-/// - a `conf` that is too short or fails its CRC: sled writes it, unsynced, only when it creates
-///   the database, and writes it again (the same defaults) when it is absent.
+/// - a `conf` cut short (a strict prefix of what sled writes for the node's configuration): sled
+///   writes it, unsynced, only when it creates the database, and writes it again (the same
+///   defaults) when it is absent. A `conf` damaged otherwise is left for sled to refuse.
 ///
 /// Done under sled's own lock (an exclusive `flock` on the `db` file), so the files of a
 /// database open in another process are never touched: that is then [`OpenError::Locked`].
@@ -436,7 +437,7 @@ pub fn clear_open_leftovers(path: &Path) -> Result<Vec<String>, OpenError> {
         .filter(|n| n.starts_with("snap.") && n.ends_with(".generating"))
         .collect();
     let conf = path.join("conf");
-    let conf_damaged = names.iter().any(|n| n == "conf") && !conf_is_whole(&conf);
+    let conf_damaged = names.iter().any(|n| n == "conf") && conf_is_cut_short(&conf);
     if generating.is_empty() && !conf_damaged {
         return Ok(Vec::new());
     }
@@ -475,17 +476,20 @@ pub fn clear_open_leftovers(path: &Path) -> Result<Vec<String>, OpenError> {
     Ok(removed)
 }
 
-/// Whether sled's `conf` file in `path` is whole: its text, then the CRC-32 of the text (LE).
-fn conf_is_whole(path: &Path) -> bool {
+/// What sled 0.34 writes to `conf` for the configuration the node uses (its defaults), before
+/// the CRC-32 of it.
+const SLED_CONF_TEXT: &str = "segment_size: 524288\nuse_compression: false\nversion: 0.34\n";
+
+/// Whether sled's `conf` file at `path` is what an interrupted creation leaves: a strict prefix
+/// (empty included) of the file sled writes for the node's configuration. Anything else, whole
+/// or damaged, is left for sled to read or to refuse.
+fn conf_is_cut_short(path: &Path) -> bool {
     let Ok(b) = fs::read(path) else {
-        // Unreadable: leave it for sled to report.
-        return true;
-    };
-    if b.len() <= 8 {
         return false;
-    }
-    let (text, crc) = b.split_at(b.len() - 4);
-    crc32fast::hash(text).to_le_bytes() == crc
+    };
+    let mut whole = SLED_CONF_TEXT.as_bytes().to_vec();
+    whole.extend_from_slice(&crc32fast::hash(SLED_CONF_TEXT.as_bytes()).to_le_bytes());
+    b.len() < whole.len() && whole.starts_with(&b)
 }
 
 impl SledStore {
