@@ -153,6 +153,11 @@ fn an_incomplete_snapshot_or_a_damaged_conf_never_makes_a_node_unopenable() {
     std::fs::write(db.join("conf"), &conf[..conf.len() - 3]).unwrap();
     assert_eq!(node_state(data), before);
     assert_eq!(std::fs::read(db.join("conf")).unwrap(), conf);
+    // A node.json write killed before its rename leaves its temporary file: removed.
+    let tmp_file = tld.join(".node.json.0123456789abcdef.tmp");
+    std::fs::write(&tmp_file, b"{\"unit\":").unwrap();
+    assert_eq!(node_state(data), before);
+    assert!(!tmp_file.exists());
 }
 
 // ---- files are private and honest (issue 12) ----------------------------------------------

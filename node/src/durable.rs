@@ -51,6 +51,19 @@ fn temp_beside(path: &Path) -> PathBuf {
     parent_of(path).join(format!(".{name}.{:016x}.tmp", OsRng.next_u64()))
 }
 
+/// Whether `name` is one of [`replace`]'s temporary names (`.NAME.<16 hex digits>.tmp`).
+pub fn is_temporary_name(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    match inner.rsplit_once('.') {
+        Some((base, hex)) => {
+            !base.is_empty() && hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        None => false,
+    }
+}
+
 /// Writes a file as the module docs say: `write` fills the new temporary file (created with
 /// `mode`); then fsync, rename over `path`, fsync of the directory, and a check that `path` is
 /// now a regular file of the length written. Returns that length. On any failure the temporary
@@ -137,6 +150,21 @@ mod tests {
         assert!(create_new(&dangling, PRIVATE_MODE).is_err());
         assert!(!d.join("nothing").exists());
         let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn temporary_names_are_recognised() {
+        let t = temp_beside(Path::new("/x/node.json"));
+        assert!(is_temporary_name(&t.file_name().unwrap().to_string_lossy()));
+        for n in [
+            "node.json",
+            ".node.json.tmp",
+            ".x.123.tmp",
+            "unit.key",
+            ".peers.json.zzzzzzzzzzzzzzzz.tmp",
+        ] {
+            assert!(!is_temporary_name(n), "{n}");
+        }
     }
 
     #[test]

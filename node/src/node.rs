@@ -152,6 +152,25 @@ pub fn check_private_dir(dir: &Path) -> Result<(), NodeError> {
     Ok(())
 }
 
+/// Removes the temporary files an interrupted write of the node's own files left in `dir`
+/// (`.NAME.<16 hex digits>.tmp`, see [`crate::durable`]): never read, only in the way.
+fn remove_temporary_leftovers(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut removed = false;
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if crate::durable::is_temporary_name(&name) && fs::remove_file(e.path()).is_ok() {
+            tracing::warn!(file = %name, "removed the leftover of an interrupted write");
+            removed = true;
+        }
+    }
+    if removed {
+        let _ = crate::durable::sync_dir(dir);
+    }
+}
+
 /// Checks the data directory and its database directory with [`check_private_dir`].
 pub fn check_data_dir(dir: &Path) -> Result<(), NodeError> {
     check_private_dir(dir)?;
@@ -459,6 +478,8 @@ impl Node {
             reason: e.to_string(),
         })?;
         let store = SledStore::open(&dir.join(DB_DIR))?;
+        // The database's lock is held: no other process is writing these.
+        remove_temporary_leftovers(dir);
         let directory = directory_from_store(&store)?.ok_or_else(|| NodeError::File {
             path: dir.join(DB_DIR),
             reason: "the database holds no genesis".into(),
