@@ -455,8 +455,11 @@ async fn drive<N: BorrowMut<Node> + Send>(
                 // Give back what this session holds first, so no two sessions wait on each other.
                 importer.import(&mut pending, 0, outcome).await?;
                 let wait = remaining(session);
-                match tokio::time::timeout(wait, limits.buffered.clone().acquire_many_owned(permits))
-                    .await
+                match tokio::time::timeout(
+                    wait,
+                    limits.buffered.clone().acquire_many_owned(permits),
+                )
+                .await
                 {
                     Ok(Ok(p)) => p,
                     Ok(Err(_)) | Err(_) => return Err(expired(session)),

@@ -145,12 +145,12 @@ async fn stalling_relay(server: SocketAddr, source_ip: [u8; 4]) -> SocketAddr {
 /// `count` stalled handshakes towards `server` from strangers (a node of another federation,
 /// whose key chains to no root the server knows), spread over `sources`.
 async fn stall_handshakes(
-    tmp: &TempDir,
+    dir: &std::path::Path,
     server: SocketAddr,
     count: usize,
     sources: &[[u8; 4]],
 ) -> (Vec<tokio::task::JoinHandle<()>>, Arc<QuicEndpoint>) {
-    let stranger = root(&tmp.path().join("stranger"), T0);
+    let stranger = root(dir, T0);
     let (endpoint, _) = quic_endpoint(&stranger);
     let endpoint = Arc::new(endpoint);
     let mut attempts = Vec::new();
@@ -209,15 +209,24 @@ async fn a_legitimate_peer_syncs_while_strangers_stall_handshakes_and_members_ho
     held.push(hold_session(&members[1], server, federation, None).await);
 
     // Strangers: 64 handshakes that never finish, from four addresses.
-    let sources = [[127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4], [127, 0, 0, 5]];
-    let (attempts, _strangers) = stall_handshakes(&tmp, server, 64, &sources).await;
+    let sources = [
+        [127, 0, 0, 2],
+        [127, 0, 0, 3],
+        [127, 0, 0, 4],
+        [127, 0, 0, 5],
+    ];
+    let (attempts, _strangers) =
+        stall_handshakes(&tmp.path().join("stranger"), server, 64, &sources).await;
     // Let every stalled handshake reach the node before the legitimate peer comes.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let (endpoint, _) = quic_endpoint(&prov);
     let begun = Instant::now();
     let outcome = tokio::time::timeout(LEGITIMATE_SYNC_BOUND, async {
-        let c = endpoint.connect(server).await.expect("the legitimate peer connects");
+        let c = endpoint
+            .connect(server)
+            .await
+            .expect("the legitimate peer connects");
         node::sync::sync_over_quic(&mut prov, c, Role::Initiator, None, node::now_ms).await
     })
     .await
@@ -304,7 +313,10 @@ async fn re_sent_hellos_do_not_keep_a_session_open() {
     resend.abort();
     // A hello every 250 ms is not progress: the idle bound (2 s) ends it, long before the end.
     assert_eq!(e.peer_close_code(), Some(CloseCode::SessionExpired), "{e}");
-    assert!(took >= Duration::from_millis(1_900), "closed after {took:?}");
+    assert!(
+        took >= Duration::from_millis(1_900),
+        "closed after {took:?}"
+    );
     assert!(took < Duration::from_millis(4_000), "closed after {took:?}");
 }
 
@@ -348,7 +360,10 @@ async fn progress_cannot_keep_a_session_open_past_its_end() {
     let took = begun.elapsed();
     steps.abort();
     assert_eq!(e.peer_close_code(), Some(CloseCode::SessionExpired), "{e}");
-    assert!(took >= Duration::from_millis(2_900), "closed after {took:?}");
+    assert!(
+        took >= Duration::from_millis(2_900),
+        "closed after {took:?}"
+    );
     assert!(took < Duration::from_millis(4_500), "closed after {took:?}");
 }
 
@@ -376,4 +391,64 @@ async fn a_second_session_of_one_unit_is_told_the_node_is_busy() {
     .expect("within the bound")
     .expect("the other unit syncs");
     drop(first);
+}
+
+/// A QUIC endpoint for `node` bound to `ip` (any port).
+fn endpoint_at(node: &Node, ip: [u8; 4]) -> QuicEndpoint {
+    let identity = node::quic::QuicIdentity::for_node(node).unwrap();
+    let directory = Arc::new(std::sync::RwLock::new(node.directory().clone()));
+    QuicEndpoint::bind(
+        SocketAddr::from((ip, 0)),
+        &identity,
+        node::quic::FederationVerifier::for_directory(directory),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn one_address_holds_at_most_its_share_of_handshakes_and_only_until_their_timeout() {
+    use node::quic::{HANDSHAKE_TIMEOUT_MS, MAX_HANDSHAKES_PER_ADDRESS_COUNT};
+    let tmp = TempDir::new("flood-per-address");
+    let (data, _, prov, _) = federation(&tmp, 0);
+    let tld = Node::open(&data).unwrap();
+    let (server, _) = quic_endpoint(&tld);
+    let addr = server.local_addr().unwrap();
+    let attacker = [127, 0, 0, 2];
+
+    // N stalled handshakes from one address: all taken, none refused.
+    let (mut attempts, _s1) = stall_handshakes(
+        &tmp.path().join("stranger-1"),
+        addr,
+        MAX_HANDSHAKES_PER_ADDRESS_COUNT,
+        &[attacker],
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.handshakes_refused(), 0);
+    let stalled_at = Instant::now();
+
+    // N + 1: the extra one is ignored (and counted), the address's share is full...
+    let (more, _s2) = stall_handshakes(&tmp.path().join("stranger-2"), addr, 1, &[attacker]).await;
+    attempts.extend(more);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(server.handshakes_refused() >= 1);
+
+    // ...while a member from another address connects at once.
+    let member = endpoint_at(&prov, [127, 0, 0, 1]);
+    let (c, s) = tokio::join!(member.connect(addr), server.accept());
+    c.expect("a member from another address connects");
+    s.expect("and is accepted");
+
+    // After the handshake timeout the address's slots are free again: a member behind the
+    // attacker's address (one NAT) gets in.
+    let wait =
+        Duration::from_millis(HANDSHAKE_TIMEOUT_MS + 500).saturating_sub(stalled_at.elapsed());
+    tokio::time::sleep(wait).await;
+    let neighbour = endpoint_at(&prov, attacker);
+    let (c, s) = tokio::join!(neighbour.connect(addr), server.accept());
+    c.expect("a member behind the attacker's address connects after the timeout");
+    s.expect("and is accepted");
+    for a in attempts {
+        a.abort();
+    }
 }

@@ -698,7 +698,10 @@ async fn accept_loop(
                 Err(mpsc::error::TrySendError::Full(peer)) => {
                     refused.fetch_add(1, Ordering::Relaxed);
                     warn_limited!(log, "accept_queue_full", %remote, "closed a connection: too many waiting to be served");
-                    peer.close(CloseCode::Busy, "busy: too many connections waiting; try later");
+                    peer.close(
+                        CloseCode::Busy,
+                        "busy: too many connections waiting; try later",
+                    );
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {
                     tracing::debug!(%remote, "endpoint dropped; connection discarded");
