@@ -354,6 +354,13 @@ impl Service {
         self
     }
 
+    /// The same service with other session limits (tests: short deadlines, a failing import).
+    #[doc(hidden)]
+    pub fn with_limits(mut self, limits: SessionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Where it listens.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.endpoint.local_addr().ok()

@@ -233,6 +233,11 @@ pub struct SessionLimits {
     /// The node's budget of bytes received but not yet imported, shared by all its sessions
     /// (one permit per byte, [`MAX_BUFFERED_BYTES_TOTAL`] in all).
     pub buffered: Arc<tokio::sync::Semaphore>,
+    /// Test seam: called with the peer just before each import, inside the guard that turns a
+    /// panic into [`SyncError::Internal`]; a test makes it panic to check that a failure in
+    /// one session closes that session only. `None` in a real node.
+    #[doc(hidden)]
+    pub before_import: Option<fn(&UnitId)>,
 }
 
 impl Default for SessionLimits {
@@ -240,6 +245,7 @@ impl Default for SessionLimits {
         Self {
             deadlines: Deadlines::default(),
             buffered: Arc::new(tokio::sync::Semaphore::new(MAX_BUFFERED_BYTES_TOTAL)),
+            before_import: None,
         }
     }
 }
@@ -364,6 +370,7 @@ async fn drive<N: BorrowMut<Node> + Send>(
         peer,
         source: &delivered_by,
         clock,
+        before_import: limits.before_import,
     };
     let expired = |session: &mut SyncSession| {
         session.handle_timeout(clock());
@@ -525,6 +532,7 @@ struct Importer<'a, N> {
     peer: &'a UnitId,
     source: &'a str,
     clock: fn() -> u64,
+    before_import: Option<fn(&UnitId)>,
 }
 
 impl<N: BorrowMut<Node> + Send> Importer<'_, N> {
@@ -557,6 +565,9 @@ impl<N: BorrowMut<Node> + Send> Importer<'_, N> {
                 let node: &mut Node = (*guard).borrow_mut();
                 let previous = node.set_import_source(Some(self.source.to_owned()));
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if let Some(hook) = self.before_import {
+                        hook(self.peer);
+                    }
                     node.import_with(prepared.entries, &prepared.memo, (self.clock)())
                 }));
                 node.set_import_source(previous);

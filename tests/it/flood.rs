@@ -452,3 +452,126 @@ async fn one_address_holds_at_most_its_share_of_handshakes_and_only_until_their_
         a.abort();
     }
 }
+
+/// Panics on the first member's imports, as an import that Automerge would crash on did.
+fn panic_for_the_first_member(peer: &sync_protocol::ids::UnitId) {
+    if peer.to_string() == "ldld-idle-0" {
+        panic!("injected failure while importing from {peer}");
+    }
+}
+
+#[tokio::test]
+async fn a_panic_while_importing_closes_that_session_only() {
+    let tmp = TempDir::new("flood-panic");
+    let (data, federation, mut prov, members) = federation(&tmp, 1);
+    let limits = node::sync::SessionLimits {
+        before_import: Some(panic_for_the_first_member),
+        ..Default::default()
+    };
+    let service = node::service::Service::start(&data, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("service starts")
+        .with_limits(limits);
+    let service = Arc::new(service);
+    tokio::spawn(service.clone().serve());
+    let addr = service.local_addr().unwrap();
+
+    for round in 0..2 {
+        // The member pushes entries (garbage is enough to reach the import).
+        let (endpoint, _) = quic_endpoint(&members[0]);
+        let mut c = connect(&endpoint, addr).await;
+        c.send_frame(&open_hello(federation)).await.unwrap();
+        c.send_frame(&Message::Entries(vec![b"not an entry".to_vec()]).encode())
+            .await
+            .unwrap();
+        let (_, code) = closed_by_node(&c, Duration::from_secs(5)).await;
+        assert_eq!(code, Some(CloseCode::InternalError), "round {round}");
+
+        // The node goes on: another unit syncs at once, its slot and the store are free.
+        let (endpoint, _) = quic_endpoint(&prov);
+        let c = connect(&endpoint, addr).await;
+        tokio::time::timeout(
+            LEGITIMATE_SYNC_BOUND,
+            node::sync::sync_over_quic(&mut prov, c, Role::Initiator, None, node::now_ms),
+        )
+        .await
+        .expect("within the bound")
+        .expect("the other unit syncs after the failure");
+    }
+}
+
+/// An entries message of exactly `len` encoded bytes.
+fn entries_message_of(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|k| Message::Entries(vec![vec![7u8; len - k]]).encode())
+        .find(|m| m.len() == len)
+        .expect("a size that encodes to len")
+}
+
+/// Sends entries messages of `len` bytes every 300 ms to a node whose buffer budget is
+/// `budget` bytes; returns how long until the node closed the session, and its code.
+async fn push_against_budget(
+    name: &str,
+    len: usize,
+    budget: usize,
+) -> (Duration, Option<CloseCode>) {
+    let tmp = TempDir::new(name);
+    let (data, federation, _prov, members) = federation(&tmp, 1);
+    let limits = node::sync::SessionLimits {
+        deadlines: sync_protocol::sync::Deadlines {
+            total_ms: 4_000,
+            idle_ms: 1_500,
+        },
+        buffered: Arc::new(tokio::sync::Semaphore::new(budget)),
+        before_import: None,
+    };
+    let service = node::service::Service::start(&data, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("service starts")
+        .with_limits(limits);
+    let service = Arc::new(service);
+    tokio::spawn(service.clone().serve());
+    let (endpoint, _) = quic_endpoint(&members[0]);
+    let c = connect(&endpoint, service.local_addr().unwrap()).await;
+    let begun = Instant::now();
+    let (mut tx, mut rx) = c.split();
+    tx.send_frame(&open_hello(federation)).await.unwrap();
+    let message = entries_message_of(len);
+    let pushes = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if tx.send_frame(&message).await.is_err() {
+                return;
+            }
+        }
+    });
+    let e = loop {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv_frame()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) => panic!("the node finished a session it could not finish"),
+            Ok(Err(e)) => break e,
+            Err(_) => panic!("the session was still open after 10 s"),
+        }
+    };
+    pushes.abort();
+    (begun.elapsed(), e.peer_close_code())
+}
+
+#[tokio::test]
+async fn a_message_is_read_only_within_the_nodes_buffer_budget() {
+    const BUDGET: usize = 1_000;
+    // N: every message fits the budget (the one before is imported first), so the pushes are
+    // progress and only the session's end (4 s) stops it.
+    let (took, code) = push_against_budget("flood-budget-n", BUDGET, BUDGET).await;
+    assert_eq!(code, Some(CloseCode::SessionExpired));
+    assert!(
+        took >= Duration::from_millis(3_900),
+        "at N, closed after {took:?}"
+    );
+    // N + 1: the first message is never read (its bytes cannot be reserved), so nothing moves
+    // and the idle bound (1.5 s) ends the session.
+    let (took, code) = push_against_budget("flood-budget-n1", BUDGET + 1, BUDGET).await;
+    assert_eq!(code, Some(CloseCode::SessionExpired));
+    assert!(
+        took < Duration::from_millis(2_500),
+        "at N + 1, closed after {took:?}"
+    );
+}
