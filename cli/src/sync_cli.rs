@@ -150,8 +150,13 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
 fn sync_failure(lang: crate::i18n::Lang, peer: SocketAddr, e: ServiceError) -> Failure {
     use node::quic::CloseCode;
     use node::sync::SyncError;
+    let code = match &e {
+        ServiceError::Sync(SyncError::Frame(f)) => f.peer_close_code(),
+        ServiceError::Connect(c) => c.peer_close_code(),
+        _ => None,
+    };
     let sentence = match &e {
-        ServiceError::Sync(SyncError::Frame(f)) => match f.peer_close_code() {
+        _ if code.is_some() => match code {
             Some(CloseCode::Busy) => Some(lang.t(
                 "nút đối tác đang bận (đang đồng bộ với nhiều nút, hoặc đã có một phiên với đơn vị này); hãy thử lại sau ít phút",
                 "the peer is busy (syncing with many nodes, or already with this unit); try again in a few minutes",

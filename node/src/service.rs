@@ -94,6 +94,9 @@ pub enum ServiceError {
     /// The QUIC endpoint.
     #[error("QUIC: {0}")]
     Quic(String),
+    /// A connection to a peer could not be made.
+    #[error("QUIC: {0}")]
+    Connect(#[from] crate::quic::ConnectError),
     /// A sync session.
     #[error(transparent)]
     Sync(#[from] SyncError),
@@ -375,7 +378,7 @@ impl Service {
         let connection = match self.endpoint.connect(address).await {
             Ok(c) => c,
             Err(e) => {
-                let e = ServiceError::Quic(e.to_string());
+                let e = ServiceError::Connect(e);
                 let node = self.node.lock().await;
                 record_session(&node, &key, Some(address), started, &Err(e.to_string()));
                 return Err(e);

@@ -384,7 +384,12 @@ async fn drive<N: BorrowMut<Node> + Send>(
             if matches!(m, Message::Done) {
                 importer.import(&mut pending, 0, outcome).await?;
             }
-            tx.send_frame(&m.encode()).await?;
+            // A peer that reads nothing for the idle bound is not progressing either.
+            let idle = Duration::from_millis(limits.deadlines.idle_ms);
+            match tokio::time::timeout(idle, tx.send_frame(&m.encode())).await {
+                Ok(sent) => sent?,
+                Err(_) => return Err(expired(session)),
+            }
         }
         let received = take_events(session, outcome).map_err(|e| match refused(peer, e) {
             SyncError::Expired { peer, .. } => SyncError::Expired {

@@ -105,6 +105,20 @@ pub enum ConnectError {
     },
 }
 
+impl ConnectError {
+    /// The peer's close code, if the peer closed the connection with one of ours during the
+    /// attempt (a busy node closes right after the preamble, which may race with it).
+    pub fn peer_close_code(&self) -> Option<CloseCode> {
+        match self {
+            Self::Connection {
+                source: ConnectionError::ApplicationClosed(close),
+                ..
+            } => CloseCode::from_code(close.error_code.into_inner()),
+            _ => None,
+        }
+    }
+}
+
 /// Why a frame could not be sent or received.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
