@@ -13,6 +13,9 @@
 //!   bidirectional stream of length-prefixed frames per connection, each bounded by
 //!   [`MAX_FRAME_BYTES`] before anything is allocated.
 //! - [`Backoff`]: exponential reconnection delays with jitter from a seeded generator.
+//! - Before any of that, incoming attempts are bounded: a retry for an address not yet
+//!   validated, [`MAX_HANDSHAKES_PER_ADDRESS_COUNT`] per IP, [`MAX_CONCURRENT_HANDSHAKES_COUNT`]
+//!   in all, [`HANDSHAKE_TIMEOUT_MS`] each; warnings they cause are rate-limited ([`lograte`]).
 //!
 //! Nothing here knows the sync protocol: frames are opaque bytes that the driver hands to the
 //! sans-IO state machine.
