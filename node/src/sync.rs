@@ -569,12 +569,24 @@ impl<N: BorrowMut<Node> + Send> Importer<'_, N> {
                 let mut guard = self.node.lock().await;
                 let node: &mut Node = (*guard).borrow_mut();
                 let previous = node.set_import_source(Some(self.source.to_owned()));
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    if let Some(hook) = self.before_import {
-                        hook(self.peer);
-                    }
-                    node.import_with(prepared.entries, &prepared.memo, (self.clock)())
-                }));
+                let import = || {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        if let Some(hook) = self.before_import {
+                            hook(self.peer);
+                        }
+                        node.import_with(prepared.entries, &prepared.memo, (self.clock)())
+                    }))
+                };
+                // The import blocks (verification, one transaction and fsync): on a
+                // multi-threaded runtime, the worker's other tasks (other sessions' network
+                // work) move to another thread meanwhile.
+                let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+                    == tokio::runtime::RuntimeFlavor::MultiThread;
+                let r = if multi_thread {
+                    tokio::task::block_in_place(import)
+                } else {
+                    import()
+                };
                 node.set_import_source(previous);
                 r
             };

@@ -460,7 +460,7 @@ fn panic_for_the_first_member(peer: &sync_protocol::ids::UnitId) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_while_importing_closes_that_session_only() {
     let tmp = TempDir::new("flood-panic");
     let (data, federation, mut prov, members) = federation(&tmp, 1);
