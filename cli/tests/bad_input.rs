@@ -1010,3 +1010,122 @@ fn a_batch_of_duplicates_is_synced_before_it_is_acknowledged() {
         "a batch of duplicates was acknowledged without a sync"
     );
 }
+
+// ---- QUIC sessions that try to hold the node (issue 12: bounded work per peer) ----
+
+/// The server side of one connection, under `limits`.
+async fn serve_one_within(
+    endpoint: &node::quic::QuicEndpoint,
+    n: &mut Node,
+    limits: &node::sync::SessionLimits,
+) -> Result<node::sync::SideOutcome, node::sync::SyncError> {
+    let c = endpoint.accept().await.expect("a connection");
+    let n = tokio::sync::Mutex::new(n);
+    node::sync::run_session(
+        &n,
+        c,
+        sync_protocol::sync::Role::Responder,
+        None,
+        node::now_ms,
+        limits,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn sessions_that_hold_the_node_end_at_their_deadline_and_the_node_keeps_serving() {
+    use node::quic::{FederationVerifier, QuicEndpoint, QuicIdentity};
+    use std::sync::{Arc, RwLock};
+    use std::time::{Duration, Instant};
+    use sync_protocol::sync::{Bound, Deadlines, Message, Range, RangePayload};
+    const BUDGET: usize = 64 * 1024;
+    let tmp = TempDir::new("held-sessions");
+    let mut fed = Federation::new();
+    let mut server = node_for(&fed, tmp.path(), "ldld-tuy-hoa");
+    let mut client = node_for(&fed, tmp.path(), "cdcs-a");
+    let (_, change) = fed.new_initiative("cdcs-a", "Giữ phiên", false);
+    fed.import_ok(change.clone());
+    client.import(change, node::now_ms()).unwrap();
+    let bind = |n: &Node| {
+        let id = QuicIdentity::for_node(n).unwrap();
+        let dir = Arc::new(RwLock::new(n.directory().clone()));
+        QuicEndpoint::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            &id,
+            FederationVerifier::for_directory(dir),
+        )
+        .unwrap()
+    };
+    let (es, ec) = (bind(&server), bind(&client));
+    let addr = es.local_addr().unwrap();
+    let limits = node::sync::SessionLimits {
+        deadlines: Deadlines {
+            total_ms: 3_000,
+            idle_ms: 1_500,
+        },
+        buffered: Arc::new(tokio::sync::Semaphore::new(BUDGET)),
+        before_import: None,
+    };
+    // A hello whose fingerprint differs from the server's, so the session stays open.
+    let hello = Message::Hello {
+        version: 1,
+        federation: server.federation(),
+        cursor_ms: None,
+        ranges: vec![Range {
+            upper: Bound::Infinity,
+            payload: RangePayload::Fingerprint(sync_protocol::sync::Fingerprint([0; 16])),
+        }],
+    }
+    .encode();
+    let big = Message::Entries(vec![vec![0u8; BUDGET]]).encode();
+    // (case, frames sent after the hello, pause between them)
+    let cases: Vec<(&str, Vec<Vec<u8>>, u64)> = vec![
+        ("silent after its hello", vec![], 0),
+        ("re-sends its hello", vec![hello.clone(); 40], 200),
+        ("a message over the node's buffer budget", vec![big], 0),
+    ];
+    for (name, frames, pause_ms) in &cases {
+        let before = digest(&server);
+        let begun = Instant::now();
+        let attack = async {
+            let c = ec.connect(addr).await.expect("connect");
+            let (mut tx, mut rx) = c.split();
+            let sends = async {
+                tx.send_frame(&hello).await.ok();
+                for f in frames {
+                    tokio::time::sleep(Duration::from_millis(*pause_ms)).await;
+                    if tx.send_frame(f).await.is_err() {
+                        return;
+                    }
+                }
+            };
+            let reads = async { while let Ok(Some(_)) = rx.recv_frame().await {} };
+            tokio::join!(sends, reads);
+        };
+        let (res, _) = tokio::join!(serve_one_within(&es, &mut server, &limits), attack);
+        let err = res.expect_err(name).to_string();
+        assert!(err.contains("deadline"), "{name}: {err}");
+        assert!(
+            begun.elapsed() < Duration::from_millis(3_500),
+            "{name}: held for {:?}",
+            begun.elapsed()
+        );
+        assert_eq!(digest(&server), before, "{name}: the store changed");
+    }
+    // The node then serves a valid peer, who syncs its initiative to it.
+    let valid = async {
+        let c = ec.connect(addr).await.expect("connect");
+        node::sync::sync_over_quic(
+            &mut client,
+            c,
+            sync_protocol::sync::Role::Initiator,
+            None,
+            node::now_ms,
+        )
+        .await
+    };
+    let (s, c) = tokio::join!(serve_one_within(&es, &mut server, &limits), valid);
+    let (s, c) = (s.expect("server"), c.expect("client"));
+    assert_eq!(s.import.accepted, 1, "{s:?} {c:?}");
+    eprintln!("held-session cases: {}", cases.len());
+}

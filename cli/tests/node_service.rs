@@ -356,3 +356,109 @@ fn a_database_held_by_a_process_that_is_no_service_is_named() {
         text(&o)
     );
 }
+
+// ---- A busy node says so, in the reader's language (issue 12: bounded work per peer) ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_whose_session_is_in_progress_is_told_the_node_is_busy_in_its_language() {
+    use node::quic::{FederationVerifier, QuicEndpoint, QuicIdentity};
+    use std::sync::{Arc, RwLock};
+    use sync_protocol::sync::{Bound, Message, Range, RangePayload};
+    let tmp = TempDir::new("busy");
+    let dir = tmp.path().to_owned();
+    let data = dir.join("tld");
+    let now = node::now_ms();
+    let mut tld =
+        Node::create_root(&data, unit("tld"), name("Tổng Liên đoàn"), now - 10_000).expect("root");
+    let (prov, _) = enrol(
+        &mut tld,
+        &dir,
+        "ldld-phu-yen",
+        UnitRole::ProvincialFederation,
+        now - 9_000,
+    );
+    let federation = tld.federation();
+    drop(tld);
+    let endpoint = QuicEndpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        &QuicIdentity::for_node(&prov).expect("identity"),
+        FederationVerifier::for_directory(Arc::new(RwLock::new(prov.directory().clone()))),
+    )
+    .expect("endpoint");
+    drop(prov);
+
+    std::fs::write(
+        dir.join("tld.toml"),
+        "data = \"tld\"\nlisten = \"127.0.0.1:0\"\ninterval_s = 300\nlog_level = \"info\"\n",
+    )
+    .expect("config");
+    let log = dir.join("service.log");
+    let mut service = Service(
+        Command::new(env!("CARGO_BIN_EXE_sangkien"))
+            .args(["node", "run", "--config"])
+            .arg(dir.join("tld.toml"))
+            .env_remove("SANGKIEN_DATA")
+            .env_remove("SANGKIEN_LANG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("node run"),
+    );
+    let mut listen = None;
+    for _ in 0..MAX_POLLS {
+        if let Ok(Reply::Status(s)) = control::request(&data, Request::Status) {
+            listen = s.listen;
+            break;
+        }
+        assert!(
+            matches!(service.0.try_wait(), Ok(None)),
+            "the service stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let addr: std::net::SocketAddr = listen.expect("the service answers").parse().unwrap();
+
+    // The province holds a session open: a hello the node cannot settle, then silence.
+    let mut held = endpoint.connect(addr).await.expect("connect");
+    let hello = Message::Hello {
+        version: 1,
+        federation,
+        cursor_ms: None,
+        ranges: vec![Range {
+            upper: Bound::Infinity,
+            payload: RangePayload::Fingerprint(sync_protocol::sync::Fingerprint([0; 16])),
+        }],
+    };
+    held.send_frame(&hello.encode()).await.expect("hello");
+    let _reply = held.recv_frame().await.expect("the node answers");
+
+    // The same unit syncs again meanwhile, as an officer would: told the node is busy.
+    let prov_dir = dir.join("ldld-phu-yen");
+    for (lang, expected) in [("vi", "nút đối tác đang bận"), ("en", "the peer is busy")] {
+        let (cwd, p, a) = (dir.clone(), prov_dir.clone(), addr.to_string());
+        let o = tokio::task::spawn_blocking(move || {
+            sangkien(
+                &cwd,
+                &[
+                    "--lang",
+                    lang,
+                    "--data",
+                    p.to_str().unwrap(),
+                    "sync",
+                    "--peer",
+                    &a,
+                ],
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{lang}: {}", text(&o));
+        assert!(text(&o).contains(expected), "{lang}: {}", text(&o));
+    }
+    assert!(
+        matches!(service.0.try_wait(), Ok(None)),
+        "the service stopped"
+    );
+    drop(held);
+}

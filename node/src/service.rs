@@ -1,7 +1,15 @@
 //! The node service (`sangkien node run --config node.toml`): listens on QUIC, syncs with each
 //! configured peer on a schedule and as soon as a link comes back (reconnecting with
 //! exponential backoff and jitter), answers peers that sync with it, and records each peer's
-//! status for `sangkien peers`. One session runs at a time against the store.
+//! status for `sangkien peers`.
+//!
+//! Sessions run side by side, each in its own task, and lock the node only to read what to
+//! offer and to import each received message. It answers at most
+//! [`MAX_ANSWERED_SESSIONS_COUNT`] sessions at once and [`MAX_SESSIONS_PER_PEER_COUNT`] per peer
+//! unit (a peer over either is closed at once with `CloseCode::Busy`), runs at most
+//! [`MAX_DIALED_SESSIONS_COUNT`] towards its configured peers, and ends every session at its
+//! fixed deadline. A session that fails, or whose task panics, is closed and logged with its
+//! reason; the other sessions go on.
 //!
 //! It also answers local commands on its control socket (`DIR/control/node.sock`, see
 //! [`crate::control`]): `node backup`, `node check` and `node quarantine` work while it runs.
@@ -46,9 +54,14 @@ use tracing::Instrument;
 use crate::control::{self, ControlSocket, Reply, Request, ServiceStatus, MAX_CONTROL_CONNECTIONS};
 use crate::node::{Node, NodeError};
 use crate::quarantine::MAX_QUARANTINE_LISTED;
-use crate::quic::{Backoff, FederationVerifier, QuicEndpoint, QuicIdentity};
+use crate::quic::lograte::{warn_limited, LogLimiter};
+use crate::quic::{Backoff, CloseCode, FederationVerifier, QuicEndpoint, QuicIdentity};
 use crate::sled_store::SledStore;
-use crate::sync::{sync_over_quic, SideOutcome, SyncError};
+use crate::sync::{run_session, SessionLimits, SideOutcome, SyncError};
+use sync_protocol::limits::{
+    MAX_ANSWERED_SESSIONS_COUNT, MAX_DIALED_SESSIONS_COUNT, MAX_SESSIONS_PER_PEER_COUNT,
+};
+use sync_protocol::sync::Deadlines;
 
 /// Largest configuration file read.
 pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
@@ -81,6 +94,9 @@ pub enum ServiceError {
     /// The QUIC endpoint.
     #[error("QUIC: {0}")]
     Quic(String),
+    /// A connection to a peer could not be made.
+    #[error("QUIC: {0}")]
+    Connect(#[from] crate::quic::ConnectError),
     /// A sync session.
     #[error(transparent)]
     Sync(#[from] SyncError),
@@ -249,11 +265,66 @@ pub fn record_session(
     write_status(node.dir(), &all);
 }
 
+/// The sessions a node is answering: how many in all and per peer unit. A [`SessionSlot`] gives
+/// its place back when dropped, however its task ends (a panic included).
+#[derive(Default)]
+struct Answering(std::sync::Mutex<(usize, BTreeMap<UnitId, usize>)>);
+
+struct SessionSlot {
+    table: Arc<Answering>,
+    peer: UnitId,
+}
+
+/// Why a peer's session was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Busy {
+    AllSlots,
+    ThisPeer,
+}
+
+impl Answering {
+    fn take(self: &Arc<Self>, peer: &UnitId) -> Result<SessionSlot, Busy> {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, per_peer) = &mut *t;
+        let mine = per_peer.get(peer).copied().unwrap_or(0);
+        if mine >= MAX_SESSIONS_PER_PEER_COUNT {
+            return Err(Busy::ThisPeer);
+        }
+        if *total >= MAX_ANSWERED_SESSIONS_COUNT {
+            return Err(Busy::AllSlots);
+        }
+        *total += 1;
+        per_peer.insert(peer.clone(), mine + 1);
+        Ok(SessionSlot {
+            table: self.clone(),
+            peer: peer.clone(),
+        })
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        let mut t = self.table.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, per_peer) = &mut *t;
+        *total = total.saturating_sub(1);
+        if let Some(n) = per_peer.get_mut(&self.peer) {
+            *n -= 1;
+            if *n == 0 {
+                per_peer.remove(&self.peer);
+            }
+        }
+    }
+}
+
 /// A running node: its store and its trust directory as the QUIC verifier sees it.
 pub struct Service {
     node: Arc<Mutex<Node>>,
     directory: Arc<RwLock<Directory>>,
     endpoint: Arc<QuicEndpoint>,
+    limits: SessionLimits,
+    answering: Arc<Answering>,
+    dialing: Arc<tokio::sync::Semaphore>,
+    log: LogLimiter,
 }
 
 impl Service {
@@ -273,7 +344,24 @@ impl Service {
             node: Arc::new(Mutex::new(node)),
             directory,
             endpoint: Arc::new(endpoint),
+            limits: SessionLimits::default(),
+            answering: Arc::default(),
+            dialing: Arc::new(tokio::sync::Semaphore::new(MAX_DIALED_SESSIONS_COUNT)),
+            log: LogLimiter::new(),
         })
+    }
+
+    /// The same service with other session deadlines than the limits (tests use seconds).
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Self {
+        self.limits.deadlines = deadlines;
+        self
+    }
+
+    /// The same service with other session limits (tests: short deadlines, a failing import).
+    #[doc(hidden)]
+    pub fn with_limits(mut self, limits: SessionLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Where it listens.
@@ -281,33 +369,36 @@ impl Service {
         self.endpoint.local_addr().ok()
     }
 
-    /// Syncs once with the peer at `address`, as initiator, using the stored cursor.
+    /// Syncs once with the peer at `address`, as initiator, using the stored cursor; waits
+    /// while [`MAX_DIALED_SESSIONS_COUNT`] such sessions run.
     pub async fn sync_with(&self, address: SocketAddr) -> Result<SideOutcome, ServiceError> {
+        let _permit = self.dialing.acquire().await;
         let started = crate::now_ms();
         let key = address.to_string();
-        let connection = self
-            .endpoint
-            .connect(address)
-            .await
-            .map_err(|e| ServiceError::Quic(e.to_string()));
-        let mut node = self.node.lock().await;
-        let connection = match connection {
+        let connection = match self.endpoint.connect(address).await {
             Ok(c) => c,
             Err(e) => {
+                let e = ServiceError::Connect(e);
+                let node = self.node.lock().await;
                 record_session(&node, &key, Some(address), started, &Err(e.to_string()));
                 return Err(e);
             }
         };
         let peer = connection.peer().clone();
-        let cursor = read_status(node.dir()).get(&key).and_then(|s| s.cursor_ms);
-        let result = sync_over_quic(
-            &mut node,
+        let cursor = {
+            let node = self.node.lock().await;
+            read_status(node.dir()).get(&key).and_then(|s| s.cursor_ms)
+        };
+        let result = run_session(
+            &*self.node,
             connection,
             Role::Initiator,
             cursor,
             crate::now_ms,
+            &self.limits,
         )
         .await;
+        let node = self.node.lock().await;
         *self.directory.write().unwrap_or_else(|p| p.into_inner()) = node.directory().clone();
         let recorded = result
             .as_ref()
@@ -317,21 +408,56 @@ impl Service {
         Ok(result?)
     }
 
-    /// Answers peers that sync with us, one session at a time.
-    async fn serve(self: Arc<Self>) {
+    /// Answers peers that sync with us, each session in its own task, within the limits in
+    /// all and per peer unit; a peer over them is closed at once with [`CloseCode::Busy`]. A
+    /// session's task that panics is logged and its slot given back.
+    pub async fn serve(self: Arc<Self>) {
         while let Some(connection) = self.endpoint.accept().await {
             let peer = connection.peer().clone();
+            let slot = match self.answering.take(&peer) {
+                Ok(slot) => slot,
+                Err(busy) => {
+                    let reason = match busy {
+                        Busy::ThisPeer => "busy: a session with your unit is in progress",
+                        Busy::AllSlots => "busy: answering as many sessions as allowed",
+                    };
+                    warn_limited!(self.log, "session_busy", unit = %peer, reason, "refused a session");
+                    connection.close(CloseCode::Busy, reason);
+                    continue;
+                }
+            };
+            let this = self.clone();
             let span = tracing::info_span!("peer", unit = %peer);
-            self.answer(connection).instrument(span).await;
+            let task = tokio::spawn(
+                async move {
+                    let _slot = slot;
+                    this.answer(connection).await
+                }
+                .instrument(span),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = task.await {
+                    if e.is_panic() {
+                        tracing::error!(unit = %peer, "a session stopped on a panic; its connection is closed, other sessions go on");
+                    }
+                }
+            });
         }
     }
 
     async fn answer(&self, connection: crate::quic::PeerConnection) {
         let started = crate::now_ms();
         let peer = connection.peer().clone();
-        let mut node = self.node.lock().await;
-        let result =
-            sync_over_quic(&mut node, connection, Role::Responder, None, crate::now_ms).await;
+        let result = run_session(
+            &*self.node,
+            connection,
+            Role::Responder,
+            None,
+            crate::now_ms,
+            &self.limits,
+        )
+        .await;
+        let node = self.node.lock().await;
         *self.directory.write().unwrap_or_else(|p| p.into_inner()) = node.directory().clone();
         match &result {
             Ok(o) => tracing::info!(
@@ -340,7 +466,9 @@ impl Service {
                 rejected = o.import.rejected.len(),
                 "sync answered"
             ),
-            Err(e) => tracing::warn!(error = %e, "sync answered with an error"),
+            Err(e) => {
+                warn_limited!(self.log, "session_failed", error = %e, "sync answered with an error")
+            }
         }
         let recorded = result.map(|o| (peer.clone(), o)).map_err(|e| e.to_string());
         record_session(&node, &format!("unit:{peer}"), None, started, &recorded);
@@ -544,7 +672,7 @@ pub async fn run(
     }
     shutdown.await;
     tracing::info!("stopping");
-    // Wait for the session in progress, if any, to release the store.
+    // Wait for the import in progress, if any, to release the store.
     let _node = service.node.lock().await;
     for t in &tasks {
         t.abort();

@@ -2,11 +2,18 @@
 //! nodes in one process) that tests and the demo use. The QUIC driver runs the same loop over
 //! a QUIC stream.
 
-use std::collections::BTreeSet;
+use std::borrow::BorrowMut;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sync_protocol::limits::{MAX_BUFFERED_BYTES_TOTAL, MAX_SESSION_BUFFERED_BYTES};
 
 use sync_protocol::ids::{EntryHash, UnitId};
 use sync_protocol::store::EntryLookup;
-use sync_protocol::sync::{Event, Message, Role, SessionStats, SyncKey, SyncSession, SyncSource};
+use sync_protocol::sync::{
+    Deadlines, Event, Message, Role, SessionStats, SyncKey, SyncSession, SyncSource,
+};
 
 use crate::ingest::Prepared;
 use crate::node::{ImportReport, Node, NodeError};
@@ -172,20 +179,79 @@ pub enum SyncError {
         /// what happened
         why: String,
     },
+    /// The session reached its deadline: in all ([`Deadlines::total_ms`]) or without progress
+    /// from the peer ([`Deadlines::idle_ms`]). What it imported is stored.
+    #[error("peer {peer}: the session reached its deadline after {after_ms} ms")]
+    Expired {
+        /// the peer
+        peer: UnitId,
+        /// how long the session ran
+        after_ms: u64,
+    },
     /// The node failed (storage).
     #[error(transparent)]
     Node(#[from] NodeError),
+    /// Preparing or importing what the peer sent stopped on an internal error (a panic): this
+    /// session is closed, the node's other sessions go on.
+    #[error("peer {peer}: handling its entries stopped on an internal error: {what}")]
+    Internal {
+        /// the peer
+        peer: UnitId,
+        /// what stopped
+        what: String,
+    },
     /// The peer ended its stream before the session finished.
     #[error("peer {0} closed the session before it finished")]
     Incomplete(UnitId),
 }
 
+impl SyncError {
+    /// The close code this side sends the peer for this error.
+    fn close_code(&self) -> crate::quic::CloseCode {
+        use crate::quic::CloseCode;
+        match self {
+            Self::Message { .. } | Self::Protocol { .. } => CloseCode::ProtocolViolation,
+            Self::Expired { .. } => CloseCode::SessionExpired,
+            Self::Internal { .. } => CloseCode::InternalError,
+            Self::Frame(_) | Self::Node(_) | Self::Incomplete(_) => CloseCode::ShuttingDown,
+        }
+    }
+}
+
 /// How long to wait for the peer's end of stream after this side finished.
 const FINISH_GRACE_MS: u64 = 10_000;
 
-/// Runs one sync session over an open QUIC connection, as `role`. Received entries are verified
-/// and stored (durably) as they arrive; a malformed message closes the connection with
-/// `ProtocolViolation`. `clock` gives the node's wall clock in Unix milliseconds.
+/// How long a session waits for the peer's next message while it holds a received message not
+/// yet imported; then it imports it, so a silent peer never holds buffer space others need.
+const PIPELINE_WAIT_MS: u64 = 50;
+
+/// The bounds one QUIC session runs under.
+#[derive(Clone, Debug)]
+pub struct SessionLimits {
+    /// When the session ends in all and without progress.
+    pub deadlines: Deadlines,
+    /// The node's budget of bytes received but not yet imported, shared by all its sessions
+    /// (one permit per byte, [`MAX_BUFFERED_BYTES_TOTAL`] in all).
+    pub buffered: Arc<tokio::sync::Semaphore>,
+    /// Test seam: called with the peer just before each import, inside the guard that turns a
+    /// panic into [`SyncError::Internal`]; a test makes it panic to check that a failure in
+    /// one session closes that session only. `None` in a real node.
+    #[doc(hidden)]
+    pub before_import: Option<fn(&UnitId)>,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            deadlines: Deadlines::default(),
+            buffered: Arc::new(tokio::sync::Semaphore::new(MAX_BUFFERED_BYTES_TOTAL)),
+            before_import: None,
+        }
+    }
+}
+
+/// Runs one sync session over an open QUIC connection, as `role`, with the default
+/// [`SessionLimits`]. See [`run_session`].
 pub async fn sync_over_quic(
     node: &mut Node,
     connection: crate::quic::PeerConnection,
@@ -193,92 +259,257 @@ pub async fn sync_over_quic(
     cursor_ms: Option<u64>,
     clock: fn() -> u64,
 ) -> Result<SideOutcome, SyncError> {
-    use crate::quic::CloseCode;
+    let node = tokio::sync::Mutex::new(node);
+    run_session(
+        &node,
+        connection,
+        role,
+        cursor_ms,
+        clock,
+        &SessionLimits::default(),
+    )
+    .await
+}
+
+/// A received message held until it is imported: its preparation and its share of the
+/// buffer budget (given back when it is imported or the session ends).
+struct Held {
+    job: tokio::task::JoinHandle<Prepared>,
+    bytes: usize,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Runs one sync session over an open QUIC connection, as `role`. Received entries are verified
+/// and stored (durably) as they arrive; a malformed message closes the connection with
+/// `ProtocolViolation`. `clock` gives the node's wall clock in Unix milliseconds.
+///
+/// The node is locked only to read what to offer and to import each received message, never
+/// while waiting on the network, so sessions with several peers run side by side. The session
+/// ends at `limits.deadlines` whatever the peer does (a stalled send included). A panic while
+/// preparing or importing closes this session with [`SyncError::Internal`] and releases the
+/// node. At most [`MAX_SESSION_BUFFERED_BYTES`] received bytes wait for import in this session,
+/// reserved from `limits.buffered` after a message's length is read and before its body is.
+pub async fn run_session<N: BorrowMut<Node> + Send>(
+    node: &tokio::sync::Mutex<N>,
+    connection: crate::quic::PeerConnection,
+    role: Role,
+    cursor_ms: Option<u64>,
+    clock: fn() -> u64,
+    limits: &SessionLimits,
+) -> Result<SideOutcome, SyncError> {
     let peer = connection.peer().clone();
-    let now = clock();
-    let source = PeerSource::for_peer(node, &peer, now)?;
-    let mut session = SyncSession::new(role, node.federation(), now);
-    let mut outcome = SideOutcome::default();
+    let started = clock();
+    let (source, federation) = {
+        let guard = node.lock().await;
+        let n: &Node = (*guard).borrow();
+        (PeerSource::for_peer(n, &peer, started)?, n.federation())
+    };
+    let mut session = SyncSession::with_deadlines(role, federation, started, limits.deadlines);
     if role == Role::Initiator {
-        session.start(now, &source, cursor_ms);
+        session.start(started, &source, cursor_ms);
     }
+    let mut outcome = SideOutcome::default();
     let (mut tx, mut rx) = connection.split();
+    // The session's end in all, also for a send the peer never reads (flow control).
+    let end = tokio::time::Instant::now()
+        + Duration::from_millis(limits.deadlines.total_ms.saturating_add(FINISH_GRACE_MS));
+    let run = drive(
+        node,
+        &peer,
+        &mut session,
+        &source,
+        &mut tx,
+        &mut rx,
+        &mut outcome,
+        clock,
+        limits,
+        started,
+    );
+    let result = match tokio::time::timeout_at(end, run).await {
+        Ok(r) => r,
+        Err(_) => Err(SyncError::Expired {
+            peer: peer.clone(),
+            after_ms: clock().saturating_sub(started),
+        }),
+    };
+    match result {
+        Ok(()) => {
+            outcome.stats = session.stats();
+            Ok(outcome)
+        }
+        Err(e) => {
+            tx.close(e.close_code(), &e.to_string());
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive<N: BorrowMut<Node> + Send>(
+    node: &tokio::sync::Mutex<N>,
+    peer: &UnitId,
+    session: &mut SyncSession,
+    source: &PeerSource,
+    tx: &mut crate::quic::FrameSender,
+    rx: &mut crate::quic::FrameReceiver,
+    outcome: &mut SideOutcome,
+    clock: fn() -> u64,
+    limits: &SessionLimits,
+    started: u64,
+) -> Result<(), SyncError> {
     // Received entries are prepared (signatures, first-change states) on other cores while the
     // session goes on, and imported in arrival order: one message is prepared while the one
-    // before it is imported. Everything received is stored before this side says `Done` and
-    // before the session ends.
-    let mut pending: std::collections::VecDeque<tokio::task::JoinHandle<Prepared>> =
-        std::collections::VecDeque::new();
+    // after it is read. Everything received is stored before this side says `Done` and before
+    // the session ends.
+    let mut pending: VecDeque<Held> = VecDeque::new();
+    let mut last_permit: Option<(tokio::sync::OwnedSemaphorePermit, usize)> = None;
     // Entries that wait in quarantine are recorded as delivered by this peer.
     let delivered_by = format!("peer:{peer}");
+    let importer = Importer {
+        node,
+        peer,
+        source: &delivered_by,
+        clock,
+        before_import: limits.before_import,
+    };
+    let expired = |session: &mut SyncSession| {
+        session.handle_timeout(clock());
+        SyncError::Expired {
+            peer: peer.clone(),
+            after_ms: clock().saturating_sub(started),
+        }
+    };
     loop {
-        let mut applied = Ok(());
         while let Some(m) = session.poll_transmit() {
             if matches!(m, Message::Done) {
-                applied =
-                    import_pending(&mut pending, 0, node, &delivered_by, &mut outcome, clock).await;
-                if applied.is_err() {
-                    break;
-                }
+                importer.import(&mut pending, 0, outcome).await?;
             }
-            tx.send_frame(&m.encode()).await?;
+            // A peer that reads nothing for the idle bound is not progressing either.
+            let idle = Duration::from_millis(limits.deadlines.idle_ms);
+            match tokio::time::timeout(idle, tx.send_frame(&m.encode())).await {
+                Ok(sent) => sent?,
+                Err(_) => return Err(expired(session)),
+            }
         }
-        if applied.is_ok() {
-            applied = take_events(&mut session, &mut outcome).map(|received| {
-                for raw in received {
-                    pending.push_back(tokio::task::spawn_blocking(move || {
-                        crate::ingest::prepare(&raw)
-                    }));
-                }
-            });
-        }
-        if applied.is_ok() {
-            let keep = if session.is_finished() { 0 } else { 1 };
-            applied =
-                import_pending(&mut pending, keep, node, &delivered_by, &mut outcome, clock).await;
-        }
-        if let Err(e) = applied {
-            let code = match e {
-                NodeError::Refused(_) => CloseCode::ProtocolViolation,
-                _ => CloseCode::ShuttingDown,
+        let received = take_events(session, outcome).map_err(|e| match refused(peer, e) {
+            SyncError::Expired { peer, .. } => SyncError::Expired {
+                peer,
+                after_ms: clock().saturating_sub(started),
+            },
+            other => other,
+        })?;
+        for raw in received {
+            let (permit, bytes) = match last_permit.take() {
+                Some((p, b)) => (Some(p), b),
+                None => (None, 0),
             };
-            tx.close(code, "sync failed");
-            return Err(match e {
-                NodeError::Refused(why) => SyncError::Protocol { peer, why },
-                other => SyncError::Node(other),
+            pending.push_back(Held {
+                job: tokio::task::spawn_blocking(move || crate::ingest::prepare(&raw)),
+                bytes,
+                _permit: permit,
             });
         }
+        last_permit = None;
+        let keep = if session.is_finished() { 0 } else { 1 };
+        importer.import(&mut pending, keep, outcome).await?;
         if session.is_finished() {
             tx.finish()?;
             // Wait for the peer's end of stream, so that nothing it still sends is lost.
-            let grace = std::time::Duration::from_millis(FINISH_GRACE_MS);
+            let grace = Duration::from_millis(FINISH_GRACE_MS);
             let _ = tokio::time::timeout(grace, async {
                 while let Ok(Some(_)) = rx.recv_frame().await {}
             })
             .await;
-            outcome.stats = session.stats();
-            return Ok(outcome);
+            return Ok(());
         }
-        let wait = session
-            .poll_timeout()
-            .map(|deadline| deadline.saturating_sub(clock()))
-            .unwrap_or(sync_protocol::sync::SESSION_TIMEOUT_MS);
-        let frame =
-            tokio::time::timeout(std::time::Duration::from_millis(wait), rx.recv_frame()).await;
-        match frame {
-            Err(_) => session.handle_timeout(clock()),
-            Ok(Err(e)) => return Err(e.into()),
-            Ok(Ok(None)) => return Err(SyncError::Incomplete(peer)),
-            Ok(Ok(Some(bytes))) => match Message::decode(&bytes) {
-                Ok(m) => session.handle_message(clock(), m, &source),
-                Err(error) => {
-                    tx.close(CloseCode::ProtocolViolation, &error.to_string());
-                    return Err(SyncError::Message { peer, error });
+        let remaining = |session: &SyncSession| {
+            let wait = session
+                .poll_timeout()
+                .map(|deadline| deadline.saturating_sub(clock()))
+                .unwrap_or(0);
+            Duration::from_millis(wait)
+        };
+        // The next message's length: while holding a message not yet imported, wait only a
+        // moment, then import it before waiting longer.
+        let mut header = None;
+        if !pending.is_empty() {
+            let wait = remaining(session).min(Duration::from_millis(PIPELINE_WAIT_MS));
+            if let Ok(r) = tokio::time::timeout(wait, rx.recv_frame_len()).await {
+                header = Some(r);
+            } else {
+                importer.import(&mut pending, 0, outcome).await?;
+            }
+        }
+        let header = match header {
+            Some(r) => r,
+            None => match tokio::time::timeout(remaining(session), rx.recv_frame_len()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let e = expired(session);
+                    take_events(session, outcome).map_err(|_| e)?;
+                    continue;
                 }
             },
+        };
+        let len = match header? {
+            Some(len) => len,
+            None => return Err(SyncError::Incomplete(peer.clone())),
+        };
+        // Reserve the bytes before reading them: within this session's bound, then the node's.
+        let held: usize = pending.iter().map(|h| h.bytes).sum();
+        if held + len > MAX_SESSION_BUFFERED_BYTES {
+            importer.import(&mut pending, 0, outcome).await?;
         }
+        let permits = u32::try_from(len).unwrap_or(u32::MAX);
+        let permit = match limits.buffered.clone().try_acquire_many_owned(permits) {
+            Ok(p) => p,
+            Err(_) => {
+                // Give back what this session holds first, so no two sessions wait on each other.
+                importer.import(&mut pending, 0, outcome).await?;
+                let wait = remaining(session);
+                match tokio::time::timeout(
+                    wait,
+                    limits.buffered.clone().acquire_many_owned(permits),
+                )
+                .await
+                {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) | Err(_) => return Err(expired(session)),
+                }
+            }
+        };
+        let body = match tokio::time::timeout(remaining(session), rx.recv_frame_body(len)).await {
+            Ok(body) => body?,
+            Err(_) => return Err(expired(session)),
+        };
+        match Message::decode(&body) {
+            Ok(m) => session.handle_message(clock(), m, source),
+            Err(error) => {
+                return Err(SyncError::Message {
+                    peer: peer.clone(),
+                    error,
+                })
+            }
+        }
+        last_permit = Some((permit, len));
     }
 }
+
+fn refused(peer: &UnitId, e: NodeError) -> SyncError {
+    match e {
+        NodeError::Refused(why) if why == TIMED_OUT => SyncError::Expired {
+            peer: peer.clone(),
+            after_ms: 0,
+        },
+        NodeError::Refused(why) => SyncError::Protocol {
+            peer: peer.clone(),
+            why,
+        },
+        other => SyncError::Node(other),
+    }
+}
+
+const TIMED_OUT: &str = "sync session timed out";
 
 /// Takes a session's events: the received batches (to prepare and import), or why the session
 /// failed.
@@ -294,42 +525,95 @@ fn take_events(
             Event::Misbehaved(why) => {
                 return Err(NodeError::Refused(format!("peer misbehaved: {why}")))
             }
-            Event::TimedOut => return Err(NodeError::Refused("sync session timed out".into())),
+            Event::TimedOut => return Err(NodeError::Refused(TIMED_OUT.into())),
         }
     }
     Ok(received)
 }
 
-/// Imports prepared batches, oldest first, until at most `keep` are left in preparation.
-async fn import_pending(
-    pending: &mut std::collections::VecDeque<tokio::task::JoinHandle<Prepared>>,
-    keep: usize,
-    node: &mut Node,
-    source: &str,
-    outcome: &mut SideOutcome,
+/// Imports a session's received messages into the node, locking it for each import only.
+struct Importer<'a, N> {
+    node: &'a tokio::sync::Mutex<N>,
+    peer: &'a UnitId,
+    source: &'a str,
     clock: fn() -> u64,
-) -> Result<(), NodeError> {
-    while pending.len() > keep {
-        let Some(job) = pending.pop_front() else {
-            break;
-        };
-        let prepared = job
-            .await
-            .map_err(|e| NodeError::Refused(format!("preparing received entries failed: {e}")))?;
-        outcome
-            .malformed
-            .extend(prepared.undecodable.iter().map(|(_, e)| e.to_string()));
-        let previous = node.set_import_source(Some(source.to_owned()));
-        let r = node.import_with(prepared.entries, &prepared.memo, clock());
-        node.set_import_source(previous);
-        let r = r?;
-        outcome.import.accepted += r.accepted;
-        outcome.import.duplicates += r.duplicates;
-        outcome.import.released += r.released;
-        outcome.import.quarantined.extend(r.quarantined);
-        outcome.import.rejected.extend(r.rejected);
+    before_import: Option<fn(&UnitId)>,
+}
+
+impl<N: BorrowMut<Node> + Send> Importer<'_, N> {
+    /// Imports prepared batches, oldest first, until at most `keep` are left in preparation.
+    /// A panic in preparation or import ends the session with [`SyncError::Internal`].
+    async fn import(
+        &self,
+        pending: &mut VecDeque<Held>,
+        keep: usize,
+        outcome: &mut SideOutcome,
+    ) -> Result<(), SyncError> {
+        while pending.len() > keep {
+            let Some(Held {
+                job,
+                _permit: permit,
+                ..
+            }) = pending.pop_front()
+            else {
+                break;
+            };
+            let prepared = job.await.map_err(|e| SyncError::Internal {
+                peer: self.peer.clone(),
+                what: format!("preparing received entries: {e}"),
+            })?;
+            outcome
+                .malformed
+                .extend(prepared.undecodable.iter().map(|(_, e)| e.to_string()));
+            let r = {
+                let mut guard = self.node.lock().await;
+                let node: &mut Node = (*guard).borrow_mut();
+                let previous = node.set_import_source(Some(self.source.to_owned()));
+                let import = || {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        if let Some(hook) = self.before_import {
+                            hook(self.peer);
+                        }
+                        node.import_with(prepared.entries, &prepared.memo, (self.clock)())
+                    }))
+                };
+                // The import blocks (verification, one transaction and fsync): on a
+                // multi-threaded runtime, the worker's other tasks (other sessions' network
+                // work) move to another thread meanwhile.
+                let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+                    == tokio::runtime::RuntimeFlavor::MultiThread;
+                let r = if multi_thread {
+                    tokio::task::block_in_place(import)
+                } else {
+                    import()
+                };
+                node.set_import_source(previous);
+                r
+            };
+            let r = match r {
+                Ok(r) => r.map_err(|e| refused(self.peer, e))?,
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".into());
+                    tracing::error!(peer = %self.peer, %what, "import stopped on a panic; closing this session only");
+                    return Err(SyncError::Internal {
+                        peer: self.peer.clone(),
+                        what: format!("importing received entries: {what}"),
+                    });
+                }
+            };
+            drop(permit);
+            outcome.import.accepted += r.accepted;
+            outcome.import.duplicates += r.duplicates;
+            outcome.import.released += r.released;
+            outcome.import.quarantined.extend(r.quarantined);
+            outcome.import.rejected.extend(r.rejected);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Syncs two in-process nodes over real QUIC on 127.0.0.1 (ephemeral ports): `a` initiates.

@@ -112,6 +112,42 @@ pub const MAX_OUTSTANDING_WANTS: usize = 200_000;
 /// a national node's ingest meets about 130,000 units' keys, most batches far fewer.
 pub const MAX_KEY_CACHE_COUNT: usize = 8_192;
 
+// ---- Sync sessions over the network: bounded work per peer, fair to the rest (issue 12) ----
+
+/// Longest a sync session may last in all, in milliseconds, counted from its start; no message
+/// extends it. A session cut at this bound loses nothing: what it imported is stored, and the
+/// next session reconciles what is left. Ten minutes carries a province's first full sync of
+/// tens of thousands of entries over a slow link in one or a few sessions.
+pub const MAX_SESSION_DURATION_MS: u64 = 10 * 60 * 1000;
+
+/// Longest a session may go without progress from the peer, in milliseconds: a message that
+/// moves the session on (the first hello, ranges, wants, entries, done). A repeated hello is
+/// not progress and resets nothing.
+pub const MAX_SESSION_IDLE_MS: u64 = 60 * 1000;
+
+/// Most sessions a node answers at once (peers that connect to it), over all peers. A peer
+/// that connects while they are all taken is told the node is busy and retries later.
+pub const MAX_ANSWERED_SESSIONS_COUNT: usize = 16;
+
+/// Most sessions a node answers at once for one peer unit: a second connection from a unit
+/// whose session is in progress is told the node is busy, so one member cannot take the
+/// slots of others.
+pub const MAX_SESSIONS_PER_PEER_COUNT: usize = 1;
+
+/// Most sessions a node runs at once towards its configured peers (as initiator).
+pub const MAX_DIALED_SESSIONS_COUNT: usize = 4;
+
+/// Most bytes one session holds received but not yet imported: the message being prepared and
+/// the one being read. A message whose length would take it over waits until what is held has
+/// been imported.
+pub const MAX_SESSION_BUFFERED_BYTES: usize = 2 * MAX_MESSAGE_BYTES;
+
+/// Most bytes all sessions together hold received but not yet imported. Reserved from the
+/// length prefix before a message's body is read; a session that cannot reserve imports what it
+/// holds first, then waits (within its deadline), so sessions never wait on each other in a
+/// circle.
+pub const MAX_BUFFERED_BYTES_TOTAL: usize = 64 * 1024 * 1024;
+
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);
@@ -121,3 +157,8 @@ const _: () = assert!(MAX_QUARANTINE_ENTRIES >= MAX_BATCH_ENTRIES);
 const _: () = assert!(MAX_QUARANTINE_AGE_MS > MAX_CLOCK_SKEW_MS);
 const _: () = assert!(MAX_QUARANTINE_SOURCE_BYTES <= u8::MAX as usize);
 const _: () = assert!((MAX_BENEFIT_VND as u128) * 2_500_000 < u64::MAX as u128 * 1000);
+const _: () = assert!(MAX_SESSION_IDLE_MS < MAX_SESSION_DURATION_MS);
+const _: () = assert!(MAX_SESSIONS_PER_PEER_COUNT <= MAX_ANSWERED_SESSIONS_COUNT);
+const _: () = assert!(MAX_SESSION_BUFFERED_BYTES >= MAX_MESSAGE_BYTES);
+const _: () = assert!(MAX_BUFFERED_BYTES_TOTAL >= MAX_SESSION_BUFFERED_BYTES);
+const _: () = assert!(MAX_BUFFERED_BYTES_TOTAL <= u32::MAX as usize);

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area.
 
 mod control;
+mod flood;
 mod nodes;
 mod quarantine;
 mod quic;

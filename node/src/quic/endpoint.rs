@@ -10,7 +10,8 @@
 //! preamble closes that connection with a [`CloseCode`] and a reason naming what was wrong; the
 //! endpoint keeps serving every other connection.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,9 +23,12 @@ use tokio::sync::{mpsc, Mutex, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::identity::{peer_of_certificate, FederationVerifier, QuicIdentity};
+use super::lograte::{warn_limited, LogLimiter};
 use super::{
-    ALPN_PROTOCOL, CONNECT_TIMEOUT_MS, IDLE_TIMEOUT_MS, KEEP_ALIVE_INTERVAL_MS,
-    MAX_CONCURRENT_HANDSHAKES_COUNT, MAX_FRAME_BYTES, MAX_PENDING_ACCEPTS_COUNT,
+    ALPN_PROTOCOL, CONNECT_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS,
+    INCOMING_BUFFER_BYTES, KEEP_ALIVE_INTERVAL_MS, MAX_CONCURRENT_HANDSHAKES_COUNT,
+    MAX_FRAME_BYTES, MAX_HANDSHAKES_PER_ADDRESS_COUNT, MAX_INCOMING_COUNT,
+    MAX_PENDING_ACCEPTS_COUNT, RECEIVE_WINDOW_BYTES,
 };
 
 /// Why an endpoint could not be set up.
@@ -101,6 +105,20 @@ pub enum ConnectError {
     },
 }
 
+impl ConnectError {
+    /// The peer's close code, if the peer closed the connection with one of ours during the
+    /// attempt (a busy node closes right after the preamble, which may race with it).
+    pub fn peer_close_code(&self) -> Option<CloseCode> {
+        match self {
+            Self::Connection {
+                source: ConnectionError::ApplicationClosed(close),
+                ..
+            } => CloseCode::from_code(close.error_code.into_inner()),
+            _ => None,
+        }
+    }
+}
+
 /// Why a frame could not be sent or received.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -167,6 +185,13 @@ pub enum CloseCode {
     ProtocolViolation,
     /// This node is shutting down.
     ShuttingDown,
+    /// This node is answering as many sessions as it may, or one with this peer's unit already:
+    /// try again later.
+    Busy,
+    /// The session reached its deadline (in all, or without progress).
+    SessionExpired,
+    /// This node failed while handling the session (its other sessions go on).
+    InternalError,
 }
 
 impl CloseCode {
@@ -179,6 +204,9 @@ impl CloseCode {
             Self::BadPreamble => 3,
             Self::ProtocolViolation => 4,
             Self::ShuttingDown => 5,
+            Self::Busy => 6,
+            Self::SessionExpired => 7,
+            Self::InternalError => 8,
         }
     }
 
@@ -191,6 +219,9 @@ impl CloseCode {
             Self::BadPreamble,
             Self::ProtocolViolation,
             Self::ShuttingDown,
+            Self::Busy,
+            Self::SessionExpired,
+            Self::InternalError,
         ]
         .into_iter()
         .find(|c| c.code() == code)
@@ -240,7 +271,11 @@ impl QuicEndpoint {
         let server =
             QuicServerConfig::try_from(server).map_err(|e| BindError::Quic(e.to_string()))?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
-        server.transport_config(transport.clone());
+        server
+            .transport_config(transport.clone())
+            .max_incoming(MAX_INCOMING_COUNT)
+            .incoming_buffer_size(INCOMING_BUFFER_BYTES)
+            .incoming_buffer_size_total(10 * INCOMING_BUFFER_BYTES);
 
         let mut client = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -320,7 +355,8 @@ impl QuicEndpoint {
     }
 
     /// How many incoming connection attempts failed or were refused so far (bad key, revoked,
-    /// outside the federation, bad preamble, timed out, too many at once).
+    /// outside the federation, bad preamble, timed out, too many at once in all or from one
+    /// address). Retries asked of unvalidated addresses are not counted.
     pub fn handshakes_refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
@@ -368,7 +404,12 @@ impl PeerConnection {
                 connection: connection.clone(),
                 send,
             },
-            receiver: FrameReceiver { connection, recv },
+            receiver: FrameReceiver {
+                connection,
+                recv,
+                header: [0; 4],
+                header_got: 0,
+            },
         }
     }
 
@@ -470,6 +511,10 @@ impl FrameSender {
 pub struct FrameReceiver {
     connection: quinn::Connection,
     recv: quinn::RecvStream,
+    /// The length prefix being read, kept across cancellations of
+    /// [`FrameReceiver::recv_frame_len`].
+    header: [u8; 4],
+    header_got: usize,
 }
 
 impl FrameReceiver {
@@ -482,16 +527,29 @@ impl FrameReceiver {
     /// Not cancel-safe: a frame half read when the future is dropped is lost. Run it in its
     /// own task (see [`PeerConnection::split`]) rather than in a `select!` that may drop it.
     pub async fn recv_frame(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
-        let mut header = [0u8; 4];
-        match self.recv.read_exact(&mut header).await {
-            Ok(()) => {}
-            Err(ReadExactError::FinishedEarly(0)) => return Ok(None),
-            Err(ReadExactError::FinishedEarly(got)) => {
-                return Err(self.truncated(header.len(), got));
-            }
-            Err(ReadExactError::ReadError(e)) => return Err(read_error(e)),
+        match self.recv_frame_len().await? {
+            None => Ok(None),
+            Some(len) => self.recv_frame_body(len).await.map(Some),
         }
-        let len = u32::from_be_bytes(header) as usize;
+    }
+
+    /// Reads the next frame's length prefix only: `Ok(None)` when the peer finished its stream
+    /// cleanly between frames. A length over [`MAX_FRAME_BYTES`] closes the connection as in
+    /// [`FrameReceiver::recv_frame`]. Nothing is allocated, so a driver can reserve the bytes
+    /// before reading the body with [`FrameReceiver::recv_frame_body`].
+    ///
+    /// Cancel-safe: bytes of the prefix read before the future is dropped are kept for the next
+    /// call.
+    pub async fn recv_frame_len(&mut self) -> Result<Option<usize>, FrameError> {
+        while self.header_got < self.header.len() {
+            match self.recv.read(&mut self.header[self.header_got..]).await {
+                Ok(Some(n)) => self.header_got += n,
+                Ok(None) if self.header_got == 0 => return Ok(None),
+                Ok(None) => return Err(self.truncated(self.header.len(), self.header_got)),
+                Err(e) => return Err(read_error(e)),
+            }
+        }
+        let len = u32::from_be_bytes(self.header) as usize;
         if len > MAX_FRAME_BYTES {
             let error = FrameError::TooLarge {
                 len,
@@ -504,9 +562,16 @@ impl FrameReceiver {
             );
             return Err(error);
         }
-        let mut body = vec![0u8; len];
+        Ok(Some(len))
+    }
+
+    /// Reads the body of the frame whose length [`FrameReceiver::recv_frame_len`] returned.
+    /// Not cancel-safe.
+    pub async fn recv_frame_body(&mut self, len: usize) -> Result<Vec<u8>, FrameError> {
+        self.header_got = 0;
+        let mut body = vec![0u8; len.min(MAX_FRAME_BYTES)];
         match self.recv.read_exact(&mut body).await {
-            Ok(()) => Ok(Some(body)),
+            Ok(()) => Ok(body),
             Err(ReadExactError::FinishedEarly(got)) => Err(self.truncated(len, got)),
             Err(ReadExactError::ReadError(e)) => Err(read_error(e)),
         }
@@ -541,46 +606,120 @@ fn transport_config() -> Result<quinn::TransportConfig, BindError> {
         .keep_alive_interval(Some(Duration::from_millis(KEEP_ALIVE_INTERVAL_MS)))
         // One stream per connection, opened by the connecting side.
         .max_concurrent_bidi_streams(VarInt::from_u32(1))
-        .max_concurrent_uni_streams(VarInt::from_u32(0));
+        .max_concurrent_uni_streams(VarInt::from_u32(0))
+        .stream_receive_window(VarInt::from_u32(RECEIVE_WINDOW_BYTES))
+        .receive_window(VarInt::from_u32(RECEIVE_WINDOW_BYTES));
     Ok(transport)
 }
 
+/// Handshakes in progress per source IP address; a [`SourceSlot`] gives its place back when
+/// dropped, however its task ends.
+#[derive(Default)]
+struct PerSource(std::sync::Mutex<HashMap<IpAddr, usize>>);
+
+struct SourceSlot {
+    table: Arc<PerSource>,
+    ip: IpAddr,
+}
+
+impl PerSource {
+    fn take(self: &Arc<Self>, ip: IpAddr) -> Option<SourceSlot> {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = t.entry(ip).or_insert(0);
+        if *n >= MAX_HANDSHAKES_PER_ADDRESS_COUNT {
+            return None;
+        }
+        *n += 1;
+        Some(SourceSlot {
+            table: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut t = self.table.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = t.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                t.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Decides on each connection attempt at once: an address not yet validated is sent a retry
+/// (so a spoofed address costs one packet and no state); over the limit per address it is
+/// ignored, over the limit in all refused; otherwise its handshake and preamble run in their
+/// own task within [`HANDSHAKE_TIMEOUT_MS`]. Warnings are rate-limited.
 async fn accept_loop(
     endpoint: quinn::Endpoint,
     accepted: mpsc::Sender<PeerConnection>,
     refused: Arc<AtomicU64>,
 ) {
     let handshakes = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDSHAKES_COUNT));
+    let per_source = Arc::new(PerSource::default());
+    let log = Arc::new(LogLimiter::new());
     while let Some(incoming) = endpoint.accept().await {
         let remote = incoming.remote_address();
-        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
-            tracing::warn!(%remote, "refused a connection: too many handshakes in progress");
+        if !incoming.remote_address_validated() {
+            // Guaranteed allowed when the address is not validated; if not, drop it silently.
+            if let Err(e) = incoming.retry() {
+                e.into_incoming().ignore();
+            }
+            continue;
+        }
+        let Some(source_slot) = per_source.take(remote.ip()) else {
             refused.fetch_add(1, Ordering::Relaxed);
+            warn_limited!(log, "handshakes_per_address", %remote, limit = MAX_HANDSHAKES_PER_ADDRESS_COUNT, "ignored a connection attempt: too many handshakes from this address");
+            incoming.ignore();
+            continue;
+        };
+        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            refused.fetch_add(1, Ordering::Relaxed);
+            warn_limited!(log, "handshakes_total", %remote, limit = MAX_CONCURRENT_HANDSHAKES_COUNT, "refused a connection: too many handshakes in progress");
             incoming.refuse();
             continue;
         };
         let accepted = accepted.clone();
         let refused = refused.clone();
+        let log = log.clone();
         tokio::spawn(async move {
-            let _permit = permit;
-            let attempt = async {
-                let peer = handshake_incoming(incoming, remote).await?;
-                tracing::info!(%remote, peer = %peer.peer(), "accepted a peer");
-                // A full queue makes this wait, inside the timeout.
-                if accepted.send(peer).await.is_err() {
+            let result = tokio::time::timeout(
+                Duration::from_millis(HANDSHAKE_TIMEOUT_MS),
+                handshake_incoming(incoming, remote),
+            )
+            .await
+            .unwrap_or(Err(ConnectError::TimedOut {
+                addr: remote,
+                after_ms: HANDSHAKE_TIMEOUT_MS,
+            }));
+            // The handshake's slots are free whatever happens next.
+            drop(permit);
+            drop(source_slot);
+            let peer = match result {
+                Ok(peer) => peer,
+                Err(error) => {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    warn_limited!(log, "handshake_failed", %remote, %error, "refused an incoming connection");
+                    return;
+                }
+            };
+            tracing::info!(%remote, peer = %peer.peer(), "accepted a peer");
+            match accepted.try_send(peer) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(peer)) => {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    warn_limited!(log, "accept_queue_full", %remote, "closed a connection: too many waiting to be served");
+                    peer.close(
+                        CloseCode::Busy,
+                        "busy: too many connections waiting; try later",
+                    );
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
                     tracing::debug!(%remote, "endpoint dropped; connection discarded");
                 }
-                Ok::<(), ConnectError>(())
-            };
-            let result = tokio::time::timeout(Duration::from_millis(CONNECT_TIMEOUT_MS), attempt)
-                .await
-                .unwrap_or(Err(ConnectError::TimedOut {
-                    addr: remote,
-                    after_ms: CONNECT_TIMEOUT_MS,
-                }));
-            if let Err(error) = result {
-                tracing::warn!(%remote, %error, "refused an incoming connection");
-                refused.fetch_add(1, Ordering::Relaxed);
             }
         });
     }

@@ -13,6 +13,9 @@
 //!   bidirectional stream of length-prefixed frames per connection, each bounded by
 //!   [`MAX_FRAME_BYTES`] before anything is allocated.
 //! - [`Backoff`]: exponential reconnection delays with jitter from a seeded generator.
+//! - Before any of that, incoming attempts are bounded: a retry for an address not yet
+//!   validated, [`MAX_HANDSHAKES_PER_ADDRESS_COUNT`] per IP, [`MAX_CONCURRENT_HANDSHAKES_COUNT`]
+//!   in all, [`HANDSHAKE_TIMEOUT_MS`] each; warnings they cause are rate-limited ([`lograte`]).
 //!
 //! Nothing here knows the sync protocol: frames are opaque bytes that the driver hands to the
 //! sans-IO state machine.
@@ -20,6 +23,7 @@
 mod backoff;
 mod endpoint;
 mod identity;
+pub mod lograte;
 
 pub use backoff::{Backoff, RECONNECT_BASE_DELAY_MS, RECONNECT_MAX_DELAY_MS};
 pub use endpoint::{
@@ -42,17 +46,43 @@ pub const IDLE_TIMEOUT_MS: u64 = 60_000;
 /// [`IDLE_TIMEOUT_MS`], so a few lost keep-alives do not drop a live link).
 pub const KEEP_ALIVE_INTERVAL_MS: u64 = 15_000;
 
-/// Longest a connection attempt may take, from the first packet to both sides having checked
-/// each other and exchanged the stream preamble, in milliseconds. Applies to accepting too, so
-/// a peer that stalls its handshake cannot hold a slot for longer.
+/// Longest a connection attempt we make may take, from the first packet to both sides having
+/// checked each other and exchanged the stream preamble, in milliseconds.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 
-/// Most incoming handshakes in progress at once; further attempts are refused at once rather
-/// than queued.
-pub const MAX_CONCURRENT_HANDSHAKES_COUNT: usize = 32;
+/// Longest an incoming connection may take from its validated first packet to the end of the
+/// preamble exchange, in milliseconds; then it is dropped and its slot freed. Shorter than
+/// [`CONNECT_TIMEOUT_MS`]: a real handshake takes a few round trips, and a stalled one must
+/// not hold a slot for long.
+pub const HANDSHAKE_TIMEOUT_MS: u64 = 5_000;
 
-/// Most accepted connections waiting for [`QuicEndpoint::accept`] to take them; while full, new
-/// handshakes wait (and time out after [`CONNECT_TIMEOUT_MS`]).
+/// Most incoming handshakes in progress at once, from all addresses; further attempts are
+/// refused at once rather than queued. Each costs a few kilobytes until
+/// [`HANDSHAKE_TIMEOUT_MS`].
+pub const MAX_CONCURRENT_HANDSHAKES_COUNT: usize = 256;
+
+/// Most incoming handshakes in progress at once from one IP address (any port): one source
+/// cannot take the slots of the rest. Ignored beyond it (no packet in answer). A real node
+/// makes one connection at a time; several offices behind one NAT rarely handshake in the same
+/// second, so 8 leaves room for them.
+pub const MAX_HANDSHAKES_PER_ADDRESS_COUNT: usize = 8;
+
+/// Most connection attempts quinn keeps waiting for the accepting task to decide on (its
+/// `max_incoming`); each is decided at once (accepted, refused, ignored or sent a retry), so
+/// this only bounds a burst.
+pub const MAX_INCOMING_COUNT: usize = 2 * MAX_CONCURRENT_HANDSHAKES_COUNT;
+
+/// Most bytes quinn buffers for one attempt not yet decided on (its `incoming_buffer_size`),
+/// and ten times that for all of them.
+pub const INCOMING_BUFFER_BYTES: u64 = 64 * 1024;
+
+/// Most bytes a peer may have in flight towards us on the session stream, unread (quinn's
+/// stream and connection receive windows): one frame and its length prefix. Bounds what the
+/// transport buffers per connection, before the driver's own budget.
+pub const RECEIVE_WINDOW_BYTES: u32 = MAX_FRAME_BYTES as u32 + 4;
+
+/// Most accepted connections waiting for [`QuicEndpoint::accept`] to take them; while full, a
+/// newly accepted peer is closed with [`CloseCode::Busy`] instead of waiting.
 pub const MAX_PENDING_ACCEPTS_COUNT: usize = 16;
 
 /// The ALPN protocol name both sides require.
@@ -60,6 +90,8 @@ pub const ALPN_PROTOCOL: &[u8] = b"sangkien/1";
 
 const _: () = assert!(KEEP_ALIVE_INTERVAL_MS * 2 < IDLE_TIMEOUT_MS);
 const _: () = assert!(CONNECT_TIMEOUT_MS < IDLE_TIMEOUT_MS);
+const _: () = assert!(HANDSHAKE_TIMEOUT_MS <= CONNECT_TIMEOUT_MS);
+const _: () = assert!(MAX_HANDSHAKES_PER_ADDRESS_COUNT < MAX_CONCURRENT_HANDSHAKES_COUNT);
 const _: () = assert!(MAX_FRAME_BYTES >= 2 * sync_protocol::limits::MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_FRAME_BYTES <= u32::MAX as usize);
 

@@ -26,7 +26,9 @@ mod session;
 
 pub use message::{Bound, Message, MessageError, Range, RangePayload};
 pub use range::{fingerprint, Fingerprint, IdPrefix, SyncKey, ID_PREFIX_BYTES};
-pub use session::{Event, Role, SessionStats, SyncSession, SyncSource, SESSION_TIMEOUT_MS};
+pub use session::{
+    Deadlines, Event, Role, SessionStats, SyncSession, SyncSource, SESSION_TIMEOUT_MS,
+};
 
 #[cfg(test)]
 mod tests;

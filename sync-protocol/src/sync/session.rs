@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use crate::ids::{EntryHash, FederationId};
 use crate::limits::{
     MAX_IDS_COUNT, MAX_MESSAGE_BYTES, MAX_MESSAGE_ENTRIES, MAX_OUTSTANDING_WANTS, MAX_RANGES_COUNT,
+    MAX_SESSION_DURATION_MS, MAX_SESSION_IDLE_MS,
 };
 
 use super::message::{Bound, Message, Range, RangePayload, SYNC_VERSION};
@@ -16,8 +17,29 @@ pub const BRANCHING: usize = 16;
 pub const ID_LIST_THRESHOLD: usize = 2 * BRANCHING;
 /// Most hashes sent as one id list on the cursor fast path; more go by fingerprint.
 pub const MAX_CURSOR_ID_LIST: usize = 4_096;
-/// A session with no message for this long times out.
-pub const SESSION_TIMEOUT_MS: u64 = 60_000;
+/// A session with no progress from the peer for this long times out
+/// ([`MAX_SESSION_IDLE_MS`]).
+pub const SESSION_TIMEOUT_MS: u64 = MAX_SESSION_IDLE_MS;
+
+/// A session's two time bounds, in milliseconds: in all from its start (no message extends it)
+/// and without progress from the peer. The defaults are the limits
+/// [`MAX_SESSION_DURATION_MS`] and [`MAX_SESSION_IDLE_MS`]; a driver may pass shorter ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Longest the session may last, counted from [`SyncSession::new`].
+    pub total_ms: u64,
+    /// Longest the peer may go without moving the session on.
+    pub idle_ms: u64,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Self {
+            total_ms: MAX_SESSION_DURATION_MS,
+            idle_ms: MAX_SESSION_IDLE_MS,
+        }
+    }
+}
 
 /// What a side offers: the sorted keys of the entries it holds that the peer should hold, and
 /// their bytes. Scope is the source's business: it offers nothing the peer should not hold.
@@ -46,7 +68,7 @@ pub enum Event {
     Finished(SessionStats),
     /// The peer broke the protocol; the driver closes the connection.
     Misbehaved(String),
-    /// No message for [`SESSION_TIMEOUT_MS`].
+    /// No progress for [`Deadlines::idle_ms`], or the session reached [`Deadlines::total_ms`].
     TimedOut,
 }
 
@@ -95,13 +117,28 @@ pub struct SyncSession {
     /// Our offered keys by id, built on the first want.
     by_prefix: Option<BTreeMap<IdPrefix, EntryHash>>,
     reconciled: bool,
-    deadline_ms: u64,
+    /// The end of the session in all, fixed at its start.
+    end_ms: u64,
+    /// The end of the idle bound, moved by progress only.
+    idle_deadline_ms: u64,
+    idle_ms: u64,
     stats: SessionStats,
 }
 
 impl SyncSession {
-    /// A session on one side.
+    /// A session on one side, with the default [`Deadlines`].
     pub fn new(role: Role, federation: FederationId, now_ms: u64) -> Self {
+        Self::with_deadlines(role, federation, now_ms, Deadlines::default())
+    }
+
+    /// A session on one side that ends at `now_ms + deadlines.total_ms` whatever the peer
+    /// sends, or earlier after `deadlines.idle_ms` without progress.
+    pub fn with_deadlines(
+        role: Role,
+        federation: FederationId,
+        now_ms: u64,
+        deadlines: Deadlines,
+    ) -> Self {
         Self {
             role,
             state: match role {
@@ -114,7 +151,9 @@ impl SyncSession {
             wanted: BTreeSet::new(),
             by_prefix: None,
             reconciled: false,
-            deadline_ms: now_ms.saturating_add(SESSION_TIMEOUT_MS),
+            end_ms: now_ms.saturating_add(deadlines.total_ms),
+            idle_deadline_ms: now_ms.saturating_add(deadlines.idle_ms),
+            idle_ms: deadlines.idle_ms,
             stats: SessionStats::default(),
         }
     }
@@ -155,7 +194,7 @@ impl SyncSession {
             None => split_ranges(keys, Bound::Infinity),
         };
         self.state = State::Reconciling;
-        self.deadline_ms = now_ms.saturating_add(SESSION_TIMEOUT_MS);
+        self.idle_deadline_ms = now_ms.saturating_add(self.idle_ms);
         self.queue(Message::Hello {
             version: SYNC_VERSION,
             federation: self.federation,
@@ -169,7 +208,16 @@ impl SyncSession {
         if matches!(self.state, State::Failed | State::Finished) {
             return;
         }
-        self.deadline_ms = now_ms.saturating_add(SESSION_TIMEOUT_MS);
+        // Past its end or its idle bound, a session takes nothing more, whatever arrives.
+        if now_ms >= self.deadline_ms() {
+            return self.handle_timeout(now_ms);
+        }
+        // Progress moves the idle bound (never the end); a repeated hello is not progress.
+        let repeated_hello =
+            self.state == State::Reconciling && matches!(message, Message::Hello { .. });
+        if !repeated_hello {
+            self.idle_deadline_ms = now_ms.saturating_add(self.idle_ms).min(self.end_ms);
+        }
         self.stats.messages_received += 1;
         self.stats.bytes_received += message.encode().len() as u64;
         match (self.state, message) {
@@ -248,7 +296,7 @@ impl SyncSession {
     /// Feeds the passage of time.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         if matches!(self.state, State::Reconciling | State::AwaitingHello)
-            && now_ms >= self.deadline_ms
+            && now_ms >= self.deadline_ms()
         {
             self.state = State::Failed;
             self.events.push_back(Event::TimedOut);
@@ -257,7 +305,13 @@ impl SyncSession {
 
     /// When [`SyncSession::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<u64> {
-        matches!(self.state, State::Reconciling | State::AwaitingHello).then_some(self.deadline_ms)
+        matches!(self.state, State::Reconciling | State::AwaitingHello)
+            .then_some(self.deadline_ms())
+    }
+
+    /// The earlier of the session's end and its idle bound.
+    fn deadline_ms(&self) -> u64 {
+        self.idle_deadline_ms.min(self.end_ms)
     }
 
     /// The next message to send.

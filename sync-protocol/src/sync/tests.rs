@@ -375,3 +375,78 @@ proptest! {
         }
     }
 }
+
+// ---- Session deadlines (issue 12): a fixed end that no message moves ----
+
+/// A hello that leaves the responder waiting for an entry it lacks, so the session stays open.
+fn open_hello() -> Message {
+    Message::Hello {
+        version: 1,
+        federation: FED,
+        cursor_ms: None,
+        ranges: vec![Range {
+            upper: Bound::Infinity,
+            payload: RangePayload::IdList(vec![IdPrefix([9; 16])]),
+        }],
+    }
+}
+
+#[test]
+fn re_sent_hellos_do_not_extend_a_session() {
+    let (a, _) = sets(10, &[], &[]);
+    let deadlines = Deadlines {
+        total_ms: 10_000,
+        idle_ms: 3_000,
+    };
+    let mut s = SyncSession::with_deadlines(Role::Responder, FED, 0, deadlines);
+    s.handle_message(0, open_hello(), &a);
+    while s.poll_transmit().is_some() {}
+    assert_eq!(s.poll_event(), None);
+    // A hello every second: not progress, so the idle bound set by the first one holds.
+    for t in [1_000, 2_000, 2_999] {
+        s.handle_message(t, open_hello(), &a);
+        s.handle_timeout(t);
+        assert_eq!(s.poll_event(), None, "at {t} ms");
+        assert_eq!(s.poll_timeout(), Some(3_000));
+    }
+    s.handle_message(3_000, open_hello(), &a);
+    assert_eq!(s.poll_event(), Some(Event::TimedOut));
+    assert!(!s.is_finished());
+}
+
+#[test]
+fn progress_moves_the_idle_bound_but_never_the_end() {
+    let (a, _) = sets(10, &[], &[]);
+    let deadlines = Deadlines {
+        total_ms: 10_000,
+        idle_ms: 3_000,
+    };
+    let mut s = SyncSession::with_deadlines(Role::Responder, FED, 0, deadlines);
+    s.handle_message(0, open_hello(), &a);
+    let step = Message::Ranges(vec![Range {
+        upper: Bound::Infinity,
+        payload: RangePayload::Skip,
+    }]);
+    // Progress every two seconds: the idle bound is never reached...
+    for t in [2_000, 4_000, 6_000, 8_000] {
+        s.handle_message(t, step.clone(), &a);
+        s.handle_timeout(t);
+        assert_eq!(s.poll_event(), None, "at {t} ms");
+    }
+    // ...but the end stays where the session's start put it: at N - 1 still open, at N over.
+    assert_eq!(s.poll_timeout(), Some(10_000));
+    s.handle_message(9_999, step.clone(), &a);
+    s.handle_timeout(9_999);
+    assert_eq!(s.poll_event(), None);
+    assert_eq!(s.poll_timeout(), Some(10_000));
+    s.handle_message(10_000, step, &a);
+    assert_eq!(s.poll_event(), Some(Event::TimedOut));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn the_default_deadlines_are_the_limits() {
+    let d = Deadlines::default();
+    assert_eq!(d.total_ms, crate::limits::MAX_SESSION_DURATION_MS);
+    assert_eq!(d.idle_ms, crate::limits::MAX_SESSION_IDLE_MS);
+}
