@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::directory::{Directory, KeyProblem};
+use crate::directory::{Directory, KeyProblem, KeyUse};
 use crate::entry::{
     Binding, Decision, DecisionKind, Entry, EntryBody, Projection, RecordChange, RecordKind,
     UnitRole,
@@ -424,7 +424,14 @@ impl<L: EntryLookup> Verifier<'_, L> {
             }
             return Ok(());
         }
-        self.key(e.author(), &e.key(), e.time_ms())?;
+        // Certificates, and a unit's revocation of its own key, are judged without
+        // self-revocations (see `directory`): a unit's own key cannot void what it certified.
+        let usage = match e.body() {
+            EntryBody::Certificate(_) => KeyUse::Certify,
+            EntryBody::Revocation(r) if r.unit == *e.author() => KeyUse::Certify,
+            _ => KeyUse::Sign,
+        };
+        self.key(e.author(), &e.key(), e.time_ms(), usage)?;
         match e.body() {
             EntryBody::Genesis(_) => Ok(()),
             EntryBody::Certificate(c) => self.certificate(e, c),
@@ -458,8 +465,8 @@ impl<L: EntryLookup> Verifier<'_, L> {
         }
     }
 
-    fn key(&self, unit: &UnitId, key: &UnitKey, t: u64) -> Result<(), VerifyError> {
-        match self.directory.key_valid_at(unit, key, t) {
+    fn key(&self, unit: &UnitId, key: &UnitKey, t: u64, usage: KeyUse) -> Result<(), VerifyError> {
+        match self.directory.key_valid_for(unit, key, t, usage) {
             Ok(()) => Ok(()),
             Err(KeyProblem::Unknown) => {
                 let reason = RejectReason::NotChainedToRoot {
@@ -549,10 +556,12 @@ impl<L: EntryLookup> Verifier<'_, L> {
             .into());
         }
         if c.replaces.is_none() {
+            // Another first certificate of the unit makes this one a takeover; the unit's own
+            // rotations and moves (which replace) do not.
             let other = self
                 .directory
                 .certificates_of(&c.unit)
-                .any(|r| r.hash != e.hash());
+                .any(|r| r.hash != e.hash() && r.cert.replaces.is_none());
             if other {
                 return Err(RejectReason::CertificateTakeover {
                     unit: c.unit.clone(),
@@ -890,7 +899,20 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 }
             }
         };
-        if t < state_time {
+        // Clocks differ: an entry may be dated up to MAX_CLOCK_SKEW_MS ahead, so a decision may
+        // be dated that much before what it follows without blocking the next level until the
+        // previous signer's clock is reached. A key with a revocation on record gets no such
+        // allowance (it bounds how far a thief can back-date).
+        let slack = if self
+            .directory
+            .revocations_of(e.author(), &e.key())
+            .is_empty()
+        {
+            MAX_CLOCK_SKEW_MS
+        } else {
+            0
+        };
+        if t.saturating_add(slack) < state_time {
             return Err(RejectReason::DecisionBackdated("the state it judges").into());
         }
         // Order in the chain.
@@ -918,7 +940,7 @@ impl<L: EntryLookup> Verifier<'_, L> {
                     )
                     .into());
                 };
-                if t < p.time_ms() {
+                if t.saturating_add(slack) < p.time_ms() {
                     return Err(RejectReason::DecisionBackdated("the previous decision").into());
                 }
                 Some((p.author().clone(), pd.kind))
