@@ -250,6 +250,20 @@ pub enum RejectReason {
         /// the assigner
         owner: UnitId,
     },
+    /// An initiative, projection or target under a programme launched by a unit that is not
+    /// the unit itself nor one of its ancestors: a unit launches programmes for its own
+    /// subtree only.
+    #[error(
+        "programme {programme} was launched by {launcher}, which has no authority over {unit}"
+    )]
+    ProgrammeOutsideAuthority {
+        /// the programme
+        programme: RecordId,
+        /// the unit that launched it
+        launcher: UnitId,
+        /// the unit whose record names it
+        unit: UnitId,
+    },
     /// A decision or projection on a record that is not an initiative.
     #[error("record {0} is not an initiative")]
     NotAnInitiative(RecordId),
@@ -720,6 +734,9 @@ impl<L: EntryLookup> Verifier<'_, L> {
                     }
                     .into());
                 }
+                if let Some(programme) = i.programme {
+                    self.programme_authority(programme, owner, t)?;
+                }
                 let parent = self.directory.parent_at(owner, t);
                 if parent != Some(&i.superior) {
                     return Err(RejectReason::SuperiorNotParent {
@@ -731,6 +748,7 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 }
             }
             RecordContent::Target(tg) => {
+                self.programme_authority(tg.programme, owner, t)?;
                 for unit in tg.assignments.keys() {
                     if self.directory.parent_at(unit, t) != Some(owner) {
                         return Err(RejectReason::TargetNotChild {
@@ -744,6 +762,42 @@ impl<L: EntryLookup> Verifier<'_, L> {
             RecordContent::Programme(_) => {}
         }
         Ok(())
+    }
+
+    /// A record of `unit` may name a programme only if the programme's launcher is `unit` or
+    /// one of its ancestors at `t`. A programme not held here is not waited for: where the
+    /// record is in scope, a programme it may name is in scope too, and `verify` re-checks a
+    /// stored record when it is complete.
+    fn programme_authority(
+        &self,
+        programme: RecordId,
+        unit: &UnitId,
+        t: u64,
+    ) -> Result<(), VerifyError> {
+        let (_, header) = self.header(&programme)?;
+        match header {
+            Some(h) if h.kind == RecordKind::Programme => {
+                if self.directory.is_self_or_ancestor_at(&h.owner, unit, t) {
+                    Ok(())
+                } else {
+                    Err(RejectReason::ProgrammeOutsideAuthority {
+                        programme,
+                        launcher: h.owner,
+                        unit: unit.clone(),
+                    }
+                    .into())
+                }
+            }
+            Some(_) => Err(RejectReason::BadContent {
+                record: programme,
+                error: ContentError::Invalid {
+                    field: "programme",
+                    reason: "names a record that is not a programme".into(),
+                },
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 
     /// Whether this verifier should hold the private part of a confidential initiative of
@@ -811,6 +865,9 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 "only confidential initiatives have projections",
             )
             .into());
+        }
+        if let Some(programme) = p.programme {
+            self.programme_authority(programme, &h.owner, e.time_ms())?;
         }
         if !self.holds_private(&h.owner, e.time_ms()) {
             return Ok(());

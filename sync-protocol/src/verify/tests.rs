@@ -1704,3 +1704,56 @@ fn a_decision_dated_a_little_ahead_does_not_block_the_next_level() {
         )
     });
 }
+
+#[test]
+fn a_districts_programme_reaches_only_its_subtree_and_its_ancestors() {
+    let mut fed = Federation::new();
+    let base = fed.clone();
+    let (programme, entry) = fed.new_programme("ldld-tuy-hoa", "01 triệu sáng kiến");
+    fed.import_ok(vec![entry.clone()]);
+    let now = fed.now_ms();
+    for (u, holds) in [
+        ("ldld-tuy-hoa", true),
+        ("cdcs-a", true),
+        ("ldld-phu-yen", true),
+        ("tld", true),
+        ("ldld-tra-vinh", false),
+        ("ldld-tp-tra-vinh", false),
+        ("cdcs-c", false),
+        ("cdcs-dien-luc-phu-yen", false),
+    ] {
+        let got = crate::scope::in_scope(&fed.directory, &unit(u), &entry, None, now);
+        assert_eq!(got, holds, "{u}");
+    }
+    // A node outside the district refuses it.
+    let mut outside = fed.clone();
+    outside.store = base.store.clone();
+    outside.directory = base.directory.clone();
+    let outcome = outside.import_as(Some(&unit("cdcs-c")), vec![entry]);
+    assert!(
+        matches!(
+            &outcome.rejected[..],
+            [(_, RejectReason::OutOfScope { .. })]
+        ),
+        "{outcome:?}"
+    );
+    // A unit of the district may take part in it.
+    let (r, change) = fed.new_initiative("cdcs-a", "Sáng kiến trong chương trình", false);
+    fed.import_ok(change);
+    let joined = fed.edit_initiative(r, |i| {
+        i.programme = Some(programme);
+        i.phase = 1;
+    });
+    fed.import_ok(vec![joined]);
+    // A unit of another province may not.
+    let (r, change) = fed.new_initiative("cdcs-c", "Sáng kiến ngoài chương trình", false);
+    fed.import_ok(change);
+    let outsider = fed.edit_initiative(r, |i| {
+        i.programme = Some(programme);
+        i.phase = 1;
+    });
+    check_rejected(&mut fed, &outsider, |reason| {
+        matches!(reason, RejectReason::ProgrammeOutsideAuthority { programme: p, launcher, unit: u }
+            if *p == programme && *launcher == unit("ldld-tuy-hoa") && *u == unit("cdcs-c"))
+    });
+}
