@@ -14,10 +14,12 @@
 //! - a **self-revocation** (signed by the revoked unit itself) takes effect no earlier than its
 //!   own time, whatever `effective_ms` says, and never voids a certificate: it ends the key's
 //!   own record changes, decisions, projections and revocations only. A unit's own (possibly
-//!   stolen) key therefore cannot void what its children were certified with;
+//!   stolen) key therefore cannot void what its children were certified with. It is void once
+//!   the parent has spoken: the key rotated away, or revoked by an ancestor;
 //! - a revocation by an **ancestor** may reach back (`effective_ms` before its own time): it
 //!   ends the key's own signatures from `effective_ms` and voids the certificates that key
-//!   signed from `effective_ms` on (certificates it signed before stay valid).
+//!   signed from `effective_ms` on (certificates it signed before stay valid). A reaching-back
+//!   revocation signed by a key that an ancestor has since revoked is void, whenever dated.
 
 use std::collections::BTreeMap;
 
@@ -64,6 +66,9 @@ pub enum KeyProblem {
     Revoked {
         /// when the revocation took effect
         effective_ms: u64,
+        /// whether only the unit's own revocation says so (the parent may still void it by
+        /// rotating or revoking the key: see the module doc)
+        by_self_only: bool,
     },
     /// The certificate was signed by a key that was not valid then (revoked, rotated away):
     /// nothing it certified is valid.
@@ -235,7 +240,7 @@ impl Directory {
     }
 
     /// The earliest effective time, at or before `t_ms`, of a revocation of (unit, key) that
-    /// counts for `usage`: signed by a key valid when it signed.
+    /// counts for `usage` (see the module doc).
     fn revoked_at(
         &self,
         unit: &UnitId,
@@ -243,33 +248,74 @@ impl Directory {
         t_ms: u64,
         usage: KeyUse,
         depth: usize,
-    ) -> Option<u64> {
+    ) -> Option<(u64, bool)> {
         let list = self.revoked.get(&(unit.clone(), *key))?;
-        list.iter()
+        let counted: Vec<&RevocationRecord> = list
+            .iter()
             .filter(|r| r.effective_ms <= t_ms)
             .filter(|r| usage == KeyUse::Sign || !r.by_self)
-            .filter(|r| {
-                // Past the depth bound a revocation counts: revocations only remove.
-                depth >= MAX_TREE_DEPTH || {
-                    // A self-revocation's signer is judged without self-revocations (else it
-                    // would void itself); an ancestor's revocation is a signature like any other.
-                    let signer_use = if r.by_self {
-                        KeyUse::Certify
-                    } else {
-                        KeyUse::Sign
-                    };
-                    self.key_valid_at_depth(
+            .filter(|r| self.revocation_counts(unit, key, r, depth))
+            .collect();
+        let effective = counted.iter().map(|r| r.effective_ms).min()?;
+        Some((effective, counted.iter().all(|r| r.by_self)))
+    }
+
+    /// Whether a recorded revocation of (unit, key) counts. Past the depth bound it does:
+    /// revocations only remove.
+    fn revocation_counts(
+        &self,
+        unit: &UnitId,
+        key: &UnitKey,
+        r: &RevocationRecord,
+        depth: usize,
+    ) -> bool {
+        if depth >= MAX_TREE_DEPTH {
+            return true;
+        }
+        if r.by_self {
+            // The parent's word replaces the key's own: a self-revocation is void once the
+            // key has been rotated away or revoked by an ancestor. Its signer is judged
+            // without self-revocations (else it would void itself).
+            !self.superseded(unit, key, depth)
+                && self
+                    .key_valid_at_depth(
                         &r.signer,
                         &r.signer_key,
                         r.time_ms,
-                        signer_use,
+                        KeyUse::Certify,
                         depth + 1,
                     )
                     .is_ok()
-                }
-            })
-            .map(|r| r.effective_ms)
-            .min()
+        } else {
+            // A revocation reaching back before its own time, signed by a key an ancestor has
+            // since revoked, is void: a compromised key's retroactive judgements do not stand.
+            if r.effective_ms < r.time_ms
+                && self.revoked_by_ancestor(&r.signer, &r.signer_key, depth + 1)
+            {
+                return false;
+            }
+            self.key_valid_at_depth(&r.signer, &r.signer_key, r.time_ms, KeyUse::Sign, depth + 1)
+                .is_ok()
+        }
+    }
+
+    /// Whether (unit, key) carries a revocation by an ancestor that counts, at any time.
+    fn revoked_by_ancestor(&self, unit: &UnitId, key: &UnitKey, depth: usize) -> bool {
+        self.revoked.get(&(unit.clone(), *key)).is_some_and(|list| {
+            list.iter()
+                .any(|r| !r.by_self && self.revocation_counts(unit, key, r, depth))
+        })
+    }
+
+    /// Whether the parent has spoken about (unit, key): every certificate of that key was
+    /// replaced (rotation), or an ancestor revoked it.
+    fn superseded(&self, unit: &UnitId, key: &UnitKey, depth: usize) -> bool {
+        let mut with_key = self
+            .certificates_of(unit)
+            .filter(|c| c.cert.key == *key)
+            .peekable();
+        let rotated = with_key.peek().is_some() && with_key.all(|c| c.until_ms.is_some());
+        rotated || self.revoked_by_ancestor(unit, key, depth + 1)
     }
 
     fn key_valid_at_depth(
@@ -280,8 +326,11 @@ impl Directory {
         usage: KeyUse,
         depth: usize,
     ) -> Result<(), KeyProblem> {
-        if let Some(effective_ms) = self.revoked_at(unit, key, t_ms, usage, depth) {
-            return Err(KeyProblem::Revoked { effective_ms });
+        if let Some((effective_ms, by_self_only)) = self.revoked_at(unit, key, t_ms, usage, depth) {
+            return Err(KeyProblem::Revoked {
+                effective_ms,
+                by_self_only,
+            });
         }
         if *unit == self.genesis.root_unit && *key == self.genesis.root_key {
             return Ok(());

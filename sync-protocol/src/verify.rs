@@ -511,12 +511,28 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 until_ms,
             }
             .into()),
-            Err(KeyProblem::Revoked { effective_ms }) => Err(RejectReason::KeyRevoked {
-                unit: unit.clone(),
-                time_ms: t,
+            Err(KeyProblem::Revoked {
                 effective_ms,
+                by_self_only,
+            }) => {
+                let reason = RejectReason::KeyRevoked {
+                    unit: unit.clone(),
+                    time_ms: t,
+                    effective_ms,
+                };
+                if by_self_only {
+                    // Only the unit's own key says so: a rotation or an ancestor's revocation
+                    // of that key may still void it (see `directory`), so wait for one.
+                    return Err(self.missing(
+                        Missing::Certificate {
+                            unit: unit.clone(),
+                            key: *key,
+                        },
+                        reason,
+                    ));
+                }
+                Err(reason.into())
             }
-            .into()),
             Err(KeyProblem::IssuerInvalid { issuer }) => Err(RejectReason::IssuerKeyInvalid {
                 unit: unit.clone(),
                 issuer,

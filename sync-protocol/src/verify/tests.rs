@@ -1407,17 +1407,19 @@ fn a_stolen_key_revoking_itself_from_time_zero_does_not_void_its_children() {
     let base = fed.clone();
     let (r, change) = fed.new_initiative("cdcs-a", "Sáng kiến của công đoàn cơ sở", false);
     fed.import_ok(change.clone());
+    // Before the theft the district approved it.
+    let decided = fed.chain(r, None, &[("cdcs-a", Submit), ("ldld-tuy-hoa", Approve)]);
+    fed.import_ok(decided.clone());
     // The thief dates the self-revocation as early as the key allows: its certificate.
     let district = unit("ldld-tuy-hoa");
     let certified_at = fed.directory.latest_cert(&district).unwrap().from_ms;
     let rev = self_revocation(&fed, "ldld-tuy-hoa", 0, certified_at);
     fed.import_ok(vec![rev.clone()]);
     // It ends the district's key from its own time, no earlier...
-    let recorded = fed
-        .directory
-        .revocations_of(&district, &key_hex(&fed, "ldld-tuy-hoa"));
+    let old_key = key_hex(&fed, "ldld-tuy-hoa");
+    let recorded = fed.directory.revocations_of(&district, &old_key);
     assert_eq!(recorded[0].effective_ms, certified_at);
-    // ...and voids no certificate: the children's keys and records stay valid.
+    // ...and voids no certificate: the children's keys stay valid, they register and submit.
     for child in ["cdcs-a", "cdcs-b"] {
         let k = key_hex(&fed, child);
         assert_eq!(
@@ -1425,27 +1427,35 @@ fn a_stolen_key_revoking_itself_from_time_zero_does_not_void_its_children() {
             Ok(())
         );
     }
+    let (r2, change2) = fed.new_initiative("cdcs-b", "Sáng kiến mới", false);
+    fed.import_ok(change2.clone());
+    let submit2 = fed.chain(r2, None, &[("cdcs-b", Submit)]);
+    fed.import_ok(submit2.clone());
+    // The district's own key signs nothing more; until the province speaks, its earlier
+    // decision is void too (the window the analysis names).
+    let b = fed.binding(r2);
+    // (It waits: the parent may still void the self-revocation; complete, it is refused.)
+    let stolen = fed.decide("ldld-tuy-hoa", r2, Approve, b, Some(submit2[0].hash()));
+    assert!(matches!(
+        fed.verify(&stolen),
+        Err(VerifyError::Waiting(Missing::Certificate { .. }))
+    ));
+    assert!(matches!(
+        fed.verify_with(&stolen, true),
+        Err(VerifyError::Rejected(RejectReason::KeyRevoked { .. }))
+    ));
+    assert!(!fed.verify_record(r).is_valid());
+    // The province rotates the district's key: the self-revocation is void (the parent's word
+    // replaces the key's own), the earlier decision stands, the new key decides and certifies.
+    let rotation = fed.rotate_key("ldld-tuy-hoa");
+    fed.import_ok(vec![rotation.clone()]);
     assert!(
         fed.verify_record(r).is_valid(),
         "{:?}",
         fed.verify_record(r).problems
     );
-    // The children still register and submit.
-    let (r2, change2) = fed.new_initiative("cdcs-b", "Sáng kiến mới", false);
-    fed.import_ok(change2.clone());
-    let submit = fed.chain(r, None, &[("cdcs-a", Submit)]);
-    fed.import_ok(submit.clone());
-    // The district's own key signs nothing more.
-    let b = fed.binding(r);
-    let stolen = fed.decide("ldld-tuy-hoa", r, Approve, b, Some(submit[0].hash()));
-    check_rejected(&mut fed, &stolen, |reason| {
-        matches!(reason, RejectReason::KeyRevoked { .. })
-    });
-    // The province rotates the district's key: the new key decides and certifies.
-    let rotation = fed.rotate_key("ldld-tuy-hoa");
-    fed.import_ok(vec![rotation.clone()]);
-    let b = fed.binding(r);
-    let approve = fed.decide("ldld-tuy-hoa", r, Approve, b, Some(submit[0].hash()));
+    let b = fed.binding(r2);
+    let approve = fed.decide("ldld-tuy-hoa", r2, Approve, b, Some(submit2[0].hash()));
     fed.import_ok(vec![approve.clone()]);
     let newcomer = fed.certify(
         "ldld-tuy-hoa",
@@ -1458,29 +1468,43 @@ fn a_stolen_key_revoking_itself_from_time_zero_does_not_void_its_children() {
     fed.import_ok(change3.clone());
     let report =
         crate::audit::verify_store(&fed.store, &fed.directory, None, fed.now_ms()).unwrap();
+    assert!(report.records.iter().all(|r| r.is_valid()));
+    // The thief's revocation itself is reported (its key was rotated away), nothing else.
     assert!(
-        report.trust_problems.is_empty(),
+        report
+            .trust_problems
+            .iter()
+            .all(|p| p.entry == Some(rev.hash())),
         "{:?}",
         report.trust_problems
     );
-    assert!(report.records.iter().all(|r| r.is_valid()));
     assert_eq!(
-        fed.verify_record(r).approval_of_current_state(),
+        fed.verify_record(r2).approval_of_current_state(),
         Ok((Approve, district.clone()))
     );
     // Whatever order a node receives all this in, it ends the same.
     let mut all = vec![rev, rotation, approve, newcomer];
     all.extend(change.iter().cloned());
-    all.extend(submit);
+    all.extend(decided);
+    all.extend(submit2);
     all.extend(change2);
     all.extend(change3);
+    let expected: Vec<_> = [r, r2]
+        .iter()
+        .map(|x| {
+            let rep = fed.verify_record(*x);
+            (rep.is_valid(), rep.chain, rep.status)
+        })
+        .collect();
     for f in delivered_in_every_order(&fed, &base, &all) {
-        assert_eq!(f.store.len().unwrap(), fed.store.len().unwrap());
-        for record in [r, r2] {
-            let (a, b) = (f.verify_record(record), fed.verify_record(record));
-            assert!(a.is_valid(), "{:?}", a.problems);
-            assert_eq!((a.chain, a.status), (b.chain, b.status));
-        }
+        let got: Vec<_> = [r, r2]
+            .iter()
+            .map(|x| {
+                let rep = f.verify_record(*x);
+                (rep.is_valid(), rep.chain, rep.status)
+            })
+            .collect();
+        assert_eq!(got, expected);
     }
 }
 
@@ -1497,8 +1521,19 @@ fn an_ancestors_revocation_reaches_back_and_a_thiefs_later_revocations_do_not_co
     );
     fed.import_ok(vec![innocent.clone()]);
     let theft = fed.tick();
-    // After it, the thief revokes an innocent child from time zero (as its parent may) and
-    // certifies a unit of its own.
+    // The thief revokes an innocent child from time zero (as its parent may), once dated
+    // before the theft and once after, and certifies a unit of its own.
+    let backdated_key = key_hex(&fed, "cdcs-b");
+    let backdated = {
+        let body = EntryBody::Revocation(Revocation {
+            unit: unit("cdcs-b"),
+            key: backdated_key,
+            effective_ms: 0,
+            reason: text("reason", "Giả mạo", MAX_NOTE_CHARS),
+        });
+        fed.author("ldld-tuy-hoa").sign(theft - 1, body)
+    };
+    fed.import_ok(vec![backdated.clone()]);
     let thief_revokes = fed.revoke("ldld-tuy-hoa", "cdcs-a", 0);
     fed.import_ok(vec![thief_revokes.clone()]);
     let forged = fed.certify(
@@ -1509,42 +1544,47 @@ fn an_ancestors_revocation_reaches_back_and_a_thiefs_later_revocations_do_not_co
     );
     fed.import_ok(vec![forged.clone()]);
     let child_key = key_hex(&fed, "cdcs-a");
+    let now = fed.now_ms();
     assert!(fed
         .directory
-        .key_valid_at(&unit("cdcs-a"), &child_key, fed.now_ms())
+        .key_valid_at(&unit("cdcs-a"), &child_key, now)
+        .is_err());
+    assert!(fed
+        .directory
+        .key_valid_at(&unit("cdcs-b"), &backdated_key, now)
         .is_err());
     // The province revokes the district's key from the theft on.
     let province = fed.revoke("ldld-phu-yen", "ldld-tuy-hoa", theft);
     fed.import_ok(vec![province.clone()]);
-    // The thief's revocation, signed after the theft, no longer counts; the forged unit is void;
-    // the unit certified before the theft is valid.
+    // The thief's revocations no longer count (one signed after the theft, the other reaching
+    // back, by a key an ancestor revoked); the forged unit is void; the unit certified before
+    // the theft is valid.
     let now = fed.now_ms();
-    assert_eq!(
-        fed.directory.key_valid_at(&unit("cdcs-a"), &child_key, now),
-        Ok(())
-    );
     let forged_key = key_hex(&fed, "cdcs-gia");
-    assert!(matches!(
-        fed.directory
-            .key_valid_at(&unit("cdcs-gia"), &forged_key, now),
-        Err(KeyProblem::IssuerInvalid { .. })
-    ));
     let before_key = key_hex(&fed, "cdcs-truoc");
-    assert_eq!(
-        fed.directory
-            .key_valid_at(&unit("cdcs-truoc"), &before_key, now),
-        Ok(())
-    );
-    // The same in every delivery order.
-    let all = vec![innocent, thief_revokes, forged, province];
-    for f in delivered_in_every_order(&fed, &base, &all) {
-        let d = &f.directory;
+    let check = |d: &Directory| {
         assert_eq!(d.key_valid_at(&unit("cdcs-a"), &child_key, now), Ok(()));
-        assert!(d.key_valid_at(&unit("cdcs-gia"), &forged_key, now).is_err());
+        assert_eq!(d.key_valid_at(&unit("cdcs-b"), &backdated_key, now), Ok(()));
+        // Void: refused on arrival after the province's revocation, or stored before it and
+        // void since.
+        let forged_now = d.key_valid_at(&unit("cdcs-gia"), &forged_key, now);
+        assert!(
+            matches!(
+                forged_now,
+                Err(KeyProblem::IssuerInvalid { .. } | KeyProblem::Unknown)
+            ),
+            "{forged_now:?}"
+        );
         assert_eq!(
             d.key_valid_at(&unit("cdcs-truoc"), &before_key, now),
             Ok(())
         );
+    };
+    check(&fed.directory);
+    // The same in every delivery order.
+    let all = vec![innocent, backdated, thief_revokes, forged, province];
+    for f in delivered_in_every_order(&fed, &base, &all) {
+        check(&f.directory);
     }
 }
 
