@@ -944,6 +944,25 @@ fn stolen_keys_forks_and_foreign_programmes_are_contained() {
     });
     import_ok(&mut province, vec![national_joined], "national programme");
 
+    // A submission dated four minutes ahead (a fast clock) does not block the district, whose
+    // decision by the correct clock comes "before" it.
+    let (r6, change6) = fed.new_initiative("cdcs-a", "Đồng hồ nhanh", false);
+    import_ok(&mut province, change6, "a fast clock's initiative");
+    let b6 = fed.binding(r6);
+    let body = fed.decision_body(r6, Submit, b6.clone(), None);
+    let ahead = fed.author("cdcs-a").sign(now() + 4 * 60 * 1000, body);
+    import_ok(&mut province, vec![ahead.clone()], "submission dated ahead");
+    let body = fed.decision_body(r6, Approve, b6, Some(ahead.hash()));
+    let approve6 = fed.author("ldld-tuy-hoa").sign(now(), body);
+    import_ok(
+        &mut province,
+        vec![approve6.clone()],
+        "decision after one dated ahead",
+    );
+    let rep = records::check(&province, r6, now()).unwrap();
+    assert_eq!(rep.chain, vec![ahead.hash(), approve6.hash()]);
+    classes += 1;
+
     // 4. The district's key is stolen again and revoked by the province; the thief back-dates
     // a decision (before the one it follows, or after the revocation).
     let theft = fed.tick();
