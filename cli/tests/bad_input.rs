@@ -1027,6 +1027,16 @@ fn stolen_keys_forks_and_foreign_programmes_are_contained() {
         "{err}"
     );
     assert!(out.contains("[tld]"), "{out}");
+    // `verify` reports the fork as a notice naming the decision the chain follows.
+    let o = run(&["verify"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("notice, the chain forks") && out.contains(&approve.hash().short()),
+        "{out}"
+    );
+    let o = run(&["--json", "verify"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["conflicts"][0]["chosen"], approve.hash().to_hex(), "{v}");
     let o = run(&["programme", "show"]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
