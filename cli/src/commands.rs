@@ -387,11 +387,7 @@ pub fn verify(ctx: &Ctx) -> Result<u8, Failure> {
 }
 
 pub fn verify_exit_code(report: &StoreReport) -> u8 {
-    let bad = report
-        .records
-        .iter()
-        .any(|r| !r.is_valid() || !r.conflicts.is_empty())
-        || !report.trust_problems.is_empty();
+    let bad = report.records.iter().any(|r| !r.is_valid()) || !report.trust_problems.is_empty();
     u8::from(bad)
 }
 
@@ -414,7 +410,7 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
             .iter()
             .flat_map(|r| {
                 r.conflicts.iter().map(move |c| {
-                    json!({"record": r.record.to_hex(), "previous": c.previous.map(|h| h.to_hex()), "decisions": c.decisions.iter().map(|h| h.to_hex()).collect::<Vec<_>>()})
+                    json!({"record": r.record.to_hex(), "previous": c.previous.map(|h| h.to_hex()), "decisions": c.decisions.iter().map(|h| h.to_hex()).collect::<Vec<_>>(), "chosen": c.chosen.to_hex(), "note": "notice: the chain follows the chosen decision"})
                 })
             })
             .collect();
@@ -472,13 +468,15 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
         println!("{} {:<10} {verdict}", r.record.short(), kind);
         for c in &r.conflicts {
             println!(
-                "    {}: {} {}",
-                lang.t("XUNG ĐỘT", "CONFLICT"),
+                "    {}: {} {}; {} {}",
+                lang.t("lưu ý, chuỗi rẽ nhánh", "notice, the chain forks"),
                 c.decisions.len(),
                 lang.t(
                     "quyết định cùng trích một quyết định trước",
                     "decisions cite the same previous decision"
-                )
+                ),
+                lang.t("chuỗi đi theo quyết định", "the chain follows decision"),
+                c.chosen.short()
             );
         }
         if r.approved_state_differs {

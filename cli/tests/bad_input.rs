@@ -1129,3 +1129,266 @@ async fn sessions_that_hold_the_node_end_at_their_deadline_and_the_node_keeps_se
     assert_eq!(s.import.accepted, 1, "{s:?} {c:?}");
     eprintln!("held-session cases: {}", cases.len());
 }
+
+// ---- stolen keys, forks, back-dated decisions, foreign programmes (issue 12, h-trust) ------
+
+/// Each class of the stolen-key and programme-authority attacks, delivered to a province's node
+/// on disk: contained (the children's records stay valid, the record can be decided further)
+/// or refused with its reason and the store unchanged; the node then serves the next request,
+/// and `report` without `--programme` still works with several programmes held.
+#[test]
+fn stolen_keys_forks_and_foreign_programmes_are_contained() {
+    use node::records;
+    use sync_protocol::entry::Revocation;
+    use sync_protocol::ids::UnitKey;
+    use sync_protocol::limits::{MAX_NOTE_CHARS, MAX_SHORT_TEXT_CHARS};
+    use sync_protocol::store::EntryLookup;
+    use sync_protocol::testkit::text;
+    use DecisionKind::*;
+
+    let tmp = TempDir::new("trust-catalogue");
+    let mut fed = Federation::new();
+    let mut province = node_for(&fed, tmp.path(), "ldld-phu-yen");
+    let now = node::now_ms;
+    let import_ok = |n: &mut Node, entries: Vec<Entry>, what: &str| {
+        let r = n.import(entries, now()).unwrap();
+        assert!(
+            r.rejected.is_empty() && r.quarantined.is_empty(),
+            "{what}: {r:?}"
+        );
+    };
+    // Baseline: cdcs-a's initiative, submitted and approved by its district.
+    let (r, change) = fed.new_initiative("cdcs-a", "Băng tải", false);
+    let decided = fed.chain(r, None, &[("cdcs-a", Submit), ("ldld-tuy-hoa", Approve)]);
+    import_ok(&mut province, [change, decided].concat(), "baseline");
+    let valid = |n: &Node, r| records::check(n, r, now()).unwrap().is_valid();
+    assert!(valid(&province, r));
+    let mut classes = 0;
+
+    // 1. A stolen district key revokes itself from time zero.
+    let district_cert = fed.certificate_of("ldld-tuy-hoa");
+    let certified_at = province
+        .store()
+        .entry(&district_cert)
+        .unwrap()
+        .unwrap()
+        .time_ms();
+    let rev = fed.author("ldld-tuy-hoa").sign(
+        certified_at,
+        EntryBody::Revocation(Revocation {
+            unit: unit("ldld-tuy-hoa"),
+            key: UnitKey(fed.signing_key("ldld-tuy-hoa").verifying_key().to_bytes()),
+            effective_ms: 0,
+            reason: text("reason", "Khóa bị lộ", MAX_NOTE_CHARS),
+        }),
+    );
+    import_ok(&mut province, vec![rev], "self-revocation");
+    // Contained: the children still register (their certificates stand)...
+    let (r2, change2) = fed.new_initiative("cdcs-b", "Máy cắt", false);
+    let submit2 = fed.chain(r2, None, &[("cdcs-b", Submit)]);
+    import_ok(
+        &mut province,
+        [change2, submit2.clone()].concat(),
+        "a child registers",
+    );
+    // ...and the province's rotation of the district's key voids the self-revocation: the
+    // district's earlier approval stands again.
+    let rotation = fed.rotate_key("ldld-tuy-hoa");
+    import_ok(&mut province, vec![rotation], "rotation");
+    assert!(
+        valid(&province, r),
+        "{:?}",
+        records::check(&province, r, now()).unwrap().problems
+    );
+    assert!(valid(&province, r2));
+    classes += 1;
+
+    // 2. The district decides twice on one submission (a fork): a notice, and the record can
+    // be decided further (the province's decision cites the branch the chain follows).
+    let b2 = fed.binding(r2);
+    let ret = fed.decide(
+        "ldld-tuy-hoa",
+        r2,
+        ReturnForRevision,
+        b2.clone(),
+        Some(submit2[0].hash()),
+    );
+    let approve = fed.decide(
+        "ldld-tuy-hoa",
+        r2,
+        Approve,
+        b2.clone(),
+        Some(submit2[0].hash()),
+    );
+    import_ok(&mut province, vec![ret, approve.clone()], "fork");
+    let rep = records::check(&province, r2, now()).unwrap();
+    assert_eq!(rep.conflicts.len(), 1);
+    assert_eq!(rep.conflicts[0].chosen, approve.hash());
+    let t = |s: &str| text("officer", s, MAX_SHORT_TEXT_CHARS);
+    let provincial = records::decide(
+        &mut province,
+        r2,
+        Approve,
+        t("Lê Văn Cường"),
+        t("Chủ tịch"),
+        t("Đồng ý"),
+        now(),
+    )
+    .unwrap();
+    let rep = records::check(&province, r2, now()).unwrap();
+    assert_eq!(rep.chain.last(), Some(&provincial));
+    classes += 1;
+
+    // 3. Programme authority. A neighbouring district and grassroots union of the province.
+    let song_cau = fed.certify(
+        "ldld-phu-yen",
+        "ldld-song-cau",
+        "Liên đoàn Lao động thị xã Sông Cầu",
+        UnitRole::DirectSuperior,
+    );
+    let cdcs_sc = fed.certify(
+        "ldld-song-cau",
+        "cdcs-song-cau",
+        "Công đoàn cơ sở Sông Cầu",
+        UnitRole::Grassroots,
+    );
+    import_ok(&mut province, vec![song_cau, cdcs_sc], "neighbours");
+    // The national programme, and one of the same name launched by the district of Tuy Hòa.
+    let (national, national_entry) = fed.new_programme("tld", "01 triệu sáng kiến");
+    let (district_prog, district_entry) = fed.new_programme("ldld-tuy-hoa", "01 triệu sáng kiến");
+    import_ok(
+        &mut province,
+        vec![national_entry, district_entry],
+        "programmes",
+    );
+    let mut refused: Vec<(&str, Entry, &str)> = Vec::new();
+    // A programme launched by another province's district is outside this node's scope.
+    let (_, foreign) = fed.new_programme("ldld-tp-tra-vinh", "01 triệu sáng kiến");
+    refused.push((
+        "another province's district programme",
+        foreign,
+        "outside the scope",
+    ));
+    // A union of Sông Cầu cannot take part in Tuy Hòa's programme.
+    let (r3, change3) = fed.new_initiative("cdcs-song-cau", "Lò sấy", false);
+    import_ok(&mut province, change3, "a neighbour registers");
+    let joined = fed.edit_initiative(r3, |i| {
+        i.programme = Some(district_prog);
+        i.phase = 1;
+    });
+    refused.push((
+        "initiative in a programme outside its launcher's subtree",
+        joined,
+        "no authority",
+    ));
+    // But in the national one it can.
+    let (r4, change4) = fed.new_initiative("cdcs-song-cau", "Máy sàng", false);
+    import_ok(&mut province, change4, "another initiative");
+    let national_joined = fed.edit_initiative(r4, |i| {
+        i.programme = Some(national);
+        i.phase = 1;
+    });
+    import_ok(&mut province, vec![national_joined], "national programme");
+
+    // A submission dated four minutes ahead (a fast clock) does not block the district, whose
+    // decision by the correct clock comes "before" it.
+    let (r6, change6) = fed.new_initiative("cdcs-a", "Đồng hồ nhanh", false);
+    import_ok(&mut province, change6, "a fast clock's initiative");
+    let b6 = fed.binding(r6);
+    let body = fed.decision_body(r6, Submit, b6.clone(), None);
+    let ahead = fed.author("cdcs-a").sign(now() + 4 * 60 * 1000, body);
+    import_ok(&mut province, vec![ahead.clone()], "submission dated ahead");
+    let body = fed.decision_body(r6, Approve, b6, Some(ahead.hash()));
+    let approve6 = fed.author("ldld-tuy-hoa").sign(now(), body);
+    import_ok(
+        &mut province,
+        vec![approve6.clone()],
+        "decision after one dated ahead",
+    );
+    let rep = records::check(&province, r6, now()).unwrap();
+    assert_eq!(rep.chain, vec![ahead.hash(), approve6.hash()]);
+    classes += 1;
+
+    // 4. The district's key is stolen again and revoked by the province; the thief back-dates
+    // a decision (before the one it follows, or after the revocation).
+    let theft = fed.tick();
+    let revocation = fed.revoke("ldld-phu-yen", "ldld-tuy-hoa", theft);
+    import_ok(&mut province, vec![revocation], "province revokes");
+    let (r5, change5) = fed.new_initiative("cdcs-a", "Khuôn mẫu", false);
+    let submit5 = fed.chain(r5, None, &[("cdcs-a", Submit)]);
+    import_ok(
+        &mut province,
+        [change5, submit5.clone()].concat(),
+        "a new submission",
+    );
+    let b5 = fed.binding(r5);
+    let body = fed.decision_body(r5, Reject, b5, Some(submit5[0].hash()));
+    let thief = fed.author("ldld-tuy-hoa");
+    refused.push((
+        "decision by a revoked key back-dated before the revocation",
+        thief.sign(theft - 1, body.clone()),
+        "decision is dated before",
+    ));
+    refused.push((
+        "decision by a revoked key dated after the revocation",
+        thief.sign(submit5[0].time_ms() + 1, body),
+        "revoked",
+    ));
+    for (name, entry, expected) in &refused {
+        let before = digest(&province);
+        let said = deliver(&mut province, entry.bytes());
+        assert!(
+            said.contains(expected),
+            "{name}: expected {expected:?}, got {said:?}"
+        );
+        assert_eq!(digest(&province), before, "{name}: the store changed");
+        let (_, ok) = fed.new_initiative("cdcs-b", &format!("Sau: {name}"), false);
+        import_ok(&mut province, ok, name);
+        classes += 1;
+    }
+
+    // 5. `report` without --programme with both programmes held: it picks the national one
+    // (the widest launched on this unit's line) and says so; `programme show` names launchers.
+    let exe = env!("CARGO_BIN_EXE_sangkien");
+    let data = province.dir().to_owned();
+    drop(province);
+    let run = |args: &[&str]| {
+        Command::new(exe)
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .env_remove("SANGKIEN_DATA")
+            .env("SANGKIEN_LANG", "en")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["report"]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("launched by") && err.contains("[tld]"),
+        "{err}"
+    );
+    assert!(out.contains("[tld]"), "{out}");
+    // `verify` reports the fork as a notice naming the decision the chain follows.
+    let o = run(&["verify"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("notice, the chain forks") && out.contains(&approve.hash().short()),
+        "{out}"
+    );
+    let o = run(&["--json", "verify"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["conflicts"][0]["chosen"], approve.hash().to_hex(), "{v}");
+    let o = run(&["programme", "show"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Launched by") && out.contains("[ldld-tuy-hoa]") && out.contains("[tld]"),
+        "{out}"
+    );
+    classes += 1;
+    eprintln!("stolen-key and programme catalogue: {classes} cases");
+}

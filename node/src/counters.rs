@@ -341,9 +341,10 @@ pub fn initiative_view<L: EntryLookup>(
     if h.kind != RecordKind::Initiative || !rep.is_valid() {
         return Ok(None);
     }
-    let status = match (&rep.status, rep.conflicts.is_empty()) {
-        (Some(s), true) => Status::Decided(s.0),
-        _ => Status::Registered,
+    // A fork is a notice: the status is that of the branch the chain follows.
+    let status = match &rep.status {
+        Some(s) => Status::Decided(s.0),
+        None => Status::Registered,
     };
     Ok(match (&rep.content, rep.latest_projection) {
         (Some(RecordContent::Initiative(i)), _) => Some(InitiativeView {

@@ -131,11 +131,8 @@ pub fn decide(
     if header.kind != RecordKind::Initiative {
         return Err(refused("decisions are made on initiatives"));
     }
-    if !report.conflicts.is_empty() {
-        return Err(refused(
-            "the decision chain of this initiative forks; resolve the conflict first",
-        ));
-    }
+    // A fork never blocks: the chain follows `audit::canonical_branch`, and this decision
+    // cites that branch's tip (settling the fork in its favour).
     let binding = if header.confidential {
         Binding::Projection(
             report

@@ -99,7 +99,7 @@ pub fn listing(node: &Node, now_ms: u64) -> Result<Vec<Listed>, NodeError> {
             .min()
             .unwrap_or(0);
         let conflict = !rep.conflicts.is_empty();
-        let status = if conflict { None } else { rep.status.clone() };
+        let status = rep.status.clone();
         let name = |u: &UnitId| {
             d.name(u)
                 .map(|n| n.to_string())

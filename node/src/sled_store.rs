@@ -280,6 +280,14 @@ pub fn provides(e: &Entry) -> Vec<Vec<u8>> {
             k.push(0);
             out.push(k);
         }
+        // An ancestor's revocation can void a unit's self-revocation: what waits on the
+        // unit's key is retried.
+        EntryBody::Revocation(r) => {
+            let mut k = vec![b'c'];
+            k.extend_from_slice(r.unit.as_str().as_bytes());
+            k.push(0);
+            out.push(k);
+        }
         EntryBody::RecordChange(c) => {
             let mut k = vec![b'm'];
             k.extend_from_slice(&c.change.hash().0);

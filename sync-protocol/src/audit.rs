@@ -21,13 +21,39 @@ pub struct Problem {
     pub reason: RejectReason,
 }
 
-/// Two or more decisions citing the same previous decision: a fork, kept and reported.
+/// Two or more decisions citing the same previous decision: a fork, kept and reported as a
+/// notice. It never freezes the record: the chain follows the branch [`canonical_branch`]
+/// chooses, and the next decision cites that branch's tip.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
     /// The decision they both cite (`None`: two first submissions).
     pub previous: Option<EntryHash>,
-    /// The competing decisions.
+    /// The competing decisions, by hash.
     pub decisions: Vec<EntryHash>,
+    /// The one the chain follows.
+    pub chosen: EntryHash,
+}
+
+/// Which of the decisions citing one previous decision the chain follows — a pure function of
+/// the entries, the same under every delivery order:
+/// 1. the one with the **longest continuation** (a later level that decided on a branch has
+///    settled it; a thief holding one unit's key cannot sign the next level's decision);
+/// 2. then the **latest** (a unit may supersede its own decision by deciding again; a revoked
+///    key cannot date a decision after its revocation, so the legitimate unit can always
+///    supersede a thief's back-dated one);
+/// 3. then the lowest entry hash.
+///
+/// `depth` gives each candidate's continuation length.
+pub fn canonical_branch<'a>(
+    candidates: &[&'a Entry],
+    depth: impl Fn(&Entry) -> usize,
+) -> Option<&'a Entry> {
+    candidates.iter().copied().max_by(|a, b| {
+        depth(a)
+            .cmp(&depth(b))
+            .then(a.time_ms().cmp(&b.time_ms()))
+            .then(b.hash().cmp(&a.hash()))
+    })
 }
 
 /// Whether a record's current state carries a decision.
@@ -39,9 +65,6 @@ pub enum ApprovalError {
     /// Edited after the last decision: the decision does not carry over.
     #[error("approved state differs from current state")]
     ApprovedStateDiffers,
-    /// The chain forks.
-    #[error("the decision chain forks: a conflict to resolve")]
-    Conflict,
     /// The record has invalid entries.
     #[error("the record has invalid entries")]
     Invalid,
@@ -58,9 +81,9 @@ pub struct RecordReport {
     pub entries: usize,
     /// Rules that failed.
     pub problems: Vec<Problem>,
-    /// Forks in the decision chain.
+    /// Forks in the decision chain (notices: the chain follows [`canonical_branch`]).
     pub conflicts: Vec<Conflict>,
-    /// The last decision of the (unforked) chain: kind, signer, entry.
+    /// The last decision of the chain: kind, signer, entry.
     pub status: Option<(DecisionKind, UnitId, EntryHash)>,
     /// The chain, in order.
     pub chain: Vec<EntryHash>,
@@ -83,9 +106,6 @@ impl RecordReport {
     pub fn approval_of_current_state(&self) -> Result<(DecisionKind, UnitId), ApprovalError> {
         if !self.is_valid() {
             return Err(ApprovalError::Invalid);
-        }
-        if !self.conflicts.is_empty() {
-            return Err(ApprovalError::Conflict);
         }
         let Some((kind, unit, _)) = &self.status else {
             return Err(ApprovalError::NotDecided);
@@ -145,25 +165,69 @@ pub fn verify_record<L: EntryLookup>(
         .filter(|e| matches!(e.body(), EntryBody::Projection(_)))
         .collect();
     let latest_projection = projections.last().map(|e| e.hash());
-    // The decision chain: children by previous.
+    // The decision chain: children by previous. A decision that fails its rules (one signed
+    // by a key revoked since it was stored, say) is reported above and takes no part in it.
+    let failed: std::collections::BTreeSet<EntryHash> =
+        problems.iter().filter_map(|p| p.entry).collect();
     let mut children: BTreeMap<Option<EntryHash>, Vec<&Entry>> = BTreeMap::new();
-    for e in &entries {
+    for e in entries.iter().filter(|e| !failed.contains(&e.hash())) {
         if let EntryBody::Decision(d) = e.body() {
             children.entry(d.previous).or_default().push(e);
         }
     }
+    // Length of the longest continuation below each decision (memoised; citations cannot
+    // cycle, a hash covers what it cites, but the walk is bounded by the record's size anyway).
+    let mut depths: BTreeMap<EntryHash, usize> = BTreeMap::new();
+    let mut order: Vec<&Entry> = children.values().flatten().copied().collect();
+    // Latest first: a continuation is dated no earlier than what it continues, give or take
+    // the clock skew, so this order computes most children before their parents; the loop
+    // below repeats until nothing changes for the rest.
+    order.sort_by_key(|e| std::cmp::Reverse((e.time_ms(), e.hash())));
+    for _ in 0..=order.len() {
+        let mut changed = false;
+        for e in &order {
+            let below = children
+                .get(&Some(e.hash()))
+                .map(|v| {
+                    v.iter()
+                        .map(|c| depths.get(&c.hash()).copied().unwrap_or(0) + 1)
+                        .max()
+                        .unwrap_or(0)
+                })
+                .unwrap_or(0)
+                .min(entries.len());
+            if depths.get(&e.hash()) != Some(&below) {
+                depths.insert(e.hash(), below);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let depth = |e: &Entry| depths.get(&e.hash()).copied().unwrap_or(0);
     let conflicts: Vec<Conflict> = children
         .iter()
         .filter(|(_, v)| v.len() > 1)
-        .map(|(p, v)| Conflict {
-            previous: *p,
-            decisions: v.iter().map(|e| e.hash()).collect(),
+        .filter_map(|(p, v)| {
+            Some(Conflict {
+                previous: *p,
+                decisions: {
+                    let mut d: Vec<EntryHash> = v.iter().map(|e| e.hash()).collect();
+                    d.sort();
+                    d
+                },
+                chosen: canonical_branch(v, depth)?.hash(),
+            })
         })
         .collect();
     let mut chain = Vec::new();
     let mut status = None;
     let mut cursor: Option<EntryHash> = None;
-    while let Some(next) = children.get(&cursor).filter(|v| v.len() == 1).map(|v| v[0]) {
+    while let Some(next) = children
+        .get(&cursor)
+        .and_then(|v| canonical_branch(v, depth))
+    {
         if chain.contains(&next.hash()) {
             break;
         }

@@ -6,6 +6,20 @@
 //! revocation of that key is effective at or before `t`. The unit's parent and role at `t` come
 //! from the certificate in force at `t`, so a unit re-parented by the 2025 reform keeps every
 //! earlier decision verifying under the tree as it was when the decision was signed.
+//!
+//! **Revocations** are kept with their signer and evaluated when a key is checked, so the
+//! result is a pure function of the set of trust entries, whatever order they arrived in:
+//! - a revocation counts only if the key that signed it was valid when it signed it (a thief's
+//!   revocations dated after the thief's own key was revoked are void);
+//! - a **self-revocation** (signed by the revoked unit itself) takes effect no earlier than its
+//!   own time, whatever `effective_ms` says, and never voids a certificate: it ends the key's
+//!   own record changes, decisions, projections and revocations only. A unit's own (possibly
+//!   stolen) key therefore cannot void what its children were certified with. It is void once
+//!   the parent has spoken: the key rotated away, or revoked by an ancestor;
+//! - a revocation by an **ancestor** may reach back (`effective_ms` before its own time): it
+//!   ends the key's own signatures from `effective_ms` and voids the certificates that key
+//!   signed from `effective_ms` on (certificates it signed before stay valid). A reaching-back
+//!   revocation signed by a key that an ancestor has since revoked is void, whenever dated.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +66,9 @@ pub enum KeyProblem {
     Revoked {
         /// when the revocation took effect
         effective_ms: u64,
+        /// whether only the unit's own revocation says so (the parent may still void it by
+        /// rotating or revoking the key: see the module doc)
+        by_self_only: bool,
     },
     /// The certificate was signed by a key that was not valid then (revoked, rotated away):
     /// nothing it certified is valid.
@@ -68,7 +85,33 @@ pub struct Directory {
     genesis: Genesis,
     genesis_hash: EntryHash,
     certs: BTreeMap<UnitId, Vec<CertRecord>>,
-    revoked: BTreeMap<(UnitId, UnitKey), u64>,
+    revoked: BTreeMap<(UnitId, UnitKey), Vec<RevocationRecord>>,
+}
+
+/// One revocation as the directory keeps it (see the module doc for what it counts for).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RevocationRecord {
+    /// From when the key's own signatures are refused: `effective_ms`, or for a
+    /// self-revocation no earlier than the revocation's own time.
+    pub effective_ms: u64,
+    /// Whether the revoked unit signed it itself (then it voids no certificate).
+    pub by_self: bool,
+    /// The revocation's own time.
+    pub time_ms: u64,
+    /// The unit that signed it.
+    pub signer: UnitId,
+    /// The key that signed it.
+    pub signer_key: UnitKey,
+}
+
+/// What a key is being checked for: its own signature on an entry, or certifying a unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyUse {
+    /// Signing a record change, decision, projection or revocation.
+    Sign,
+    /// Signing a certificate (and being the issuer of a certificate another key rests on):
+    /// self-revocations do not count.
+    Certify,
 }
 
 impl Directory {
@@ -138,17 +181,141 @@ impl Directory {
         list.sort_by_key(|c| (c.from_ms, c.hash));
     }
 
-    /// Records a verified revocation; the earliest effective time wins (revocations only remove).
-    pub(crate) fn add_revocation(&mut self, unit: UnitId, key: UnitKey, effective_ms: u64) {
-        let e = self.revoked.entry((unit, key)).or_insert(effective_ms);
-        *e = (*e).min(effective_ms);
+    /// Records a verified revocation of `key` of `unit`, signed by `signer` with `signer_key`
+    /// at `time_ms`. Only [`crate::verify`] and [`crate::import`] call this, after verification.
+    /// Revocations only remove: of those that count, the earliest effective time wins.
+    pub(crate) fn add_revocation(
+        &mut self,
+        unit: UnitId,
+        key: UnitKey,
+        effective_ms: u64,
+        time_ms: u64,
+        signer: UnitId,
+        signer_key: UnitKey,
+    ) {
+        let by_self = signer == unit;
+        let record = RevocationRecord {
+            effective_ms: if by_self {
+                effective_ms.max(time_ms)
+            } else {
+                effective_ms
+            },
+            by_self,
+            time_ms,
+            signer,
+            signer_key,
+        };
+        let list = self.revoked.entry((unit, key)).or_default();
+        if !list.contains(&record) {
+            list.push(record);
+            list.sort();
+        }
     }
 
-    /// Whether `key` was a valid key of `unit` at `t_ms`: certified by a chain of certificates,
-    /// each signed by a key valid when it signed (so revoking a key also voids what it certified
-    /// from the revocation on), not replaced and not revoked.
+    /// The revocations recorded for a key (whether each counts is decided when a key is checked).
+    pub fn revocations_of(&self, unit: &UnitId, key: &UnitKey) -> &[RevocationRecord] {
+        self.revoked
+            .get(&(unit.clone(), *key))
+            .map_or(&[], |v| v.as_slice())
+    }
+
+    /// Whether `key` was a valid key of `unit` at `t_ms` for signing an entry: certified by a
+    /// chain of certificates, each signed by a key valid when it signed (so an ancestor's
+    /// revocation also voids what the key certified from its effective time on), not replaced
+    /// and not revoked.
     pub fn key_valid_at(&self, unit: &UnitId, key: &UnitKey, t_ms: u64) -> Result<(), KeyProblem> {
-        self.key_valid_at_depth(unit, key, t_ms, 0)
+        self.key_valid_for(unit, key, t_ms, KeyUse::Sign)
+    }
+
+    /// [`Directory::key_valid_at`] for a given use: for [`KeyUse::Certify`] self-revocations do
+    /// not count.
+    pub fn key_valid_for(
+        &self,
+        unit: &UnitId,
+        key: &UnitKey,
+        t_ms: u64,
+        usage: KeyUse,
+    ) -> Result<(), KeyProblem> {
+        self.key_valid_at_depth(unit, key, t_ms, usage, 0)
+    }
+
+    /// The earliest effective time, at or before `t_ms`, of a revocation of (unit, key) that
+    /// counts for `usage` (see the module doc).
+    fn revoked_at(
+        &self,
+        unit: &UnitId,
+        key: &UnitKey,
+        t_ms: u64,
+        usage: KeyUse,
+        depth: usize,
+    ) -> Option<(u64, bool)> {
+        let list = self.revoked.get(&(unit.clone(), *key))?;
+        let counted: Vec<&RevocationRecord> = list
+            .iter()
+            .filter(|r| r.effective_ms <= t_ms)
+            .filter(|r| usage == KeyUse::Sign || !r.by_self)
+            .filter(|r| self.revocation_counts(unit, key, r, depth))
+            .collect();
+        let effective = counted.iter().map(|r| r.effective_ms).min()?;
+        Some((effective, counted.iter().all(|r| r.by_self)))
+    }
+
+    /// Whether a recorded revocation of (unit, key) counts. Past the depth bound it does:
+    /// revocations only remove.
+    fn revocation_counts(
+        &self,
+        unit: &UnitId,
+        key: &UnitKey,
+        r: &RevocationRecord,
+        depth: usize,
+    ) -> bool {
+        if depth >= MAX_TREE_DEPTH {
+            return true;
+        }
+        if r.by_self {
+            // The parent's word replaces the key's own: a self-revocation is void once the
+            // key has been rotated away or revoked by an ancestor. Its signer is judged
+            // without self-revocations (else it would void itself).
+            !self.superseded(unit, key, depth)
+                && self
+                    .key_valid_at_depth(
+                        &r.signer,
+                        &r.signer_key,
+                        r.time_ms,
+                        KeyUse::Certify,
+                        depth + 1,
+                    )
+                    .is_ok()
+        } else {
+            // A revocation reaching back before its own time, signed by a key an ancestor has
+            // since revoked, is void: a compromised key's retroactive judgements do not stand.
+            if r.effective_ms < r.time_ms
+                && self.revoked_by_ancestor(&r.signer, &r.signer_key, depth + 1)
+            {
+                return false;
+            }
+            self.key_valid_at_depth(&r.signer, &r.signer_key, r.time_ms, KeyUse::Sign, depth + 1)
+                .is_ok()
+        }
+    }
+
+    /// Whether (unit, key) carries a revocation by an ancestor that counts, at any time.
+    fn revoked_by_ancestor(&self, unit: &UnitId, key: &UnitKey, depth: usize) -> bool {
+        self.revoked.get(&(unit.clone(), *key)).is_some_and(|list| {
+            list.iter()
+                .any(|r| !r.by_self && self.revocation_counts(unit, key, r, depth))
+        })
+    }
+
+    /// Whether the parent has spoken about (unit, key): every certificate of that key was
+    /// replaced (rotation), or an ancestor revoked it.
+    fn superseded(&self, unit: &UnitId, key: &UnitKey, depth: usize) -> bool {
+        let mut with_key = self
+            .certificates_of(unit)
+            .filter(|c| c.cert.key == *key)
+            .peekable();
+        let rotated = with_key.peek().is_some() && with_key.all(|c| c.until_ms.is_some());
+        rotated || self.revoked_by_ancestor(unit, key, depth + 1)
     }
 
     fn key_valid_at_depth(
@@ -156,12 +323,14 @@ impl Directory {
         unit: &UnitId,
         key: &UnitKey,
         t_ms: u64,
+        usage: KeyUse,
         depth: usize,
     ) -> Result<(), KeyProblem> {
-        if let Some(&effective_ms) = self.revoked.get(&(unit.clone(), *key)) {
-            if t_ms >= effective_ms {
-                return Err(KeyProblem::Revoked { effective_ms });
-            }
+        if let Some((effective_ms, by_self_only)) = self.revoked_at(unit, key, t_ms, usage, depth) {
+            return Err(KeyProblem::Revoked {
+                effective_ms,
+                by_self_only,
+            });
         }
         if *unit == self.genesis.root_unit && *key == self.genesis.root_key {
             return Ok(());
@@ -186,7 +355,13 @@ impl Directory {
                         };
                         continue;
                     }
-                    match self.key_valid_at_depth(&c.signer, &c.signer_key, c.from_ms, depth + 1) {
+                    match self.key_valid_at_depth(
+                        &c.signer,
+                        &c.signer_key,
+                        c.from_ms,
+                        KeyUse::Certify,
+                        depth + 1,
+                    ) {
                         Ok(()) => return Ok(()),
                         Err(_) => {
                             problem = KeyProblem::IssuerInvalid {

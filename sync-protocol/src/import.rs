@@ -112,9 +112,14 @@ pub fn import_batch_with<S: EntryStore>(
                             e.author().clone(),
                             e.key(),
                         ),
-                        EntryBody::Revocation(r) => {
-                            directory.add_revocation(r.unit.clone(), r.key, r.effective_ms)
-                        }
+                        EntryBody::Revocation(r) => directory.add_revocation(
+                            r.unit.clone(),
+                            r.key,
+                            r.effective_ms,
+                            e.time_ms(),
+                            e.author().clone(),
+                            e.key(),
+                        ),
                         _ => {}
                     }
                     overlay.add(&e);
@@ -274,7 +279,14 @@ pub fn directory_from_store<S: EntryStore>(store: &S) -> Result<Option<Directory
                 e.author().clone(),
                 e.key(),
             ),
-            EntryBody::Revocation(r) => d.add_revocation(r.unit.clone(), r.key, r.effective_ms),
+            EntryBody::Revocation(r) => d.add_revocation(
+                r.unit.clone(),
+                r.key,
+                r.effective_ms,
+                e.time_ms(),
+                e.author().clone(),
+                e.key(),
+            ),
             _ => {}
         }
     }

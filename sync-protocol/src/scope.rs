@@ -1,7 +1,9 @@
 //! Which entries a unit's node should hold: its scope. Enforced on send (what a node offers a
 //! peer or writes into a bundle) and on receive (import refuses the rest with `OutOfScope`).
 //!
-//! - trust entries (genesis, certificates, revocations), programmes and targets: every node;
+//! - trust entries (genesis, certificates, revocations) and targets: every node;
+//! - a programme's changes: its launcher's subtree (the units it has authority over) and the
+//!   launcher's ancestors (which report on it);
 //! - an initiative's changes: its origin and the origin's ancestors, except that a confidential
 //!   initiative's changes stay with the origin and its direct superior;
 //! - projections and decisions: the origin and its ancestors.
@@ -31,7 +33,12 @@ pub fn in_scope(
     match entry.body() {
         EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_) => true,
         EntryBody::RecordChange(c) => match c.kind {
-            RecordKind::Programme | RecordKind::Target => true,
+            RecordKind::Target => true,
+            RecordKind::Programme => {
+                up_from(&c.owner)
+                    || directory.is_self_or_ancestor_at(&c.owner, unit, now_ms)
+                    || directory.is_self_or_ancestor_at(&c.owner, unit, t)
+            }
             RecordKind::Initiative if c.confidential => {
                 *unit == c.owner
                     || directory.parent_at(&c.owner, t) == Some(unit)

@@ -504,6 +504,42 @@ impl Federation {
         (record, vec![entry])
     }
 
+    /// A programme with one phase launched by `owner`, signed at the next step. The caller
+    /// imports it.
+    pub fn new_programme(&mut self, owner: &str, name: &str) -> (RecordId, Entry) {
+        let record = RecordId(self.next_id("sangkien testkit record id"));
+        let actor = self.next_id("sangkien testkit actor id");
+        let t = self.tick();
+        let day = Date::from_unix_ms(t);
+        let programme = record::Programme {
+            name: text("programme name", name, MAX_TITLE_CHARS),
+            phases: vec![record::Phase {
+                name: text("phase name", "Giai đoạn 1", MAX_SHORT_TEXT_CHARS),
+                start: day,
+                end: day,
+                target: 100,
+            }],
+            deadlines: Vec::new(),
+            campaigns: Vec::new(),
+            national_target: 100,
+        };
+        let mut doc = record::new_document(actor);
+        let change = record::commit_content(&mut doc, &RecordContent::Programme(programme), t)
+            .unwrap_or_else(|e| panic!("testkit: {e}"))
+            .expect("a new programme is a change");
+        let entry = self.author(owner).sign(
+            t,
+            EntryBody::RecordChange(RecordChange {
+                record,
+                kind: RecordKind::Programme,
+                owner: unit(owner),
+                confidential: false,
+                change,
+            }),
+        );
+        (record, entry)
+    }
+
     fn draft(&mut self, record: RecordId) -> &mut Draft {
         self.drafts
             .get_mut(&record)

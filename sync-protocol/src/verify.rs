@@ -22,7 +22,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::directory::{Directory, KeyProblem};
+use crate::directory::{Directory, KeyProblem, KeyUse};
 use crate::entry::{
     Binding, Decision, DecisionKind, Entry, EntryBody, Projection, RecordChange, RecordKind,
     UnitRole,
@@ -250,6 +250,20 @@ pub enum RejectReason {
         /// the assigner
         owner: UnitId,
     },
+    /// An initiative, projection or target under a programme launched by a unit that is not
+    /// the unit itself nor one of its ancestors: a unit launches programmes for its own
+    /// subtree only.
+    #[error(
+        "programme {programme} was launched by {launcher}, which has no authority over {unit}"
+    )]
+    ProgrammeOutsideAuthority {
+        /// the programme
+        programme: RecordId,
+        /// the unit that launched it
+        launcher: UnitId,
+        /// the unit whose record names it
+        unit: UnitId,
+    },
     /// A decision or projection on a record that is not an initiative.
     #[error("record {0} is not an initiative")]
     NotAnInitiative(RecordId),
@@ -424,7 +438,14 @@ impl<L: EntryLookup> Verifier<'_, L> {
             }
             return Ok(());
         }
-        self.key(e.author(), &e.key(), e.time_ms())?;
+        // Certificates, and a unit's revocation of its own key, are judged without
+        // self-revocations (see `directory`): a unit's own key cannot void what it certified.
+        let usage = match e.body() {
+            EntryBody::Certificate(_) => KeyUse::Certify,
+            EntryBody::Revocation(r) if r.unit == *e.author() => KeyUse::Certify,
+            _ => KeyUse::Sign,
+        };
+        self.key(e.author(), &e.key(), e.time_ms(), usage)?;
         match e.body() {
             EntryBody::Genesis(_) => Ok(()),
             EntryBody::Certificate(c) => self.certificate(e, c),
@@ -458,8 +479,8 @@ impl<L: EntryLookup> Verifier<'_, L> {
         }
     }
 
-    fn key(&self, unit: &UnitId, key: &UnitKey, t: u64) -> Result<(), VerifyError> {
-        match self.directory.key_valid_at(unit, key, t) {
+    fn key(&self, unit: &UnitId, key: &UnitKey, t: u64, usage: KeyUse) -> Result<(), VerifyError> {
+        match self.directory.key_valid_for(unit, key, t, usage) {
             Ok(()) => Ok(()),
             Err(KeyProblem::Unknown) => {
                 let reason = RejectReason::NotChainedToRoot {
@@ -490,12 +511,28 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 until_ms,
             }
             .into()),
-            Err(KeyProblem::Revoked { effective_ms }) => Err(RejectReason::KeyRevoked {
-                unit: unit.clone(),
-                time_ms: t,
+            Err(KeyProblem::Revoked {
                 effective_ms,
+                by_self_only,
+            }) => {
+                let reason = RejectReason::KeyRevoked {
+                    unit: unit.clone(),
+                    time_ms: t,
+                    effective_ms,
+                };
+                if by_self_only {
+                    // Only the unit's own key says so: a rotation or an ancestor's revocation
+                    // of that key may still void it (see `directory`), so wait for one.
+                    return Err(self.missing(
+                        Missing::Certificate {
+                            unit: unit.clone(),
+                            key: *key,
+                        },
+                        reason,
+                    ));
+                }
+                Err(reason.into())
             }
-            .into()),
             Err(KeyProblem::IssuerInvalid { issuer }) => Err(RejectReason::IssuerKeyInvalid {
                 unit: unit.clone(),
                 issuer,
@@ -549,10 +586,12 @@ impl<L: EntryLookup> Verifier<'_, L> {
             .into());
         }
         if c.replaces.is_none() {
+            // Another first certificate of the unit makes this one a takeover; the unit's own
+            // rotations and moves (which replace) do not.
             let other = self
                 .directory
                 .certificates_of(&c.unit)
-                .any(|r| r.hash != e.hash());
+                .any(|r| r.hash != e.hash() && r.cert.replaces.is_none());
             if other {
                 return Err(RejectReason::CertificateTakeover {
                     unit: c.unit.clone(),
@@ -711,6 +750,9 @@ impl<L: EntryLookup> Verifier<'_, L> {
                     }
                     .into());
                 }
+                if let Some(programme) = i.programme {
+                    self.programme_authority(programme, owner, t)?;
+                }
                 let parent = self.directory.parent_at(owner, t);
                 if parent != Some(&i.superior) {
                     return Err(RejectReason::SuperiorNotParent {
@@ -722,6 +764,7 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 }
             }
             RecordContent::Target(tg) => {
+                self.programme_authority(tg.programme, owner, t)?;
                 for unit in tg.assignments.keys() {
                     if self.directory.parent_at(unit, t) != Some(owner) {
                         return Err(RejectReason::TargetNotChild {
@@ -735,6 +778,42 @@ impl<L: EntryLookup> Verifier<'_, L> {
             RecordContent::Programme(_) => {}
         }
         Ok(())
+    }
+
+    /// A record of `unit` may name a programme only if the programme's launcher is `unit` or
+    /// one of its ancestors at `t`. A programme not held here is not waited for: where the
+    /// record is in scope, a programme it may name is in scope too, and `verify` re-checks a
+    /// stored record when it is complete.
+    fn programme_authority(
+        &self,
+        programme: RecordId,
+        unit: &UnitId,
+        t: u64,
+    ) -> Result<(), VerifyError> {
+        let (_, header) = self.header(&programme)?;
+        match header {
+            Some(h) if h.kind == RecordKind::Programme => {
+                if self.directory.is_self_or_ancestor_at(&h.owner, unit, t) {
+                    Ok(())
+                } else {
+                    Err(RejectReason::ProgrammeOutsideAuthority {
+                        programme,
+                        launcher: h.owner,
+                        unit: unit.clone(),
+                    }
+                    .into())
+                }
+            }
+            Some(_) => Err(RejectReason::BadContent {
+                record: programme,
+                error: ContentError::Invalid {
+                    field: "programme",
+                    reason: "names a record that is not a programme".into(),
+                },
+            }
+            .into()),
+            None => Ok(()),
+        }
     }
 
     /// Whether this verifier should hold the private part of a confidential initiative of
@@ -802,6 +881,9 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 "only confidential initiatives have projections",
             )
             .into());
+        }
+        if let Some(programme) = p.programme {
+            self.programme_authority(programme, &h.owner, e.time_ms())?;
         }
         if !self.holds_private(&h.owner, e.time_ms()) {
             return Ok(());
@@ -890,7 +972,20 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 }
             }
         };
-        if t < state_time {
+        // Clocks differ: an entry may be dated up to MAX_CLOCK_SKEW_MS ahead, so a decision may
+        // be dated that much before what it follows without blocking the next level until the
+        // previous signer's clock is reached. A key with a revocation on record gets no such
+        // allowance (it bounds how far a thief can back-date).
+        let slack = if self
+            .directory
+            .revocations_of(e.author(), &e.key())
+            .is_empty()
+        {
+            MAX_CLOCK_SKEW_MS
+        } else {
+            0
+        };
+        if t.saturating_add(slack) < state_time {
             return Err(RejectReason::DecisionBackdated("the state it judges").into());
         }
         // Order in the chain.
@@ -918,7 +1013,7 @@ impl<L: EntryLookup> Verifier<'_, L> {
                     )
                     .into());
                 };
-                if t < p.time_ms() {
+                if t.saturating_add(slack) < p.time_ms() {
                     return Err(RejectReason::DecisionBackdated("the previous decision").into());
                 }
                 Some((p.author().clone(), pd.kind))

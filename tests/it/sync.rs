@@ -455,3 +455,51 @@ async fn a_node_cut_off_mid_sync_resumes_after_restart() {
         assert!(district.store().contains(&e.hash()).unwrap());
     }
 }
+
+// ---- programme authority over QUIC (issue 12, h-trust) -------------------------------------
+
+/// A programme launched by a district reaches its subtree and its ancestors over real QUIC,
+/// never the sibling district; the national programme reaches everyone.
+#[tokio::test]
+async fn a_districts_programme_reaches_its_subtree_and_ancestors_only() {
+    use sync_protocol::record::{Phase, Programme};
+    let mut t = tree("sync-programme");
+    let programme = |name: &str| {
+        RecordContent::Programme(Programme {
+            name: text(name),
+            phases: vec![Phase {
+                name: text("Giai đoạn 1"),
+                start: Date::parse("2025-01-01").unwrap(),
+                end: Date::parse("2025-12-31").unwrap(),
+                target: 100,
+            }],
+            deadlines: Vec::new(),
+            campaigns: Vec::new(),
+            national_target: 100,
+        })
+    };
+    // Same name, two launchers.
+    let national = records::create(&mut t.tld, &programme("01 triệu sáng kiến"), T0 + 10).unwrap();
+    let district =
+        records::create(&mut t.district, &programme("01 triệu sáng kiến"), T0 + 11).unwrap();
+    sync_quic(&mut t.prov, &mut t.tld, None).await;
+    sync_quic(&mut t.district, &mut t.prov, None).await;
+    sync_quic(&mut t.prov, &mut t.tld, None).await;
+    sync_quic(&mut t.prov, &mut t.sibling, None).await;
+    sync_quic(&mut t.grass, &mut t.district, None).await;
+    for (n, name) in [
+        (&t.tld, "tld"),
+        (&t.prov, "prov"),
+        (&t.district, "district"),
+        (&t.grass, "grass"),
+        (&t.sibling, "sibling"),
+    ] {
+        assert_eq!(holds(n, national), 1, "{name}: the national programme");
+        let expected = usize::from(name != "sibling");
+        assert_eq!(
+            holds(n, district),
+            expected,
+            "{name}: the district's programme"
+        );
+    }
+}

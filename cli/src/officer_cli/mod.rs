@@ -259,6 +259,22 @@ pub(crate) fn today(lang: Lang, given: Option<&str>) -> Result<Date, Failure> {
 
 /// Every programme held here, by record id.
 pub(crate) fn programmes(ctx: &Ctx, node: &Node) -> Result<Vec<(RecordId, Programme)>, Failure> {
+    Ok(held_programmes(ctx, node)?
+        .into_iter()
+        .map(|h| (h.id, h.programme))
+        .collect())
+}
+
+/// A valid programme this node holds, with the unit that launched it (its record's owner).
+#[derive(Clone, Debug)]
+pub(crate) struct HeldProgramme {
+    pub id: RecordId,
+    pub programme: Programme,
+    pub launcher: UnitId,
+}
+
+/// Every valid programme held, with its launcher.
+pub(crate) fn held_programmes(ctx: &Ctx, node: &Node) -> Result<Vec<HeldProgramme>, Failure> {
     let now = now_ms();
     let mut out = Vec::new();
     for r in node
@@ -267,27 +283,54 @@ pub(crate) fn programmes(ctx: &Ctx, node: &Node) -> Result<Vec<(RecordId, Progra
         .map_err(|e| store_failed(ctx.lang, e))?
     {
         let rep = records::check(node, r, now).map_err(|e| store_failed(ctx.lang, e))?;
-        let is_programme = rep.header.as_ref().map(|h| h.kind) == Some(RecordKind::Programme);
-        if let (true, true, Some(RecordContent::Programme(p))) =
-            (is_programme, rep.is_valid(), rep.content)
+        let Some(h) = rep.header.as_ref() else {
+            continue;
+        };
+        if let (RecordKind::Programme, true, Some(RecordContent::Programme(p))) =
+            (h.kind, rep.is_valid(), rep.content)
         {
-            out.push((r, p));
+            out.push(HeldProgramme {
+                id: r,
+                programme: p,
+                launcher: h.owner.clone(),
+            });
         }
     }
     Ok(out)
 }
 
-/// The programme named by `--programme`, or the only one held.
+/// The unit that launched a programme (its record's owner), if held.
+pub(crate) fn launcher_of(node: &Node, id: RecordId) -> Option<UnitId> {
+    use sync_protocol::store::EntryLookup;
+    let entries = node.store().record_entries(&id).ok()?;
+    sync_protocol::verify::record_header(&entries).map(|h| h.owner)
+}
+
+/// A launcher as people read it: its name and id.
+pub(crate) fn launched_by(node: &Node, u: &UnitId) -> String {
+    format!("{} [{u}]", unit_name(node, u))
+}
+
+/// The programme named by `--programme`; without it, the one this node's reports are about:
+/// among the programmes launched by this unit or one of its ancestors (those it takes part in;
+/// if there are none, every programme held), the current ones (a phase contains today; if none
+/// is current, all of them), and of those the one launched **highest** up the tree — the
+/// widest programme, so a programme launched lower down never displaces its ancestors' by
+/// default. If that still leaves more than one, the choices are listed. The choice is said on
+/// standard error.
 pub(crate) fn programme(
     ctx: &Ctx,
     node: &Node,
     given: Option<&str>,
 ) -> Result<(RecordId, Programme), Failure> {
-    let all = programmes(ctx, node)?;
-    match given {
-        Some(g) => {
-            let id = resolve(ctx, node, g)?;
-            all.into_iter().find(|(r, _)| *r == id).ok_or_else(|| {
+    let all = held_programmes(ctx, node)?;
+    if let Some(g) = given {
+        let id = resolve(ctx, node, g)?;
+        return all
+            .into_iter()
+            .find(|h| h.id == id)
+            .map(|h| (h.id, h.programme))
+            .ok_or_else(|| {
                 Failure::input(format!(
                     "--programme {g}: {}",
                     ctx.lang.t(
@@ -295,28 +338,90 @@ pub(crate) fn programme(
                         "this record is not a valid programme"
                     )
                 ))
-            })
-        }
-        None => {
-            let n = all.len();
-            let mut it = all.into_iter();
-            match (it.next(), n) {
-                (Some(p), 1) => Ok(p),
-                (None, _) => Err(Failure::input(ctx.lang.t(
-                    "nút này chưa có chương trình nào: nhập gói từ cấp trên hoặc tạo bằng `sangkien programme new`",
-                    "this node holds no programme: import a bundle from above or create one with `sangkien programme new`",
-                ))),
-                _ => Err(Failure::input(format!(
-                    "{} {n} {}",
-                    ctx.lang.t("nút này có", "this node holds"),
-                    ctx.lang.t(
-                        "chương trình: chọn một bằng --programme MÃ (xem `sangkien programme show`)",
-                        "programmes: choose one with --programme ID (see `sangkien programme show`)"
-                    )
-                ))),
-            }
-        }
+            });
     }
+    if all.is_empty() {
+        return Err(Failure::input(ctx.lang.t(
+            "nút này chưa có chương trình nào: nhập gói từ cấp trên hoặc tạo bằng `sangkien programme new`",
+            "this node holds no programme: import a bundle from above or create one with `sangkien programme new`",
+        )));
+    }
+    if all.len() == 1 {
+        let h = all.into_iter().next().expect("one");
+        return Ok((h.id, h.programme));
+    }
+    let now = now_ms();
+    let me = node.unit().clone();
+    let d = node.directory();
+    // Distance from the root of each launcher on this unit's line (0 = the root).
+    let mut line = d.ancestors_at(&me, now);
+    line.reverse();
+    line.push(me.clone());
+    let depth_on_line = |u: &UnitId| line.iter().position(|x| x == u);
+    let mine: Vec<&HeldProgramme> = all
+        .iter()
+        .filter(|h| depth_on_line(&h.launcher).is_some())
+        .collect();
+    let pool: Vec<&HeldProgramme> = if mine.is_empty() {
+        all.iter().collect()
+    } else {
+        mine
+    };
+    let today = Date::from_unix_ms(now);
+    let current: Vec<&HeldProgramme> = pool
+        .iter()
+        .copied()
+        .filter(|h| {
+            h.programme
+                .phases
+                .iter()
+                .any(|ph| ph.start <= today && today <= ph.end)
+        })
+        .collect();
+    let pool = if current.is_empty() { pool } else { current };
+    let best = pool
+        .iter()
+        .map(|h| depth_on_line(&h.launcher).unwrap_or(usize::MAX))
+        .min()
+        .unwrap_or(usize::MAX);
+    let chosen: Vec<&HeldProgramme> = pool
+        .into_iter()
+        .filter(|h| depth_on_line(&h.launcher).unwrap_or(usize::MAX) == best)
+        .collect();
+    if let [h] = chosen[..] {
+        eprintln!(
+            "{} «{}» {} {} ({}: --programme {})",
+            ctx.lang.t("Chương trình", "Programme"),
+            h.programme.name,
+            ctx.lang.t("do", "launched by"),
+            launched_by(node, &h.launcher),
+            ctx.lang.t(
+                "nút có nhiều chương trình; chọn khác bằng",
+                "this node holds several; choose another with"
+            ),
+            h.id.short()
+        );
+        return Ok((h.id, h.programme.clone()));
+    }
+    let mut list = String::new();
+    for h in &chosen {
+        list.push_str(&format!(
+            "\n  {}  «{}» {} {}",
+            h.id.short(),
+            h.programme.name,
+            ctx.lang.t("do", "launched by"),
+            launched_by(node, &h.launcher)
+        ));
+    }
+    Err(Failure::input(format!(
+        "{} {} {}{list}",
+        ctx.lang.t("nút này có", "this node holds"),
+        chosen.len(),
+        ctx.lang.t(
+            "chương trình ngang nhau: chọn một bằng --programme MÃ",
+            "equally likely programmes: choose one with --programme ID"
+        )
+    )))
 }
 
 /// Checks a phase number against a programme.

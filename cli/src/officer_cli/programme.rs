@@ -178,9 +178,24 @@ pub fn run_programme(ctx: &Ctx, c: ProgrammeCommand) -> Result<u8, Failure> {
                 Some(g) => vec![super::programme(ctx, &node, Some(&g))?],
                 None => super::programmes(ctx, &node)?,
             };
+            let launchers: Vec<String> = all
+                .iter()
+                .map(|(r, _)| {
+                    super::launcher_of(&node, *r)
+                        .map(|u| super::launched_by(&node, &u))
+                        .unwrap_or_default()
+                })
+                .collect();
             if ctx.json {
                 print_json(&serde_json::Value::Array(
-                    all.iter().map(|(r, p)| programme_json(*r, p)).collect(),
+                    all.iter()
+                        .zip(&launchers)
+                        .map(|((r, p), l)| {
+                            let mut v = programme_json(*r, p);
+                            v["launched_by"] = json!(l);
+                            v
+                        })
+                        .collect(),
                 ));
                 return Ok(0);
             }
@@ -193,8 +208,9 @@ pub fn run_programme(ctx: &Ctx, c: ProgrammeCommand) -> Result<u8, Failure> {
                     )
                 );
             }
-            for (r, p) in &all {
+            for ((r, p), l) in all.iter().zip(&launchers) {
                 print_programme(lang, *r, p);
+                println!("  {}: {l}", lang.t("Đơn vị phát động", "Launched by"));
             }
             Ok(0)
         }

@@ -61,6 +61,9 @@ pub struct Report {
     pub programme: String,
     /// The programme's name.
     pub programme_name: String,
+    /// Who launched it: the unit's name and id ("Name [id]"), so that programmes of the same
+    /// name are told apart.
+    pub programme_launcher: String,
     /// The phase, 1-based.
     pub phase: u32,
     /// The phase's name.
@@ -358,6 +361,9 @@ pub fn build(
         unit_name: unit_name(node, unit),
         programme: prog.to_hex(),
         programme_name: p.name.to_string(),
+        programme_launcher: super::launcher_of(node, prog)
+            .map(|u| super::launched_by(node, &u))
+            .unwrap_or_default(),
         phase,
         phase_name: p
             .phases
@@ -524,10 +530,12 @@ pub fn table(lang: Lang, r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "== {} — {} — «{}», {} {} ({}) ==",
+        "== {} — {} — «{}» ({} {}), {} {} ({}) ==",
         lang.t("BÁO CÁO TIẾN ĐỘ", "PROGRESS REPORT"),
         r.unit_name,
         r.programme_name,
+        lang.t("do", "launched by"),
+        r.programme_launcher,
         lang.t("giai đoạn", "phase"),
         r.phase,
         r.phase_name

@@ -51,8 +51,10 @@ pub fn workbook(lang: Lang, r: &Report) -> Result<Vec<u8>, XlsxError> {
         1,
         0,
         format!(
-            "«{}», {} {} ({})",
+            "«{}» ({} {}), {} {} ({})",
             r.programme_name,
+            lang.t("do", "launched by"),
+            r.programme_launcher,
             lang.t("giai đoạn", "phase"),
             r.phase,
             r.phase_name

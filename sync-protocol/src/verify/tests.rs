@@ -12,7 +12,7 @@ use crate::ids::ContentHash;
 use crate::limits::{MAX_NOTE_CHARS, MAX_SHORT_TEXT_CHARS, MAX_TITLE_CHARS};
 use crate::record::RecordContent;
 use crate::store::EntryStore;
-use crate::testkit::{key_of, resign, text, unit, Federation};
+use crate::testkit::{key_of, resign, text, unit, Federation, STEP_MS};
 use crate::text::{Text, TextError};
 
 use DecisionKind::*;
@@ -1019,19 +1019,19 @@ fn fork_is_stored_and_reported_as_a_conflict() {
     assert!(report.is_valid(), "{:?}", report.problems);
     let mut both = vec![d1.hash(), d2.hash()];
     both.sort();
-    let mut found = report.conflicts.clone();
-    found.iter_mut().for_each(|c| c.decisions.sort());
+    // Neither continued: the later one (the unit's second word) is the one the chain follows.
     assert_eq!(
-        found,
+        report.conflicts,
         vec![Conflict {
             previous: Some(submit.hash()),
-            decisions: both
+            decisions: both,
+            chosen: d2.hash(),
         }]
     );
-    assert_eq!(report.chain, vec![submit.hash()]);
+    assert_eq!(report.chain, vec![submit.hash(), d2.hash()]);
     assert_eq!(
         report.approval_of_current_state(),
-        Err(ApprovalError::Conflict)
+        Ok((ReturnForRevision, unit("ldld-tuy-hoa")))
     );
 }
 
@@ -1068,11 +1068,22 @@ fn stolen_key_cannot_backdate_past_the_previous_decision() {
 #[test]
 fn decision_dated_before_the_state_it_judges_is_refused() {
     let mut fed = Federation::new();
+    // Far enough from the certificates that the key was valid well before the state.
+    for _ in 0..(2 * MAX_CLOCK_SKEW_MS / STEP_MS) {
+        fed.tick();
+    }
     let (r, change) = fed.new_initiative("cdcs-a", "Sáng kiến", false);
     fed.import_ok(change.clone());
     let b = fed.binding(r);
     let body = fed.decision_body(r, Submit, b, None);
-    let e = fed.author("cdcs-a").sign(change[0].time_ms() - 1, body);
+    // Within the clock-skew allowance: accepted (checked, not stored).
+    let within = fed
+        .author("cdcs-a")
+        .sign(change[0].time_ms() - MAX_CLOCK_SKEW_MS, body.clone());
+    assert!(fed.verify(&within).is_ok());
+    let e = fed
+        .author("cdcs-a")
+        .sign(change[0].time_ms() - MAX_CLOCK_SKEW_MS - 1, body);
     check_rejected(&mut fed, &e, |reason| {
         matches!(
             reason,
@@ -1317,4 +1328,472 @@ fn entries_outside_the_receiver_scope_are_refused() {
     // The province holds the public one.
     let out = fed.import_as(Some(&province), public);
     assert_eq!(out.accepted.len(), 1, "{out:?}");
+}
+
+// ---- stolen keys, forks, decisions dated ahead (issue 12) ---------------------------------
+
+/// Every order of `entries` (all permutations up to 5 entries, else rotations and their
+/// reversals), each delivered one entry at a time to a node holding what `base` holds, what
+/// waits being retried with every later entry. Returns one federation per order, with `fed`'s
+/// clock.
+fn delivered_in_every_order(
+    fed: &Federation,
+    base: &Federation,
+    entries: &[Entry],
+) -> Vec<Federation> {
+    fn permutations(items: Vec<usize>) -> Vec<Vec<usize>> {
+        if items.len() <= 1 {
+            return vec![items];
+        }
+        let mut out = Vec::new();
+        for i in 0..items.len() {
+            let mut rest = items.clone();
+            let first = rest.remove(i);
+            for mut p in permutations(rest) {
+                p.insert(0, first);
+                out.push(p);
+            }
+        }
+        out
+    }
+    let n = entries.len();
+    let orders: Vec<Vec<usize>> = if n <= 5 {
+        permutations((0..n).collect())
+    } else {
+        (0..n)
+            .flat_map(|k| {
+                let rot: Vec<usize> = (0..n).map(|i| (i + k) % n).collect();
+                let rev: Vec<usize> = rot.iter().rev().copied().collect();
+                [rot, rev]
+            })
+            .collect()
+    };
+    orders
+        .into_iter()
+        .map(|order| {
+            let mut f = fed.clone();
+            f.store = base.store.clone();
+            f.directory = base.directory.clone();
+            let mut held: Vec<Entry> = Vec::new();
+            for i in order {
+                held.push(entries[i].clone());
+                let outcome = f.import(std::mem::take(&mut held));
+                held = outcome.waiting.into_iter().map(|(e, _)| e).collect();
+            }
+            assert!(held.is_empty(), "entries still waiting: {held:?}");
+            f
+        })
+        .collect()
+}
+
+fn key_hex(fed: &Federation, unit_id: &str) -> UnitKey {
+    UnitKey(fed.signing_key(unit_id).verifying_key().to_bytes())
+}
+
+/// The revocation a thief holding `unit_id`'s key signs against that key, dated `at`.
+fn self_revocation(fed: &Federation, unit_id: &str, effective_ms: u64, at: u64) -> Entry {
+    let body = EntryBody::Revocation(Revocation {
+        unit: unit(unit_id),
+        key: key_hex(fed, unit_id),
+        effective_ms,
+        reason: text("reason", "Khóa bị lộ", MAX_NOTE_CHARS),
+    });
+    fed.author(unit_id).sign(at, body)
+}
+
+#[test]
+fn a_stolen_key_revoking_itself_from_time_zero_does_not_void_its_children() {
+    let mut fed = Federation::new();
+    let base = fed.clone();
+    let (r, change) = fed.new_initiative("cdcs-a", "Sáng kiến của công đoàn cơ sở", false);
+    fed.import_ok(change.clone());
+    // Before the theft the district approved it.
+    let decided = fed.chain(r, None, &[("cdcs-a", Submit), ("ldld-tuy-hoa", Approve)]);
+    fed.import_ok(decided.clone());
+    // The thief dates the self-revocation as early as the key allows: its certificate.
+    let district = unit("ldld-tuy-hoa");
+    let certified_at = fed.directory.latest_cert(&district).unwrap().from_ms;
+    let rev = self_revocation(&fed, "ldld-tuy-hoa", 0, certified_at);
+    fed.import_ok(vec![rev.clone()]);
+    // It ends the district's key from its own time, no earlier...
+    let old_key = key_hex(&fed, "ldld-tuy-hoa");
+    let recorded = fed.directory.revocations_of(&district, &old_key);
+    assert_eq!(recorded[0].effective_ms, certified_at);
+    // ...and voids no certificate: the children's keys stay valid, they register and submit.
+    for child in ["cdcs-a", "cdcs-b"] {
+        let k = key_hex(&fed, child);
+        assert_eq!(
+            fed.directory.key_valid_at(&unit(child), &k, fed.now_ms()),
+            Ok(())
+        );
+    }
+    let (r2, change2) = fed.new_initiative("cdcs-b", "Sáng kiến mới", false);
+    fed.import_ok(change2.clone());
+    let submit2 = fed.chain(r2, None, &[("cdcs-b", Submit)]);
+    fed.import_ok(submit2.clone());
+    // The district's own key signs nothing more; until the province speaks, its earlier
+    // decision is void too (the window the analysis names).
+    let b = fed.binding(r2);
+    // (It waits: the parent may still void the self-revocation; complete, it is refused.)
+    let stolen = fed.decide("ldld-tuy-hoa", r2, Approve, b, Some(submit2[0].hash()));
+    assert!(matches!(
+        fed.verify(&stolen),
+        Err(VerifyError::Waiting(Missing::Certificate { .. }))
+    ));
+    assert!(matches!(
+        fed.verify_with(&stolen, true),
+        Err(VerifyError::Rejected(RejectReason::KeyRevoked { .. }))
+    ));
+    assert!(!fed.verify_record(r).is_valid());
+    // The province rotates the district's key: the self-revocation is void (the parent's word
+    // replaces the key's own), the earlier decision stands, the new key decides and certifies.
+    let rotation = fed.rotate_key("ldld-tuy-hoa");
+    fed.import_ok(vec![rotation.clone()]);
+    assert!(
+        fed.verify_record(r).is_valid(),
+        "{:?}",
+        fed.verify_record(r).problems
+    );
+    let b = fed.binding(r2);
+    let approve = fed.decide("ldld-tuy-hoa", r2, Approve, b, Some(submit2[0].hash()));
+    fed.import_ok(vec![approve.clone()]);
+    let newcomer = fed.certify(
+        "ldld-tuy-hoa",
+        "cdcs-moi",
+        "Công đoàn cơ sở mới",
+        UnitRole::Grassroots,
+    );
+    fed.import_ok(vec![newcomer.clone()]);
+    let (_, change3) = fed.new_initiative("cdcs-moi", "Sáng kiến đầu tiên", false);
+    fed.import_ok(change3.clone());
+    let report =
+        crate::audit::verify_store(&fed.store, &fed.directory, None, fed.now_ms()).unwrap();
+    assert!(report.records.iter().all(|r| r.is_valid()));
+    // The thief's revocation itself is reported (its key was rotated away), nothing else.
+    assert!(
+        report
+            .trust_problems
+            .iter()
+            .all(|p| p.entry == Some(rev.hash())),
+        "{:?}",
+        report.trust_problems
+    );
+    assert_eq!(
+        fed.verify_record(r2).approval_of_current_state(),
+        Ok((Approve, district.clone()))
+    );
+    // Whatever order a node receives all this in, it ends the same.
+    let mut all = vec![rev, rotation, approve, newcomer];
+    all.extend(change.iter().cloned());
+    all.extend(decided);
+    all.extend(submit2);
+    all.extend(change2);
+    all.extend(change3);
+    let expected: Vec<_> = [r, r2]
+        .iter()
+        .map(|x| {
+            let rep = fed.verify_record(*x);
+            (rep.is_valid(), rep.chain, rep.status)
+        })
+        .collect();
+    for f in delivered_in_every_order(&fed, &base, &all) {
+        let got: Vec<_> = [r, r2]
+            .iter()
+            .map(|x| {
+                let rep = f.verify_record(*x);
+                (rep.is_valid(), rep.chain, rep.status)
+            })
+            .collect();
+        assert_eq!(got, expected);
+    }
+}
+
+#[test]
+fn an_ancestors_revocation_reaches_back_and_a_thiefs_later_revocations_do_not_count() {
+    let mut fed = Federation::new();
+    let base = fed.clone();
+    // Before the theft the district certified a unit: it stays valid.
+    let innocent = fed.certify(
+        "ldld-tuy-hoa",
+        "cdcs-truoc",
+        "Công đoàn cơ sở trước",
+        UnitRole::Grassroots,
+    );
+    fed.import_ok(vec![innocent.clone()]);
+    let theft = fed.tick();
+    // The thief revokes an innocent child from time zero (as its parent may), once dated
+    // before the theft and once after, and certifies a unit of its own.
+    let backdated_key = key_hex(&fed, "cdcs-b");
+    let backdated = {
+        let body = EntryBody::Revocation(Revocation {
+            unit: unit("cdcs-b"),
+            key: backdated_key,
+            effective_ms: 0,
+            reason: text("reason", "Giả mạo", MAX_NOTE_CHARS),
+        });
+        fed.author("ldld-tuy-hoa").sign(theft - 1, body)
+    };
+    fed.import_ok(vec![backdated.clone()]);
+    let thief_revokes = fed.revoke("ldld-tuy-hoa", "cdcs-a", 0);
+    fed.import_ok(vec![thief_revokes.clone()]);
+    let forged = fed.certify(
+        "ldld-tuy-hoa",
+        "cdcs-gia",
+        "Công đoàn giả",
+        UnitRole::Grassroots,
+    );
+    fed.import_ok(vec![forged.clone()]);
+    let child_key = key_hex(&fed, "cdcs-a");
+    let now = fed.now_ms();
+    assert!(fed
+        .directory
+        .key_valid_at(&unit("cdcs-a"), &child_key, now)
+        .is_err());
+    assert!(fed
+        .directory
+        .key_valid_at(&unit("cdcs-b"), &backdated_key, now)
+        .is_err());
+    // The province revokes the district's key from the theft on.
+    let province = fed.revoke("ldld-phu-yen", "ldld-tuy-hoa", theft);
+    fed.import_ok(vec![province.clone()]);
+    // The thief's revocations no longer count (one signed after the theft, the other reaching
+    // back, by a key an ancestor revoked); the forged unit is void; the unit certified before
+    // the theft is valid.
+    let now = fed.now_ms();
+    let forged_key = key_hex(&fed, "cdcs-gia");
+    let before_key = key_hex(&fed, "cdcs-truoc");
+    let check = |d: &Directory| {
+        assert_eq!(d.key_valid_at(&unit("cdcs-a"), &child_key, now), Ok(()));
+        assert_eq!(d.key_valid_at(&unit("cdcs-b"), &backdated_key, now), Ok(()));
+        // Void: refused on arrival after the province's revocation, or stored before it and
+        // void since.
+        let forged_now = d.key_valid_at(&unit("cdcs-gia"), &forged_key, now);
+        assert!(
+            matches!(
+                forged_now,
+                Err(KeyProblem::IssuerInvalid { .. } | KeyProblem::Unknown)
+            ),
+            "{forged_now:?}"
+        );
+        assert_eq!(
+            d.key_valid_at(&unit("cdcs-truoc"), &before_key, now),
+            Ok(())
+        );
+    };
+    check(&fed.directory);
+    // The same in every delivery order.
+    let all = vec![innocent, backdated, thief_revokes, forged, province];
+    for f in delivered_in_every_order(&fed, &base, &all) {
+        check(&f.directory);
+    }
+}
+
+#[test]
+fn a_revoked_key_backdating_a_decision_is_bounded_and_superseded() {
+    let mut fed = Federation::new();
+    let (r, submit) = submitted(&mut fed);
+    let b = fed.binding(r);
+    let legit = fed.decide("ldld-tuy-hoa", r, Approve, b.clone(), Some(submit.hash()));
+    fed.import_ok(vec![legit.clone()]);
+    let theft = fed.tick();
+    fed.tick();
+    let rev = fed.revoke("ldld-phu-yen", "ldld-tuy-hoa", theft);
+    fed.import_ok(vec![rev]);
+    let body = fed.decision_body(r, Reject, b, Some(submit.hash()));
+    let thief = fed.author("ldld-tuy-hoa");
+    // A revoked key gets no clock-skew allowance: not even a second before what it follows.
+    let before = thief.sign(submit.time_ms() - 1, body.clone());
+    check_rejected(&mut fed, &before, |reason| {
+        matches!(
+            reason,
+            RejectReason::DecisionBackdated("the previous decision")
+        )
+    });
+    // After the revocation's effective time: refused.
+    let after = thief.sign(theft, body.clone());
+    check_rejected(&mut fed, &after, |reason| {
+        matches!(reason, RejectReason::KeyRevoked { .. })
+    });
+    // Between the legitimate decision and the theft: accepted, a fork, and for now the chain
+    // follows it (it is the later word of the district)...
+    let forked = thief.sign(theft - 1, body);
+    fed.import_ok(vec![forked.clone()]);
+    let report = fed.verify_record(r);
+    assert_eq!(report.conflicts.len(), 1);
+    assert_eq!(report.chain, vec![submit.hash(), forked.hash()]);
+    // ...until the district, with the key the province rotated in, decides again: a revoked key
+    // can never date a decision after that.
+    let rotation = fed.rotate_key("ldld-tuy-hoa");
+    fed.import_ok(vec![rotation]);
+    let b = fed.binding(r);
+    let again = fed.decide("ldld-tuy-hoa", r, Approve, b, Some(submit.hash()));
+    fed.import_ok(vec![again.clone()]);
+    let report = fed.verify_record(r);
+    assert!(report.is_valid(), "{:?}", report.problems);
+    assert_eq!(report.conflicts[0].chosen, again.hash());
+    assert_eq!(report.chain, vec![submit.hash(), again.hash()]);
+    // And the province continues from there.
+    let province = fed.chain(r, Some(again.hash()), &[("ldld-phu-yen", Approve)]);
+    fed.import_ok(province.clone());
+    assert_eq!(
+        fed.verify_record(r).approval_of_current_state(),
+        Ok((Approve, unit("ldld-phu-yen")))
+    );
+}
+
+#[test]
+fn a_fork_is_resolved_the_same_way_in_every_delivery_order_and_can_be_decided_further() {
+    let mut fed = Federation::new();
+    let base = fed.clone();
+    let (r, change) = fed.new_initiative("cdcs-a", "Sáng kiến", false);
+    fed.import_ok(change.clone());
+    let submit = fed.chain(r, None, &[("cdcs-a", Submit)]);
+    fed.import_ok(submit.clone());
+    let b = fed.binding(r);
+    // The district forks its own chain: approves, then returns, both citing the submission.
+    let approve = fed.decide(
+        "ldld-tuy-hoa",
+        r,
+        Approve,
+        b.clone(),
+        Some(submit[0].hash()),
+    );
+    let ret = fed.decide(
+        "ldld-tuy-hoa",
+        r,
+        ReturnForRevision,
+        b,
+        Some(submit[0].hash()),
+    );
+    fed.import_ok(vec![approve.clone(), ret.clone()]);
+    // The later word is followed; the record is not frozen: the origin resubmits.
+    let report = fed.verify_record(r);
+    assert_eq!(report.conflicts[0].chosen, ret.hash());
+    assert_eq!(report.status.as_ref().map(|s| s.0), Some(ReturnForRevision));
+    // The province meanwhile continued the approval: that branch now has the longer
+    // continuation and settles the fork, whatever the times.
+    let province = fed.chain(r, Some(approve.hash()), &[("ldld-phu-yen", Approve)]);
+    fed.import_ok(province.clone());
+    let report = fed.verify_record(r);
+    assert!(report.is_valid(), "{:?}", report.problems);
+    assert_eq!(report.conflicts[0].chosen, approve.hash());
+    assert_eq!(
+        report.chain,
+        vec![submit[0].hash(), approve.hash(), province[0].hash()]
+    );
+    // The next level decides further.
+    let national = fed.chain(r, Some(province[0].hash()), &[("tld", Approve)]);
+    fed.import_ok(national.clone());
+    let expected = fed.verify_record(r);
+    assert_eq!(
+        expected.approval_of_current_state(),
+        Ok((Approve, unit("tld")))
+    );
+    let mut all = change;
+    all.extend([
+        submit[0].clone(),
+        approve,
+        ret,
+        province[0].clone(),
+        national[0].clone(),
+    ]);
+    let orders = delivered_in_every_order(&fed, &base, &all);
+    assert!(orders.len() >= 12);
+    for f in orders {
+        let got = f.verify_record(r);
+        assert_eq!(
+            (got.chain, got.status, got.conflicts),
+            (
+                expected.chain.clone(),
+                expected.status.clone(),
+                expected.conflicts.clone()
+            )
+        );
+    }
+}
+
+#[test]
+fn a_decision_dated_a_little_ahead_does_not_block_the_next_level() {
+    let mut fed = Federation::new();
+    for _ in 0..(2 * MAX_CLOCK_SKEW_MS / STEP_MS) {
+        fed.tick();
+    }
+    let (r, change) = fed.new_initiative("cdcs-a", "Sáng kiến", false);
+    fed.import_ok(change);
+    let b = fed.binding(r);
+    let body = fed.decision_body(r, Submit, b.clone(), None);
+    // The origin's clock runs four minutes fast.
+    let ahead = fed
+        .author("cdcs-a")
+        .sign(fed.now_ms() + 4 * 60 * 1000, body);
+    fed.import_ok(vec![ahead.clone()]);
+    // The district decides by its own (correct) clock: accepted.
+    let d = fed.decide("ldld-tuy-hoa", r, Approve, b.clone(), Some(ahead.hash()));
+    assert!(d.time_ms() < ahead.time_ms());
+    fed.import_ok(vec![d.clone()]);
+    assert_eq!(fed.verify_record(r).chain, vec![ahead.hash(), d.hash()]);
+    // Chain order still means something: more than the allowed skew before is refused.
+    let body = fed.decision_body(r, Approve, b, Some(d.hash()));
+    let long_before = fed
+        .author("ldld-phu-yen")
+        .sign(d.time_ms() - MAX_CLOCK_SKEW_MS - 1, body);
+    check_rejected(&mut fed, &long_before, |reason| {
+        matches!(
+            reason,
+            RejectReason::DecisionBackdated("the previous decision")
+        )
+    });
+}
+
+#[test]
+fn a_districts_programme_reaches_only_its_subtree_and_its_ancestors() {
+    let mut fed = Federation::new();
+    let base = fed.clone();
+    let (programme, entry) = fed.new_programme("ldld-tuy-hoa", "01 triệu sáng kiến");
+    fed.import_ok(vec![entry.clone()]);
+    let now = fed.now_ms();
+    for (u, holds) in [
+        ("ldld-tuy-hoa", true),
+        ("cdcs-a", true),
+        ("ldld-phu-yen", true),
+        ("tld", true),
+        ("ldld-tra-vinh", false),
+        ("ldld-tp-tra-vinh", false),
+        ("cdcs-c", false),
+        ("cdcs-dien-luc-phu-yen", false),
+    ] {
+        let got = crate::scope::in_scope(&fed.directory, &unit(u), &entry, None, now);
+        assert_eq!(got, holds, "{u}");
+    }
+    // A node outside the district refuses it.
+    let mut outside = fed.clone();
+    outside.store = base.store.clone();
+    outside.directory = base.directory.clone();
+    let outcome = outside.import_as(Some(&unit("cdcs-c")), vec![entry]);
+    assert!(
+        matches!(
+            &outcome.rejected[..],
+            [(_, RejectReason::OutOfScope { .. })]
+        ),
+        "{outcome:?}"
+    );
+    // A unit of the district may take part in it.
+    let (r, change) = fed.new_initiative("cdcs-a", "Sáng kiến trong chương trình", false);
+    fed.import_ok(change);
+    let joined = fed.edit_initiative(r, |i| {
+        i.programme = Some(programme);
+        i.phase = 1;
+    });
+    fed.import_ok(vec![joined]);
+    // A unit of another province may not.
+    let (r, change) = fed.new_initiative("cdcs-c", "Sáng kiến ngoài chương trình", false);
+    fed.import_ok(change);
+    let outsider = fed.edit_initiative(r, |i| {
+        i.programme = Some(programme);
+        i.phase = 1;
+    });
+    check_rejected(&mut fed, &outsider, |reason| {
+        matches!(reason, RejectReason::ProgrammeOutsideAuthority { programme: p, launcher, unit: u }
+            if *p == programme && *launcher == unit("ldld-tuy-hoa") && *u == unit("cdcs-c"))
+    });
 }
