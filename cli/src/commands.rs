@@ -7,7 +7,7 @@ use node::node::{prepare_enrolment, FederationFile, KEY_FILE};
 use node::{bundle, now_ms, Node};
 use serde_json::json;
 use sync_protocol::audit::{verify_store, StoreReport};
-use sync_protocol::entry::{Certificate, EntryBody, Revocation, UnitRole};
+use sync_protocol::entry::{Certificate, EntryBody, Revocation};
 use sync_protocol::ids::{UnitId, UnitKey};
 use sync_protocol::limits::{MAX_NOTE_CHARS, MAX_UNIT_NAME_CHARS};
 use sync_protocol::store::EntryStore;
@@ -42,7 +42,8 @@ pub enum UnitCommand {
         /// Tên đơn vị / unit name.
         #[arg(long)]
         name: String,
-        /// Vai trò / role: provincial, central-sector, corporation, direct-superior, grassroots.
+        /// Vai trò, theo tên hoặc mã / role, by name or code: provincial, central-sector,
+        /// corporation, direct-superior, grassroots.
         #[arg(long)]
         role: String,
         /// Thư mục dữ liệu của nút mới / the new node's data directory.
@@ -312,15 +313,7 @@ pub fn enrol(
 ) -> Result<Node, Failure> {
     let unit = unit_id(ctx, id)?;
     let name = text(ctx, "name", name, MAX_UNIT_NAME_CHARS)?;
-    let role = UnitRole::from_code(role)
-        .filter(|r| *r != UnitRole::National)
-        .ok_or_else(|| {
-            Failure::input(format!(
-                "{} {role:?}: {}",
-                ctx.lang.t("vai trò không hợp lệ", "invalid role"),
-                "provincial, central-sector, corporation, direct-superior, grassroots"
-            ))
-        })?;
+    let role = crate::input::role_flag(ctx.lang, role)?;
     if parent.directory().knows(&unit) {
         return Err(Failure::input(format!(
             "{unit}: {}",
@@ -460,7 +453,7 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
                 lang.t("KHÔNG hợp lệ", "INVALID"),
                 r.problems
                     .iter()
-                    .map(|p| p.reason.to_string())
+                    .map(|p| crate::refusal::reject(lang, &p.reason))
                     .collect::<Vec<_>>()
                     .join("; ")
             )
@@ -491,7 +484,7 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
         println!(
             "{}: {}",
             lang.t("chứng thư lỗi", "trust entry problem"),
-            p.reason
+            crate::refusal::reject(lang, &p.reason)
         );
     }
     println!(
@@ -594,7 +587,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
         BundleCommand::Import { file } => {
             let mut node = open(ctx)?;
             let entries = bundle::read_signed(&file, node.directory())
-                .map_err(|e| Failure::input(e.to_string()).because(e))?
+                .map_err(|e| Failure::input(crate::refusal::bundle_error(ctx.lang, &e)).because(e))?
                 .entries;
             let source = format!(
                 "bundle:{}",
@@ -602,7 +595,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
             );
             let report = node
                 .import_from(&source, entries, now_ms())
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| Failure::problem(crate::refusal::node_error(ctx.lang, &e)).because(e))?;
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("json"));
             } else {
@@ -617,10 +610,25 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                     ctx.lang.t("từ chối", "rejected"),
                     report.rejected.len()
                 );
-                for (h, r) in &report.rejected {
+                for (i, (h, r)) in report.rejected.iter().enumerate() {
+                    let why = match report.rejected_why.get(i) {
+                        Some(w) => crate::refusal::import_refusal(ctx.lang, w),
+                        None => r.clone(),
+                    };
                     println!(
-                        "  {} {}: {r}",
+                        "  {} {}: {why}",
                         ctx.lang.t("từ chối", "rejected"),
+                        &h[..h.len().min(8)]
+                    );
+                }
+                for (i, (h, m)) in report.quarantined.iter().enumerate() {
+                    let why = match report.quarantined_why.get(i) {
+                        Some(w) => crate::refusal::missing(ctx.lang, w),
+                        None => m.clone(),
+                    };
+                    println!(
+                        "  {} {}: {why}",
+                        ctx.lang.t("chờ", "waiting"),
                         &h[..h.len().min(8)]
                     );
                 }

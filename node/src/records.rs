@@ -34,7 +34,7 @@ pub fn create(
     content: &RecordContent,
     now_ms: u64,
 ) -> Result<RecordId, NodeError> {
-    record::validate_standalone(content).map_err(refused)?;
+    record::validate_standalone(content).map_err(NodeError::Content)?;
     let record = RecordId(random_bytes());
     let mut doc = record::new_document(random_bytes());
     let change = record::commit_content(&mut doc, content, now_ms)
@@ -77,7 +77,7 @@ pub fn edit(
         .clone()
         .ok_or_else(|| refused(format!("record {} has no content here", record.short())))?;
     edit(&mut content);
-    record::validate_standalone(&content).map_err(refused)?;
+    record::validate_standalone(&content).map_err(NodeError::Content)?;
     let entries = node.store().record_entries(&record)?;
     let mut doc = record::load_document(changes_of(&entries).into_values(), random_bytes())
         .map_err(refused)?;
@@ -207,6 +207,9 @@ pub enum ResolveError {
     NotFound {
         /// what was given
         given: String,
+        /// the ids of the records held here closest to it (a mistyped digit), at most
+        /// [`crate::suggest::MAX_SUGGESTIONS`]
+        closest: Vec<String>,
     },
     /// Several do.
     #[error("{given} names {count} records ({candidates}); give more digits")]
@@ -239,15 +242,17 @@ pub fn resolve(node: &Node, prefix: &str) -> Result<RecordId, ResolveError> {
             min: MIN_RECORD_PREFIX_HEX_DIGITS,
         });
     }
-    let found: Vec<RecordId> = node
-        .store()
-        .records()
-        .map_err(NodeError::from)?
-        .into_iter()
+    let all = node.store().records().map_err(NodeError::from)?;
+    let found: Vec<RecordId> = all
+        .iter()
+        .copied()
         .filter(|r| r.to_hex().starts_with(&given))
         .collect();
     match found.as_slice() {
-        [] => Err(ResolveError::NotFound { given }),
+        [] => {
+            let closest = crate::suggest::closest_ids(&given, all.iter().map(|r| r.to_hex()));
+            Err(ResolveError::NotFound { given, closest })
+        }
         [one] => Ok(*one),
         many => Err(ResolveError::Ambiguous {
             count: many.len(),

@@ -108,9 +108,11 @@ pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
 }
 
 /// A write the node refused (a rule of the chain) or could not store: exit 1, nothing stored.
+/// The reason is the core's typed reason, worded by [`crate::refusal`].
 pub(crate) fn refused(lang: Lang, what: &str, e: NodeError) -> Failure {
     let msg = format!(
-        "{what}: {e}. {}",
+        "{what}: {}. {}",
+        crate::refusal::node_error(lang, &e),
         lang.t(
             "Không có gì được lưu; sửa điều trên rồi chạy lại lệnh",
             "Nothing was stored; fix the above and run the command again"
@@ -121,12 +123,9 @@ pub(crate) fn refused(lang: Lang, what: &str, e: NodeError) -> Failure {
 
 /// Reading the store failed.
 pub(crate) fn store_failed(lang: Lang, e: impl Into<anyhow::Error> + std::fmt::Display) -> Failure {
-    Failure::problem(format!(
-        "{}: {e}",
-        lang.t(
-            "không đọc được dữ liệu của nút",
-            "could not read the node's data"
-        )
+    Failure::problem(lang.t(
+        "không đọc được dữ liệu của nút (chi tiết: --verbose)",
+        "could not read the node's data (details: --verbose)",
     ))
     .because(e)
 }
@@ -139,7 +138,8 @@ pub(crate) fn resolve(ctx: &Ctx, node: &Node, given: &str) -> Result<RecordId, F
             "find ids with `sangkien initiative list` or `sangkien programme show`",
         );
         let head = ctx.lang.t("mã hồ sơ", "record id");
-        Failure::input(format!("{head}: {e}; {hint}")).because(e)
+        let why = crate::refusal::resolve_error(ctx.lang, &e);
+        Failure::input(format!("{head}: {why}; {hint}")).because(e)
     })
 }
 
@@ -174,35 +174,61 @@ pub(crate) fn missing(lang: Lang, flag: &str, what_vi: &str, what_en: &str) -> F
     ))
 }
 
-/// A `YYYY-MM-DD` flag.
+/// Several missing flags, reported at once: `(flag, what in Vietnamese, what in English)`.
+pub(crate) fn missing_all(lang: Lang, absent: &[(&str, &str, &str)]) -> Failure {
+    let list: Vec<String> = absent
+        .iter()
+        .map(|(flag, vi, en)| format!("--{flag} ({})", lang.t(vi, en)))
+        .collect();
+    Failure::input(format!(
+        "{}: {} {}",
+        lang.t("thiếu", "missing"),
+        list.join(", "),
+        lang.t(
+            "— thêm các cờ này vào lệnh",
+            "— add these flags to the command"
+        )
+    ))
+}
+
+/// A date flag, as printed (15/07/2022) or ISO (see [`crate::input::date`]).
 pub(crate) fn date(lang: Lang, flag: &str, s: &str) -> Result<Date, Failure> {
-    Date::parse(s.trim()).map_err(|e| {
-        Failure::input(format!(
-            "--{flag}: {e} ({})",
-            lang.t(
-                "viết ngày dạng NĂM-THÁNG-NGÀY, ví dụ 2024-01-15",
-                "write the date as YYYY-MM-DD, e.g. 2024-01-15"
-            )
-        ))
-    })
+    crate::input::date_flag(lang, flag, s)
 }
 
 /// A unit id flag that names a unit this node knows.
 pub(crate) fn known_unit(ctx: &Ctx, node: &Node, flag: &str, s: &str) -> Result<UnitId, Failure> {
-    let u = UnitId::new(s.trim()).map_err(|e| {
+    let closest = |s: &str| {
+        let near = node::suggest::closest_units(node, s);
+        if near.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} {}?",
+                ctx.lang.t("có phải ý bạn là", "did you mean"),
+                near.iter()
+                    .map(|u| format!("{u} ({})", unit_name(node, u)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    };
+    let u = UnitId::new(s.trim()).map_err(|_| {
         Failure::input(format!(
-            "--{flag}: {e} ({})",
+            "--{flag} {s:?}: {}{}",
             ctx.lang
-                .t("mã đơn vị gồm a-z, 0-9 và -", "unit ids are a-z, 0-9 and -")
+                .t("mã đơn vị gồm a-z, 0-9 và -", "unit ids are a-z, 0-9 and -"),
+            closest(s)
         ))
     })?;
     if !node.directory().knows(&u) {
         return Err(Failure::input(format!(
-            "--{flag}: {u}: {}",
+            "--{flag}: {u}: {}{}",
             ctx.lang.t(
                 "đơn vị chưa được biết tại nút này (xem `sangkien unit list`)",
                 "unit not known at this node (see `sangkien unit list`)"
-            )
+            ),
+            closest(s)
         )));
     }
     Ok(u)
@@ -245,6 +271,32 @@ pub(crate) fn programme(
     let all = programmes(ctx, node)?;
     match given {
         Some(g) => {
+            let folded = sync_protocol::text::fold_for_search(g.trim());
+            let by_name: Vec<usize> = all
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, p))| {
+                    sync_protocol::text::fold_for_search(p.name.as_str()) == folded
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if let [i] = by_name.as_slice() {
+                return Ok(all[*i].clone());
+            }
+            if !g.trim().bytes().all(|b| b.is_ascii_hexdigit()) {
+                let names: Vec<String> = all
+                    .iter()
+                    .map(|(r, p)| format!("«{}» ({})", p.name, r.short()))
+                    .collect();
+                return Err(Failure::input(format!(
+                    "--programme {g:?}: {} {}",
+                    ctx.lang.t(
+                        "không có chương trình nào tên như vậy; nút này có:",
+                        "no programme has this name; this node holds:"
+                    ),
+                    names.join(", ")
+                )));
+            }
             let id = resolve(ctx, node, g)?;
             all.into_iter().find(|(r, _)| *r == id).ok_or_else(|| {
                 Failure::input(format!(
