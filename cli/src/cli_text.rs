@@ -51,7 +51,7 @@ pub fn pick(text: &str, lang: Lang) -> String {
         Lang::Vi => {
             let vi = vi.trim_end_matches('.').to_owned();
             match en.split_once(": ") {
-                Some((_, list)) if !vi.contains(':') && list.contains(", ") => {
+                Some((_, list)) if !vi.contains(':') && is_code_list(list) => {
                     format!("{vi}: {list}")
                 }
                 _ => format!("{vi}."),
@@ -65,6 +65,15 @@ pub fn pick(text: &str, lang: Lang) -> String {
             }
         }
     }
+}
+
+/// "production-business, administration, …": a list of codes (at least one with a hyphen),
+/// not a phrase.
+fn is_code_list(list: &str) -> bool {
+    let items: Vec<&str> = list.trim_end_matches('.').split(", ").collect();
+    items.len() > 1
+        && items.iter().any(|i| i.contains('-'))
+        && items.iter().all(|i| !i.trim().contains(' '))
 }
 
 /// The placeholder of a value in help and usage lines (clap takes `&'static str` here: the
