@@ -191,7 +191,7 @@ pub fn role_flag(lang: Lang, s: &str) -> Result<UnitRole, Failure> {
             "--role {s:?}: {} {}",
             lang.t(
                 "vai trò không hợp lệ; chọn một trong:",
-                "unknown role; choose one of:"
+                "invalid role; choose one of:"
             ),
             choices.join(", ")
         ))

@@ -406,26 +406,42 @@ pub fn resolve_error(lang: Lang, e: &ResolveError) -> String {
 /// A bundle that could not be read.
 pub fn bundle_error(lang: Lang, e: &BundleError) -> String {
     match e {
-        BundleError::Io { path, .. } => format!(
-            "{}: {}",
-            path.display(),
-            lang.t("không đọc được tệp", "the file cannot be read")
-        ),
+        BundleError::Io { path, source } => {
+            let why = match (lang, source.kind()) {
+                (Lang::En, _) => source.to_string(),
+                (Lang::Vi, std::io::ErrorKind::NotFound) => "không có tệp này".to_owned(),
+                (Lang::Vi, std::io::ErrorKind::PermissionDenied) => {
+                    "không có quyền đọc tệp này".to_owned()
+                }
+                (Lang::Vi, _) => "không đọc được tệp".to_owned(),
+            };
+            format!("{}: {why}", path.display())
+        }
         BundleError::TooLarge { path, size } => format!(
             "{}: {} {} {}",
             path.display(),
             lang.int(*size),
-            lang.t("byte, quá giới hạn của gói", "bytes, over the bundle limit of"),
+            lang.t("byte, quá giới hạn của gói là", "bytes, over the limit of"),
             lang.int(sync_protocol::limits::MAX_BUNDLE_BYTES)
-        ),
-        BundleError::Malformed { path, .. } => format!(
-            "{}: {}",
-            path.display(),
-            lang.t(
-                "không phải gói dữ liệu sangkien, hoặc bị cắt cụt",
-                "not a sangkien bundle, or truncated"
-            )
-        ),
+        ) + lang.t("", " bytes for a bundle"),
+        BundleError::Malformed { path, reason } => match lang {
+            Lang::En => format!("{}: {reason}", path.display()),
+            // The reason is the bundle reader's English text: worded here by what it names.
+            Lang::Vi => {
+                let why = if reason.contains("signature") {
+                    "chữ ký của gói không khớp: gói bị giả mạo hoặc hỏng"
+                } else if reason.contains("ed25519") {
+                    "khóa ký của gói không hợp lệ"
+                } else if reason.contains("magic") {
+                    "không phải gói dữ liệu sangkien"
+                } else if reason.contains("inflate") {
+                    "phần dữ liệu nén của gói bị hỏng"
+                } else {
+                    "gói bị cắt cụt hoặc hỏng"
+                };
+                format!("{}: {why}", path.display())
+            }
+        },
         BundleError::Entry { path, index, error } => format!(
             "{}: {} {index}: {}",
             path.display(),
