@@ -280,14 +280,15 @@ pub fn clap_message(lang: Lang, e: &clap::Error) -> String {
         ),
         ErrorKind::MissingRequiredArgument => {
             let all = strings(e, K::InvalidArg);
-            format!(
-                "{}: {}",
+            let head = if all.len() == 1 {
+                lang.t("thiếu cờ bắt buộc", "missing a required argument")
+            } else {
                 lang.t(
                     "thiếu các cờ bắt buộc (thêm tất cả vào lệnh)",
                     "missing required arguments (add all of them to the command)"
-                ),
-                all.join(", ")
-            )
+                )
+            };
+            format!("{head}: {}", all.join(", "))
         }
         ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             format!(

@@ -105,17 +105,23 @@ pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
 fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {
     UnitId::new(s).map_err(|e| {
         Failure::input(format!(
-            "{}: {e}",
-            ctx.lang.t("mã đơn vị không hợp lệ", "invalid unit id")
+            "{} {s:?}: {}",
+            ctx.lang.t("mã đơn vị không hợp lệ", "invalid unit id"),
+            ctx.lang.t(
+                "chỉ gồm a-z, 0-9 và -",
+                "use a-z, 0-9 and - only"
+            )
         ))
+        .because(e)
     })
 }
 
 fn text(ctx: &Ctx, field: &'static str, s: &str, limit: usize) -> Result<Text, Failure> {
     Text::required(field, s, limit).map_err(|e| {
         Failure::input(format!(
-            "{}: {e}",
-            ctx.lang.t("giá trị không hợp lệ", "invalid value")
+            "{}: {}",
+            ctx.lang.t("giá trị không hợp lệ", "invalid value"),
+            crate::refusal::text_error(ctx.lang, &e)
         ))
     })
 }
@@ -127,10 +133,10 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
             let root = unit_id(ctx, &root_id)?;
             let name = text(ctx, "name", &name, MAX_UNIT_NAME_CHARS)?;
             let node = Node::create_root(dir, root, name, now_ms())
-                .map_err(|e| Failure::input(e.to_string()).because(e))?;
+                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             let (ff, _) = node
                 .federation_file()
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
             } else {
@@ -152,7 +158,7 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
             let node = open(ctx)?;
             let (ff, _) = node
                 .federation_file()
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
             Ok(0)
         }
@@ -190,7 +196,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
         }
         UnitCommand::RotateKey { child } => {
             let mut parent = open(ctx)?;
-            let child_node = Node::open(&child).map_err(|e| Failure::input(e.to_string()))?;
+            let child_node = Node::open(&child).map_err(|e| crate::refusal::input(ctx.lang, e))?;
             let unit = child_node.unit().clone();
             drop(child_node);
             let now = now_ms();
@@ -215,7 +221,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             let new_key = node::keys::generate();
             let new_path = child.join("unit.key.new");
             node::keys::write_new(&new_path, &new_key)
-                .map_err(|e| Failure::input(e.to_string()))?;
+                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             let cert = Certificate {
                 replaces: Some(old.hash),
                 key: UnitKey(new_key.verifying_key().to_bytes()),
@@ -223,11 +229,11 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             };
             let entry = parent
                 .write(EntryBody::Certificate(cert), now)
-                .map_err(|e| Failure::problem(e.to_string()))?;
-            let mut child_node = Node::open(&child).map_err(|e| Failure::input(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
+            let mut child_node = Node::open(&child).map_err(|e| crate::refusal::input(ctx.lang, e))?;
             child_node
                 .import(vec![entry.clone()], now)
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             let key_path = child.join(KEY_FILE);
             let retired = child.join(format!("unit.key.retired-{now}"));
             std::fs::rename(&key_path, &retired)
@@ -248,7 +254,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
         } => {
             let mut node = open(ctx)?;
             let unit = unit_id(ctx, &unit)?;
-            let key = UnitKey::from_hex(&key).map_err(|e| Failure::input(e.to_string()))?;
+            let key = UnitKey::from_hex(&key).map_err(|e| crate::refusal::input(ctx.lang, e))?;
             let reason = text(ctx, "reason", &reason, MAX_NOTE_CHARS)?;
             let now = now_ms();
             let entry = node
@@ -261,7 +267,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                     }),
                     now,
                 )
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             println!(
                 "{} {unit} ({}), {}: {}",
                 ctx.lang.t("Đã thu hồi khóa của", "Revoked the key of"),
@@ -336,7 +342,7 @@ pub fn enrol(
             )));
         }
     }
-    let key = prepare_enrolment(into).map_err(|e| Failure::input(e.to_string()))?;
+    let key = prepare_enrolment(into).map_err(|e| crate::refusal::input(ctx.lang, e))?;
     let cert = Certificate {
         unit: unit.clone(),
         name,
@@ -352,25 +358,25 @@ pub fn enrol(
             // Nothing was stored at the parent; remove the half-made child directory.
             let _ = std::fs::remove_file(into.join(KEY_FILE));
             let _ = std::fs::remove_dir(into);
-            return Err(Failure::problem(e.to_string()));
+            return Err(crate::refusal::problem(ctx.lang, e));
         }
     };
     let (ff, genesis): (FederationFile, _) = parent
         .federation_file()
-        .map_err(|e| Failure::problem(e.to_string()))?;
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
     let mut trust = parent
         .store()
         .trust_entries()
-        .map_err(|e| Failure::problem(e.to_string()))?;
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
     trust.push(entry);
     Node::create_enrolled(into, &ff, genesis, unit, trust, now)
-        .map_err(|e| Failure::problem(e.to_string()).because(e))
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))
 }
 
 pub fn verify(ctx: &Ctx) -> Result<u8, Failure> {
     let node = open(ctx)?;
     let report = verify_store(node.store(), node.directory(), Some(node.unit()), now_ms())
-        .map_err(|e| Failure::problem(e.to_string()))?;
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
     print_verify(ctx, &node, &report);
     Ok(verify_exit_code(&report))
 }
@@ -539,7 +545,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
             let now = now_ms();
             let mut entries = node
                 .entries_for(&unit, now)
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             if let Some(s) = since_ms {
                 // Trust entries always travel: the receiver may lack a certificate.
                 entries.retain(|e| {
@@ -564,9 +570,9 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                     )
                 )));
             }
-            let author = node.author().map_err(|e| Failure::input(e.to_string()))?;
+            let author = node.author().map_err(|e| crate::refusal::input(ctx.lang, e))?;
             bundle::write_signed(&file, author, &unit, since_ms, now, &entries)
-                .map_err(|e| Failure::input(e.to_string()))?;
+                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             if ctx.json {
                 println!(
                     "{}",

@@ -84,13 +84,34 @@ pub fn entry_error(lang: Lang, e: &EntryError) -> String {
     }
 }
 
+/// Why a text value is refused.
+pub fn text_error(lang: Lang, e: &sync_protocol::text::TextError) -> String {
+    use sync_protocol::text::TextError as T;
+    match e {
+        T::Empty { field } => format!("--{field}: {}", lang.t("không được để trống", "is required")),
+        T::TooLong {
+            field,
+            limit,
+            actual,
+        } => format!(
+            "--{field}: {} {} {}, {} {}",
+            lang.t("dài", "is"),
+            lang.int(*actual as u64),
+            lang.t("ký tự", "characters long"),
+            lang.t("quá giới hạn", "over its limit of"),
+            lang.int(*limit as u64)
+        ),
+        T::Control { field, code } => format!(
+            "--{field}: {} (U+{code:04X})",
+            lang.t("chứa ký tự điều khiển", "contains a control character")
+        ),
+    }
+}
+
 /// Why a record's content is wrong.
 pub fn content_error(lang: Lang, e: &ContentError) -> String {
     match e {
-        ContentError::Text(t) => match lang {
-            Lang::En => t.to_string(),
-            Lang::Vi => "văn bản không hợp lệ".to_owned(),
-        },
+        ContentError::Text(t) => text_error(lang, t),
         ContentError::Missing(f) => format!("{} {f}", lang.t("thiếu trường", "missing field")),
         ContentError::Invalid { field, reason } => match lang {
             Lang::En => format!("{field}: {reason}"),
@@ -490,9 +511,7 @@ pub fn node_error(lang: Lang, e: &NodeError) -> String {
             path.display(),
             lang.t("tệp của nút bị lỗi hoặc không đọc được", "a node file is damaged or unreadable")
         ),
-        NodeError::Key(_) => lang
-            .t("không dùng được tệp khóa của nút", "the node's key file cannot be used")
-            .to_owned(),
+        NodeError::Key(k) => k.worded(lang),
         NodeError::Import(_) => lang
             .t("lô dữ liệu quá giới hạn", "the batch is over its limit")
             .to_owned(),
@@ -507,4 +526,65 @@ pub fn node_error(lang: Lang, e: &NodeError) -> String {
             Lang::Vi => "nút từ chối thao tác này (chi tiết: --verbose)".to_owned(),
         },
     }
+}
+
+/// An error a command passes on to the person, worded in their language.
+pub trait Worded: std::fmt::Display {
+    /// The sentence in `lang`.
+    fn worded(&self, lang: Lang) -> String;
+}
+
+impl Worded for NodeError {
+    fn worded(&self, lang: Lang) -> String {
+        node_error(lang, self)
+    }
+}
+
+impl Worded for BundleError {
+    fn worded(&self, lang: Lang) -> String {
+        bundle_error(lang, self)
+    }
+}
+
+impl Worded for sync_protocol::store::StoreError {
+    fn worded(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.to_string(),
+            Lang::Vi => "không đọc hoặc ghi được cơ sở dữ liệu của nút (chi tiết: --verbose)".to_owned(),
+        }
+    }
+}
+
+impl Worded for sync_protocol::codec::DecodeError {
+    fn worded(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.to_string(),
+            Lang::Vi => "giá trị không đọc được (chi tiết: --verbose)".to_owned(),
+        }
+    }
+}
+
+impl Worded for node::keys::KeyError {
+    fn worded(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.to_string(),
+            Lang::Vi => "không dùng được tệp khóa (chi tiết: --verbose)".to_owned(),
+        }
+    }
+}
+
+/// Bad usage or input (exit 2), worded, with its cause for --verbose.
+pub fn input<E>(lang: Lang, e: E) -> crate::Failure
+where
+    E: Worded + Into<anyhow::Error>,
+{
+    crate::Failure::input(e.worded(lang)).because(e)
+}
+
+/// A problem found while running (exit 1), worded, with its cause for --verbose.
+pub fn problem<E>(lang: Lang, e: E) -> crate::Failure
+where
+    E: Worded + Into<anyhow::Error>,
+{
+    crate::Failure::problem(e.worded(lang)).because(e)
 }

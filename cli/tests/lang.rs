@@ -327,6 +327,15 @@ fn help_errors_and_refusals_in_one_language() {
             vec!["decide", "approve", &id, "--officer", "Lê Thị Mai", "--title", "Kỹ sư"],
             vec!["initiative", "new", "--title", "x", "--author", "y", "--summary", "z",
                  "--sector", "khoa hoc", "--phase", "2", "--registered", "01/01/2020"],
+            vec!["initiative", "new", "--title", " ", "--author", "y", "--summary", "z",
+                 "--sector", "other", "--phase", "2", "--registered", "15/07/2022"],
+            vec!["initiative", "new", "--title", "x", "--author", "y", "--summary", "z",
+                 "--sector", "other", "--programme", "no such programme", "--phase", "2"],
+            vec!["unit", "enrol", "--id", "Bad Id", "--role", "king", "--name", "x", "--into", "nowhere"],
+            vec!["unit", "enrol", "--id", "cdcs-x", "--role", "king", "--name", "x", "--into", "nowhere"],
+            vec!["unit", "revoke", "--unit", "cdcs-thuy-san", "--key", "zz", "--reason", "x"],
+            vec!["report", "--today", "31/02/2023"],
+            vec!["bundle", "import", "/nonexistent/x.bundle"],
         ];
         for c in &core_cases {
             let o = if c[0] == "verify" {

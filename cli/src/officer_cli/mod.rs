@@ -158,7 +158,8 @@ pub(crate) fn text(
     };
     r.map_err(|e| {
         Failure::input(format!(
-            "--{flag}: {e} ({})",
+            "{} ({})",
+            crate::refusal::text_error(lang, &e),
             lang.t("sửa giá trị rồi chạy lại", "fix the value and run again")
         ))
     })
