@@ -220,7 +220,10 @@ fn localise_at(cmd: Command, lang: Lang, path: &str) -> Command {
         lang.t("Cách dùng:", "Usage:")
     );
     if has_subs {
-        template.push_str(&format!("\n{}\n{{subcommands}}\n", lang.t("Lệnh:", "Commands:")));
+        template.push_str(&format!(
+            "\n{}\n{{subcommands}}\n",
+            lang.t("Lệnh:", "Commands:")
+        ));
     }
     if has_pos {
         template.push_str(&format!(
@@ -285,7 +288,7 @@ pub fn clap_message(lang: Lang, e: &clap::Error) -> String {
             } else {
                 lang.t(
                     "thiếu các cờ bắt buộc (thêm tất cả vào lệnh)",
-                    "missing required arguments (add all of them to the command)"
+                    "missing required arguments (add all of them to the command)",
                 )
             };
             format!("{head}: {}", all.join(", "))
@@ -409,8 +412,14 @@ mod tests {
     #[test]
     fn one_side_of_a_doc_comment() {
         let t = "Lĩnh vực / sector: production-business, administration.";
-        assert_eq!(pick(t, Lang::Vi), "Lĩnh vực: production-business, administration.");
-        assert_eq!(pick(t, Lang::En), "Sector: production-business, administration.");
+        assert_eq!(
+            pick(t, Lang::Vi),
+            "Lĩnh vực: production-business, administration."
+        );
+        assert_eq!(
+            pick(t, Lang::En),
+            "Sector: production-business, administration."
+        );
         let t = "Thư mục dữ liệu của nút / the node's data directory.";
         assert_eq!(pick(t, Lang::Vi), "Thư mục dữ liệu của nút.");
         assert_eq!(pick(t, Lang::En), "The node's data directory.");
@@ -419,8 +428,17 @@ mod tests {
     #[test]
     fn the_language_flag_is_found_before_parsing() {
         let a = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(prescan_lang(&a(&["sangkien", "--lang", "en", "verify"])), Lang::En);
-        assert_eq!(prescan_lang(&a(&["sangkien", "verify", "--lang=en"])), Lang::En);
-        assert_eq!(prescan_lang(&a(&["sangkien", "--", "--lang", "en"])), Lang::Vi);
+        assert_eq!(
+            prescan_lang(&a(&["sangkien", "--lang", "en", "verify"])),
+            Lang::En
+        );
+        assert_eq!(
+            prescan_lang(&a(&["sangkien", "verify", "--lang=en"])),
+            Lang::En
+        );
+        assert_eq!(
+            prescan_lang(&a(&["sangkien", "--", "--lang", "en"])),
+            Lang::Vi
+        );
     }
 }

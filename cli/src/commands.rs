@@ -83,7 +83,7 @@ pub enum BundleCommand {
         /// Cho đơn vị / for this unit.
         #[arg(long = "for")]
         for_unit: String,
-        /// Chỉ các mục từ ngày này (YYYY-MM-DD) hoặc thời điểm (Unix ms) / only entries from this
+        /// Chỉ các mục từ ngày này (ví dụ 15/07/2022) hoặc thời điểm (Unix ms) / only entries from this
         /// date or Unix millisecond time on.
         #[arg(long)]
         since: Option<String>,
@@ -107,10 +107,8 @@ fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {
         Failure::input(format!(
             "{} {s:?}: {}",
             ctx.lang.t("mã đơn vị không hợp lệ", "invalid unit id"),
-            ctx.lang.t(
-                "chỉ gồm a-z, 0-9 và -",
-                "use a-z, 0-9 and - only"
-            )
+            ctx.lang
+                .t("chỉ gồm a-z, 0-9 và -", "use a-z, 0-9 and - only")
         ))
         .because(e)
     })
@@ -230,7 +228,8 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             let entry = parent
                 .write(EntryBody::Certificate(cert), now)
                 .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-            let mut child_node = Node::open(&child).map_err(|e| crate::refusal::input(ctx.lang, e))?;
+            let mut child_node =
+                Node::open(&child).map_err(|e| crate::refusal::input(ctx.lang, e))?;
             child_node
                 .import(vec![entry.clone()], now)
                 .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
@@ -502,22 +501,14 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
     );
 }
 
-/// `--since`: a date (from its first millisecond, UTC) or Unix milliseconds.
+/// `--since`: a date as printed or ISO (from its first millisecond, UTC), or Unix
+/// milliseconds.
 fn parse_since(ctx: &Ctx, s: &str) -> Result<u64, Failure> {
     if let Ok(ms) = s.parse::<u64>() {
         return Ok(ms);
     }
-    sync_protocol::date::Date::parse(s)
+    crate::input::date_flag(ctx.lang, "since", s)
         .map(|d| (d.days_since_epoch().max(0) as u64) * 86_400_000)
-        .map_err(|e| {
-            Failure::input(format!(
-                "--since: {e} ({})",
-                ctx.lang.t(
-                    "dùng YYYY-MM-DD hoặc mili giây Unix",
-                    "use YYYY-MM-DD or Unix milliseconds"
-                )
-            ))
-        })
 }
 
 pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
@@ -532,16 +523,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                 Some(s) => Some(parse_since(ctx, s)?),
             };
             let node = open(ctx)?;
-            let unit = unit_id(ctx, &for_unit)?;
-            if !node.directory().knows(&unit) {
-                return Err(Failure::input(format!(
-                    "{unit}: {}",
-                    ctx.lang.t(
-                        "đơn vị chưa được biết tại nút này",
-                        "unit not known at this node"
-                    )
-                )));
-            }
+            let unit = crate::officer_cli::known_unit(ctx, &node, "for", &for_unit)?;
             let now = now_ms();
             let mut entries = node
                 .entries_for(&unit, now)
@@ -570,7 +552,9 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                     )
                 )));
             }
-            let author = node.author().map_err(|e| crate::refusal::input(ctx.lang, e))?;
+            let author = node
+                .author()
+                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             bundle::write_signed(&file, author, &unit, since_ms, now, &entries)
                 .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             if ctx.json {
@@ -599,9 +583,9 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                 "bundle:{}",
                 file.file_name().unwrap_or_default().to_string_lossy()
             );
-            let report = node
-                .import_from(&source, entries, now_ms())
-                .map_err(|e| Failure::problem(crate::refusal::node_error(ctx.lang, &e)).because(e))?;
+            let report = node.import_from(&source, entries, now_ms()).map_err(|e| {
+                Failure::problem(crate::refusal::node_error(ctx.lang, &e)).because(e)
+            })?;
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("json"));
             } else {

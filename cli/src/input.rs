@@ -24,9 +24,8 @@ pub fn date(s: &str) -> Option<Date> {
     let [d, m, y] = parts.as_slice() else {
         return None;
     };
-    let digits = |p: &str, lens: &[usize]| {
-        lens.contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit())
-    };
+    let digits =
+        |p: &str, lens: &[usize]| lens.contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit());
     if !digits(d, &[1, 2]) || !digits(m, &[1, 2]) || !digits(y, &[4]) {
         return None;
     }
@@ -92,10 +91,7 @@ fn choose<T: Copy>(given: &str, all: &[T], names: impl Fn(T) -> Vec<String>) -> 
     if g.is_empty() {
         return None;
     }
-    if let Some(t) = all
-        .iter()
-        .find(|t| names(**t).iter().any(|n| fold(n) == g))
-    {
+    if let Some(t) = all.iter().find(|t| names(**t).iter().any(|n| fold(n) == g)) {
         return Some(*t);
     }
     let starts: Vec<T> = all
@@ -212,10 +208,24 @@ mod tests {
 
     #[test]
     fn dates_as_printed_and_iso() {
-        for s in ["15/07/2022", "15-07-2022", "15.07.2022", "2022-07-15", "15/7/2022"] {
+        for s in [
+            "15/07/2022",
+            "15-07-2022",
+            "15.07.2022",
+            "2022-07-15",
+            "15/7/2022",
+        ] {
             assert_eq!(date(s), d(2022, 7, 15), "{s}");
         }
-        for s in ["31/02/2022", "15/7/22", "2022/07/15", "07-15-2022", "15/07/2022x", "", "15/07"] {
+        for s in [
+            "31/02/2022",
+            "15/7/22",
+            "2022/07/15",
+            "07-15-2022",
+            "15/07/2022x",
+            "",
+            "15/07",
+        ] {
             assert_eq!(date(s), None, "{s}");
         }
     }
@@ -232,15 +242,31 @@ mod tests {
         ] {
             assert_eq!(money(s), Some(2_400_000_000), "{s}");
         }
-        for s in ["2,5", "2.40.000", "2.400,000", "1.5", "-3", "hai", "đồng", "2.400.000.000 USD", ".400"] {
+        for s in [
+            "2,5",
+            "2.40.000",
+            "2.400,000",
+            "1.5",
+            "-3",
+            "hai",
+            "đồng",
+            "2.400.000.000 USD",
+            ".400",
+        ] {
             assert_eq!(money(s), None, "{s}");
         }
     }
 
     #[test]
     fn sectors_and_roles_by_name() {
-        assert_eq!(sector("Sản xuất - kinh doanh"), Some(Sector::ProductionBusiness));
-        assert_eq!(sector("san xuat kinh doanh"), Some(Sector::ProductionBusiness));
+        assert_eq!(
+            sector("Sản xuất - kinh doanh"),
+            Some(Sector::ProductionBusiness)
+        );
+        assert_eq!(
+            sector("san xuat kinh doanh"),
+            Some(Sector::ProductionBusiness)
+        );
         assert_eq!(sector("GIÁO DỤC"), Some(Sector::Education));
         assert_eq!(sector("y te"), Some(Sector::Health));
         assert_eq!(sector("khoa hoc"), Some(Sector::ScienceTechnology));
@@ -249,7 +275,10 @@ mod tests {
         assert_eq!(role("Công đoàn cơ sở"), Some(UnitRole::Grassroots));
         assert_eq!(role("cong doan co so"), Some(UnitRole::Grassroots));
         assert_eq!(role("provincial"), Some(UnitRole::ProvincialFederation));
-        assert_eq!(role("LĐLĐ tỉnh/thành phố"), Some(UnitRole::ProvincialFederation));
+        assert_eq!(
+            role("LĐLĐ tỉnh/thành phố"),
+            Some(UnitRole::ProvincialFederation)
+        );
         assert_eq!(role("Tổng Liên đoàn"), None);
     }
 }

@@ -25,22 +25,67 @@ fn detail(lang: Lang, en: &str) -> String {
         ("kind", "loại hồ sơ"),
         ("change history", "lịch sử thay đổi"),
         ("confidentiality", "tính bí mật"),
-        ("cited entry is not a projection", "mục được trích không phải bản công khai"),
+        (
+            "cited entry is not a projection",
+            "mục được trích không phải bản công khai",
+        ),
         ("no heads named", "không nêu trạng thái nào"),
-        ("only confidential initiatives have projections", "chỉ sáng kiến bí mật mới có bản công khai"),
-        ("decisions on a confidential initiative bind to its public projection", "quyết định về sáng kiến bí mật phải gắn với bản công khai của nó"),
-        ("decisions on a public initiative bind to its automerge heads", "quyết định về sáng kiến công khai phải gắn với trạng thái hiện có của nó"),
-        ("the previous decision it cites belongs to another record", "quyết định trước được trích thuộc hồ sơ khác"),
-        ("the cited previous entry is not a decision", "mục trước được trích không phải quyết định"),
-        ("it is not this unit's turn in the chain", "chưa đến lượt đơn vị này trong chuỗi duyệt"),
-        ("a submission may only start a chain or follow a return for revision", "chỉ nộp khi bắt đầu chuỗi hoặc sau khi bị trả lại để bổ sung"),
-        ("the first decision on an initiative must be its submission", "quyết định đầu tiên về một sáng kiến phải là nộp"),
-        ("nothing may follow a rejection", "sau khi không công nhận thì không có quyết định nào tiếp theo"),
-        ("after a return for revision the origin must submit again", "sau khi bị trả lại, đơn vị gốc phải nộp lại"),
-        ("the origin has no direct superior", "đơn vị gốc không có cấp trên trực tiếp"),
-        ("the chain already reached the national level", "chuỗi duyệt đã lên đến cấp Tổng Liên đoàn"),
-        ("the unit is already certified; a new certificate must replace its current one", "đơn vị đã có chứng thư; chứng thư mới phải thay chứng thư hiện tại"),
-        ("only the unit's parent or an ancestor of it may replace its certificate", "chỉ đơn vị cấp trên mới được thay chứng thư của đơn vị"),
+        (
+            "only confidential initiatives have projections",
+            "chỉ sáng kiến bí mật mới có bản công khai",
+        ),
+        (
+            "decisions on a confidential initiative bind to its public projection",
+            "quyết định về sáng kiến bí mật phải gắn với bản công khai của nó",
+        ),
+        (
+            "decisions on a public initiative bind to its automerge heads",
+            "quyết định về sáng kiến công khai phải gắn với trạng thái hiện có của nó",
+        ),
+        (
+            "the previous decision it cites belongs to another record",
+            "quyết định trước được trích thuộc hồ sơ khác",
+        ),
+        (
+            "the cited previous entry is not a decision",
+            "mục trước được trích không phải quyết định",
+        ),
+        (
+            "it is not this unit's turn in the chain",
+            "chưa đến lượt đơn vị này trong chuỗi duyệt",
+        ),
+        (
+            "a submission may only start a chain or follow a return for revision",
+            "chỉ nộp khi bắt đầu chuỗi hoặc sau khi bị trả lại để bổ sung",
+        ),
+        (
+            "the first decision on an initiative must be its submission",
+            "quyết định đầu tiên về một sáng kiến phải là nộp",
+        ),
+        (
+            "nothing may follow a rejection",
+            "sau khi không công nhận thì không có quyết định nào tiếp theo",
+        ),
+        (
+            "after a return for revision the origin must submit again",
+            "sau khi bị trả lại, đơn vị gốc phải nộp lại",
+        ),
+        (
+            "the origin has no direct superior",
+            "đơn vị gốc không có cấp trên trực tiếp",
+        ),
+        (
+            "the chain already reached the national level",
+            "chuỗi duyệt đã lên đến cấp Tổng Liên đoàn",
+        ),
+        (
+            "the unit is already certified; a new certificate must replace its current one",
+            "đơn vị đã có chứng thư; chứng thư mới phải thay chứng thư hiện tại",
+        ),
+        (
+            "only the unit's parent or an ancestor of it may replace its certificate",
+            "chỉ đơn vị cấp trên mới được thay chứng thư của đơn vị",
+        ),
     ];
     match lang {
         Lang::En => en.to_owned(),
@@ -88,7 +133,10 @@ pub fn entry_error(lang: Lang, e: &EntryError) -> String {
 pub fn text_error(lang: Lang, e: &sync_protocol::text::TextError) -> String {
     use sync_protocol::text::TextError as T;
     match e {
-        T::Empty { field } => format!("--{field}: {}", lang.t("không được để trống", "is required")),
+        T::Empty { field } => format!(
+            "--{field}: {}",
+            lang.t("không được để trống", "is required")
+        ),
         T::TooLong {
             field,
             limit,
@@ -139,7 +187,10 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
         ),
         R::FutureDated { ahead_ms } => format!(
             "{} {} {}",
-            t("mục ghi thời điểm sau đồng hồ của nút", "the entry is dated"),
+            t(
+                "mục ghi thời điểm sau đồng hồ của nút",
+                "the entry is dated"
+            ),
             lang.int(*ahead_ms),
             t(
                 "ms, quá mức cho phép (kiểm tra đồng hồ máy)",
@@ -200,12 +251,14 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
             unit,
             parent,
             signer,
-        } => format!(
-            "{} {unit} {} {parent} {} {signer}",
-            t("chứng thư của", "the certificate of"),
-            t("ghi cấp trên là", "names parent"),
-            t("nhưng do", "but is signed by")
-        ) + lang.t(" ký", ""),
+        } => {
+            format!(
+                "{} {unit} {} {parent} {} {signer}",
+                t("chứng thư của", "the certificate of"),
+                t("ghi cấp trên là", "names parent"),
+                t("nhưng do", "but is signed by")
+            ) + lang.t(" ký", "")
+        }
         R::RoleNotAllowed { parent, child } => format!(
             "{} ({child}) {} ({parent})",
             t("đơn vị loại này", "a unit of this role"),
@@ -251,17 +304,17 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
                 "{} {}: {}",
                 t("hồ sơ", "record"),
                 record.short(),
-                t(
-                    "các mục không thống nhất",
-                    "its entries disagree"
-                )
+                t("các mục không thống nhất", "its entries disagree")
             ),
             detail(lang, what),
         ),
         R::OwnerRoleNotAllowed { role, kind } => format!(
             "{} ({role}) {} ({kind})",
             t("đơn vị loại này", "a unit of this role"),
-            t("không được giữ hồ sơ loại này", "may not own a record of this kind")
+            t(
+                "không được giữ hồ sơ loại này",
+                "may not own a record of this kind"
+            )
         ),
         R::BadContent { record, error } => format!(
             "{} {}: {}",
@@ -275,7 +328,10 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
             parent,
         } => format!(
             "{} {superior} {}, {} {origin} {} {parent}",
-            t("sáng kiến ghi cấp trên trực tiếp là", "the initiative names"),
+            t(
+                "sáng kiến ghi cấp trên trực tiếp là",
+                "the initiative names"
+            ),
             t("", "as direct superior"),
             t("nhưng cấp trên của", "but the parent of"),
             t("là", "is")
@@ -284,7 +340,10 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
         R::TargetNotChild { unit, owner } => format!(
             "{} {unit}, {} {owner}",
             t("chỉ tiêu giao cho", "the target assigns to"),
-            t("không phải đơn vị trực thuộc của", "which is not a child of")
+            t(
+                "không phải đơn vị trực thuộc của",
+                "which is not a child of"
+            )
         ),
         R::NotAnInitiative(r) => format!(
             "{} {} {}",
@@ -298,7 +357,10 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
         ),
         R::DecisionSkipsLevel { expected, signer } => format!(
             "{} {expected}, {} {signer}",
-            t("quyết định vượt cấp: đang đến lượt", "the decision skips a level: it is the turn of"),
+            t(
+                "quyết định vượt cấp: đang đến lượt",
+                "the decision skips a level: it is the turn of"
+            ),
             t("không phải", "not of")
         ),
         R::DecisionOutsideSubtree { signer, origin } => format!(
@@ -342,7 +404,7 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
         R::ProjectionMismatch(what) => with(
             t(
                 "bản công khai khác với sáng kiến",
-                "the public projection differs from the initiative"
+                "the public projection differs from the initiative",
             ),
             detail(lang, what),
         ),
@@ -438,13 +500,15 @@ pub fn bundle_error(lang: Lang, e: &BundleError) -> String {
             };
             format!("{}: {why}", path.display())
         }
-        BundleError::TooLarge { path, size } => format!(
-            "{}: {} {} {}",
-            path.display(),
-            lang.int(*size),
-            lang.t("byte, quá giới hạn của gói là", "bytes, over the limit of"),
-            lang.int(sync_protocol::limits::MAX_BUNDLE_BYTES)
-        ) + lang.t("", " bytes for a bundle"),
+        BundleError::TooLarge { path, size } => {
+            format!(
+                "{}: {} {} {}",
+                path.display(),
+                lang.int(*size),
+                lang.t("byte, quá giới hạn của gói là", "bytes, over the limit of"),
+                lang.int(sync_protocol::limits::MAX_BUNDLE_BYTES)
+            ) + lang.t("", " bytes for a bundle")
+        }
         BundleError::Malformed { path, reason } => match lang {
             Lang::En => format!("{}: {reason}", path.display()),
             // The reason is the bundle reader's English text: worded here by what it names.
@@ -550,7 +614,9 @@ impl Worded for sync_protocol::store::StoreError {
     fn worded(&self, lang: Lang) -> String {
         match lang {
             Lang::En => self.to_string(),
-            Lang::Vi => "không đọc hoặc ghi được cơ sở dữ liệu của nút (chi tiết: --verbose)".to_owned(),
+            Lang::Vi => {
+                "không đọc hoặc ghi được cơ sở dữ liệu của nút (chi tiết: --verbose)".to_owned()
+            }
         }
     }
 }

@@ -281,7 +281,11 @@ fn a_forged_bundle_is_refused_and_stores_nothing() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     // Vietnamese by default: the reason in Vietnamese, not the reader's English text.
-    assert!(stderr(&o).contains("chữ ký của gói không khớp"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("chữ ký của gói không khớp"),
+        "{}",
+        stderr(&o)
+    );
     // Truncated.
     std::fs::write(&file, &bytes[..n / 2]).unwrap();
     let o = sangkien(&[

@@ -215,7 +215,12 @@ impl Fed {
         };
         f.ok("tld", &["federation", "init"]);
         for (parent, id, role, unit_name) in [
-            ("tld", "ldld-phu-yen", "provincial", "Liên đoàn Lao động tỉnh Phú Yên"),
+            (
+                "tld",
+                "ldld-phu-yen",
+                "provincial",
+                "Liên đoàn Lao động tỉnh Phú Yên",
+            ),
             (
                 "ldld-phu-yen",
                 "ldld-tuy-hoa",
@@ -323,17 +328,89 @@ fn help_errors_and_refusals_in_one_language() {
             vec!["initiative", "show", "0123456789abcdef"],
             vec!["report", "--unit", "cdcs-thuy"],
             vec!["initiative", "new"],
-            vec!["initiative", "new", "--registered", "2022-13-45", "--benefit", "2,5"],
-            vec!["decide", "approve", &id, "--officer", "Lê Thị Mai", "--title", "Kỹ sư"],
-            vec!["initiative", "new", "--title", "x", "--author", "y", "--summary", "z",
-                 "--sector", "khoa hoc", "--phase", "2", "--registered", "01/01/2020"],
-            vec!["initiative", "new", "--title", " ", "--author", "y", "--summary", "z",
-                 "--sector", "other", "--phase", "2", "--registered", "15/07/2022"],
-            vec!["initiative", "new", "--title", "x", "--author", "y", "--summary", "z",
-                 "--sector", "other", "--programme", "no such programme", "--phase", "2"],
-            vec!["unit", "enrol", "--id", "Bad Id", "--role", "king", "--name", "x", "--into", "nowhere"],
-            vec!["unit", "enrol", "--id", "cdcs-x", "--role", "king", "--name", "x", "--into", "nowhere"],
-            vec!["unit", "revoke", "--unit", "cdcs-thuy-san", "--key", "zz", "--reason", "x"],
+            vec![
+                "initiative",
+                "new",
+                "--registered",
+                "2022-13-45",
+                "--benefit",
+                "2,5",
+            ],
+            vec![
+                "decide",
+                "approve",
+                &id,
+                "--officer",
+                "Lê Thị Mai",
+                "--title",
+                "Kỹ sư",
+            ],
+            vec![
+                "initiative",
+                "new",
+                "--title",
+                "x",
+                "--author",
+                "y",
+                "--summary",
+                "z",
+                "--sector",
+                "khoa hoc",
+                "--phase",
+                "2",
+                "--registered",
+                "01/01/2020",
+            ],
+            vec![
+                "initiative",
+                "new",
+                "--title",
+                " ",
+                "--author",
+                "y",
+                "--summary",
+                "z",
+                "--sector",
+                "other",
+                "--phase",
+                "2",
+                "--registered",
+                "15/07/2022",
+            ],
+            vec![
+                "initiative",
+                "new",
+                "--title",
+                "x",
+                "--author",
+                "y",
+                "--summary",
+                "z",
+                "--sector",
+                "other",
+                "--programme",
+                "no such programme",
+                "--phase",
+                "2",
+            ],
+            vec![
+                "unit", "enrol", "--id", "Bad Id", "--role", "king", "--name", "x", "--into",
+                "nowhere",
+            ],
+            vec![
+                "unit", "enrol", "--id", "cdcs-x", "--role", "king", "--name", "x", "--into",
+                "nowhere",
+            ],
+            vec![
+                "unit",
+                "revoke",
+                "--unit",
+                "cdcs-thuy-san",
+                "--key",
+                "zz",
+                "--reason",
+                "x",
+            ],
             vec!["report", "--today", "31/02/2023"],
             vec!["bundle", "import", "/nonexistent/x.bundle"],
         ];
@@ -349,7 +426,12 @@ fn help_errors_and_refusals_in_one_language() {
             check(lang, &format!("{c:?}"), &text(&o), &mut bad);
         }
     }
-    assert!(bad.is_empty(), "{} lines in the wrong language:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} lines in the wrong language:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 /// The word lists can fail: today's clap output and a Vietnamese line are caught.
@@ -365,9 +447,17 @@ fn the_checks_catch_the_other_language() {
     assert_eq!(bad.len(), 3, "{bad:?}");
     let mut bad = Vec::new();
     check("en", "mixed", "Ngôn ngữ / language", &mut bad);
-    check("en", "name", "Registered initiative «Cấp đông nhanh»", &mut bad);
+    check(
+        "en",
+        "name",
+        "Registered initiative «Cấp đông nhanh»",
+        &mut bad,
+    );
     assert_eq!(bad.len(), 1, "{bad:?}");
-    assert_eq!(english_words("  -h, --help   In trợ giúp"), Vec::<String>::new());
+    assert_eq!(
+        english_words("  -h, --help   In trợ giúp"),
+        Vec::<String>::new()
+    );
 }
 
 fn stored(f: &Fed, id: &str) -> serde_json::Value {
@@ -415,9 +505,23 @@ fn dates_and_amounts_as_printed_are_accepted() {
         let out = f.ok(
             GS,
             &[
-                "--json", "initiative", "new", "--title", "Cấp đông nhanh", "--author",
-                "Lê Thị Mai", "--sector", sector, "--summary", "x", "--phase", "2",
-                "--registered", date, "--benefit", money,
+                "--json",
+                "initiative",
+                "new",
+                "--title",
+                "Cấp đông nhanh",
+                "--author",
+                "Lê Thị Mai",
+                "--sector",
+                sector,
+                "--summary",
+                "x",
+                "--phase",
+                "2",
+                "--registered",
+                date,
+                "--benefit",
+                money,
             ],
         );
         let v: serde_json::Value = serde_json::from_str(&out).expect("json");
@@ -430,8 +534,18 @@ fn dates_and_amounts_as_printed_are_accepted() {
 
 fn refused(f: &Fed, lang: &str, extra: &[&str]) -> String {
     let mut a = vec![
-        "initiative", "new", "--title", "x", "--author", "y", "--summary", "z", "--sector",
-        "other", "--phase", "2",
+        "initiative",
+        "new",
+        "--title",
+        "x",
+        "--author",
+        "y",
+        "--summary",
+        "z",
+        "--sector",
+        "other",
+        "--phase",
+        "2",
     ];
     a.extend_from_slice(extra);
     let o = f.run(GS, lang, &a);
@@ -444,20 +558,59 @@ fn bad_forms_are_refused_with_their_message() {
     let f = Fed::new("bad-forms");
     let before = f.ok(GS, &["--json", "verify"]);
     // ambiguous or malformed amounts
-    for m in ["2,5", "2.40.000", "2.400,000", "1.5", "2.400.000.000,50", "hai triệu", "2.400.000.000 USD"] {
+    for m in [
+        "2,5",
+        "2.40.000",
+        "2.400,000",
+        "1.5",
+        "2.400.000.000,50",
+        "hai triệu",
+        "2.400.000.000 USD",
+    ] {
         let e = refused(&f, "en", &["--registered", "15/07/2022", "--benefit", m]);
         assert!(e.contains("--benefit"), "{m}: {e}");
-        assert!(e.contains("2.400.000.000"), "{m}: the message shows the form: {e}");
+        assert!(
+            e.contains("2.400.000.000"),
+            "{m}: the message shows the form: {e}"
+        );
     }
-    let e = refused(&f, "vi", &["--registered", "15/07/2022", "--benefit", "2,5"]);
+    let e = refused(
+        &f,
+        "vi",
+        &["--registered", "15/07/2022", "--benefit", "2,5"],
+    );
     assert!(e.contains("số tiền"), "{e}");
     // impossible or ambiguous dates
-    for d in ["31/02/2022", "15/7/22", "2022/07/15", "07-15-2022", "15/07/2022x"] {
+    for d in [
+        "31/02/2022",
+        "15/7/22",
+        "2022/07/15",
+        "07-15-2022",
+        "15/07/2022x",
+    ] {
         let e = refused(&f, "en", &["--registered", d]);
-        assert!(e.contains("--registered") && e.contains("15/07/2022"), "{d}: {e}");
+        assert!(
+            e.contains("--registered") && e.contains("15/07/2022"),
+            "{d}: {e}"
+        );
     }
     // unknown sector names the choices in the person's language
-    let e = f.run(GS, "vi", &["initiative", "new", "--title", "x", "--author", "y", "--summary", "z", "--sector", "nông nghiệp"]);
+    let e = f.run(
+        GS,
+        "vi",
+        &[
+            "initiative",
+            "new",
+            "--title",
+            "x",
+            "--author",
+            "y",
+            "--summary",
+            "z",
+            "--sector",
+            "nông nghiệp",
+        ],
+    );
     let e = text(&e);
     assert!(e.contains("Giáo dục") && e.contains("education"), "{e}");
     // a registration date outside the phase names the phase's dates
@@ -489,9 +642,24 @@ fn outside_phase_is_stored_when_asked_and_programme_by_name() {
     let out = f.ok(
         GS,
         &[
-            "--json", "initiative", "new", "--title", "x", "--author", "y", "--summary", "z",
-            "--sector", "giao duc", "--programme", "01 trieu sang kien", "--phase", "1",
-            "--registered", "01/07/2022", "--outside-phase",
+            "--json",
+            "initiative",
+            "new",
+            "--title",
+            "x",
+            "--author",
+            "y",
+            "--summary",
+            "z",
+            "--sector",
+            "giao duc",
+            "--programme",
+            "01 trieu sang kien",
+            "--phase",
+            "1",
+            "--registered",
+            "01/07/2022",
+            "--outside-phase",
         ],
     );
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");

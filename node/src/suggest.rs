@@ -92,8 +92,12 @@ pub fn closest_units(node: &Node, given: &str) -> Vec<UnitId> {
         let names: Vec<(UnitId, String)> = units
             .iter()
             .filter_map(|u| {
-                d.name(u)
-                    .map(|n| (u.clone(), sync_protocol::text::fold_for_search(&n.to_string())))
+                d.name(u).map(|n| {
+                    (
+                        u.clone(),
+                        sync_protocol::text::fold_for_search(&n.to_string()),
+                    )
+                })
             })
             .collect();
         out = names
@@ -119,6 +123,9 @@ mod tests {
         assert_eq!(closest("ldld-phu-yne", units.clone()), vec!["ldld-phu-yen"]);
         assert!(closest("zzzzzzzz", units).is_empty());
         let ids = ["0123456789abcdef".to_owned(), "ffff0000ffff0000".to_owned()];
-        assert_eq!(closest_ids("0123457789", ids.clone()), vec!["0123456789abcdef"]);
+        assert_eq!(
+            closest_ids("0123457789", ids.clone()),
+            vec!["0123456789abcdef"]
+        );
     }
 }

@@ -167,7 +167,12 @@ fn new(ctx: &Ctx, f: Fields) -> Result<u8, Failure> {
     })?;
     // Every missing flag at once, each with what it is for.
     let absent: Vec<(&str, &str, &str)> = [
-        (f.title.is_none(), "title", "tên sáng kiến", "the initiative's title"),
+        (
+            f.title.is_none(),
+            "title",
+            "tên sáng kiến",
+            "the initiative's title",
+        ),
         (
             f.authors.is_empty(),
             "author",
@@ -339,7 +344,7 @@ fn apply(ctx: &Ctx, node: &Node, i: &mut Initiative, f: &Fields) -> Result<(), F
             let d = i.registered_on;
             if d < ph.start || d > ph.end {
                 return Err(Failure::input(format!(
-                    "--registered {}: {} {} «{}» {} {} {} {}. {}",
+                    "--registered {}: {} {} «{}» {} {} {} {}). {}",
                     lang.date(d),
                     lang.t("ngoài thời gian của giai đoạn", "is outside phase"),
                     i.phase,
@@ -347,7 +352,7 @@ fn apply(ctx: &Ctx, node: &Node, i: &mut Initiative, f: &Fields) -> Result<(), F
                     lang.t("(từ", "(from"),
                     lang.date(ph.start),
                     lang.t("đến", "to"),
-                    format!("{})", lang.date(ph.end)),
+                    lang.date(ph.end),
                     lang.t(
                         "Sửa ngày hoặc giai đoạn; nếu đúng là đăng ký muộn hay sớm, thêm --outside-phase để vẫn ghi nhận",
                         "Fix the date or the phase; if it really was registered early or late, add --outside-phase to record it anyway"

@@ -84,7 +84,8 @@ pub struct ReportArgs {
     /// Tệp kết quả (bắt buộc với xlsx, png) / output file (required for xlsx and png).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Ngày báo cáo YYYY-MM-DD (mặc định: hôm nay) / report date (default: today).
+    /// Ngày báo cáo, ví dụ 15/07/2022 (mặc định: hôm nay) / report date, e.g. 15/07/2022
+    /// (default: today).
     #[arg(long)]
     pub today: Option<String>,
 }
