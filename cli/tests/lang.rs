@@ -153,6 +153,8 @@ fn subcommands(help: &str) -> Vec<String> {
             inside = true;
         } else if inside {
             match line.split_whitespace().next() {
+                // clap's own `help` subcommand (if it shows) is read through --help of the rest
+                Some("help") if line.starts_with("  ") => {}
                 Some(w) if line.starts_with("  ") => out.push(w.to_owned()),
                 _ => break,
             }
