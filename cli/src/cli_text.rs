@@ -105,6 +105,28 @@ fn value_name(lang: Lang, id: &str) -> &'static str {
         ("author", "TÁC_GIẢ", "AUTHOR"),
         ("key", "KHÓA", "KEY"),
         ("reason", "LÝ_DO", "REASON"),
+        ("summary", "TÓM_TẮT", "SUMMARY"),
+        ("current-state", "VĂN_BẢN", "TEXT"),
+        ("solution", "VĂN_BẢN", "TEXT"),
+        ("novelty", "VĂN_BẢN", "TEXT"),
+        ("scope", "VĂN_BẢN", "TEXT"),
+        ("effectiveness", "VĂN_BẢN", "TEXT"),
+        ("officer", "HỌ_TÊN", "NAME"),
+        ("note", "GHI_CHÚ", "NOTE"),
+        ("since", "NGÀY", "DATE"),
+        ("for", "ĐƠN_VỊ", "UNIT"),
+        ("for_unit", "ĐƠN_VỊ", "UNIT"),
+        ("deadline", "HẠN", "DEADLINE"),
+        ("campaign", "ĐỢT", "CAMPAIGN"),
+        ("employer-date", "NGÀY", "DATE"),
+        ("employer-decision", "SỐ", "NUMBER"),
+        ("employer-reward", "HÌNH_THỨC", "REWARD"),
+        ("config", "TỆP", "FILE"),
+        ("cache-mb", "MIB", "MIB"),
+        ("set", "ĐƠN_VỊ=SỐ", "UNIT=NUMBER"),
+        ("status", "TRẠNG_THÁI", "STATUS"),
+        ("grade", "HẠNG", "GRADE"),
+        ("seed", "SỐ", "SEED"),
     ];
     match NAMES.iter().find(|(k, _, _)| *k == id) {
         Some((_, vi, en)) => lang.t(vi, en),
@@ -137,6 +159,7 @@ fn localise_arg(a: Arg, lang: Lang) -> Arg {
             .get_default_values()
             .iter()
             .map(|v| v.to_string_lossy().into_owned())
+            .filter(|v| !v.is_empty())
             .collect();
         if !dv.is_empty() {
             notes.push(format!(
@@ -158,7 +181,8 @@ fn localise_arg(a: Arg, lang: Lang) -> Arg {
         a = a.help(h);
     }
     if takes {
-        a = a.value_name(value_name(lang, &id));
+        let by_long = a.get_long().map(str::to_owned);
+        a = a.value_name(value_name(lang, by_long.as_deref().unwrap_or(&id)));
     }
     a
 }
@@ -167,7 +191,7 @@ fn localise_arg(a: Arg, lang: Lang) -> Arg {
 fn usage(cmd: &Command, path: &str, lang: Lang) -> String {
     let mut u = format!("{path} [{}]", lang.t("TÙY_CHỌN", "OPTIONS"));
     for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
-        let id = a.get_id().as_str();
+        let id = a.get_long().unwrap_or(a.get_id().as_str());
         let v = value_name(lang, id);
         let many = a.get_num_args().is_some_and(|n| n.max_values() > 1);
         let dots = if many { "..." } else { "" };
