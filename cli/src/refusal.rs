@@ -544,11 +544,63 @@ pub fn bundle_error(lang: Lang, e: &BundleError) -> String {
     }
 }
 
+/// Why an officer's write cannot be made here.
+pub fn write_refusal(lang: Lang, w: &node::records::WriteRefusal) -> String {
+    use node::records::WriteRefusal as W;
+    match w {
+        W::NotHeld(r) => format!(
+            "{} {}",
+            lang.t("nút này không giữ hồ sơ", "this node does not hold record"),
+            r.short()
+        ),
+        W::NoContent(r) => format!(
+            "{} {}",
+            lang.t(
+                "nút này không giữ toàn văn hồ sơ",
+                "this node does not hold the content of record"
+            ),
+            r.short()
+        ),
+        W::NotProjectable => lang
+            .t(
+                "chỉ sáng kiến mới có bản công khai",
+                "only an initiative held here can be projected",
+            )
+            .to_owned(),
+        W::NoSalt => lang
+            .t(
+                "sáng kiến bí mật thiếu mã cam kết",
+                "a confidential initiative needs a commitment salt",
+            )
+            .to_owned(),
+        W::NotAnInitiative => lang
+            .t(
+                "chỉ ra quyết định về sáng kiến",
+                "decisions are made on initiatives",
+            )
+            .to_owned(),
+        W::ChainForks => lang
+            .t(
+                "chuỗi quyết định của sáng kiến này bị rẽ nhánh; giải quyết xung đột trước",
+                "the decision chain of this initiative forks; resolve the conflict first",
+            )
+            .to_owned(),
+        W::NoProjection => lang
+            .t(
+                "nút này chưa có bản công khai của sáng kiến",
+                "no public projection of this initiative is held here",
+            )
+            .to_owned(),
+        W::Empty => lang.t("hồ sơ trống", "the record is empty").to_owned(),
+    }
+}
+
 /// A node error, as a sentence.
 pub fn node_error(lang: Lang, e: &NodeError) -> String {
     match e {
         NodeError::Rejected(r) => reject(lang, r),
         NodeError::Content(c) => content_error(lang, c),
+        NodeError::Write(w) => write_refusal(lang, w),
         NodeError::Waiting(m) => format!(
             "{}: {}",
             lang.t("còn chờ", "waiting for"),

@@ -83,6 +83,9 @@ pub enum NodeError {
     /// A write this node made cites something the node does not hold yet.
     #[error("refused: waiting for {0}")]
     Waiting(sync_protocol::verify::Missing),
+    /// An officer's write that cannot be made here (checked before anything is signed).
+    #[error("refused: {0}")]
+    Write(#[from] crate::records::WriteRefusal),
     /// A record's content is wrong (checked before anything is signed).
     #[error("refused: {0}")]
     Content(sync_protocol::record::ContentError),
