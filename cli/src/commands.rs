@@ -600,11 +600,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                     ctx.lang.t("từ chối", "rejected"),
                     report.rejected.len()
                 );
-                for (i, (h, r)) in report.rejected.iter().enumerate() {
-                    let why = match report.rejected_why.get(i) {
-                        Some(w) => crate::refusal::import_refusal(ctx.lang, w),
-                        None => r.clone(),
-                    };
+                for (h, why) in crate::refusal::rejected(ctx.lang, &report) {
                     println!(
                         "  {} {}: {why}",
                         ctx.lang.t("từ chối", "rejected"),

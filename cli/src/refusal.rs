@@ -428,6 +428,23 @@ pub fn import_refusal(lang: Lang, r: &node::node::Refusal) -> String {
     }
 }
 
+/// The refused entries of an import, each with its reason in `lang` (the typed reason when the
+/// report carries it; the stored text otherwise, e.g. a report read back from elsewhere).
+pub fn rejected(lang: Lang, report: &node::ImportReport) -> Vec<(String, String)> {
+    report
+        .rejected
+        .iter()
+        .enumerate()
+        .map(|(i, (h, r))| {
+            let why = match report.rejected_why.get(i) {
+                Some(w) => import_refusal(lang, w),
+                None => r.clone(),
+            };
+            (h.clone(), why)
+        })
+        .collect()
+}
+
 /// What a quarantined entry waits for.
 pub fn missing(lang: Lang, m: &Missing) -> String {
     match m {
