@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use support::TempDir;
@@ -671,5 +670,38 @@ fn outside_phase_is_stored_when_asked_and_programme_by_name() {
     assert_eq!(s["phase"], 1, "{s}");
 }
 
-#[allow(dead_code)]
-fn _unused(_: &Path) {}
+/// With neither --programme nor --phase, the node's only programme is chosen, in the phase the
+/// registration date falls in; a date in no phase leaves the initiative outside programmes.
+#[test]
+fn the_only_programme_is_chosen_by_default() {
+    let f = Fed::new("default-programme");
+    let new = |date: &str| {
+        let out = f.ok(
+            GS,
+            &[
+                "--json",
+                "initiative",
+                "new",
+                "--title",
+                "x",
+                "--author",
+                "y",
+                "--summary",
+                "z",
+                "--sector",
+                "y te",
+                "--registered",
+                date,
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        stored(&f, v["id"].as_str().expect("id"))
+    };
+    let s = new("15/07/2022");
+    assert_eq!(s["phase"], 2, "{s}");
+    assert!(s["programme"].is_string(), "{s}");
+    let s = new("01/03/2022");
+    assert_eq!(s["phase"], 1, "{s}");
+    let s = new("01/01/2030");
+    assert!(s["programme"].is_null(), "{s}");
+}

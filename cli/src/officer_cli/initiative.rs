@@ -213,12 +213,22 @@ fn new(ctx: &Ctx, f: Fields) -> Result<u8, Failure> {
         commitment_salt: f.confidential.then(records::new_salt),
     };
     apply(ctx, &node, &mut i, &f)?;
+    if f.programme.is_none() && f.phase.is_none() {
+        // By default, the node's only programme, in the phase the registration date falls in.
+        if let [(prog, p)] = super::programmes(ctx, &node)?.as_slice() {
+            let d = i.registered_on;
+            if let Some(n) = p.phases.iter().position(|ph| ph.start <= d && d <= ph.end) {
+                i.programme = Some(*prog);
+                i.phase = n as u32 + 1;
+            }
+        }
+    }
     let content = RecordContent::Initiative(Box::new(i.clone()));
     let id = records::create(&mut node, &content, now)
         .map_err(|e| refused(lang, lang.t("không đăng ký được", "could not register"), e))?;
     if ctx.json {
         print_json(
-            &json!({"id": id.to_hex(), "title": i.title.as_str(), "origin": i.origin.as_str(), "superior": i.superior.as_str(), "confidential": i.confidential}),
+            &json!({"id": id.to_hex(), "title": i.title.as_str(), "origin": i.origin.as_str(), "superior": i.superior.as_str(), "confidential": i.confidential, "programme": i.programme.map(|p| p.to_hex()), "phase": i.programme.map(|_| i.phase)}),
         );
     } else {
         println!(
@@ -228,6 +238,15 @@ fn new(ctx: &Ctx, f: Fields) -> Result<u8, Failure> {
             lang.t("mã", "id"),
             id.to_hex()
         );
+        if let Some(p) = i.programme {
+            println!(
+                "  {} {}, {} {}",
+                lang.t("chương trình", "programme"),
+                p.short(),
+                lang.t("giai đoạn", "phase"),
+                i.phase
+            );
+        }
     }
     Ok(0)
 }
