@@ -7,7 +7,7 @@ use node::node::{prepare_enrolment, FederationFile, KEY_FILE};
 use node::{bundle, now_ms, Node};
 use serde_json::json;
 use sync_protocol::audit::{verify_store, StoreReport};
-use sync_protocol::entry::{Certificate, EntryBody, Revocation, UnitRole};
+use sync_protocol::entry::{Certificate, EntryBody, Revocation};
 use sync_protocol::ids::{UnitId, UnitKey};
 use sync_protocol::limits::{MAX_NOTE_CHARS, MAX_UNIT_NAME_CHARS};
 use sync_protocol::store::EntryStore;
@@ -42,7 +42,8 @@ pub enum UnitCommand {
         /// Tên đơn vị / unit name.
         #[arg(long)]
         name: String,
-        /// Vai trò / role: provincial, central-sector, corporation, direct-superior, grassroots.
+        /// Vai trò, theo tên hoặc mã / role, by name or code: provincial, central-sector,
+        /// corporation, direct-superior, grassroots.
         #[arg(long)]
         role: String,
         /// Thư mục dữ liệu của nút mới / the new node's data directory.
@@ -82,7 +83,7 @@ pub enum BundleCommand {
         /// Cho đơn vị / for this unit.
         #[arg(long = "for")]
         for_unit: String,
-        /// Chỉ các mục từ ngày này (YYYY-MM-DD) hoặc thời điểm (Unix ms) / only entries from this
+        /// Chỉ các mục từ ngày này (ví dụ 15/07/2022) hoặc thời điểm (Unix ms) / only entries from this
         /// date or Unix millisecond time on.
         #[arg(long)]
         since: Option<String>,
@@ -104,9 +105,12 @@ pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
 fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {
     UnitId::new(s).map_err(|e| {
         Failure::input(format!(
-            "{}: {e}",
-            ctx.lang.t("mã đơn vị không hợp lệ", "invalid unit id")
+            "{} {s:?}: {}",
+            ctx.lang.t("mã đơn vị không hợp lệ", "invalid unit id"),
+            ctx.lang
+                .t("chỉ gồm a-z, 0-9 và -", "use a-z, 0-9 and - only")
         ))
+        .because(e)
     })
 }
 
@@ -115,7 +119,7 @@ fn text(ctx: &Ctx, field: &'static str, s: &str, limit: usize) -> Result<Text, F
         Failure::input(format!(
             "{}: {}",
             ctx.lang.t("giá trị không hợp lệ", "invalid value"),
-            crate::officer_cli::text_error(ctx.lang, &e)
+            crate::refusal::text_error(ctx.lang, &e)
         ))
         .because(e)
     })
@@ -128,10 +132,10 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
             let root = unit_id(ctx, &root_id)?;
             let name = text(ctx, "name", &name, MAX_UNIT_NAME_CHARS)?;
             let node = Node::create_root(dir, root, name, now_ms())
-                .map_err(|e| Failure::input(e.to_string()).because(e))?;
+                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             let (ff, _) = node
                 .federation_file()
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
             } else {
@@ -153,7 +157,7 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
             let node = open(ctx)?;
             let (ff, _) = node
                 .federation_file()
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
             Ok(0)
         }
@@ -191,7 +195,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
         }
         UnitCommand::RotateKey { child } => {
             let mut parent = open(ctx)?;
-            let child_node = Node::open(&child).map_err(|e| Failure::input(e.to_string()))?;
+            let child_node = Node::open(&child).map_err(|e| crate::refusal::input(ctx.lang, e))?;
             let unit = child_node.unit().clone();
             drop(child_node);
             let now = now_ms();
@@ -216,7 +220,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             let new_key = node::keys::generate();
             let new_path = child.join("unit.key.new");
             node::keys::write_new(&new_path, &new_key)
-                .map_err(|e| Failure::input(e.to_string()))?;
+                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             let cert = Certificate {
                 replaces: Some(old.hash),
                 key: UnitKey(new_key.verifying_key().to_bytes()),
@@ -224,11 +228,12 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             };
             let entry = parent
                 .write(EntryBody::Certificate(cert), now)
-                .map_err(|e| Failure::problem(e.to_string()))?;
-            let mut child_node = Node::open(&child).map_err(|e| Failure::input(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
+            let mut child_node =
+                Node::open(&child).map_err(|e| crate::refusal::input(ctx.lang, e))?;
             child_node
                 .import(vec![entry.clone()], now)
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             let key_path = child.join(KEY_FILE);
             let retired = child.join(format!("unit.key.retired-{now}"));
             std::fs::rename(&key_path, &retired)
@@ -251,7 +256,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
         } => {
             let mut node = open(ctx)?;
             let unit = unit_id(ctx, &unit)?;
-            let key = UnitKey::from_hex(&key).map_err(|e| Failure::input(e.to_string()))?;
+            let key = UnitKey::from_hex(&key).map_err(|e| crate::refusal::input(ctx.lang, e))?;
             let reason = text(ctx, "reason", &reason, MAX_NOTE_CHARS)?;
             let now = now_ms();
             let entry = node
@@ -264,7 +269,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                     }),
                     now,
                 )
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             println!(
                 "{} {unit} ({}), {}: {}",
                 ctx.lang.t("Đã thu hồi khóa của", "Revoked the key of"),
@@ -316,15 +321,7 @@ pub fn enrol(
 ) -> Result<Node, Failure> {
     let unit = unit_id(ctx, id)?;
     let name = text(ctx, "name", name, MAX_UNIT_NAME_CHARS)?;
-    let role = UnitRole::from_code(role)
-        .filter(|r| *r != UnitRole::National)
-        .ok_or_else(|| {
-            Failure::input(format!(
-                "{} {role:?}: {}",
-                ctx.lang.t("vai trò không hợp lệ", "invalid role"),
-                "provincial, central-sector, corporation, direct-superior, grassroots"
-            ))
-        })?;
+    let role = crate::input::role_flag(ctx.lang, role)?;
     if parent.directory().knows(&unit) {
         return Err(Failure::input(format!(
             "{unit}: {}",
@@ -347,7 +344,7 @@ pub fn enrol(
             )));
         }
     }
-    let key = prepare_enrolment(into).map_err(|e| Failure::input(e.to_string()))?;
+    let key = prepare_enrolment(into).map_err(|e| crate::refusal::input(ctx.lang, e))?;
     let cert = Certificate {
         unit: unit.clone(),
         name,
@@ -363,25 +360,25 @@ pub fn enrol(
             // Nothing was stored at the parent; remove the half-made child directory.
             let _ = std::fs::remove_file(into.join(KEY_FILE));
             let _ = std::fs::remove_dir(into);
-            return Err(Failure::problem(e.to_string()));
+            return Err(crate::refusal::problem(ctx.lang, e));
         }
     };
     let (ff, genesis): (FederationFile, _) = parent
         .federation_file()
-        .map_err(|e| Failure::problem(e.to_string()))?;
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
     let mut trust = parent
         .store()
         .trust_entries()
-        .map_err(|e| Failure::problem(e.to_string()))?;
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
     trust.push(entry);
     Node::create_enrolled(into, &ff, genesis, unit, trust, now)
-        .map_err(|e| Failure::problem(e.to_string()).because(e))
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))
 }
 
 pub fn verify(ctx: &Ctx) -> Result<u8, Failure> {
     let node = open(ctx)?;
     let report = verify_store(node.store(), node.directory(), Some(node.unit()), now_ms())
-        .map_err(|e| Failure::problem(e.to_string()))?;
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
     print_verify(ctx, &node, &report);
     Ok(verify_exit_code(&report))
 }
@@ -460,7 +457,7 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
                 lang.t("KHÔNG hợp lệ", "INVALID"),
                 r.problems
                     .iter()
-                    .map(|p| p.reason.to_string())
+                    .map(|p| crate::refusal::reject(lang, &p.reason))
                     .collect::<Vec<_>>()
                     .join("; ")
             )
@@ -493,7 +490,7 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
         println!(
             "{}: {}",
             lang.t("chứng thư lỗi", "trust entry problem"),
-            p.reason
+            crate::refusal::reject(lang, &p.reason)
         );
     }
     println!(
@@ -505,22 +502,14 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
     );
 }
 
-/// `--since`: a date (from its first millisecond, UTC) or Unix milliseconds.
+/// `--since`: a date as printed or ISO (from its first millisecond, UTC), or Unix
+/// milliseconds.
 fn parse_since(ctx: &Ctx, s: &str) -> Result<u64, Failure> {
     if let Ok(ms) = s.parse::<u64>() {
         return Ok(ms);
     }
-    sync_protocol::date::Date::parse(s)
+    crate::input::date_flag(ctx.lang, "since", s)
         .map(|d| (d.days_since_epoch().max(0) as u64) * 86_400_000)
-        .map_err(|e| {
-            Failure::input(format!(
-                "--since: {e} ({})",
-                ctx.lang.t(
-                    "dùng YYYY-MM-DD hoặc mili giây Unix",
-                    "use YYYY-MM-DD or Unix milliseconds"
-                )
-            ))
-        })
 }
 
 pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
@@ -535,20 +524,11 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                 Some(s) => Some(parse_since(ctx, s)?),
             };
             let node = open(ctx)?;
-            let unit = unit_id(ctx, &for_unit)?;
-            if !node.directory().knows(&unit) {
-                return Err(Failure::input(format!(
-                    "{unit}: {}",
-                    ctx.lang.t(
-                        "đơn vị chưa được biết tại nút này",
-                        "unit not known at this node"
-                    )
-                )));
-            }
+            let unit = crate::officer_cli::known_unit(ctx, &node, "for", &for_unit)?;
             let now = now_ms();
             let mut entries = node
                 .entries_for(&unit, now)
-                .map_err(|e| Failure::problem(e.to_string()))?;
+                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             if let Some(s) = since_ms {
                 // Trust entries always travel: the receiver may lack a certificate.
                 entries.retain(|e| {
@@ -573,9 +553,11 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                     )
                 )));
             }
-            let author = node.author().map_err(|e| Failure::input(e.to_string()))?;
+            let author = node
+                .author()
+                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             bundle::write_signed(&file, author, &unit, since_ms, now, &entries)
-                .map_err(|e| Failure::input(e.to_string()))?;
+                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             if ctx.json {
                 println!(
                     "{}",
@@ -596,15 +578,15 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
         BundleCommand::Import { file } => {
             let mut node = open(ctx)?;
             let entries = bundle::read_signed(&file, node.directory())
-                .map_err(|e| Failure::input(e.to_string()).because(e))?
+                .map_err(|e| Failure::input(crate::refusal::bundle_error(ctx.lang, &e)).because(e))?
                 .entries;
             let source = format!(
                 "bundle:{}",
                 file.file_name().unwrap_or_default().to_string_lossy()
             );
-            let report = node
-                .import_from(&source, entries, now_ms())
-                .map_err(|e| Failure::problem(e.to_string()))?;
+            let report = node.import_from(&source, entries, now_ms()).map_err(|e| {
+                Failure::problem(crate::refusal::node_error(ctx.lang, &e)).because(e)
+            })?;
             if ctx.json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("json"));
             } else {
@@ -619,10 +601,21 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                     ctx.lang.t("từ chối", "rejected"),
                     report.rejected.len()
                 );
-                for (h, r) in &report.rejected {
+                for (h, why) in crate::refusal::rejected(ctx.lang, &report) {
                     println!(
-                        "  {} {}: {r}",
+                        "  {} {}: {why}",
                         ctx.lang.t("từ chối", "rejected"),
+                        &h[..h.len().min(8)]
+                    );
+                }
+                for (i, (h, m)) in report.quarantined.iter().enumerate() {
+                    let why = match report.quarantined_why.get(i) {
+                        Some(w) => crate::refusal::missing(ctx.lang, w),
+                        None => m.clone(),
+                    };
+                    println!(
+                        "  {} {}: {why}",
+                        ctx.lang.t("chờ", "waiting"),
                         &h[..h.len().min(8)]
                     );
                 }

@@ -10,12 +10,15 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench_sync;
+mod cli_text;
 mod commands;
 mod demo;
 mod i18n;
+mod input;
 mod logging;
 mod officer_cli;
 mod progress;
+mod refusal;
 mod simulate_cli;
 mod storage_cli;
 mod sync_cli;
@@ -23,7 +26,7 @@ mod sync_cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use i18n::Lang;
 
@@ -155,7 +158,7 @@ pub(crate) fn open_failure(lang: Lang, dir: &std::path::Path, e: node::NodeError
     } else if let node::NodeError::UnsafeDir { path, problem } = &e {
         Failure::input(unsafe_dir_message(lang, path, *problem)).because(e)
     } else {
-        Failure::input(e.to_string()).because(e)
+        Failure::input(refusal::node_error(lang, &e)).because(e)
     }
 }
 
@@ -276,7 +279,15 @@ fn is_broken_pipe_print(msg: &str) -> bool {
 
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let lang = cli_text::prescan_lang(&args);
+    let cli = match cli_text::localise(Cli::command(), lang)
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => return cli_text::clap_failure(lang, e),
+    };
     logging::init(cli.log_json);
     let ctx = Ctx {
         lang: cli.lang,

@@ -16,32 +16,37 @@ pub const MAX_SEEDS: u64 = 1_000_000;
 /// Simulation subcommands, flattened into the top level.
 #[derive(clap::Subcommand, Debug)]
 pub enum SimulateCommand {
-    /// Run the deterministic network simulator (mô phỏng mạng).
+    /// Chạy trình mô phỏng mạng tất định / run the deterministic network simulator.
     Simulate(SimulateArgs),
 }
 
 /// `sangkien simulate`.
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
-    /// A built-in scenario: small, small-faults, national-2024, national-2025.
+    /// Kịch bản có sẵn / a built-in scenario: small, small-faults, national-2024,
+    /// national-2025.
     #[arg(long, conflicts_with = "scenario")]
     preset: Option<String>,
-    /// A scenario file (JSON; see simulations/README.md).
+    /// Tệp kịch bản (JSON; xem simulations/README.md) / a scenario file (JSON; see
+    /// simulations/README.md).
     #[arg(long)]
     scenario: Option<PathBuf>,
-    /// The seed.
+    /// Hạt giống ngẫu nhiên / the seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// A range of seeds, `A..B` (B excluded), each printed with its verdict.
+    /// Dải hạt giống `A..B` (không gồm B), in kết luận từng hạt / a range of seeds, `A..B`
+    /// (B excluded), each printed with its verdict.
     #[arg(long)]
     seeds: Option<String>,
-    /// Grassroots units (national presets), overriding the preset's 10 % sample.
+    /// Số công đoàn cơ sở (kịch bản quốc gia), thay mẫu 10 % / grassroots units (national
+    /// presets), overriding the preset's 10 % sample.
     #[arg(long)]
     grassroots: Option<u32>,
-    /// Write the progress chart as SVG to this file.
+    /// Ghi biểu đồ tiến độ dạng SVG vào tệp này / write the progress chart as SVG to this
+    /// file.
     #[arg(long)]
     chart: Option<PathBuf>,
-    /// No progress bar.
+    /// Không hiện thanh tiến độ / no progress bar.
     #[arg(long)]
     quiet: bool,
 }

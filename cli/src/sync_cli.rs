@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                     outcome.import.rejected.len(),
                     lang.t("bị từ chối", "rejected")
                 );
-                for (h, r) in &outcome.import.rejected {
+                for (h, r) in crate::refusal::rejected(lang, &outcome.import) {
                     println!(
                         "  {} {}: {r}",
                         lang.t("từ chối", "rejected"),

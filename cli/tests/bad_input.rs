@@ -620,11 +620,75 @@ fn every_door_refuses_bad_input_and_keeps_serving() {
         String::from_utf8_lossy(&o.stderr)
     );
 
-    let total = entry_cases + bundle_cases.len() + cli_cases.len();
+    // ---- input the way officers write it (issue 13, item 5): ambiguous or impossible forms
+    // are refused with the form to use, near misses answered with the closest names ----
+    let printed_cases: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "--since on a day that does not exist",
+            vec![
+                "--data",
+                &data_s,
+                "bundle",
+                "export",
+                "--for",
+                "ldld-phu-yen",
+                "--since",
+                "31/02/2022",
+                &out,
+            ],
+            vec!["--since", "15/07/2022"],
+        ),
+        (
+            "--today with a two-digit year",
+            vec!["--data", &data_s, "report", "--today", "15/7/22"],
+            vec!["--today", "15/07/2022"],
+        ),
+        (
+            "export for a mistyped unit",
+            vec![
+                "--data",
+                &data_s,
+                "bundle",
+                "export",
+                "--for",
+                "ldld-phu-yne",
+                &out,
+            ],
+            vec!["did you mean", "ldld-phu-yen"],
+        ),
+        (
+            "record id that names no record",
+            vec!["--data", &data_s, "initiative", "show", "0123456789"],
+            vec!["no record held at this node starts with 0123456789"],
+        ),
+        (
+            "every missing flag at once",
+            vec!["--data", &data_s, "unit", "enrol", "--id", "cdcs-x"],
+            vec!["--name", "--role", "--into"],
+        ),
+    ];
+    for (name, args, expected) in &printed_cases {
+        let before = digest_of(&data);
+        let o = run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        for e in expected {
+            assert!(err.contains(e), "{name}: expected {e:?} in {err:?}");
+        }
+        assert_eq!(digest_of(&data), before, "{name}: the store changed");
+        assert!(!Path::new(&out).exists(), "{name}: left a file behind");
+    }
+    let o = run(&["--data", &data_s, "verify"]);
+    assert!(
+        o.status.success(),
+        "the node still answers after the printed-input cases"
+    );
+
+    let total = entry_cases + bundle_cases.len() + cli_cases.len() + printed_cases.len();
     eprintln!(
         "bad-input catalogue: {entry_cases} entries, {} bundles, {} command lines = {total}",
         bundle_cases.len(),
-        cli_cases.len()
+        cli_cases.len() + printed_cases.len()
     );
     assert!(total >= 40, "{total}");
 }

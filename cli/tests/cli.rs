@@ -280,8 +280,9 @@ fn a_forged_bundle_is_refused_and_stores_nothing() {
         file.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    // Vietnamese by default: the reason in Vietnamese, not the reader's English text.
     assert!(
-        stderr(&o).contains("signature does not verify"),
+        stderr(&o).contains("chữ ký của gói không khớp"),
         "{}",
         stderr(&o)
     );
@@ -295,6 +296,6 @@ fn a_forged_bundle_is_refused_and_stores_nothing() {
         file.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cắt cụt"), "{}", stderr(&o));
     assert_eq!(verify_json(&province)["records"], before["records"]);
 }

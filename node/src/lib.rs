@@ -18,6 +18,7 @@ pub mod report;
 pub mod search;
 pub mod service;
 pub mod sled_store;
+pub mod suggest;
 pub mod sync;
 
 pub use node::{ImportReport, Node, NodeError};

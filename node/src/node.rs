@@ -77,7 +77,19 @@ pub enum NodeError {
     /// Already a node directory.
     #[error("{0} already holds a sangkien node; choose an empty directory")]
     AlreadyANode(PathBuf),
-    /// A write this node made was refused by its own verification.
+    /// A write this node made was refused by its own verification: the verifier's reason.
+    #[error("refused: {0}")]
+    Rejected(sync_protocol::verify::RejectReason),
+    /// A write this node made cites something the node does not hold yet.
+    #[error("refused: waiting for {0}")]
+    Waiting(sync_protocol::verify::Missing),
+    /// An officer's write that cannot be made here (checked before anything is signed).
+    #[error("refused: {0}")]
+    Write(#[from] crate::records::WriteRefusal),
+    /// A record's content is wrong (checked before anything is signed).
+    #[error("refused: {0}")]
+    Content(sync_protocol::record::ContentError),
+    /// Refused for another reason (a peer, the network, a write that cannot be made).
     #[error("refused: {0}")]
     Refused(String),
     /// The data directory (or its database directory) could be changed by another user, who
@@ -313,6 +325,23 @@ pub struct ImportReport {
     pub quarantined: Vec<(String, String)>,
     /// Refused: entry and reason.
     pub rejected: Vec<(String, String)>,
+    /// The reasons of `rejected` as types, in the same order (for people's languages; not
+    /// serialised: a report that crossed a process boundary has only the strings).
+    #[serde(skip)]
+    pub rejected_why: Vec<Refusal>,
+    /// What each of `quarantined` waits for, as a type, in the same order (not serialised).
+    #[serde(skip)]
+    pub quarantined_why: Vec<sync_protocol::verify::Missing>,
+}
+
+/// Why an import refused an entry.
+#[derive(Debug, Clone)]
+pub enum Refusal {
+    /// The verifier's reason.
+    Rejected(sync_protocol::verify::RejectReason),
+    /// The entry waits for something, but the quarantine holds its maximum
+    /// ([`sync_protocol::limits::MAX_QUARANTINE_ENTRIES`]).
+    QuarantineFull,
 }
 
 /// One unit's node.
@@ -666,8 +695,18 @@ impl Node {
                 .iter()
                 .map(|(h, r)| (h.to_hex(), r.to_string()))
                 .collect(),
+            rejected_why: rejected
+                .iter()
+                .map(|(_, r)| Refusal::Rejected(r.clone()))
+                .collect(),
+            quarantined_why: waiting
+                .iter()
+                .filter(|(e, _)| fresh.contains(&e.hash()) && !refused.contains(&e.hash()))
+                .map(|(_, m)| m.clone())
+                .collect(),
         };
         for h in &refused {
+            report.rejected_why.push(Refusal::QuarantineFull);
             report.rejected.push((
                 h.to_hex(),
                 format!(
@@ -844,10 +883,10 @@ impl Node {
         )?;
         if let Some((_, r)) = outcome.rejected.first() {
             // The directory may have been updated only for accepted trust entries: none here.
-            return Err(NodeError::Refused(r.to_string()));
+            return Err(NodeError::Rejected(r.clone()));
         }
         if let Some((_, m)) = outcome.waiting.first() {
-            return Err(NodeError::Refused(format!("waiting for {m}")));
+            return Err(NodeError::Waiting(m.clone()));
         }
         let commit = self.plan(outcome.accepted, &StateMemo::new(), now_ms)?;
         self.commit_or_reload(&commit)?;

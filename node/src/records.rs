@@ -17,6 +17,35 @@ fn refused(e: impl std::fmt::Display) -> NodeError {
     NodeError::Refused(e.to_string())
 }
 
+/// Why an officer's write cannot be made here, before anything is signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteRefusal {
+    /// No entry of the record is held here.
+    #[error("record {} is not held here", .0.short())]
+    NotHeld(RecordId),
+    /// The record is held without its content (a confidential record of another unit).
+    #[error("record {} has no content here", .0.short())]
+    NoContent(RecordId),
+    /// Only initiatives have public projections.
+    #[error("only an initiative held here can be projected")]
+    NotProjectable,
+    /// A confidential initiative without its commitment salt.
+    #[error("a confidential initiative needs a commitment salt")]
+    NoSalt,
+    /// Decisions are made on initiatives only.
+    #[error("decisions are made on initiatives")]
+    NotAnInitiative,
+    /// Two decisions cite the same previous one.
+    #[error("the decision chain of this initiative forks; resolve the conflict first")]
+    ChainForks,
+    /// A confidential initiative whose projection has not arrived.
+    #[error("no public projection of this initiative is held here")]
+    NoProjection,
+    /// Content that makes no change at all.
+    #[error("empty record")]
+    Empty,
+}
+
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     OsRng.fill_bytes(&mut b);
@@ -34,12 +63,12 @@ pub fn create(
     content: &RecordContent,
     now_ms: u64,
 ) -> Result<RecordId, NodeError> {
-    record::validate_standalone(content).map_err(refused)?;
+    record::validate_standalone(content).map_err(NodeError::Content)?;
     let record = RecordId(random_bytes());
     let mut doc = record::new_document(random_bytes());
     let change = record::commit_content(&mut doc, content, now_ms)
         .map_err(refused)?
-        .ok_or_else(|| refused("empty record"))?;
+        .ok_or(WriteRefusal::Empty)?;
     let (kind, confidential) = kind_of(content);
     node.write(
         EntryBody::RecordChange(RecordChange {
@@ -68,16 +97,13 @@ pub fn edit(
     now_ms: u64,
 ) -> Result<bool, NodeError> {
     let report = check(node, record, now_ms)?;
-    let header = report
-        .header
-        .clone()
-        .ok_or_else(|| refused(format!("record {} is not held here", record.short())))?;
+    let header = report.header.clone().ok_or(WriteRefusal::NotHeld(record))?;
     let mut content = report
         .content
         .clone()
-        .ok_or_else(|| refused(format!("record {} has no content here", record.short())))?;
+        .ok_or(WriteRefusal::NoContent(record))?;
     edit(&mut content);
-    record::validate_standalone(&content).map_err(refused)?;
+    record::validate_standalone(&content).map_err(NodeError::Content)?;
     let entries = node.store().record_entries(&record)?;
     let mut doc = record::load_document(changes_of(&entries).into_values(), random_bytes())
         .map_err(refused)?;
@@ -104,10 +130,10 @@ pub fn edit(
 pub fn project(node: &mut Node, record: RecordId, now_ms: u64) -> Result<EntryHash, NodeError> {
     let report = check(node, record, now_ms)?;
     let Some(RecordContent::Initiative(i)) = &report.content else {
-        return Err(refused("only an initiative held here can be projected"));
+        return Err(WriteRefusal::NotProjectable.into());
     };
-    let p = record::projection(i, record, report.current_heads.clone())
-        .ok_or_else(|| refused("a confidential initiative needs a commitment salt"))?;
+    let p =
+        record::projection(i, record, report.current_heads.clone()).ok_or(WriteRefusal::NoSalt)?;
     Ok(node.write(EntryBody::Projection(p), now_ms)?.hash())
 }
 
@@ -124,21 +150,14 @@ pub fn decide(
     now_ms: u64,
 ) -> Result<EntryHash, NodeError> {
     let report = check(node, record, now_ms)?;
-    let header = report
-        .header
-        .clone()
-        .ok_or_else(|| refused(format!("record {} is not held here", record.short())))?;
+    let header = report.header.clone().ok_or(WriteRefusal::NotHeld(record))?;
     if header.kind != RecordKind::Initiative {
-        return Err(refused("decisions are made on initiatives"));
+        return Err(WriteRefusal::NotAnInitiative.into());
     }
     // A fork never blocks: the chain follows `audit::canonical_branch`, and this decision
     // cites that branch's tip (settling the fork in its favour).
     let binding = if header.confidential {
-        Binding::Projection(
-            report
-                .latest_projection
-                .ok_or_else(|| refused("no public projection of this initiative is held here"))?,
-        )
+        Binding::Projection(report.latest_projection.ok_or(WriteRefusal::NoProjection)?)
     } else {
         Binding::Heads(report.current_heads.clone())
     };
@@ -204,6 +223,9 @@ pub enum ResolveError {
     NotFound {
         /// what was given
         given: String,
+        /// the ids of the records held here closest to it (a mistyped digit), at most
+        /// [`crate::suggest::MAX_SUGGESTIONS`]
+        closest: Vec<String>,
     },
     /// Several do.
     #[error("{given} names {count} records ({candidates}); give more digits")]
@@ -236,15 +258,17 @@ pub fn resolve(node: &Node, prefix: &str) -> Result<RecordId, ResolveError> {
             min: MIN_RECORD_PREFIX_HEX_DIGITS,
         });
     }
-    let found: Vec<RecordId> = node
-        .store()
-        .records()
-        .map_err(NodeError::from)?
-        .into_iter()
+    let all = node.store().records().map_err(NodeError::from)?;
+    let found: Vec<RecordId> = all
+        .iter()
+        .copied()
         .filter(|r| r.to_hex().starts_with(&given))
         .collect();
     match found.as_slice() {
-        [] => Err(ResolveError::NotFound { given }),
+        [] => {
+            let closest = crate::suggest::closest_ids(&given, all.iter().map(|r| r.to_hex()));
+            Err(ResolveError::NotFound { given, closest })
+        }
         [one] => Ok(*one),
         many => Err(ResolveError::Ambiguous {
             count: many.len(),

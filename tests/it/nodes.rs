@@ -111,7 +111,7 @@ fn a_refused_write_stores_nothing() {
             T0 + 1,
         )
         .unwrap_err();
-    assert!(matches!(err, NodeError::Refused(_)), "{err}");
+    assert!(matches!(err, NodeError::Rejected(_)), "{err}");
     assert!(err.to_string().contains("signed by tld"), "{err}");
     assert_eq!(tld.store().len().unwrap(), before);
 }

@@ -75,25 +75,32 @@ pub struct Fields {
     /// for a group.
     #[arg(long = "author")]
     authors: Vec<String>,
-    /// Lĩnh vực / sector: production-business, administration, education, health,
-    /// science-technology, other.
+    /// Lĩnh vực, theo tên hoặc mã / sector, by name or code: production-business,
+    /// administration, education, health, science-technology, other.
     #[arg(long)]
     sector: Option<String>,
     /// Tóm tắt hiệu quả / summary of effect.
     #[arg(long)]
     summary: Option<String>,
-    /// Chương trình (mã) / programme id.
+    /// Chương trình: tên hoặc mã (bỏ qua nếu nút chỉ có một) / programme: name or id
+    /// (optional when the node holds one).
     #[arg(long)]
     programme: Option<String>,
     /// Giai đoạn của chương trình / programme phase.
     #[arg(long)]
     phase: Option<u32>,
-    /// Ngày đăng ký YYYY-MM-DD (mặc định: hôm nay) / registration date (default: today).
+    /// Ngày đăng ký, ví dụ 15/07/2022 (mặc định: hôm nay) / registration date, e.g.
+    /// 15/07/2022 or 2022-07-15 (default: today).
     #[arg(long)]
     registered: Option<String>,
-    /// Giá trị làm lợi (đồng) / benefit value (VND).
+    /// Ghi nhận dù ngày đăng ký ngoài thời gian của giai đoạn / record even though the
+    /// registration date is outside the phase's dates.
     #[arg(long)]
-    benefit: Option<u64>,
+    outside_phase: bool,
+    /// Giá trị làm lợi, ví dụ 2.400.000.000 (đồng) / benefit value, e.g. 2.400.000.000 or
+    /// 2400000000 (VND).
+    #[arg(long)]
+    benefit: Option<String>,
     /// Áp dụng thử (mặc định: đã áp dụng) / on trial (default: applied).
     #[arg(long)]
     trial: bool,
@@ -121,7 +128,7 @@ pub struct Fields {
     /// Số quyết định công nhận của người sử dụng lao động / employer's decision number.
     #[arg(long)]
     employer_decision: Option<String>,
-    /// Ngày quyết định đó / its date.
+    /// Ngày quyết định đó, ví dụ 15/07/2022 / its date, e.g. 15/07/2022.
     #[arg(long)]
     employer_date: Option<String>,
     /// Hình thức khen thưởng / reward.
@@ -158,32 +165,34 @@ fn new(ctx: &Ctx, f: Fields) -> Result<u8, Failure> {
             "this unit has no direct superior in the unit tree",
         ))
     })?;
-    if f.title.is_none() {
-        return Err(missing(
-            lang,
+    // Every missing flag at once, each with what it is for.
+    let absent: Vec<(&str, &str, &str)> = [
+        (
+            f.title.is_none(),
             "title",
             "tên sáng kiến",
             "the initiative's title",
-        ));
-    }
-    if f.authors.is_empty() {
-        return Err(missing(
-            lang,
+        ),
+        (
+            f.authors.is_empty(),
             "author",
             "tác giả \"Họ tên|Chức vụ\"",
             "an author \"Name|Position\"",
-        ));
-    }
-    if f.sector.is_none() {
-        return Err(missing(lang, "sector", "lĩnh vực", "the sector"));
-    }
-    if f.summary.is_none() {
-        return Err(missing(
-            lang,
+        ),
+        (f.sector.is_none(), "sector", "lĩnh vực", "the sector"),
+        (
+            f.summary.is_none(),
             "summary",
             "tóm tắt hiệu quả",
             "the summary of effect",
-        ));
+        ),
+    ]
+    .into_iter()
+    .filter(|(gone, ..)| *gone)
+    .map(|(_, flag, vi, en)| (flag, vi, en))
+    .collect();
+    if !absent.is_empty() {
+        return Err(super::missing_all(lang, &absent));
     }
     let mut i = Initiative {
         title: Default::default(),
@@ -204,12 +213,22 @@ fn new(ctx: &Ctx, f: Fields) -> Result<u8, Failure> {
         commitment_salt: f.confidential.then(records::new_salt),
     };
     apply(ctx, &node, &mut i, &f)?;
+    if f.programme.is_none() && f.phase.is_none() {
+        // By default, the node's only programme, in the phase the registration date falls in.
+        if let [(prog, p)] = super::programmes(ctx, &node)?.as_slice() {
+            let d = i.registered_on;
+            if let Some(n) = p.phases.iter().position(|ph| ph.start <= d && d <= ph.end) {
+                i.programme = Some(*prog);
+                i.phase = n as u32 + 1;
+            }
+        }
+    }
     let content = RecordContent::Initiative(Box::new(i.clone()));
     let id = records::create(&mut node, &content, now)
         .map_err(|e| refused(lang, lang.t("không đăng ký được", "could not register"), e))?;
     if ctx.json {
         print_json(
-            &json!({"id": id.to_hex(), "title": i.title.as_str(), "origin": i.origin.as_str(), "superior": i.superior.as_str(), "confidential": i.confidential}),
+            &json!({"id": id.to_hex(), "title": i.title.as_str(), "origin": i.origin.as_str(), "superior": i.superior.as_str(), "confidential": i.confidential, "programme": i.programme.map(|p| p.to_hex()), "phase": i.programme.map(|_| i.phase)}),
         );
     } else {
         println!(
@@ -219,6 +238,15 @@ fn new(ctx: &Ctx, f: Fields) -> Result<u8, Failure> {
             lang.t("mã", "id"),
             id.to_hex()
         );
+        if let Some(p) = i.programme {
+            println!(
+                "  {} {}, {} {}",
+                lang.t("chương trình", "programme"),
+                p.short(),
+                lang.t("giai đoạn", "phase"),
+                i.phase
+            );
+        }
     }
     Ok(0)
 }
@@ -295,48 +323,71 @@ fn apply(ctx: &Ctx, node: &Node, i: &mut Initiative, f: &Fields) -> Result<(), F
             .collect::<Result<_, Failure>>()?;
     }
     if let Some(s) = &f.sector {
-        i.sector = Sector::from_code(s.trim()).ok_or_else(|| {
-            Failure::input(format!(
-                "--sector {s:?}: {} production-business, administration, education, health, science-technology, other",
-                lang.t("lĩnh vực không hợp lệ; chọn một trong", "unknown sector; choose one of")
-            ))
-        })?;
+        i.sector = crate::input::sector_flag(lang, s)?;
     }
     if let Some(s) = &f.summary {
         i.summary = super::multiline(lang, "summary", s, MAX_SUMMARY_CHARS, true)?;
     }
-    if let Some(p) = &f.programme {
-        let (prog, programme) = super::programme(ctx, node, Some(p))?;
-        i.programme = Some(prog);
-        let phase = f.phase.ok_or_else(|| {
-            missing(
-                lang,
-                "phase",
-                "giai đoạn của chương trình",
-                "the programme phase",
-            )
-        })?;
-        i.phase = super::phase_of(ctx, &programme, phase)?;
-    } else if let Some(phase) = f.phase {
-        let Some(prog) = i.programme else {
-            return Err(missing(
-                lang,
-                "programme",
-                "chương trình của giai đoạn",
-                "the programme of the phase",
-            ));
-        };
-        let (_, programme) = super::programme(ctx, node, Some(&prog.to_hex()))?;
-        i.phase = super::phase_of(ctx, &programme, phase)?;
-    }
     if let Some(d) = &f.registered {
         i.registered_on = date(lang, "registered", d)?;
     }
-    if let Some(b) = f.benefit {
+    let chosen = if f.programme.is_some() || f.phase.is_some() {
+        // By name or id; with neither, the programme already named, else the only one held.
+        let given = f.programme.clone().or(i.programme.map(|p| p.to_hex()));
+        let (prog, programme) = super::programme(ctx, node, given.as_deref())?;
+        let phase = match f.phase {
+            Some(p) => p,
+            None if i.programme == Some(prog) && i.phase != 0 => i.phase,
+            None => {
+                return Err(missing(
+                    lang,
+                    "phase",
+                    "giai đoạn của chương trình",
+                    "the programme phase",
+                ))
+            }
+        };
+        i.programme = Some(prog);
+        i.phase = super::phase_of(ctx, &programme, phase)?;
+        Some(programme)
+    } else if f.registered.is_some() {
+        match i.programme {
+            Some(prog) => Some(super::programme(ctx, node, Some(&prog.to_hex()))?.1),
+            None => None,
+        }
+    } else {
+        None
+    };
+    if let (Some(programme), false) = (chosen, f.outside_phase) {
+        if let Some(ph) = programme.phases.get(i.phase.wrapping_sub(1) as usize) {
+            let d = i.registered_on;
+            if d < ph.start || d > ph.end {
+                return Err(Failure::input(format!(
+                    "--registered {}: {} {} «{}» {} {} {} {}). {}",
+                    lang.date(d),
+                    lang.t("ngoài thời gian của giai đoạn", "is outside phase"),
+                    i.phase,
+                    ph.name,
+                    lang.t("(từ", "(from"),
+                    lang.date(ph.start),
+                    lang.t("đến", "to"),
+                    lang.date(ph.end),
+                    lang.t(
+                        "Sửa ngày hoặc giai đoạn; nếu đúng là đăng ký muộn hay sớm, thêm --outside-phase để vẫn ghi nhận",
+                        "Fix the date or the phase; if it really was registered early or late, add --outside-phase to record it anyway"
+                    )
+                )));
+            }
+        }
+    }
+    if let Some(b) = &f.benefit {
+        let b = crate::input::money_flag(lang, "benefit", b)?;
         if b > MAX_BENEFIT_VND {
             return Err(Failure::input(format!(
-                "--benefit {b}: {} {MAX_BENEFIT_VND}",
-                lang.t("vượt giới hạn", "over the limit of")
+                "--benefit {}: {} {}",
+                lang.int(b),
+                lang.t("vượt giới hạn", "over the limit of"),
+                lang.int(MAX_BENEFIT_VND)
             )));
         }
         i.benefit_vnd = b;

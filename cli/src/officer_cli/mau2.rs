@@ -143,7 +143,9 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
             .parent_at(node.unit(), now)
             .cloned()
             .unwrap_or_else(|| node.unit().clone());
-        let author = node.author().map_err(|e| Failure::input(e.to_string()))?;
+        let author = node
+            .author()
+            .map_err(|e| crate::refusal::input(ctx.lang, e))?;
         bundle::write_signed(path, author, &superior, None, now, &entries)
             .map_err(|e| Failure::input(format!("--out {}: {e}", path.display())).because(e))?;
     }

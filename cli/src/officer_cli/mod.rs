@@ -23,7 +23,7 @@ use sync_protocol::entry::RecordKind;
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::record::{Programme, RecordContent};
 use sync_protocol::store::EntryStore;
-use sync_protocol::text::{Lines, Text, TextError};
+use sync_protocol::text::{Lines, Text};
 
 use crate::i18n::Lang;
 use crate::{Ctx, Failure};
@@ -84,7 +84,8 @@ pub struct ReportArgs {
     /// Tệp kết quả (bắt buộc với xlsx, png) / output file (required for xlsx and png).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Ngày báo cáo YYYY-MM-DD (mặc định: hôm nay) / report date (default: today).
+    /// Ngày báo cáo, ví dụ 15/07/2022 (mặc định: hôm nay) / report date, e.g. 15/07/2022
+    /// (default: today).
     #[arg(long)]
     pub today: Option<String>,
 }
@@ -108,9 +109,11 @@ pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
 }
 
 /// A write the node refused (a rule of the chain) or could not store: exit 1, nothing stored.
+/// The reason is the core's typed reason, worded by [`crate::refusal`].
 pub(crate) fn refused(lang: Lang, what: &str, e: NodeError) -> Failure {
     let msg = format!(
-        "{what}: {e}. {}",
+        "{what}: {}. {}",
+        crate::refusal::node_error(lang, &e),
         lang.t(
             "Không có gì được lưu; sửa điều trên rồi chạy lại lệnh",
             "Nothing was stored; fix the above and run the command again"
@@ -121,12 +124,9 @@ pub(crate) fn refused(lang: Lang, what: &str, e: NodeError) -> Failure {
 
 /// Reading the store failed.
 pub(crate) fn store_failed(lang: Lang, e: impl Into<anyhow::Error> + std::fmt::Display) -> Failure {
-    Failure::problem(format!(
-        "{}: {e}",
-        lang.t(
-            "không đọc được dữ liệu của nút",
-            "could not read the node's data"
-        )
+    Failure::problem(lang.t(
+        "không đọc được dữ liệu của nút (chi tiết: --verbose)",
+        "could not read the node's data (details: --verbose)",
     ))
     .because(e)
 }
@@ -139,7 +139,8 @@ pub(crate) fn resolve(ctx: &Ctx, node: &Node, given: &str) -> Result<RecordId, F
             "find ids with `sangkien initiative list` or `sangkien programme show`",
         );
         let head = ctx.lang.t("mã hồ sơ", "record id");
-        Failure::input(format!("{head}: {e}; {hint}")).because(e)
+        let why = crate::refusal::resolve_error(ctx.lang, &e);
+        Failure::input(format!("{head}: {why}; {hint}")).because(e)
     })
 }
 
@@ -176,33 +177,12 @@ fn text_lines(
 ) -> Result<Text, Failure> {
     Text::checked(flag, s, limit, lines, required).map_err(|e| {
         Failure::input(format!(
-            "--{flag}: {} ({})",
-            text_error(lang, &e),
+            "{} ({})",
+            crate::refusal::text_error(lang, &e),
             lang.t("sửa giá trị rồi chạy lại", "fix the value and run again")
         ))
         .because(e)
     })
-}
-
-/// A refused text as a sentence in `lang`, naming the field and the character.
-pub(crate) fn text_error(lang: Lang, e: &TextError) -> String {
-    let field = e.field();
-    match (lang, e) {
-        (Lang::En, e) => e.to_string(),
-        (Lang::Vi, TextError::Empty { .. }) => format!("{field}: bắt buộc phải có"),
-        (Lang::Vi, TextError::TooLong { limit, actual, .. }) => {
-            format!("{field}: dài {actual} ký tự, quá giới hạn {limit}")
-        }
-        (Lang::Vi, TextError::Control { code, .. }) => {
-            format!("{field}: có ký tự điều khiển (U+{code:04X})")
-        }
-        (Lang::Vi, TextError::LineBreak { code, .. }) => {
-            format!("{field}: phải viết trên một dòng, nhưng có ký tự xuống dòng (U+{code:04X})")
-        }
-        (Lang::Vi, TextError::Invisible { code, .. }) => format!(
-            "{field}: có ký tự vô hình hoặc ký tự đổi chiều văn bản (U+{code:04X}), có thể làm hai tên trông giống nhau mà khác nhau hoặc làm sai văn bản in ra"
-        ),
-    }
 }
 
 /// A missing flag a command needs.
@@ -215,35 +195,61 @@ pub(crate) fn missing(lang: Lang, flag: &str, what_vi: &str, what_en: &str) -> F
     ))
 }
 
-/// A `YYYY-MM-DD` flag.
+/// Several missing flags, reported at once: `(flag, what in Vietnamese, what in English)`.
+pub(crate) fn missing_all(lang: Lang, absent: &[(&str, &str, &str)]) -> Failure {
+    let list: Vec<String> = absent
+        .iter()
+        .map(|(flag, vi, en)| format!("--{flag} ({})", lang.t(vi, en)))
+        .collect();
+    Failure::input(format!(
+        "{}: {} {}",
+        lang.t("thiếu", "missing"),
+        list.join(", "),
+        lang.t(
+            "— thêm các cờ này vào lệnh",
+            "— add these flags to the command"
+        )
+    ))
+}
+
+/// A date flag, as printed (15/07/2022) or ISO (see [`crate::input::date`]).
 pub(crate) fn date(lang: Lang, flag: &str, s: &str) -> Result<Date, Failure> {
-    Date::parse(s.trim()).map_err(|e| {
-        Failure::input(format!(
-            "--{flag}: {e} ({})",
-            lang.t(
-                "viết ngày dạng NĂM-THÁNG-NGÀY, ví dụ 2024-01-15",
-                "write the date as YYYY-MM-DD, e.g. 2024-01-15"
-            )
-        ))
-    })
+    crate::input::date_flag(lang, flag, s)
 }
 
 /// A unit id flag that names a unit this node knows.
 pub(crate) fn known_unit(ctx: &Ctx, node: &Node, flag: &str, s: &str) -> Result<UnitId, Failure> {
-    let u = UnitId::new(s.trim()).map_err(|e| {
+    let closest = |s: &str| {
+        let near = node::suggest::closest_units(node, s);
+        if near.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} {}?",
+                ctx.lang.t("có phải ý bạn là", "did you mean"),
+                near.iter()
+                    .map(|u| format!("{u} ({})", unit_name(node, u)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    };
+    let u = UnitId::new(s.trim()).map_err(|_| {
         Failure::input(format!(
-            "--{flag}: {e} ({})",
+            "--{flag} {s:?}: {}{}",
             ctx.lang
-                .t("mã đơn vị gồm a-z, 0-9 và -", "unit ids are a-z, 0-9 and -")
+                .t("mã đơn vị gồm a-z, 0-9 và -", "unit ids are a-z, 0-9 and -"),
+            closest(s)
         ))
     })?;
     if !node.directory().knows(&u) {
         return Err(Failure::input(format!(
-            "--{flag}: {u}: {}",
+            "--{flag}: {u}: {}{}",
             ctx.lang.t(
                 "đơn vị chưa được biết tại nút này (xem `sangkien unit list`)",
                 "unit not known at this node (see `sangkien unit list`)"
-            )
+            ),
+            closest(s)
         )));
     }
     Ok(u)
@@ -325,6 +331,52 @@ pub(crate) fn programme(
 ) -> Result<(RecordId, Programme), Failure> {
     let all = held_programmes(ctx, node)?;
     if let Some(g) = given {
+        // By name first (diacritics and case optional); several programmes of that name are
+        // listed with who launched each, to be chosen by id.
+        let folded = sync_protocol::text::fold_for_search(g.trim());
+        let by_name: Vec<&HeldProgramme> = all
+            .iter()
+            .filter(|h| sync_protocol::text::fold_for_search(h.programme.name.as_str()) == folded)
+            .collect();
+        if let [h] = by_name[..] {
+            return Ok((h.id, h.programme.clone()));
+        }
+        let hex = g.trim().bytes().all(|b| b.is_ascii_hexdigit());
+        let several = by_name.len() > 1;
+        if several || !hex {
+            let listed: Vec<&HeldProgramme> = if by_name.is_empty() {
+                all.iter().collect()
+            } else {
+                by_name
+            };
+            let names: Vec<String> = listed
+                .iter()
+                .map(|h| {
+                    format!(
+                        "«{}» ({}, {} {})",
+                        h.programme.name,
+                        h.id.short(),
+                        ctx.lang.t("do", "launched by"),
+                        launched_by(node, &h.launcher)
+                    )
+                })
+                .collect();
+            return Err(Failure::input(format!(
+                "--programme {g:?}: {} {}",
+                if several {
+                    ctx.lang.t(
+                        "có nhiều chương trình cùng tên; chọn bằng mã:",
+                        "several programmes have this name; choose one by id:",
+                    )
+                } else {
+                    ctx.lang.t(
+                        "không có chương trình nào tên như vậy; nút này có:",
+                        "no programme has this name; this node holds:",
+                    )
+                },
+                names.join(", ")
+            )));
+        }
         let id = resolve(ctx, node, g)?;
         return all
             .into_iter()
