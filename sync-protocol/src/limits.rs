@@ -112,6 +112,16 @@ pub const MAX_OUTSTANDING_WANTS: usize = 200_000;
 /// a national node's ingest meets about 130,000 units' keys, most batches far fewer.
 pub const MAX_KEY_CACHE_COUNT: usize = 8_192;
 
+/// Most changes one record may have. A record is an initiative, a programme or a target,
+/// edited a handful of times by its owner (each save is one change); verifying a change reads
+/// the record's entries, so this bounds the work one entry can cause. Over it, a change is
+/// refused with its reason.
+pub const MAX_RECORD_CHANGES: usize = 2_000;
+
+/// Most record documents an import keeps loaded between entries of one batch, so that a
+/// record's changes are applied to one document, each once (least recently used goes first).
+pub const MAX_CACHED_RECORD_DOCS: usize = 64;
+
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);
