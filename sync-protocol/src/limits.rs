@@ -91,6 +91,12 @@ pub const MAX_QUARANTINE_SOURCE_BYTES: usize = 255;
 /// Largest file of entries read by `import` (a bundle).
 pub const MAX_BUNDLE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
+/// Largest content of a bundle once inflated (its entries with their length prefixes). The
+/// header's announced size is checked against it before anything is inflated, and the inflating
+/// reader stops there, so a small file cannot expand in memory past it. Bundles hold at most
+/// [`MAX_BATCH_ENTRIES`] entries; a district's yearly export is tens of megabytes.
+pub const MAX_BUNDLE_INFLATED_BYTES: u64 = 512 * 1024 * 1024;
+
 /// Largest sync message (one QUIC frame), in bytes. Entries are split across messages so that
 /// any single entry fits.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
@@ -128,6 +134,7 @@ const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_RANGES_COUNT * 24 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_HEADS_COUNT * 32 < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_QUARANTINE_ENTRIES >= MAX_BATCH_ENTRIES);
+const _: () = assert!(MAX_ENTRY_BYTES as u64 + 8 < MAX_BUNDLE_INFLATED_BYTES);
 const _: () = assert!(MAX_QUARANTINE_AGE_MS > MAX_CLOCK_SKEW_MS);
 const _: () = assert!(MAX_QUARANTINE_SOURCE_BYTES <= u8::MAX as usize);
 const _: () = assert!((MAX_BENEFIT_VND as u128) * 2_500_000 < u64::MAX as u128 * 1000);

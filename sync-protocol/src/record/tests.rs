@@ -77,3 +77,59 @@ fn a_later_change_inserting_after_a_missing_element_is_refused_not_a_panic() {
     };
     assert!(why.contains("element"), "{why}");
 }
+
+/// 800 chained edits of one record (the issue's 95 KB input), imported in one batch: each
+/// change is applied once to one document. Prints the time of the batch and, for comparison,
+/// the time of the old cost model (each entry rebuilding the record from its whole history,
+/// here: each edit imported in a batch of its own). Run with
+/// `cargo test -p sync-protocol --release --lib chained_edits -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn chained_edits_cost_linear() {
+    let mut fed = Federation::new();
+    let (r, first) = fed.new_initiative("cdcs-a", "Băng tải", false);
+    fed.import_ok(first.clone());
+    let base = fed.clone();
+    let mut edits = Vec::new();
+    let count: u64 = std::env::var("EDITS").ok().and_then(|v| v.parse().ok()).unwrap_or(800);
+    for n in 0..count {
+        edits.push(fed.edit_initiative(r, |i| i.benefit_vnd = 1_000 + n));
+    }
+    let bytes: usize = edits.iter().map(|e| e.bytes().len()).sum();
+    let mut one = base.clone();
+    let t = std::time::Instant::now();
+    let out = crate::import::import_batch(
+        &one.store,
+        &mut one.directory,
+        edits.clone(),
+        None,
+        fed.now_ms(),
+    )
+    .unwrap();
+    let batch = t.elapsed();
+    eprintln!("{count} chained edits, {bytes} bytes: one batch {batch:?}");
+    assert_eq!(out.accepted.len() as u64, count, "{:?}", out.rejected.first());
+    use crate::store::EntryStore;
+    one.store.insert_batch(&out.accepted).unwrap();
+    let t = std::time::Instant::now();
+    let report = one.verify_record(r);
+    let audit = t.elapsed();
+    let mut each = base;
+    let t = std::time::Instant::now();
+    // The old cost grows with the square of the edits: only the first 100 are timed.
+    let separate_count = edits.len().min(100);
+    for e in edits.into_iter().take(separate_count) {
+        let out =
+            crate::import::import_batch(&each.store, &mut each.directory, vec![e], None, fed.now_ms())
+                .unwrap();
+        assert_eq!(out.accepted.len(), 1);
+        each.store.insert_batch(&out.accepted).unwrap();
+    }
+    let separate = t.elapsed();
+    eprintln!(
+        "{count} chained edits, {bytes} bytes: one batch {batch:?}; audit of the record \
+         {audit:?} ({} problems); the first {separate_count} edits one batch each (each \
+         rebuilding the record, the old cost) {separate:?}",
+        report.problems.len()
+    );
+}
