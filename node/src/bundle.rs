@@ -94,7 +94,11 @@ fn inflate_entries(
     // One byte more than announced, to tell "longer than announced" from "exactly".
     let mut z = flate2::read::DeflateDecoder::new(compressed).take(announced + 1);
     let mut read = 0u64;
-    let mut fill = |buf: &mut [u8], what: &dyn Fn() -> String| -> Result<(), BundleError> {
+    let fill = |z: &mut std::io::Take<flate2::read::DeflateDecoder<&[u8]>>,
+                read: &mut u64,
+                buf: &mut [u8],
+                what: &dyn Fn() -> String|
+     -> Result<(), BundleError> {
         z.read_exact(buf).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
                 bad(format!("truncated {}", what()))
@@ -102,11 +106,11 @@ fn inflate_entries(
                 bad(format!("the payload does not inflate: {e}"))
             }
         })?;
-        read += buf.len() as u64;
+        *read += buf.len() as u64;
         Ok(())
     };
     let mut c = [0u8; 4];
-    fill(&mut c, &|| "before the entry count".into())?;
+    fill(&mut z, &mut read, &mut c, &|| "before the entry count".into())?;
     let count = u32::from_be_bytes(c) as usize;
     if count > MAX_BATCH_ENTRIES {
         return Err(bad(format!(
@@ -116,7 +120,7 @@ fn inflate_entries(
     let mut entries = Vec::with_capacity(count.min(4096));
     let mut group: Vec<Vec<u8>> = Vec::new();
     let mut group_bytes = 0usize;
-    let mut decode_group = |group: &mut Vec<Vec<u8>>, entries: &mut Vec<Entry>| {
+    let decode_group = |group: &mut Vec<Vec<u8>>, entries: &mut Vec<Entry>| {
         use rayon::prelude::*;
         let first = entries.len();
         let decoded: Vec<Result<Entry, _>> = group.par_iter().map(|b| Entry::decode(b)).collect();
@@ -132,7 +136,7 @@ fn inflate_entries(
     };
     for index in 0..count {
         let mut l = [0u8; 4];
-        fill(&mut l, &|| format!("before entry {index}"))?;
+        fill(&mut z, &mut read, &mut l, &|| format!("before entry {index}"))?;
         let len = u32::from_be_bytes(l) as usize;
         if len > MAX_ENTRY_BYTES {
             return Err(bad(format!(
@@ -145,7 +149,7 @@ fn inflate_entries(
             )));
         }
         let mut body = vec![0u8; len];
-        fill(&mut body, &|| format!("inside entry {index}"))?;
+        fill(&mut z, &mut read, &mut body, &|| format!("inside entry {index}"))?;
         group_bytes += len;
         group.push(body);
         if group_bytes >= DECODE_GROUP_BYTES {
