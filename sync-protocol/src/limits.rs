@@ -71,6 +71,24 @@ pub const MAX_BATCH_ENTRIES: usize = 100_000;
 /// Most entries a node keeps in quarantine waiting for a certificate or a dependency.
 pub const MAX_QUARANTINE_ENTRIES: usize = 100_000;
 
+/// Most bytes of entries a node keeps in quarantine: with [`MAX_QUARANTINE_ENTRIES`], bounds
+/// the disk one can fill with entries that wait (entries may be up to [`MAX_ENTRY_BYTES`]).
+pub const MAX_QUARANTINE_BYTES: usize = 512 * 1024 * 1024;
+
+/// The share of the quarantine one source (one signing key, certified or not) may hold: a
+/// tenth. Over it, that source's newcomers are refused; and when the whole quarantine is full,
+/// the largest source gives up its newest entry to a smaller source's newcomer, so one key's
+/// flood never refuses another's entry.
+pub const QUARANTINE_SOURCE_SHARE_DIVISOR: usize = 10;
+
+/// Most entries one source holds in quarantine ([`QUARANTINE_SOURCE_SHARE_DIVISOR`]).
+pub const MAX_QUARANTINE_SOURCE_ENTRIES: usize =
+    MAX_QUARANTINE_ENTRIES / QUARANTINE_SOURCE_SHARE_DIVISOR;
+
+/// Most bytes one source holds in quarantine ([`QUARANTINE_SOURCE_SHARE_DIVISOR`]).
+pub const MAX_QUARANTINE_SOURCE_BYTES_STORED: usize =
+    MAX_QUARANTINE_BYTES / QUARANTINE_SOURCE_SHARE_DIVISOR;
+
 /// Longest an entry waits in quarantine, in milliseconds (30 days); older ones expire with a
 /// logged reason (DESIGN §9.10: nothing waits forever). What an entry waits for is in its
 /// sender's store and travels at the sender's next session or bundle: a day when links work,
@@ -134,6 +152,8 @@ const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_RANGES_COUNT * 24 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_HEADS_COUNT * 32 < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_QUARANTINE_ENTRIES >= MAX_BATCH_ENTRIES);
+const _: () = assert!(MAX_QUARANTINE_SOURCE_BYTES_STORED > MAX_ENTRY_BYTES);
+const _: () = assert!(MAX_QUARANTINE_SOURCE_ENTRIES >= 1);
 const _: () = assert!(MAX_ENTRY_BYTES as u64 + 8 < MAX_BUNDLE_INFLATED_BYTES);
 const _: () = assert!(MAX_QUARANTINE_AGE_MS > MAX_CLOCK_SKEW_MS);
 const _: () = assert!(MAX_QUARANTINE_SOURCE_BYTES <= u8::MAX as usize);
