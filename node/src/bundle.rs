@@ -157,7 +157,6 @@ fn inflate_entries(
             group_bytes = 0;
         }
     }
-    decode_group(&mut group, &mut entries)?;
     let mut rest = [0u8; 1];
     let more = z
         .read(&mut rest)
@@ -167,6 +166,7 @@ fn inflate_entries(
             "the payload does not match the {announced} bytes its header announces"
         )));
     }
+    decode_group(&mut group, &mut entries)?;
     Ok(entries)
 }
 
@@ -250,6 +250,33 @@ pub fn write_signed_payload(
     let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     z.write_all(payload).map_err(io)?;
     let compressed = z.finish().map_err(io)?;
+    write_signed_raw(
+        path,
+        author,
+        for_unit,
+        since_ms,
+        created_ms,
+        payload.len() as u64,
+        &compressed,
+    )
+}
+
+/// Writes a signed bundle around a deflate stream said to inflate to `announced_len` bytes:
+/// what [`write_signed_payload`] does after compressing; public so that tests can make a
+/// correctly signed bundle whose header lies about its content (an inflation bomb).
+pub fn write_signed_raw(
+    path: &Path,
+    author: &Author,
+    for_unit: &UnitId,
+    since_ms: Option<u64>,
+    created_ms: u64,
+    announced_len: u64,
+    compressed: &[u8],
+) -> Result<(), BundleError> {
+    let io = |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut w = Writer::new();
     w.array(MAGIC_V2);
     w.array(&author.federation().0);
@@ -264,9 +291,9 @@ pub fn write_signed_payload(
             w.u64(s);
         }
     }
-    w.u64(payload.len() as u64);
+    w.u64(announced_len);
     w.u64(compressed.len() as u64);
-    w.array(&compressed);
+    w.array(compressed);
     let mut bytes = w.into_bytes();
     let sig = author.sign_message(BUNDLE_SIGNING_CONTEXT, &bytes);
     bytes.extend_from_slice(&sig);
