@@ -979,3 +979,129 @@ fn import_hardening_refuses_contains_and_keeps_serving() {
     assert!(err.contains("1008 bytes its header announces"), "{err}");
     serves(&mut district, &mut fed, "inflation bomb");
 }
+
+/// A peer that offers exactly `entries` (whatever they are) in a real sync session: the
+/// initiator's side of the protocol over a QUIC connection, without a node behind it.
+struct Offer {
+    keys: Vec<sync_protocol::sync::SyncKey>,
+    entries: std::collections::BTreeMap<EntryHash, Vec<u8>>,
+}
+
+impl sync_protocol::sync::SyncSource for Offer {
+    fn keys(&self) -> &[sync_protocol::sync::SyncKey] {
+        &self.keys
+    }
+    fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
+        self.entries.get(hash).cloned()
+    }
+}
+
+async fn offer_over_quic(
+    endpoint: &node::quic::QuicEndpoint,
+    addr: std::net::SocketAddr,
+    federation: sync_protocol::ids::FederationId,
+    entries: &[Entry],
+) {
+    use sync_protocol::sync::{Message, Role, SyncKey, SyncSession};
+    let mut keys: Vec<SyncKey> = entries
+        .iter()
+        .map(|e| SyncKey {
+            time_ms: e.time_ms(),
+            hash: e.hash(),
+        })
+        .collect();
+    keys.sort();
+    let src = Offer {
+        keys,
+        entries: entries
+            .iter()
+            .map(|e| (e.hash(), e.bytes().to_vec()))
+            .collect(),
+    };
+    let c = endpoint.connect(addr).await.expect("connect");
+    let (mut tx, mut rx) = c.split();
+    let now = node::now_ms();
+    let mut s = SyncSession::new(Role::Initiator, federation, now);
+    s.start(now, &src, None);
+    loop {
+        while let Some(m) = s.poll_transmit() {
+            if tx.send_frame(&m.encode()).await.is_err() {
+                return;
+            }
+        }
+        while s.poll_event().is_some() {}
+        if s.is_finished() {
+            tx.finish().ok();
+            while let Ok(Some(_)) = rx.recv_frame().await {}
+            return;
+        }
+        let frame =
+            tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv_frame()).await;
+        match frame {
+            Ok(Ok(Some(f))) => s.handle_message(node::now_ms(), Message::decode(&f).unwrap(), &src),
+            _ => return,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sync_session_delivering_an_entry_automerge_would_panic_on_rejects_it_and_the_next_succeeds(
+) {
+    use node::quic::{FederationVerifier, QuicEndpoint, QuicIdentity};
+    use std::sync::{Arc, RwLock};
+    let tmp = TempDir::new("panic-entry-quic");
+    let mut fed = Federation::new();
+    let mut server = node_for(&fed, tmp.path(), "ldld-tuy-hoa");
+    let mut client = node_for(&fed, tmp.path(), "cdcs-a");
+    let (r, change) = fed.new_initiative("cdcs-a", "Băng tải", false);
+    fed.import_ok(change.clone());
+    server.import(change.clone(), node::now_ms()).unwrap();
+    client.import(change, node::now_ms()).unwrap();
+    let bad = missing_object(&mut fed, r);
+    let bind = |n: &Node| {
+        let id = QuicIdentity::for_node(n).unwrap();
+        let dir = Arc::new(RwLock::new(n.directory().clone()));
+        QuicEndpoint::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            &id,
+            FederationVerifier::for_directory(dir),
+        )
+        .unwrap()
+    };
+    let (es, ec) = (bind(&server), bind(&client));
+    let addr = es.local_addr().unwrap();
+    let fed_id = server.federation();
+    let before = digest(&server);
+    let (res, _) = tokio::join!(
+        serve_one(&es, &mut server),
+        offer_over_quic(&ec, addr, fed_id, std::slice::from_ref(&bad))
+    );
+    let out = res.expect("the session itself completes");
+    let why = out
+        .import
+        .rejected
+        .iter()
+        .find(|(h, _)| *h == bad.hash().to_hex())
+        .map(|(_, why)| why.clone())
+        .unwrap_or_else(|| panic!("not rejected: {out:?}"));
+    assert!(why.contains("names an object that does not exist"), "{why}");
+    assert_eq!(digest(&server), before, "the store changed");
+    // The next session, from a real node with a new initiative, succeeds.
+    let (_, ok) = fed.new_initiative("cdcs-a", "Sau phiên xấu", false);
+    fed.import_ok(ok.clone());
+    client.import(ok, node::now_ms()).unwrap();
+    let valid = async {
+        let c = ec.connect(addr).await.expect("connect");
+        node::sync::sync_over_quic(
+            &mut client,
+            c,
+            sync_protocol::sync::Role::Initiator,
+            None,
+            node::now_ms,
+        )
+        .await
+    };
+    let (s, c) = tokio::join!(serve_one(&es, &mut server), valid);
+    let (s, c) = (s.expect("server"), c.expect("client"));
+    assert_eq!(s.import.accepted, 1, "{s:?} {c:?}");
+}
