@@ -808,9 +808,8 @@ fn tampered_edit(
     let actor = x.actor_id.clone();
     rewrite(&mut x.operations, &actor);
     x.hash = None;
-    c.change =
-        sync_protocol::record::AutomergeChange::from_automerge(&automerge::Change::from(x))
-            .unwrap();
+    c.change = sync_protocol::record::AutomergeChange::from_automerge(&automerge::Change::from(x))
+        .unwrap();
     let t = fed.tick();
     fed.author("cdcs-a").sign(t, EntryBody::RecordChange(c))
 }
@@ -823,7 +822,11 @@ fn missing_object(fed: &mut Federation, r: RecordId) -> Entry {
 
 fn insert_after_missing(fed: &mut Federation, r: RecordId) -> Entry {
     tampered_edit(fed, r, |ops, actor| {
-        let op = ops.iter_mut().filter(|o| o.insert).nth(1).expect("two inserts");
+        let op = ops
+            .iter_mut()
+            .filter(|o| o.insert)
+            .nth(1)
+            .expect("two inserts");
         op.key = automerge::legacy::Key::Seq(automerge::legacy::ElementId::Id(
             automerge::legacy::OpId(9_999, actor.clone()),
         ));
@@ -913,7 +916,9 @@ fn import_hardening_refuses_contains_and_keeps_serving() {
     assert_eq!(rep.quarantined.len(), MAX_QUARANTINE_SOURCE_ENTRIES);
     assert_eq!(rep.rejected.len(), 1, "{:?}", rep.rejected.first());
     assert!(
-        rep.rejected[0].1.contains("no room in quarantine for its signer"),
+        rep.rejected[0]
+            .1
+            .contains("no room in quarantine for its signer"),
         "{:?}",
         rep.rejected[0]
     );
@@ -954,8 +959,7 @@ fn import_hardening_refuses_contains_and_keeps_serving() {
     // size, never inflated further.
     let zeros = {
         use std::io::Write;
-        let mut z =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         let mut payload = 1u32.to_be_bytes().to_vec();
         payload.extend_from_slice(&1000u32.to_be_bytes());
         z.write_all(&payload).unwrap();
@@ -1035,8 +1039,7 @@ async fn offer_over_quic(
             while let Ok(Some(_)) = rx.recv_frame().await {}
             return;
         }
-        let frame =
-            tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv_frame()).await;
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv_frame()).await;
         match frame {
             Ok(Ok(Some(f))) => s.handle_message(node::now_ms(), Message::decode(&f).unwrap(), &src),
             _ => return,

@@ -135,7 +135,14 @@ fn change(f: &Fixture, b: &mut Bytes) -> AutomergeChange {
     } else {
         Vec::new()
     };
-    let keys = ["title", "authors", "benefit_vnd", "description", "x", "phase"];
+    let keys = [
+        "title",
+        "authors",
+        "benefit_vnd",
+        "description",
+        "x",
+        "phase",
+    ];
     let mut own: Vec<OpId> = Vec::new();
     let mut operations = Vec::new();
     let n = 1 + usize::from(b.u8() % 8);
@@ -219,7 +226,8 @@ fuzz_target!(|data: &[u8]| {
         use sync_protocol::store::EntryStore;
         fed.store.insert_batch(&out.accepted).unwrap();
         // The audit re-reads the record from scratch.
-        let _ = sync_protocol::audit::verify_record(&fed.store, &fed.directory, f.record, None, now)
-            .unwrap();
+        let _ =
+            sync_protocol::audit::verify_record(&fed.store, &fed.directory, f.record, None, now)
+                .unwrap();
     }
 });

@@ -110,7 +110,9 @@ fn inflate_entries(
         Ok(())
     };
     let mut c = [0u8; 4];
-    fill(&mut z, &mut read, &mut c, &|| "before the entry count".into())?;
+    fill(&mut z, &mut read, &mut c, &|| {
+        "before the entry count".into()
+    })?;
     let count = u32::from_be_bytes(c) as usize;
     if count > MAX_BATCH_ENTRIES {
         return Err(bad(format!(
@@ -136,7 +138,9 @@ fn inflate_entries(
     };
     for index in 0..count {
         let mut l = [0u8; 4];
-        fill(&mut z, &mut read, &mut l, &|| format!("before entry {index}"))?;
+        fill(&mut z, &mut read, &mut l, &|| {
+            format!("before entry {index}")
+        })?;
         let len = u32::from_be_bytes(l) as usize;
         if len > MAX_ENTRY_BYTES {
             return Err(bad(format!(
@@ -149,7 +153,9 @@ fn inflate_entries(
             )));
         }
         let mut body = vec![0u8; len];
-        fill(&mut z, &mut read, &mut body, &|| format!("inside entry {index}"))?;
+        fill(&mut z, &mut read, &mut body, &|| {
+            format!("inside entry {index}")
+        })?;
         group_bytes += len;
         group.push(body);
         if group_bytes >= DECODE_GROUP_BYTES {

@@ -124,9 +124,15 @@ pub fn verify_record<L: EntryLookup>(
     let mut content = None;
     let mut current_heads = Vec::new();
     if let (Some(h), false) = (&header, changes.is_empty()) {
-        let cited: std::collections::BTreeSet<_> =
-            changes.values().flat_map(|c| c.deps().iter().copied()).collect();
-        let heads: Vec<_> = changes.keys().filter(|h| !cited.contains(h)).copied().collect();
+        let cited: std::collections::BTreeSet<_> = changes
+            .values()
+            .flat_map(|c| c.deps().iter().copied())
+            .collect();
+        let heads: Vec<_> = changes
+            .keys()
+            .filter(|h| !cited.contains(h))
+            .copied()
+            .collect();
         match record::record_state_at(record, &changes, &heads, h.kind, &memo) {
             Ok(state) => {
                 current_heads = state.heads;
@@ -259,7 +265,13 @@ pub fn verify_store<S: EntryStore>(
     };
     let mut trust_problems = Vec::new();
     for e in store.trust_entries()? {
-        trust_problems.extend(recheck(store, directory, &e, opts, &record::StateMemo::new())?);
+        trust_problems.extend(recheck(
+            store,
+            directory,
+            &e,
+            opts,
+            &record::StateMemo::new(),
+        )?);
     }
     let mut records = Vec::new();
     for r in store.records()? {

@@ -697,8 +697,8 @@ impl<L: EntryLookup> Verifier<'_, L> {
         let content =
             record::record_state_at(c.record, &known, &[c.change.hash()], c.kind, self.memo)
                 .map_err(bad)?
-            .content
-            .map_err(bad)?;
+                .content
+                .map_err(bad)?;
         self.content_in_tree(c.record, &c.owner, c.confidential, &content, t)
     }
 

@@ -291,7 +291,14 @@ impl RecordDoc {
                 }
             }
             local.insert(id.clone(), new.len());
-            new.push((id, OpInfo { obj, key: slot, made }));
+            new.push((
+                id,
+                OpInfo {
+                    obj,
+                    key: slot,
+                    made,
+                },
+            ));
         }
         Ok((actor, x.seq, new))
     }

@@ -91,7 +91,10 @@ fn chained_edits_cost_linear() {
     fed.import_ok(first.clone());
     let base = fed.clone();
     let mut edits = Vec::new();
-    let count: u64 = std::env::var("EDITS").ok().and_then(|v| v.parse().ok()).unwrap_or(800);
+    let count: u64 = std::env::var("EDITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(800);
     for n in 0..count {
         edits.push(fed.edit_initiative(r, |i| i.benefit_vnd = 1_000 + n));
     }
@@ -108,7 +111,12 @@ fn chained_edits_cost_linear() {
     .unwrap();
     let batch = t.elapsed();
     eprintln!("{count} chained edits, {bytes} bytes: one batch {batch:?}");
-    assert_eq!(out.accepted.len() as u64, count, "{:?}", out.rejected.first());
+    assert_eq!(
+        out.accepted.len() as u64,
+        count,
+        "{:?}",
+        out.rejected.first()
+    );
     use crate::store::EntryStore;
     one.store.insert_batch(&out.accepted).unwrap();
     let t = std::time::Instant::now();
@@ -119,9 +127,14 @@ fn chained_edits_cost_linear() {
     // The old cost grows with the square of the edits: only the first 100 are timed.
     let separate_count = edits.len().min(100);
     for e in edits.into_iter().take(separate_count) {
-        let out =
-            crate::import::import_batch(&each.store, &mut each.directory, vec![e], None, fed.now_ms())
-                .unwrap();
+        let out = crate::import::import_batch(
+            &each.store,
+            &mut each.directory,
+            vec![e],
+            None,
+            fed.now_ms(),
+        )
+        .unwrap();
         assert_eq!(out.accepted.len(), 1);
         each.store.insert_batch(&out.accepted).unwrap();
     }
