@@ -153,10 +153,10 @@ impl RecordDoc {
                 })
             }
         }
-        if !self
+        if self
             .doc
             .get_change_by_hash(&automerge::ChangeHash(change.hash().0))
-            .is_some()
+            .is_none()
         {
             return Err(ApplyError {
                 error: refuse(change, "automerge did not apply it".into()),
