@@ -8,8 +8,8 @@
 //! change against an index of the operations the document holds (and those earlier in the same
 //! change): its object exists and is of the right kind for the key, an insertion's reference
 //! element is in that list, every `pred` is an operation on the same object and key, no
-//! operation id is reused, references point back in Lamport order, and the change's actors have
-//! their first change in. Only plain operations are allowed (make a map, list or text, put a
+//! operation id is reused, references point back in Lamport order, the change's actors have
+//! their first change in and the change is its actor's next (Automerge asserts 1, 2, 3, …). Only plain operations are allowed (make a map, list or text, put a
 //! scalar other than a counter, delete). As a second line, Automerge runs under `catch_unwind`: a panic
 //! is a refusal, and the document it may have left half-changed is discarded.
 //!
@@ -58,8 +58,8 @@ pub(crate) fn decode(change: &AutomergeChange) -> Option<ExpandedChange> {
 pub struct RecordDoc {
     doc: AutoCommit,
     ops: BTreeMap<Id, OpInfo>,
-    /// Actors whose change 1 is in.
-    started: BTreeSet<ActorId>,
+    /// Each actor's last change number (an actor is started once its change 1 is in).
+    seqs: BTreeMap<ActorId, u64>,
     applied: BTreeSet<ChangeHash>,
 }
 
@@ -73,7 +73,7 @@ impl RecordDoc {
         Self {
             doc: super::new_document(actor),
             ops: BTreeMap::new(),
-            started: BTreeSet::new(),
+            seqs: BTreeMap::new(),
             applied: BTreeSet::new(),
         }
     }
@@ -164,9 +164,7 @@ impl RecordDoc {
             });
         }
         let (actor, seq, ops) = new;
-        if seq == 1 {
-            self.started.insert(actor);
-        }
+        self.seqs.insert(actor, seq);
         self.ops.extend(ops);
         self.applied.insert(change.hash());
         Ok(())
@@ -190,10 +188,21 @@ impl RecordDoc {
             return Err(bad("it is numbered 0"));
         }
         let actor = x.actor_id.clone();
-        let started = |a: &ActorId| self.started.contains(a) || (*a == actor && x.seq == 1);
+        let started = |a: &ActorId| self.seqs.contains_key(a) || (*a == actor && x.seq == 1);
         if !started(&actor) {
             return Err(bad(
                 "its actor's first change is not in the record (automerge cannot apply it)",
+            ));
+        }
+        // Automerge asserts that an actor's changes are numbered 1, 2, 3, … in causal order.
+        let expected = self.seqs.get(&actor).map_or(1, |s| s.saturating_add(1));
+        if x.seq != expected {
+            return Err(refuse(
+                change,
+                format!(
+                    "it is numbered {} where its actor's next change is {expected}",
+                    x.seq
+                ),
             ));
         }
         if let Some(a) = change.to_automerge().actors().find(|a| !started(a)) {

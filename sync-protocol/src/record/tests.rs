@@ -146,3 +146,19 @@ fn chained_edits_cost_linear() {
         report.problems.len()
     );
 }
+
+/// Found by the `signed_change` fuzz target: a change numbered past its actor's next (a gap)
+/// made Automerge's change graph assert.
+#[test]
+fn a_change_numbered_past_its_actors_next_is_refused_not_a_panic() {
+    let (first, edit) = first_and_edit();
+    let mut x = edit.to_automerge().decode();
+    x.seq = 66;
+    x.hash = None;
+    let bad = AutomergeChange::from_automerge(&automerge::Change::from(x)).unwrap();
+    let r = load_record(vec![first, bad], RecordKind::Initiative);
+    let Err(ContentError::Automerge(why)) = r else {
+        panic!("{r:?}")
+    };
+    assert!(why.contains("numbered 66 where its actor's next change is 2"), "{why}");
+}
