@@ -17,7 +17,8 @@ use sync_protocol::directory::Directory;
 use sync_protocol::entry::{Entry, EntryError};
 use sync_protocol::ids::{FederationId, UnitId, UnitKey};
 use sync_protocol::limits::{
-    MAX_BATCH_ENTRIES, MAX_BUNDLE_BYTES, MAX_ENTRY_BYTES, MAX_UNIT_ID_BYTES,
+    MAX_BATCH_ENTRIES, MAX_BUNDLE_BYTES, MAX_BUNDLE_INFLATED_BYTES, MAX_ENTRY_BYTES,
+    MAX_UNIT_ID_BYTES,
 };
 
 /// Magic of the unsigned bundles of the first version, recognised only to say so.
@@ -72,61 +73,107 @@ pub enum BundleError {
     },
 }
 
-/// Decodes `count:u32 (len:u32 entry)*` starting at `pos`, to the end of `bytes`.
-fn decode_entries(path: &Path, bytes: &[u8], pos: usize) -> Result<Vec<Entry>, BundleError> {
+/// Entries are decoded (signatures checked, on every core) in groups of at most this many bytes
+/// as they are inflated, so a bad entry refuses the bundle before the rest is inflated and the
+/// inflated bytes are never held twice.
+const DECODE_GROUP_BYTES: usize = 16 * 1024 * 1024;
+
+/// Inflates `count:u32 (len:u32 entry)*` from `compressed` as a stream, checking each length
+/// against [`MAX_ENTRY_BYTES`] and the running total against `announced` (itself at most
+/// [`MAX_BUNDLE_INFLATED_BYTES`]) before anything is allocated for it.
+fn inflate_entries(
+    path: &Path,
+    compressed: &[u8],
+    announced: u64,
+) -> Result<Vec<Entry>, BundleError> {
     let bad = |reason: String| BundleError::Malformed {
         path: path.to_owned(),
         reason,
     };
-    let Some(c) = bytes.get(pos..pos + 4) else {
-        return Err(bad("truncated before the entry count".into()));
+    let announced = announced.min(MAX_BUNDLE_INFLATED_BYTES);
+    // One byte more than announced, to tell "longer than announced" from "exactly".
+    let mut z = flate2::read::DeflateDecoder::new(compressed).take(announced + 1);
+    let mut read = 0u64;
+    let fill = |z: &mut std::io::Take<flate2::read::DeflateDecoder<&[u8]>>,
+                read: &mut u64,
+                buf: &mut [u8],
+                what: &dyn Fn() -> String|
+     -> Result<(), BundleError> {
+        z.read_exact(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                bad(format!("truncated {}", what()))
+            } else {
+                bad(format!("the payload does not inflate: {e}"))
+            }
+        })?;
+        *read += buf.len() as u64;
+        Ok(())
     };
-    let count = u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize;
+    let mut c = [0u8; 4];
+    fill(&mut z, &mut read, &mut c, &|| {
+        "before the entry count".into()
+    })?;
+    let count = u32::from_be_bytes(c) as usize;
     if count > MAX_BATCH_ENTRIES {
         return Err(bad(format!(
             "{count} entries, over the limit of {MAX_BATCH_ENTRIES}"
         )));
     }
-    let mut pos = pos + 4;
-    let mut bodies: Vec<&[u8]> = Vec::with_capacity(count);
+    let mut entries = Vec::with_capacity(count.min(4096));
+    let mut group: Vec<Vec<u8>> = Vec::new();
+    let mut group_bytes = 0usize;
+    let decode_group = |group: &mut Vec<Vec<u8>>, entries: &mut Vec<Entry>| {
+        use rayon::prelude::*;
+        let first = entries.len();
+        let decoded: Vec<Result<Entry, _>> = group.par_iter().map(|b| Entry::decode(b)).collect();
+        group.clear();
+        for (i, r) in decoded.into_iter().enumerate() {
+            entries.push(r.map_err(|error| BundleError::Entry {
+                path: path.to_owned(),
+                index: first + i,
+                error,
+            })?);
+        }
+        Ok::<(), BundleError>(())
+    };
     for index in 0..count {
-        let Some(len_bytes) = bytes.get(pos..pos + 4) else {
-            return Err(bad(format!("truncated before entry {index}")));
-        };
-        let len =
-            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
+        let mut l = [0u8; 4];
+        fill(&mut z, &mut read, &mut l, &|| {
+            format!("before entry {index}")
+        })?;
+        let len = u32::from_be_bytes(l) as usize;
         if len > MAX_ENTRY_BYTES {
             return Err(bad(format!(
                 "entry {index} is {len} bytes, over the limit of {MAX_ENTRY_BYTES}"
             )));
         }
-        pos += 4;
-        let Some(body) = bytes.get(pos..pos + len) else {
-            return Err(bad(format!("truncated inside entry {index}")));
-        };
-        bodies.push(body);
-        pos += len;
+        if read + len as u64 > announced {
+            return Err(bad(format!(
+                "entry {index} goes past the {announced} bytes the header announces"
+            )));
+        }
+        let mut body = vec![0u8; len];
+        fill(&mut z, &mut read, &mut body, &|| {
+            format!("inside entry {index}")
+        })?;
+        group_bytes += len;
+        group.push(body);
+        if group_bytes >= DECODE_GROUP_BYTES {
+            decode_group(&mut group, &mut entries)?;
+            group_bytes = 0;
+        }
     }
-    if pos != bytes.len() {
+    let mut rest = [0u8; 1];
+    let more = z
+        .read(&mut rest)
+        .map_err(|e| bad(format!("the payload does not inflate: {e}")))?;
+    if more > 0 || read != announced {
         return Err(bad(format!(
-            "{} bytes after the last entry",
-            bytes.len() - pos
+            "the payload does not match the {announced} bytes its header announces"
         )));
     }
-    // Signatures on every core; the first bad entry (by position) refuses the bundle.
-    use rayon::prelude::*;
-    let decoded: Vec<Result<Entry, _>> = bodies.par_iter().map(|b| Entry::decode(b)).collect();
-    decoded
-        .into_iter()
-        .enumerate()
-        .map(|(index, r)| {
-            r.map_err(|error| BundleError::Entry {
-                path: path.to_owned(),
-                index,
-                error,
-            })
-        })
-        .collect()
+    decode_group(&mut group, &mut entries)?;
+    Ok(entries)
 }
 
 // ---- signed, compressed bundles (version 2) ------------------------------------------------
@@ -135,9 +182,6 @@ fn decode_entries(path: &Path, bytes: &[u8], pos: usize) -> Result<Vec<Entry>, B
 const MAGIC_V2: &[u8; 8] = b"SKBUNDL2";
 /// Domain separation of bundle signatures.
 const BUNDLE_SIGNING_CONTEXT: &[u8] = b"sangkien bundle v2\0";
-/// Largest uncompressed payload of a bundle: checked while inflating, so a small file cannot
-/// expand past it.
-pub const MAX_BUNDLE_UNCOMPRESSED_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// A verified bundle's header and entries.
 #[derive(Debug)]
@@ -171,11 +215,6 @@ pub fn write_signed(
     created_ms: u64,
     entries: &[Entry],
 ) -> Result<(), BundleError> {
-    use std::io::Write;
-    let io = |source| BundleError::Io {
-        path: path.to_owned(),
-        source,
-    };
     assert!(
         entries.len() <= MAX_BATCH_ENTRIES,
         "a bundle holds at most MAX_BATCH_ENTRIES"
@@ -186,9 +225,64 @@ pub fn write_signed(
         payload.extend_from_slice(&(e.bytes().len() as u32).to_be_bytes());
         payload.extend_from_slice(e.bytes());
     }
+    if payload.len() as u64 > MAX_BUNDLE_INFLATED_BYTES {
+        return Err(BundleError::Malformed {
+            path: path.to_owned(),
+            reason: format!(
+                "the entries make {} bytes, over the limit of {MAX_BUNDLE_INFLATED_BYTES} bytes \
+                 of a bundle's content: export fewer (--since)",
+                payload.len()
+            ),
+        });
+    }
+    write_signed_payload(path, author, for_unit, since_ms, created_ms, &payload)
+}
+
+/// Writes a signed bundle around an already encoded `payload` (see [`write_signed`]); for
+/// tools and tests that need a bundle whose content is wrong but whose signature is right.
+pub fn write_signed_payload(
+    path: &Path,
+    author: &Author,
+    for_unit: &UnitId,
+    since_ms: Option<u64>,
+    created_ms: u64,
+    payload: &[u8],
+) -> Result<(), BundleError> {
+    use std::io::Write;
+    let io = |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    z.write_all(&payload).map_err(io)?;
+    z.write_all(payload).map_err(io)?;
     let compressed = z.finish().map_err(io)?;
+    write_signed_raw(
+        path,
+        author,
+        for_unit,
+        since_ms,
+        created_ms,
+        payload.len() as u64,
+        &compressed,
+    )
+}
+
+/// Writes a signed bundle around a deflate stream said to inflate to `announced_len` bytes:
+/// what [`write_signed_payload`] does after compressing; public so that tests can make a
+/// correctly signed bundle whose header lies about its content (an inflation bomb).
+pub fn write_signed_raw(
+    path: &Path,
+    author: &Author,
+    for_unit: &UnitId,
+    since_ms: Option<u64>,
+    created_ms: u64,
+    announced_len: u64,
+    compressed: &[u8],
+) -> Result<(), BundleError> {
+    let io = |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut w = Writer::new();
     w.array(MAGIC_V2);
     w.array(&author.federation().0);
@@ -203,9 +297,9 @@ pub fn write_signed(
             w.u64(s);
         }
     }
-    w.u64(payload.len() as u64);
+    w.u64(announced_len);
     w.u64(compressed.len() as u64);
-    w.array(&compressed);
+    w.array(compressed);
     let mut bytes = w.into_bytes();
     let sig = author.sign_message(BUNDLE_SIGNING_CONTEXT, &bytes);
     bytes.extend_from_slice(&sig);
@@ -289,9 +383,10 @@ pub fn parse_signed(
     };
     let uncompressed_len = r.u64("uncompressed length").map_err(dec)?;
     let compressed_len = r.u64("compressed length").map_err(dec)?;
-    if uncompressed_len > MAX_BUNDLE_UNCOMPRESSED_BYTES {
+    if uncompressed_len > MAX_BUNDLE_INFLATED_BYTES {
         return Err(bad(format!(
-            "payload of {uncompressed_len} bytes is over the limit of {MAX_BUNDLE_UNCOMPRESSED_BYTES}"
+            "its content would inflate to {uncompressed_len} bytes, over the limit of \
+             {MAX_BUNDLE_INFLATED_BYTES} bytes (MAX_BUNDLE_INFLATED_BYTES)"
         )));
     }
     let start = r.position();
@@ -320,18 +415,7 @@ pub fn parse_signed(
                 "signed by {signer} with a key that was not valid then: {p:?}"
             ))
         })?;
-    let mut payload = Vec::new();
-    flate2::read::DeflateDecoder::new(compressed)
-        .take(uncompressed_len + 1)
-        .read_to_end(&mut payload)
-        .map_err(|e| bad(format!("the payload does not inflate: {e}")))?;
-    if payload.len() as u64 != uncompressed_len {
-        return Err(bad(format!(
-            "the payload inflates to {} bytes, its header says {uncompressed_len}",
-            payload.len()
-        )));
-    }
-    let entries = decode_entries(path, &payload, 0)?;
+    let entries = inflate_entries(path, compressed, uncompressed_len)?;
     Ok(SignedBundle {
         signer,
         for_unit,

@@ -710,8 +710,13 @@ impl Node {
             report.rejected.push((
                 h.to_hex(),
                 format!(
-                    "refused: the quarantine is full ({} entries); send it again once what it waits for has arrived",
-                    sync_protocol::limits::MAX_QUARANTINE_ENTRIES
+                    "refused: no room in quarantine for its signer (at most {} entries and {} \
+                     bytes per signing key, {} entries and {} bytes in all); send it again once \
+                     what it waits for has arrived",
+                    sync_protocol::limits::MAX_QUARANTINE_SOURCE_ENTRIES,
+                    sync_protocol::limits::MAX_QUARANTINE_SOURCE_BYTES_STORED,
+                    sync_protocol::limits::MAX_QUARANTINE_ENTRIES,
+                    sync_protocol::limits::MAX_QUARANTINE_BYTES,
                 ),
             ));
         }

@@ -53,7 +53,6 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 use sync_protocol::entry::{Entry, EntryBody};
 use sync_protocol::ids::{ChangeHash, EntryHash, RecordId, UnitId};
-use sync_protocol::limits::MAX_QUARANTINE_ENTRIES;
 use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
 use sync_protocol::verify::{Missing, VerifiedEntry};
 
@@ -759,19 +758,14 @@ impl SledStore {
 
     /// Writes a batch in one transaction (entries, indexes, views, counters, quarantine) and
     /// makes it durable. Returns the quarantine candidates refused because the quarantine is
-    /// full ([`MAX_QUARANTINE_ENTRIES`]): the eviction rule is "refuse the newcomer"; nothing
-    /// held is ever evicted, and the caller reports every refusal.
+    /// full for their source (`quarantine::admit`: bounded per signing key and in all; when
+    /// all is full the largest source's newest held entry is evicted for a smaller source's
+    /// newcomer, and logged); the caller reports every refusal.
     pub fn commit(&self, c: &Commit) -> Result<Vec<EntryHash>, StoreError> {
-        // Quarantine room, decided before the transaction.
-        let held = self.trees[t::QUARANTINE].len();
-        let leaving = c
-            .quarantine_remove
-            .iter()
-            .filter(|h| self.trees[t::QUARANTINE].contains_key(h.0).unwrap_or(false))
-            .count();
-        let mut room = MAX_QUARANTINE_ENTRIES.saturating_sub(held - leaving.min(held));
-        let mut refused = Vec::new();
+        // Quarantine room, decided before the transaction: bounded per source and in all
+        // (see `quarantine::admit`); the node is the only writer.
         let mut adds: Vec<&(Entry, Vec<u8>, String)> = Vec::new();
+        let mut candidates = Vec::new();
         for q in &c.quarantine_add {
             let already = self.trees[t::QUARANTINE]
                 .contains_key(q.0.hash().0)
@@ -779,13 +773,48 @@ impl SledStore {
                 && !c.quarantine_remove.contains(&q.0.hash());
             if already {
                 adds.push(q);
-            } else if room > 0 {
-                room -= 1;
-                adds.push(q);
             } else {
-                refused.push(q.0.hash());
+                candidates.push((
+                    q.0.hash(),
+                    quarantine::signer_of(q.0.bytes()),
+                    q.0.bytes().len(),
+                ));
             }
         }
+        let mut admission = quarantine::Admission::default();
+        if !candidates.is_empty() {
+            let leaving: BTreeSet<EntryHash> = c.quarantine_remove.iter().copied().collect();
+            let mut held = Vec::new();
+            for kv in self.trees[t::QUARANTINE].iter() {
+                let (k, v) = kv.map_err(|e| err("quarantine", e))?;
+                let mut h = [0u8; 32];
+                if k.len() != 32 {
+                    continue;
+                }
+                h.copy_from_slice(&k);
+                let h = EntryHash(h);
+                if leaving.contains(&h) {
+                    continue;
+                }
+                if let Some(q) = quarantine::decode(&v) {
+                    held.push((h, quarantine::signer_of(q.entry), q.entry.len()));
+                }
+            }
+            admission = quarantine::admit(held, &candidates);
+            for q in &c.quarantine_add {
+                if admission.admitted.contains(&q.0.hash()) {
+                    adds.push(q);
+                }
+            }
+            for h in &admission.evicted {
+                tracing::warn!(
+                    entry = %h.to_hex(),
+                    "quarantine full: held entry evicted for a smaller source's entry"
+                );
+            }
+        }
+        let refused = admission.refused.clone();
+        let evicted = admission.evicted;
         // Buckets a moved unit may have subtree counters in (read before the transaction:
         // the transaction cannot scan; the node is the only writer).
         let mut buckets: BTreeSet<Vec<u8>> = BTreeSet::new();
@@ -808,6 +837,7 @@ impl SledStore {
             && c.records.is_empty()
             && adds.is_empty()
             && c.quarantine_remove.is_empty()
+            && evicted.is_empty()
         {
             // Nothing new, and yet the caller acknowledges: what it found "already held" may
             // be a write of an earlier batch not yet synced (its sync failed, or another
@@ -820,7 +850,7 @@ impl SledStore {
             .write()
             .map_err(|_| err("write", "a writer panicked earlier"))?;
         let r: Result<(), TransactionError<String>> =
-            self.trees[..].transaction(|tx| self.apply(tx, c, &adds, &buckets));
+            self.trees[..].transaction(|tx| self.apply(tx, c, &adds, &evicted, &buckets));
         r.map_err(|e| match e {
             TransactionError::Abort(s) => err("write", s),
             TransactionError::Storage(e) => self.storage_error(e),
@@ -834,6 +864,7 @@ impl SledStore {
         tx: &[TransactionalTree],
         c: &Commit,
         adds: &[&(Entry, Vec<u8>, String)],
+        evicted: &[EntryHash],
         buckets: &BTreeSet<Vec<u8>>,
     ) -> TxResult<()> {
         // Entries and their index rows. A unit's path row is the same for all its entries:
@@ -860,7 +891,7 @@ impl SledStore {
             }
         }
         // Quarantine.
-        for h in &c.quarantine_remove {
+        for h in c.quarantine_remove.iter().chain(evicted) {
             if let Some(v) = tx[t::QUARANTINE].remove(&h.0)? {
                 if let Some((key, _, _)) = split_quarantine(&v) {
                     let mut k = key.to_vec();
