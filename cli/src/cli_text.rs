@@ -413,13 +413,13 @@ pub fn clap_failure(lang: Lang, e: clap::Error) -> ExitCode {
         }
         _ => {}
     }
-    eprintln!("{}: {}", lang.t("lỗi", "error"), clap_message(lang, &e));
+    crate::errln!("{}: {}", lang.t("lỗi", "error"), clap_message(lang, &e));
     if let Some(u) = strings(&e, ContextKind::Usage).first() {
         let u = u.trim();
         let u = u.strip_prefix("Usage:").unwrap_or(u).trim();
-        eprintln!("\n{} {u}", lang.t("Cách dùng:", "Usage:"));
+        crate::errln!("\n{} {u}", lang.t("Cách dùng:", "Usage:"));
     }
-    eprintln!(
+    crate::errln!(
         "\n{}",
         lang.t(
             "Xem thêm: thêm '--help' vào lệnh.",

@@ -17,6 +17,8 @@ mod i18n;
 mod input;
 mod logging;
 mod officer_cli;
+#[macro_use]
+mod out;
 mod progress;
 mod refusal;
 mod simulate_cli;
@@ -249,8 +251,8 @@ pub(crate) fn locked_failure(lang: Lang, dir: &std::path::Path, asked_service: b
 }
 
 /// `sangkien … | head`: when the reader of the output goes away, the command stops quietly
-/// (exit 0) instead of panicking on `println!`. Rust ignores SIGPIPE, so a write to a closed
-/// pipe fails with EPIPE and `println!`/`eprintln!` panic with "failed printing to stdout:
+/// (exit 0) instead of panicking on `crate::outln!`. Rust ignores SIGPIPE, so a write to a closed
+/// pipe fails with EPIPE and `crate::outln!`/`crate::errln!` panic with "failed printing to stdout:
 /// Broken pipe (os error 32)". Restoring SIGPIPE's default action would need `unsafe` (the
 /// workspace forbids it), and routing every print through a checked writer would touch every
 /// command; so the panic hook recognises exactly that panic and exits, and hands any other
@@ -318,11 +320,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("{}: {}", ctx.lang.t("lỗi", "error"), f.message);
+            crate::errln!("{}: {}", ctx.lang.t("lỗi", "error"), f.message);
             if cli.verbose {
                 if let Some(cause) = &f.cause {
                     for c in cause.chain() {
-                        eprintln!("  {}: {c}", ctx.lang.t("do", "caused by"));
+                        crate::errln!("  {}: {c}", ctx.lang.t("do", "caused by"));
                     }
                 }
             }

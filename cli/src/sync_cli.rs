@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                 r.map_err(|e| sync_failure(lang, peer, e))
             })?;
             if ctx.json {
-                println!(
+                crate::outln!(
                     "{}",
                     json!({"peer": peer.to_string(), "received": outcome.import.accepted,
                            "sent": outcome.stats.entries_sent, "duplicates": outcome.import.duplicates,
@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                            "bytes_sent": outcome.stats.bytes_sent, "bytes_received": outcome.stats.bytes_received})
                 );
             } else {
-                println!(
+                crate::outln!(
                     "{} {peer}: {} {}, {} {}, {} {}, {} {}",
                     lang.t("Đã đồng bộ với", "Synced with"),
                     lang.int(outcome.import.accepted as u64),
@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                     lang.t("bị từ chối", "rejected")
                 );
                 for (h, r) in crate::refusal::rejected(lang, &outcome.import) {
-                    println!(
+                    crate::outln!(
                         "  {} {}: {r}",
                         lang.t("từ chối", "rejected"),
                         &h[..h.len().min(8)]
@@ -95,20 +95,20 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
             let status = read_status(dir);
             let now = now_ms();
             if ctx.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(&status).unwrap_or_default()
                 );
                 return Ok(0);
             }
             if status.is_empty() {
-                println!(
+                crate::outln!(
                     "{}",
                     lang.t("Chưa đồng bộ với nút nào.", "No sync with any peer yet.")
                 );
                 return Ok(0);
             }
-            println!(
+            crate::outln!(
                 "{:<24} {:<22} {:>14} {:>9} {:>9} {:>8}  {}",
                 lang.t("nút", "peer"),
                 lang.t("địa chỉ", "address"),
@@ -129,7 +129,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                         )
                     })
                     .unwrap_or_else(|| lang.t("chưa", "never").into());
-                println!(
+                crate::outln!(
                     "{:<24} {:<22} {:>14} {:>9} {:>9} {:>8}  {}",
                     s.unit.clone().unwrap_or_else(|| key.clone()),
                     s.address.clone().unwrap_or_else(|| "—".into()),
@@ -223,6 +223,6 @@ pub fn run_node(ctx: &Ctx, config: &Path) -> Result<u8, Failure> {
                 e => Failure::problem(e.to_string()),
             })
     })?;
-    eprintln!("{}", ctx.lang.t("Nút đã dừng.", "Node stopped."));
+    crate::errln!("{}", ctx.lang.t("Nút đã dừng.", "Node stopped."));
     Ok(0)
 }

@@ -100,7 +100,7 @@ fn ask_service(ctx: &Ctx, dir: &Path, request: Request) -> Result<Reply, Failure
     let l = ctx.lang;
     match control::request(dir, request) {
         Ok(r) => {
-            eprintln!(
+            crate::errln!(
                 "{}",
                 l.t(
                     "(nút đang chạy: lệnh được chuyển cho dịch vụ nút qua ổ điều khiển)",
@@ -220,7 +220,7 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
             let dir = ctx.data()?.clone();
             let (n, s) = backup::restore(&file, &dir, node::now_ms())
                 .map_err(|e| Failure::input(e.to_string()).because(e))?;
-            println!(
+            crate::outln!(
                 "{} {}: {} {}, {} {}",
                 l.t("đã khôi phục vào", "restored into"),
                 dir.display(),
@@ -230,7 +230,7 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
                 l.t("mục cách ly", "quarantined"),
             );
             if !s.key_included {
-                println!(
+                crate::outln!(
                     "{}",
                     l.t(
                         "bản sao lưu không có khóa riêng: chép unit.key vào thư mục (quyền 600) để ký",
@@ -246,7 +246,7 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
             let encrypt = matches!(c, NodeCommand::EncryptKey);
             node::keys::convert(&path, encrypt)
                 .map_err(|e| Failure::input(e.to_string()).because(e))?;
-            println!(
+            crate::outln!(
                 "{}",
                 if encrypt {
                     l.t(
@@ -280,9 +280,9 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
             "repaired": r.repaired,
             "clean": clean,
         });
-        println!("{v}");
+        crate::outln!("{v}");
     } else {
-        println!(
+        crate::outln!(
             "{}: {} {}, {} {}, {} {}",
             l.t("đã kiểm tra", "checked"),
             l.int(r.entries as u64),
@@ -293,17 +293,17 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
             l.t("bộ đếm", "counters")
         );
         for p in &r.problems {
-            println!("  {}: {p}", l.t("không khớp", "disagrees"));
+            crate::outln!("  {}: {p}", l.t("không khớp", "disagrees"));
         }
         if r.problem_count > r.problems.len() {
-            println!(
+            crate::outln!(
                 "  … {} {}",
                 r.problem_count - r.problems.len(),
                 l.t("chỗ không khớp nữa", "more disagreements")
             );
         }
         if r.findings > 0 {
-            println!(
+            crate::outln!(
                 "{}: {} ({})",
                 l.t(
                     "mục còn nguyên nhưng không còn hợp lệ",
@@ -314,7 +314,7 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
             );
         }
         if r.repaired {
-            println!(
+            crate::outln!(
                 "{}",
                 l.t(
                     "đã dựng lại chỉ mục và bộ đếm từ các mục (không xóa mục nào)",
@@ -322,7 +322,7 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
                 )
             );
         }
-        println!(
+        crate::outln!(
             "{}",
             if clean {
                 l.t("kết quả: khớp", "result: consistent")
@@ -341,7 +341,7 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
 /// Prints what a backup wrote (the same whether this process or the running service wrote it).
 fn print_backup(ctx: &Ctx, file: &Path, s: &BackupSummary) {
     let l = ctx.lang;
-    println!(
+    crate::outln!(
         "{} {}: {} {}, {} {}, {} bytes{}",
         l.t("đã sao lưu vào", "backed up to"),
         file.display(),
