@@ -97,9 +97,43 @@ pub enum BundleCommand {
     },
 }
 
-pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
+/// The node in `--data`: opened here, or, while the node service carries the command out,
+/// the service's own node, locked (as a sync session locks it for an import) until dropped.
+pub(crate) fn open(ctx: &Ctx) -> Result<NodeRef, Failure> {
     let dir = ctx.data()?;
-    Node::open(dir).map_err(|e| crate::open_failure(ctx.lang, dir, e))
+    if let Some(service) = &ctx.service {
+        return Ok(NodeRef::Service(service.clone().blocking_lock_owned()));
+    }
+    Node::open(dir)
+        .map(|n| NodeRef::Own(Box::new(n)))
+        .map_err(|e| crate::open_failure(ctx.lang, dir, e))
+}
+
+/// A node a command works on: its own, or the running service's.
+pub(crate) enum NodeRef {
+    /// Opened by this process.
+    Own(Box<Node>),
+    /// The service's, locked.
+    Service(tokio::sync::OwnedMutexGuard<Node>),
+}
+
+impl std::ops::Deref for NodeRef {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        match self {
+            NodeRef::Own(n) => n,
+            NodeRef::Service(n) => n,
+        }
+    }
+}
+
+impl std::ops::DerefMut for NodeRef {
+    fn deref_mut(&mut self) -> &mut Node {
+        match self {
+            NodeRef::Own(n) => n,
+            NodeRef::Service(n) => n,
+        }
+    }
 }
 
 fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {

@@ -214,7 +214,7 @@ pub fn run_node(ctx: &Ctx, config: &Path) -> Result<u8, Failure> {
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},
             }
         };
-        node::service::run(config, shutdown)
+        node::service::run_with(config, shutdown, Some(crate::service_runner()))
             .await
             .map_err(|e| match e {
                 ServiceError::Node(e) if e.is_locked() => {

@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, c: OfficerCommand) -> Result<u8, Failure> {
 
 // ---- shared helpers -----------------------------------------------------------------------
 
-pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
+pub(crate) fn open(ctx: &Ctx) -> Result<crate::commands::NodeRef, Failure> {
     crate::commands::open(ctx)
 }
 

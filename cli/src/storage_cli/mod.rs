@@ -1,9 +1,9 @@
 //! Storage commands: `sangkien node check|backup|restore|quarantine|encrypt-key|decrypt-key`
 //! and `sangkien bench ...` (crash test and performance measurements).
 //!
-//! `node backup`, `node check` (without `--repair`) and `node quarantine` also work while
-//! `node run` holds the database: when it is locked, they ask the running service over its
-//! control socket (`node::control`) and print the same thing.
+//! Like every command on `--data`, these are carried out by the node service when one serves
+//! the directory (`op: run`, see main.rs). `node backup`, `node check` and `node quarantine`
+//! also ask an older service that does not carry out commands with their own requests.
 
 mod bench;
 pub(crate) mod synth;
@@ -85,10 +85,13 @@ pub fn run(ctx: &Ctx, c: StorageCommand) -> Result<u8, Failure> {
 
 /// The node in `--data`, or, when another process holds its database, `None`: the caller then
 /// asks the running service.
-fn open_or_running(ctx: &Ctx) -> Result<Option<Node>, Failure> {
+fn open_or_running(ctx: &Ctx) -> Result<Option<crate::commands::NodeRef>, Failure> {
     let dir = ctx.data()?;
+    if ctx.service.is_some() {
+        return crate::commands::open(ctx).map(Some);
+    }
     match Node::open(dir) {
-        Ok(n) => Ok(Some(n)),
+        Ok(n) => Ok(Some(crate::commands::NodeRef::Own(Box::new(n)))),
         Err(e) if e.is_locked() => Ok(None),
         Err(e) => Err(crate::open_failure(ctx.lang, dir, e)),
     }
@@ -150,8 +153,8 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
                     return Err(Failure::problem(format!(
                         "{} ({})",
                         l.t(
-                            "--repair cần nút đã dừng: dừng `sangkien node run` (SIGTERM hoặc Ctrl-C) rồi chạy lại",
-                            "--repair needs the node stopped: stop `sangkien node run` (SIGTERM or Ctrl-C), then run it again"
+                            "--repair cần mở được kho của nút hoặc dịch vụ nút trả lời, nhưng một tiến trình khác đang giữ kho và không có dịch vụ nút nào thực hiện lệnh; chờ tiến trình đó xong rồi thử lại",
+                            "--repair needs the node's store, or a node service to carry it out, but another process holds the store and no node service carries out commands; wait for that process to finish, then try again"
                         ),
                         dir.display()
                     )));
