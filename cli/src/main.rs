@@ -559,7 +559,11 @@ fn execute(
             }
         }
     }
-    let result = match cli.cache_mb.filter(|_| !in_service).map(node::sled_store::set_cache_bytes) {
+    let result = match cli
+        .cache_mb
+        .filter(|_| !in_service)
+        .map(node::sled_store::set_cache_bytes)
+    {
         Some(Err(mb)) => Err(Failure::input(format!(
             "{}: {mb} MiB ({}..={})",
             ctx.lang

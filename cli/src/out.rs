@@ -69,9 +69,7 @@ pub fn capture<T>(f: impl FnOnce() -> T) -> (String, String, T) {
     }
     let reset = Reset;
     let r = f();
-    let (o, e) = CAPTURE
-        .with(|c| c.borrow_mut().take())
-        .unwrap_or_default();
+    let (o, e) = CAPTURE.with(|c| c.borrow_mut().take()).unwrap_or_default();
     drop(reset);
     (o, e, r)
 }

@@ -371,7 +371,12 @@ impl Service {
 
     /// Starts a sync attempt with every configured peer now, instead of at the next interval.
     pub fn sync_now(&self) {
-        for n in self.sync_now.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for n in self
+            .sync_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             n.notify_one();
         }
     }

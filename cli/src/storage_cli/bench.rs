@@ -498,7 +498,9 @@ fn national(
     checkpoints.sort_unstable();
     checkpoints.dedup();
     let (single, batched) = verify_rates(32_768);
-    crate::outln!("bare ed25519 on one core: verify_strict {single:.0}/s, verify_batch {batched:.0}/s");
+    crate::outln!(
+        "bare ed25519 on one core: verify_strict {single:.0}/s, verify_batch {batched:.0}/s"
+    );
     let scratch = Scratch::new(dir, "national")?;
     let data = scratch.path.join("tld");
     let t = Instant::now();
