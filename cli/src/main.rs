@@ -220,8 +220,8 @@ pub(crate) fn locked_failure(lang: Lang, dir: &std::path::Path, asked_service: b
             ),
             dir.display(),
             lang.t(
-                "đang được một tiến trình khác mở (sled chỉ cho một tiến trình mở), và không có dịch vụ nút nào trả lời ở",
-                "is open in another process (sled lets one process open it), and no node service answers on"
+                "đang được một tiến trình khác mở (mỗi lúc chỉ một tiến trình mở được), và không có dịch vụ nút nào trả lời ở",
+                "is open in another process (one process at a time can open it), and no node service answers on"
             ),
             node::control::socket_path(dir).display(),
             lang.t("Đang giữ", "Held by"),
@@ -239,8 +239,8 @@ pub(crate) fn locked_failure(lang: Lang, dir: &std::path::Path, asked_service: b
             ),
             dir.display(),
             lang.t(
-                "đang được một tiến trình khác mở (sled chỉ cho một tiến trình mở)",
-                "is open in another process (sled lets one process open it)"
+                "đang được một tiến trình khác mở (mỗi lúc chỉ một tiến trình mở được)",
+                "is open in another process (one process at a time can open it)"
             ),
             lang.t("Đang giữ", "Held by"),
             lang.t(

@@ -191,6 +191,25 @@ fn sync_failure(lang: crate::i18n::Lang, peer: SocketAddr, e: ServiceError) -> F
 /// own sentence), or the QUIC endpoint.
 fn service_failure(ctx: &Ctx, dir: &Path, e: ServiceError) -> Failure {
     match e {
+        // A node service serves the directory: it syncs with its peers itself.
+        ServiceError::Node(e)
+            if e.is_locked()
+                && node::control::request(dir, node::control::Request::Status).is_ok() =>
+        {
+            Failure::problem(format!(
+                "{} {} {}",
+                ctx.lang.t(
+                    "một dịch vụ nút đang phục vụ",
+                    "a node service serves"
+                ),
+                dir.display(),
+                ctx.lang.t(
+                    "và tự đồng bộ với các nút đối tác của nó (mỗi lần ghi qua dịch vụ là đồng bộ ngay); để đồng bộ với nút này, thêm nút vào mục [[peers]] trong tệp cấu hình của dịch vụ.",
+                    "and syncs with its own peers (each write through it syncs at once); to sync with this peer, add it under [[peers]] in the service's configuration file."
+                )
+            ))
+            .because(e)
+        }
         ServiceError::Node(e) => crate::open_failure(ctx.lang, dir, e),
         e => Failure::input(e.to_string()),
     }
