@@ -59,11 +59,12 @@ pub const CONTROL_DIR: &str = "control";
 pub const CONTROL_SOCKET: &str = "node.sock";
 /// The protocol version a request carries.
 pub const CONTROL_PROTOCOL_VERSION: u32 = 1;
-/// Largest request, in bytes: a backup path (at most 4,096 bytes on Linux) and a few fields.
+/// Largest request, in bytes: a backup path (at most 4,096 bytes on Linux) and a few fields,
+/// or a command's arguments (an initiative's longest texts are a few thousand characters).
 pub const MAX_CONTROL_REQUEST_BYTES: u32 = 64 * 1024;
 /// Largest reply, in bytes: a quarantine listing of
 /// [`crate::quarantine::MAX_QUARANTINE_LISTED`] held and expired entries (≈ 600 bytes each as
-/// JSON) fits.
+/// JSON) fits, and a command's printed output up to that size.
 pub const MAX_CONTROL_REPLY_BYTES: u32 = 16 * 1024 * 1024;
 /// Most control connections served at once.
 pub const MAX_CONTROL_CONNECTIONS: usize = 4;
