@@ -743,4 +743,29 @@ fn every_command_works_while_the_node_serves_and_a_write_reaches_the_parent_at_o
     assert!(c.contains("result: consistent"), "{c}");
     let c = ok(dir, &d(th), &["--lang", "en", "node", "check"]);
     assert!(c.contains("result: consistent"), "{c}");
+    // A unit enrolled through the service syncs with it at once: its QUIC handshake is
+    // verified against the directory the enrolment changed.
+    let new = d("cdcs-moi");
+    ok(
+        dir,
+        &d(th),
+        &[
+            "unit",
+            "enrol",
+            "--id",
+            "cdcs-moi",
+            "--role",
+            "grassroots",
+            "--name",
+            "Công đoàn mới",
+            "--into",
+            "cdcs-moi",
+        ],
+    );
+    assert!(
+        new.join("federation.json").is_file(),
+        "enrolled beside the caller"
+    );
+    let s = ok(dir, &new, &["--lang", "en", "sync", "--peer", &th_addr]);
+    assert!(s.starts_with("Synced with"), "{s}");
 }

@@ -648,6 +648,12 @@ impl Service {
                     tokio::task::spawn_blocking(move || Reply::Run(runner(node, run))).await,
                 );
                 if matches!(&out, Reply::Run(o) if o.wrote) {
+                    // A unit enrolled or revoked through the command: the QUIC verifier
+                    // knows it at once, as after a sync session.
+                    let node = self.node.lock().await;
+                    *self.directory.write().unwrap_or_else(|p| p.into_inner()) =
+                        node.directory().clone();
+                    drop(node);
                     self.sync_now();
                 }
                 out
