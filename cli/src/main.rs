@@ -345,6 +345,8 @@ fn read_only(c: &Command) -> bool {
             | Command::Officer(
                 OfficerCommand::Report(_)
                     | OfficerCommand::List(_)
+                    | OfficerCommand::Programme(officer_cli::ProgrammeCommand::Show { .. })
+                    | OfficerCommand::Target(officer_cli::TargetCommand::Show { .. })
                     | OfficerCommand::Initiative(
                         InitiativeCommand::Show { .. }
                             | InitiativeCommand::List { .. }
