@@ -97,9 +97,43 @@ pub enum BundleCommand {
     },
 }
 
-pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
+/// The node in `--data`: opened here, or, while the node service carries the command out,
+/// the service's own node, locked (as a sync session locks it for an import) until dropped.
+pub(crate) fn open(ctx: &Ctx) -> Result<NodeRef, Failure> {
     let dir = ctx.data()?;
-    Node::open(dir).map_err(|e| crate::open_failure(ctx.lang, dir, e))
+    if let Some(service) = &ctx.service {
+        return Ok(NodeRef::Service(service.clone().blocking_lock_owned()));
+    }
+    Node::open(dir)
+        .map(|n| NodeRef::Own(Box::new(n)))
+        .map_err(|e| crate::open_failure(ctx.lang, dir, e))
+}
+
+/// A node a command works on: its own, or the running service's.
+pub(crate) enum NodeRef {
+    /// Opened by this process.
+    Own(Box<Node>),
+    /// The service's, locked.
+    Service(tokio::sync::OwnedMutexGuard<Node>),
+}
+
+impl std::ops::Deref for NodeRef {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        match self {
+            NodeRef::Own(n) => n,
+            NodeRef::Service(n) => n,
+        }
+    }
+}
+
+impl std::ops::DerefMut for NodeRef {
+    fn deref_mut(&mut self) -> &mut Node {
+        match self {
+            NodeRef::Own(n) => n,
+            NodeRef::Service(n) => n,
+        }
+    }
 }
 
 fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {
@@ -137,9 +171,9 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
                 .federation_file()
                 .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
+                crate::outln!("{}", serde_json::to_string_pretty(&ff).expect("json"));
             } else {
-                println!(
+                crate::outln!(
                     "{} {}\n  {}: {}\n  {}: {}\n  {}: {}",
                     ctx.lang.t("Đã tạo liên đoàn", "Created federation"),
                     ff.federation_id,
@@ -158,7 +192,7 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
             let (ff, _) = node
                 .federation_file()
                 .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-            println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
+            crate::outln!("{}", serde_json::to_string_pretty(&ff).expect("json"));
             Ok(0)
         }
     }
@@ -175,12 +209,12 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             let mut parent = open(ctx)?;
             let child = enrol(ctx, &mut parent, &id, &name, &role, &into)?;
             if ctx.json {
-                println!(
+                crate::outln!(
                     "{}",
                     json!({"unit": child.unit().as_str(), "parent": parent.unit().as_str(), "data": into, "key": child.author().map(|a| a.public_key().to_hex()).unwrap_or_default()})
                 );
             } else {
-                println!(
+                crate::outln!(
                     "{} {} ({}) {} {} — {}: {}",
                     ctx.lang.t("Đã kết nạp", "Enrolled"),
                     child.unit(),
@@ -241,7 +275,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                 // Both names survive a power cut before the rotation is reported.
                 .and_then(|_| node::durable::sync_dir(&child))
                 .map_err(|e| Failure::problem(format!("{}: {e}", key_path.display())))?;
-            println!(
+            crate::outln!(
                 "{} {unit}: {}",
                 ctx.lang.t("Đã đổi khóa cho", "Rotated the key of"),
                 UnitKey(new_key.verifying_key().to_bytes()).short()
@@ -270,7 +304,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                     now,
                 )
                 .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-            println!(
+            crate::outln!(
                 "{} {unit} ({}), {}: {}",
                 ctx.lang.t("Đã thu hồi khóa của", "Revoked the key of"),
                 key.short(),
@@ -293,7 +327,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                     "parent": d.parent_at(&u, now).map(|p| p.to_string()),
                 }));
                 if !ctx.json {
-                    println!(
+                    crate::outln!(
                         "{:<28} {:<34} {}",
                         u.as_str(),
                         role.map(|r| ctx.lang.role(r)).unwrap_or("?"),
@@ -302,7 +336,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                 }
             }
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+                crate::outln!("{}", serde_json::to_string_pretty(&rows).expect("json"));
             }
             Ok(0)
         }
@@ -444,7 +478,7 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
             "trust_problems": report.trust_problems.iter().map(|p| json!({"entry": p.entry.map(|h| h.to_hex()), "reason": p.reason.to_string()})).collect::<Vec<_>>(),
             "details": records,
         });
-        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+        crate::outln!("{}", serde_json::to_string_pretty(&out).expect("json"));
         return;
     }
     for r in &report.records {
@@ -462,9 +496,9 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
                     .join("; ")
             )
         };
-        println!("{} {:<10} {verdict}", r.record.short(), kind);
+        crate::outln!("{} {:<10} {verdict}", r.record.short(), kind);
         for c in &r.conflicts {
-            println!(
+            crate::outln!(
                 "    {}: {} {}; {} {}",
                 lang.t("lưu ý, chuỗi rẽ nhánh", "notice, the chain forks"),
                 c.decisions.len(),
@@ -477,7 +511,7 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
             );
         }
         if r.approved_state_differs {
-            println!(
+            crate::outln!(
                 "    {}",
                 lang.t(
                     "lưu ý: trạng thái đã duyệt khác trạng thái hiện tại (approved state differs from current state)",
@@ -487,13 +521,13 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
         }
     }
     for p in &report.trust_problems {
-        println!(
+        crate::outln!(
             "{}: {}",
             lang.t("chứng thư lỗi", "trust entry problem"),
             crate::refusal::reject(lang, &p.reason)
         );
     }
-    println!(
+    crate::outln!(
         "{}: {}, {}: {}",
         lang.t("Hồ sơ", "Records"),
         report.records.len(),
@@ -559,12 +593,12 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
             bundle::write_signed(&file, author, &unit, since_ms, now, &entries)
                 .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             if ctx.json {
-                println!(
+                crate::outln!(
                     "{}",
                     json!({"file": file, "entries": entries.len(), "for": unit.as_str()})
                 );
             } else {
-                println!(
+                crate::outln!(
                     "{} {} {} {} {}",
                     ctx.lang.t("Đã xuất", "Exported"),
                     entries.len(),
@@ -588,9 +622,9 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                 Failure::problem(crate::refusal::node_error(ctx.lang, &e)).because(e)
             })?;
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+                crate::outln!("{}", serde_json::to_string_pretty(&report).expect("json"));
             } else {
-                println!(
+                crate::outln!(
                     "{}: {}, {}: {}, {}: {}, {}: {}",
                     ctx.lang.t("nhận mới", "accepted"),
                     report.accepted,
@@ -602,7 +636,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                     report.rejected.len()
                 );
                 for (h, why) in crate::refusal::rejected(ctx.lang, &report) {
-                    println!(
+                    crate::outln!(
                         "  {} {}: {why}",
                         ctx.lang.t("từ chối", "rejected"),
                         &h[..h.len().min(8)]
@@ -613,7 +647,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                         Some(w) => crate::refusal::missing(ctx.lang, w),
                         None => m.clone(),
                     };
-                    println!(
+                    crate::outln!(
                         "  {} {}: {why}",
                         ctx.lang.t("chờ", "waiting"),
                         &h[..h.len().min(8)]

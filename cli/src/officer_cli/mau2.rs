@@ -177,14 +177,14 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
         }));
         return Ok(0);
     }
-    println!(
+    crate::outln!(
         "{}",
         lang.t(
             "MẪU 2 — DANH SÁCH TỔNG HỢP SÁNG KIẾN",
             "FORM 2 (MẪU 2) — CONSOLIDATED LIST OF INITIATIVES"
         )
     );
-    println!(
+    crate::outln!(
         "{}: {}",
         lang.t("Đơn vị", "Unit"),
         shown(&unit_name(&node, &me))
@@ -192,13 +192,13 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
     let ph = phase
         .map(|x| format!(", {} {x}", lang.t("giai đoạn", "phase")))
         .unwrap_or_default();
-    println!(
+    crate::outln!(
         "{}: «{}»{ph}",
         lang.t("Chương trình", "Programme"),
         shown(&p.name.to_string())
     );
     for (i, x) in lines.iter().enumerate() {
-        println!(
+        crate::outln!(
             "{:>3}. {} — {} — {} — {} — {} VND",
             i + 1,
             shown(&x.l.title.to_string()),
@@ -212,7 +212,7 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
             lang.sector(x.l.sector),
             lang.int(x.l.benefit_vnd)
         );
-        println!(
+        crate::outln!(
             "     {}: {} — {}, {} — {} {}",
             lang.t("quyết định", "decision"),
             lang.decision(x.kind),
@@ -222,17 +222,17 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
             x.entry.to_hex()
         );
     }
-    println!(
+    crate::outln!(
         "{}: {}",
         lang.t("Số sáng kiến", "Initiatives"),
         lang.int(lines.len() as u64)
     );
-    println!(
+    crate::outln!(
         "{}: {digest}",
         lang.t("Mã tổng hợp của danh sách (BLAKE3)", "List digest (BLAKE3)")
     );
     if let Some(path) = &a.out {
-        println!(
+        crate::outln!(
             "{}: {}",
             lang.t("Gói các mục đã ký", "Bundle of the signed entries"),
             path.display()
