@@ -396,6 +396,13 @@ pub fn enrol(
         .map_err(|e| crate::refusal::problem(ctx.lang, e))
         .map_err(cleanup)?;
     drop(child);
+    // Tests force a failure here, after the certificate is signed and the child built (debug
+    // builds only), to check that nothing is left half-done.
+    if cfg!(debug_assertions) && std::env::var_os("SANGKIEN_TEST_FAIL_ENROL").is_some() {
+        return Err(cleanup(Failure::problem(
+            "forced failure (test)".to_string(),
+        )));
+    }
     std::fs::rename(&staging, into)
         .map_err(|e| {
             Failure::problem(format!(
