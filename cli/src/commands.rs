@@ -10,7 +10,6 @@ use sync_protocol::audit::{verify_store, StoreReport};
 use sync_protocol::entry::{Certificate, EntryBody, Revocation};
 use sync_protocol::ids::{UnitId, UnitKey};
 use sync_protocol::limits::{MAX_NOTE_CHARS, MAX_UNIT_NAME_CHARS};
-use sync_protocol::store::EntryStore;
 use sync_protocol::text::Text;
 
 use crate::{Ctx, Failure};
@@ -378,7 +377,30 @@ pub fn enrol(
             )));
         }
     }
-    let key = prepare_enrolment(into).map_err(|e| crate::refusal::input(ctx.lang, e))?;
+    // Into a new or empty directory only: the child is built beside it and renamed into it.
+    if into.join("node.json").exists()
+        || std::fs::read_dir(into).is_ok_and(|mut d| d.next().is_some())
+        || (into.exists() && !into.is_dir())
+    {
+        return Err(Failure::input(format!(
+            "{}: {}",
+            into.display(),
+            ctx.lang.t(
+                "thư mục đã có dữ liệu: hãy chọn một thư mục mới hoặc trống",
+                "the directory is not empty: choose a new or empty directory"
+            )
+        )));
+    }
+    let staging = enrol_staging_dir(into);
+    // A staging directory left by an interrupted enrolment is ours to clear.
+    let _ = std::fs::remove_dir_all(&staging);
+    let cleanup = |e: Failure| {
+        let _ = std::fs::remove_dir_all(&staging);
+        e
+    };
+    let key = prepare_enrolment(&staging)
+        .map_err(|e| crate::refusal::input(ctx.lang, e))
+        .map_err(cleanup)?;
     let cert = Certificate {
         unit: unit.clone(),
         name,
@@ -387,26 +409,61 @@ pub fn enrol(
         key,
         replaces: None,
     };
-    let written = parent.write(EntryBody::Certificate(cert), now);
-    let entry = match written {
-        Ok(e) => e,
-        Err(e) => {
-            // Nothing was stored at the parent; remove the half-made child directory.
-            let _ = std::fs::remove_file(into.join(KEY_FILE));
-            let _ = std::fs::remove_dir(into);
-            return Err(crate::refusal::problem(ctx.lang, e));
-        }
-    };
+    // Signed now, stored at the parent only once the child's directory is complete.
+    let entry = parent
+        .author()
+        .map_err(|e| crate::refusal::input(ctx.lang, e))
+        .map_err(cleanup)?
+        .sign(now, EntryBody::Certificate(cert));
     let (ff, genesis): (FederationFile, _) = parent
         .federation_file()
-        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-    let mut trust = parent
-        .store()
-        .trust_entries()
-        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-    trust.push(entry);
-    Node::create_enrolled(into, &ff, genesis, unit, trust, now)
         .map_err(|e| crate::refusal::problem(ctx.lang, e))
+        .map_err(cleanup)?;
+    // What the child needs: its chain (the parent's, then its own certificate), not the tree.
+    let others = std::collections::BTreeSet::from([parent.unit().clone()]);
+    let mut trust = parent
+        .trust_entries_for(&unit, &others, now)
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))
+        .map_err(cleanup)?;
+    trust.push(entry.clone());
+    let child = Node::create_enrolled(&staging, &ff, genesis, unit, trust, now)
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))
+        .map_err(cleanup)?;
+    drop(child);
+    // Tests force a failure here, after the certificate is signed and the child built (debug
+    // builds only), to check that nothing is left half-done.
+    if cfg!(debug_assertions) && std::env::var_os("SANGKIEN_TEST_FAIL_ENROL").is_some() {
+        return Err(cleanup(Failure::problem(
+            "forced failure (test)".to_string(),
+        )));
+    }
+    std::fs::rename(&staging, into)
+        .map_err(|e| {
+            Failure::problem(format!(
+                "{}: {}",
+                into.display(),
+                ctx.lang
+                    .t("không tạo được thư mục", "cannot create the directory")
+            ))
+            .because(e)
+        })
+        .map_err(cleanup)?;
+    // The child is complete: now the parent stores its certificate, or the child goes.
+    if let Err(e) = parent.write_signed(entry, now) {
+        let _ = std::fs::remove_dir_all(into);
+        return Err(crate::refusal::problem(ctx.lang, e));
+    }
+    Node::open(into).map_err(|e| crate::refusal::problem(ctx.lang, e))
+}
+
+/// Where `unit enrol` builds the child's directory before renaming it to `into`: a hidden
+/// sibling, on the same file system.
+fn enrol_staging_dir(into: &std::path::Path) -> std::path::PathBuf {
+    let name = into
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "unit".into());
+    into.with_file_name(format!(".{name}.enrolling"))
 }
 
 pub fn verify(ctx: &Ctx) -> Result<u8, Failure> {
@@ -575,18 +632,6 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                         )
                 });
             }
-            if entries.len() > sync_protocol::limits::MAX_BATCH_ENTRIES {
-                return Err(Failure::input(format!(
-                    "{} {} > {}: {}",
-                    entries.len(),
-                    ctx.lang.t("mục", "entries"),
-                    sync_protocol::limits::MAX_BATCH_ENTRIES,
-                    ctx.lang.t(
-                        "dùng --since để chia nhỏ",
-                        "use --since to split the export"
-                    )
-                )));
-            }
             let author = node
                 .author()
                 .map_err(|e| crate::refusal::input(ctx.lang, e))?;
@@ -611,14 +656,15 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
         }
         BundleCommand::Import { file } => {
             let mut node = open(ctx)?;
-            let entries = bundle::read_signed(&file, node.directory())
-                .map_err(|e| Failure::input(crate::refusal::bundle_error(ctx.lang, &e)).because(e))?
-                .entries;
+            let read = bundle::read_signed(&file, node.directory()).map_err(|e| {
+                Failure::input(crate::refusal::bundle_error(ctx.lang, &e)).because(e)
+            })?;
             let source = format!(
                 "bundle:{}",
                 file.file_name().unwrap_or_default().to_string_lossy()
             );
-            let report = node.import_from(&source, entries, now_ms()).map_err(|e| {
+            // Section by section, each durable before the next.
+            let report = bundle::import(&mut node, &source, read, now_ms()).map_err(|e| {
                 Failure::problem(crate::refusal::node_error(ctx.lang, &e)).because(e)
             })?;
             if ctx.json {

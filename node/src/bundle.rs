@@ -73,107 +73,75 @@ pub enum BundleError {
     },
 }
 
-/// Entries are decoded (signatures checked, on every core) in groups of at most this many bytes
-/// as they are inflated, so a bad entry refuses the bundle before the rest is inflated and the
-/// inflated bytes are never held twice.
-const DECODE_GROUP_BYTES: usize = 16 * 1024 * 1024;
-
-/// Inflates `count:u32 (len:u32 entry)*` from `compressed` as a stream, checking each length
-/// against [`MAX_ENTRY_BYTES`] and the running total against `announced` (itself at most
-/// [`MAX_BUNDLE_INFLATED_BYTES`]) before anything is allocated for it.
-fn inflate_entries(
+/// Decodes the sections `(count:u32 (len:u32 entry)*)+` starting at `pos`, to the end of
+/// `bytes`; each section holds at most [`MAX_BATCH_ENTRIES`]. Returns the entries and the
+/// length of each section.
+fn decode_entries(
     path: &Path,
-    compressed: &[u8],
-    announced: u64,
-) -> Result<Vec<Entry>, BundleError> {
+    bytes: &[u8],
+    pos: usize,
+) -> Result<(Vec<Entry>, Vec<usize>), BundleError> {
     let bad = |reason: String| BundleError::Malformed {
         path: path.to_owned(),
         reason,
     };
-    let announced = announced.min(MAX_BUNDLE_INFLATED_BYTES);
-    // One byte more than announced, to tell "longer than announced" from "exactly".
-    let mut z = flate2::read::DeflateDecoder::new(compressed).take(announced + 1);
-    let mut read = 0u64;
-    let fill = |z: &mut std::io::Take<flate2::read::DeflateDecoder<&[u8]>>,
-                read: &mut u64,
-                buf: &mut [u8],
-                what: &dyn Fn() -> String|
-     -> Result<(), BundleError> {
-        z.read_exact(buf).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                bad(format!("truncated {}", what()))
-            } else {
-                bad(format!("the payload does not inflate: {e}"))
+    let mut pos = pos;
+    let mut sections = Vec::new();
+    let mut bodies: Vec<&[u8]> = Vec::new();
+    let mut index = 0usize;
+    loop {
+        let Some(c) = bytes.get(pos..pos + 4) else {
+            return Err(bad("truncated before the entry count".into()));
+        };
+        let count = u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize;
+        if count > MAX_BATCH_ENTRIES {
+            return Err(bad(format!(
+                "{count} entries, over the limit of {MAX_BATCH_ENTRIES}"
+            )));
+        }
+        pos += 4;
+        if count == 0 && (!sections.is_empty() || pos != bytes.len()) {
+            return Err(bad("an empty section in a bundle of several".into()));
+        }
+        sections.push(count);
+        for _ in 0..count {
+            let Some(len_bytes) = bytes.get(pos..pos + 4) else {
+                return Err(bad(format!("truncated before entry {index}")));
+            };
+            let len = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]])
+                as usize;
+            if len > MAX_ENTRY_BYTES {
+                return Err(bad(format!(
+                    "entry {index} is {len} bytes, over the limit of {MAX_ENTRY_BYTES}"
+                )));
             }
-        })?;
-        *read += buf.len() as u64;
-        Ok(())
-    };
-    let mut c = [0u8; 4];
-    fill(&mut z, &mut read, &mut c, &|| {
-        "before the entry count".into()
-    })?;
-    let count = u32::from_be_bytes(c) as usize;
-    if count > MAX_BATCH_ENTRIES {
-        return Err(bad(format!(
-            "{count} entries, over the limit of {MAX_BATCH_ENTRIES}"
-        )));
+            pos += 4;
+            let Some(body) = bytes.get(pos..pos + len) else {
+                return Err(bad(format!("truncated inside entry {index}")));
+            };
+            bodies.push(body);
+            pos += len;
+            index += 1;
+        }
+        if pos == bytes.len() {
+            break;
+        }
     }
-    let mut entries = Vec::with_capacity(count.min(4096));
-    let mut group: Vec<Vec<u8>> = Vec::new();
-    let mut group_bytes = 0usize;
-    let decode_group = |group: &mut Vec<Vec<u8>>, entries: &mut Vec<Entry>| {
-        use rayon::prelude::*;
-        let first = entries.len();
-        let decoded: Vec<Result<Entry, _>> = group.par_iter().map(|b| Entry::decode(b)).collect();
-        group.clear();
-        for (i, r) in decoded.into_iter().enumerate() {
-            entries.push(r.map_err(|error| BundleError::Entry {
+    // Signatures on every core; the first bad entry (by position) refuses the bundle.
+    use rayon::prelude::*;
+    let decoded: Vec<Result<Entry, _>> = bodies.par_iter().map(|b| Entry::decode(b)).collect();
+    let entries = decoded
+        .into_iter()
+        .enumerate()
+        .map(|(index, r)| {
+            r.map_err(|error| BundleError::Entry {
                 path: path.to_owned(),
-                index: first + i,
+                index,
                 error,
-            })?);
-        }
-        Ok::<(), BundleError>(())
-    };
-    for index in 0..count {
-        let mut l = [0u8; 4];
-        fill(&mut z, &mut read, &mut l, &|| {
-            format!("before entry {index}")
-        })?;
-        let len = u32::from_be_bytes(l) as usize;
-        if len > MAX_ENTRY_BYTES {
-            return Err(bad(format!(
-                "entry {index} is {len} bytes, over the limit of {MAX_ENTRY_BYTES}"
-            )));
-        }
-        if read + len as u64 > announced {
-            return Err(bad(format!(
-                "entry {index} goes past the {announced} bytes the header announces"
-            )));
-        }
-        let mut body = vec![0u8; len];
-        fill(&mut z, &mut read, &mut body, &|| {
-            format!("inside entry {index}")
-        })?;
-        group_bytes += len;
-        group.push(body);
-        if group_bytes >= DECODE_GROUP_BYTES {
-            decode_group(&mut group, &mut entries)?;
-            group_bytes = 0;
-        }
-    }
-    let mut rest = [0u8; 1];
-    let more = z
-        .read(&mut rest)
-        .map_err(|e| bad(format!("the payload does not inflate: {e}")))?;
-    if more > 0 || read != announced {
-        return Err(bad(format!(
-            "the payload does not match the {announced} bytes its header announces"
-        )));
-    }
-    decode_group(&mut group, &mut entries)?;
-    Ok(entries)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((entries, sections))
 }
 
 // ---- signed, compressed bundles (version 2) ------------------------------------------------
@@ -196,6 +164,45 @@ pub struct SignedBundle {
     pub since_ms: Option<u64>,
     /// The entries, decoded (each still to be verified by import).
     pub entries: Vec<Entry>,
+    /// How many entries each section of the bundle holds, in order (each at most
+    /// [`MAX_BATCH_ENTRIES`]; they add up to `entries.len()`). Import them batch by batch.
+    pub sections: Vec<usize>,
+}
+
+impl SignedBundle {
+    /// The entries in the bundle's sections, each at most [`MAX_BATCH_ENTRIES`]: what
+    /// [`import`] imports one after the other.
+    pub fn into_batches(self) -> Vec<Vec<Entry>> {
+        let mut rest = self.entries.into_iter();
+        self.sections
+            .iter()
+            .map(|&n| rest.by_ref().take(n).collect())
+            .collect()
+    }
+}
+
+/// Imports a verified bundle section by section, each batch verified and durable before the
+/// next (so a bundle of any size imports within [`MAX_BATCH_ENTRIES`] per batch, and a
+/// failure leaves the earlier sections stored). The reports are added up; `quarantined` lists
+/// what waited after its own section (a later section may have released it: see `released`).
+pub fn import(
+    node: &mut crate::Node,
+    source: &str,
+    bundle: SignedBundle,
+    now_ms: u64,
+) -> Result<crate::node::ImportReport, crate::node::NodeError> {
+    let mut total = crate::node::ImportReport::default();
+    for batch in bundle.into_batches() {
+        let r = node.import_from(source, batch, now_ms)?;
+        total.accepted += r.accepted;
+        total.duplicates += r.duplicates;
+        total.released += r.released;
+        total.quarantined.extend(r.quarantined);
+        total.quarantined_why.extend(r.quarantined_why);
+        total.rejected.extend(r.rejected);
+        total.rejected_why.extend(r.rejected_why);
+    }
+    Ok(total)
 }
 
 /// Writes a signed, deflate-compressed bundle of `entries` made by `author` for `for_unit`.
@@ -203,10 +210,13 @@ pub struct SignedBundle {
 /// ```text
 /// "SKBUNDL2" | federation:[32] | signer:text | key:[32] | for:text | created_ms:u64
 ///   | since:(0 | 1 u64) | uncompressed_len:u64 | compressed_len:u64 | deflate(payload)
-///   | signature:[64]      payload = count:u32 (len:u32 entry)*
+///   | signature:[64]      payload = section+    section = count:u32 (len:u32 entry)*
 /// ```
 ///
-/// The signature (ed25519, checked with `verify_strict`) covers everything before it.
+/// Each section holds at most [`MAX_BATCH_ENTRIES`] entries, so a bundle of any size is
+/// written (and imported section by section, see [`import`]); a bundle of one section is the
+/// format of earlier versions, which this reader still reads. The signature (ed25519, checked
+/// with `verify_strict`) covers everything before it.
 pub fn write_signed(
     path: &Path,
     author: &Author,
@@ -215,15 +225,43 @@ pub fn write_signed(
     created_ms: u64,
     entries: &[Entry],
 ) -> Result<(), BundleError> {
-    assert!(
-        entries.len() <= MAX_BATCH_ENTRIES,
-        "a bundle holds at most MAX_BATCH_ENTRIES"
-    );
+    write_signed_in_sections(
+        path,
+        author,
+        for_unit,
+        since_ms,
+        created_ms,
+        entries,
+        MAX_BATCH_ENTRIES,
+    )
+}
+
+/// [`write_signed`] with sections of at most `per_section` entries (clamped to
+/// 1..=[`MAX_BATCH_ENTRIES`]); tests use small sections to exercise the same path.
+#[doc(hidden)]
+pub fn write_signed_in_sections(
+    path: &Path,
+    author: &Author,
+    for_unit: &UnitId,
+    since_ms: Option<u64>,
+    created_ms: u64,
+    entries: &[Entry],
+    per_section: usize,
+) -> Result<(), BundleError> {
+    let per_section = per_section.clamp(1, MAX_BATCH_ENTRIES);
     let mut payload = Vec::new();
-    payload.extend_from_slice(&(entries.len() as u32).to_be_bytes());
-    for e in entries {
-        payload.extend_from_slice(&(e.bytes().len() as u32).to_be_bytes());
-        payload.extend_from_slice(e.bytes());
+    // An empty bundle is one empty section.
+    let sections: Vec<&[Entry]> = if entries.is_empty() {
+        vec![entries]
+    } else {
+        entries.chunks(per_section).collect()
+    };
+    for section in sections {
+        payload.extend_from_slice(&(section.len() as u32).to_be_bytes());
+        for e in section {
+            payload.extend_from_slice(&(e.bytes().len() as u32).to_be_bytes());
+            payload.extend_from_slice(e.bytes());
+        }
     }
     if payload.len() as u64 > MAX_BUNDLE_INFLATED_BYTES {
         return Err(BundleError::Malformed {
@@ -415,13 +453,31 @@ pub fn parse_signed(
                 "signed by {signer} with a key that was not valid then: {p:?}"
             ))
         })?;
-    let entries = inflate_entries(path, compressed, uncompressed_len)?;
+    let mut payload = Vec::new();
+    flate2::read::DeflateDecoder::new(compressed)
+        .take(uncompressed_len + 1)
+        .read_to_end(&mut payload)
+        .map_err(|e| bad(format!("the payload does not inflate: {e}")))?;
+    if payload.len() as u64 != uncompressed_len {
+        return Err(bad(format!(
+            "the payload does not match the {uncompressed_len} bytes its header announces \
+             (it inflates to {}{})",
+            payload.len(),
+            if payload.len() as u64 > uncompressed_len {
+                " or more"
+            } else {
+                ""
+            }
+        )));
+    }
+    let (entries, sections) = decode_entries(path, &payload, 0)?;
     Ok(SignedBundle {
         signer,
         for_unit,
         created_ms,
         since_ms,
         entries,
+        sections,
     })
 }
 

@@ -18,7 +18,7 @@ use node::{bundle, now_ms, records};
 use serde_json::json;
 use sync_protocol::entry::{DecisionKind, EntryBody};
 use sync_protocol::ids::EntryHash;
-use sync_protocol::store::{EntryLookup, EntryStore};
+use sync_protocol::store::EntryLookup;
 
 use super::{open, print_json, store_failed, unit_name};
 use crate::{Ctx, Failure};
@@ -119,10 +119,20 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
     if let Some(path) = &a.out {
         // The certificates first: the receiver may not yet know the grassroots units whose
         // entries the list carries (it skips what it already holds).
+        let now = now_ms();
+        let superior = node
+            .directory()
+            .parent_at(node.unit(), now)
+            .cloned()
+            .unwrap_or_else(|| node.unit().clone());
+        // Those the superior needs (its chain, its subtree, this unit's chain), parents first.
         let mut entries = node
-            .store()
-            .trust_entries()
-            .map_err(|e| store_failed(lang, e))?;
+            .trust_entries_for(
+                &superior,
+                &std::collections::BTreeSet::from([node.unit().clone()]),
+                now,
+            )
+            .map_err(|e| crate::refusal::problem(lang, e))?;
         for x in &lines {
             for e in node
                 .store()
@@ -137,12 +147,6 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
                 entries.push(e);
             }
         }
-        let now = now_ms();
-        let superior = node
-            .directory()
-            .parent_at(node.unit(), now)
-            .cloned()
-            .unwrap_or_else(|| node.unit().clone());
         let author = node
             .author()
             .map_err(|e| crate::refusal::input(ctx.lang, e))?;
