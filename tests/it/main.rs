@@ -2,6 +2,7 @@
 
 mod control;
 mod nodes;
+mod open;
 mod quarantine;
 mod quic;
 mod storage;
