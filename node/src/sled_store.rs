@@ -677,6 +677,30 @@ impl SledStore {
         Ok(())
     }
 
+    /// The genesis, certificates and revocations in (time, hash) order, one at a time: one
+    /// ordered read of `trust`, whose rows hold the entries' bytes (schema 5), so that opening
+    /// a node costs O(certificates), never a random read per certificate across `entries`
+    /// (which touches every page of that tree: O(records)). A row without its bytes (written
+    /// by schema 4, before its migration) or whose bytes do not hash to its key is read from
+    /// `entries` instead; `node check` reports such a row.
+    pub fn trust_iter(&self) -> impl Iterator<Item = Result<Entry, StoreError>> + '_ {
+        self.trees[t::TRUST].iter().filter_map(move |kv| {
+            let (k, v) = match kv {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(err("trust", e))),
+            };
+            let h = <[u8; 32]>::try_from(k.get(8..40).unwrap_or_default())
+                .map(EntryHash)
+                .ok()?;
+            if !v.is_empty() {
+                if let Some(e) = self.decode(&v).ok().filter(|e| e.hash() == h) {
+                    return Some(Ok(e));
+                }
+            }
+            self.entry(&h).transpose()
+        })
+    }
+
     /// Every quarantined entry with its wait key (for check and repair).
     pub fn quarantine_rows(&self) -> Result<Vec<(EntryHash, Vec<u8>)>, StoreError> {
         let mut out = Vec::new();
@@ -1318,31 +1342,7 @@ impl EntryStore for SledStore {
             .map_err(|e| err("entries", e))
     }
     fn trust_entries(&self) -> Result<Vec<Entry>, StoreError> {
-        // One ordered read of `trust`, whose rows hold the entries' bytes (schema 5). A row
-        // without them (written by schema 4, before its migration) or whose bytes do not hash
-        // to its key is read from `entries` instead; `node check` reports such a row.
-        let mut out = Vec::new();
-        for kv in self.trees[t::TRUST].iter() {
-            let (k, v) = kv.map_err(|e| err("trust", e))?;
-            let Ok(h) = <[u8; 32]>::try_from(k.get(8..40).unwrap_or_default()).map(EntryHash)
-            else {
-                continue;
-            };
-            let held = if v.is_empty() {
-                None
-            } else {
-                self.decode(&v).ok().filter(|e| e.hash() == h)
-            };
-            match held {
-                Some(e) => out.push(e),
-                None => {
-                    if let Some(e) = self.entry(&h)? {
-                        out.push(e);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        self.trust_iter().collect()
     }
     fn records(&self) -> Result<Vec<RecordId>, StoreError> {
         let mut out: Vec<RecordId> = Vec::new();
