@@ -25,7 +25,7 @@ use sync_protocol::entry::{Entry, EntryBody, Genesis};
 use rayon::prelude::*;
 use sync_protocol::ids::{ChangeHash, EntryHash, FederationId, RecordId, UnitId, UnitKey};
 use sync_protocol::import::{
-    directory_from_store, import_batch, import_batch_with, ImportError, ImportOutcome,
+    directory_from_ordered, import_batch, import_batch_with, ImportError, ImportOutcome,
 };
 use sync_protocol::record::StateMemo;
 use sync_protocol::scope;
@@ -509,10 +509,11 @@ impl Node {
         let store = SledStore::open(&dir.join(DB_DIR))?;
         // The database's lock is held: no other process is writing these.
         remove_temporary_leftovers(dir);
-        let directory = directory_from_store(&store)?.ok_or_else(|| NodeError::File {
-            path: dir.join(DB_DIR),
-            reason: "the database holds no genesis".into(),
-        })?;
+        let directory =
+            directory_from_ordered(store.trust_iter())?.ok_or_else(|| NodeError::File {
+                path: dir.join(DB_DIR),
+                reason: "the database holds no genesis".into(),
+            })?;
         if directory.federation().to_hex() != nf.federation {
             return Err(NodeError::File {
                 path: nf_path,
@@ -571,7 +572,7 @@ impl Node {
     }
     /// Rebuilds the trust directory from the store.
     pub(crate) fn reload_directory(&mut self) -> Result<(), NodeError> {
-        if let Some(d) = directory_from_store(&self.store)? {
+        if let Some(d) = directory_from_ordered(self.store.trust_iter())? {
             self.directory = d;
             self.children = children_of(&self.directory);
         }
@@ -776,7 +777,7 @@ impl Node {
                 Ok(r)
             }
             Err(e) => {
-                if let Ok(Some(d)) = directory_from_store(&self.store) {
+                if let Ok(Some(d)) = directory_from_ordered(self.store.trust_iter()) {
                     self.directory = d;
                     self.children = children_of(&self.directory);
                 }

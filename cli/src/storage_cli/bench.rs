@@ -98,6 +98,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 101)]
         runs: usize,
     },
+    /// Thời gian mở một nút có sẵn (--data), mỗi lần một tiến trình mới / open time of an
+    /// existing node (--data): `Node::open` in fresh processes, and a real command end to end.
+    Open {
+        /// Số lần / runs (each a new process).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// One timed open (internal: the process `bench open` starts).
+    #[command(hide = true)]
+    OpenOnce,
     /// Tốc độ kiểm chữ ký ed25519 trên một lõi / bare ed25519 verify rates on one core.
     Verify {
         /// Số chữ ký / signatures.
@@ -128,6 +138,8 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
         } => national(initiatives, checkpoints, batch, &shape, dir, check),
         BenchCommand::Ack { count, dir } => ack(count, dir),
         BenchCommand::Report { runs } => report(ctx, runs),
+        BenchCommand::Open { runs } => open_bench(ctx, runs),
+        BenchCommand::OpenOnce => open_once(ctx),
         BenchCommand::Verify { count } => {
             let (single, batch) = verify_rates(count);
             crate::outln!("ed25519 verify_strict, one core: {single:.0} signatures/s");
@@ -690,6 +702,114 @@ fn report(ctx: &Ctx, runs: usize) -> Result<u8, Failure> {
         rss_bytes() as f64 / 1048576.0,
         rss0 as f64 / 1048576.0,
         disk_bytes(&dir.join(node::node::DB_DIR)) as f64 / 1048576.0
+    );
+    Ok(0)
+}
+
+// ---- open time of an existing node ----------------------------------------------------------
+
+/// The line a `bench open-once` process prints: this word, then `Node::open`'s wall time (µs),
+/// the process's CPU clock ticks when it printed, its resident memory (bytes), the units known.
+const OPEN_ONCE_PREFIX: &str = "open-once";
+
+/// `bench open-once`: opens the node in `--data` as every command does, and prints the time
+/// `Node::open` took, the process's CPU time so far and its resident memory.
+fn open_once(ctx: &Ctx) -> Result<u8, Failure> {
+    let dir = ctx.data()?;
+    let t = Instant::now();
+    let n = Node::open(dir).map_err(fail)?;
+    let opened = t.elapsed();
+    let units = n.directory().units().len();
+    println!(
+        "{OPEN_ONCE_PREFIX} {} {} {} {units}",
+        opened.as_micros(),
+        cpu_ticks("/proc/self/stat"),
+        rss_bytes()
+    );
+    Ok(0)
+}
+
+/// `bench open`: opens the node in `--data` in `runs` fresh processes (`bench open-once`, which
+/// times `Node::open`, the function every command and `node run` start with), then times
+/// `runs` runs of a real command (`node quarantine --limit 1`) end to end.
+fn open_bench(ctx: &Ctx, runs: usize) -> Result<u8, Failure> {
+    let dir = ctx.data()?.clone();
+    let exe = std::env::current_exe().map_err(fail)?;
+    let runs = runs.max(1);
+    let mut process = Vec::with_capacity(runs);
+    let mut open = Vec::with_capacity(runs);
+    let mut cpu = Vec::with_capacity(runs);
+    let mut rss = 0u64;
+    let mut units = 0usize;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = Command::new(&exe)
+            .arg("--data")
+            .arg(&dir)
+            .args(["bench", "open-once"])
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(fail)?;
+        process.push(t.elapsed());
+        if !out.status.success() {
+            return Err(fail(format!("bench open-once: {}", out.status)));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<u64> = text
+            .lines()
+            .find_map(|l| l.strip_prefix(OPEN_ONCE_PREFIX))
+            .map(|l| {
+                l.split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let [us, ticks, bytes, n] = f[..] else {
+            return Err(fail(format!("bench open-once printed {text:?}")));
+        };
+        open.push(Duration::from_micros(us));
+        cpu.push(Duration::from_millis(ticks * 10));
+        rss = rss.max(bytes);
+        units = n as usize;
+    }
+    let mut command = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let status = Command::new(&exe)
+            .arg("--data")
+            .arg(&dir)
+            .args(["node", "quarantine", "--limit", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(fail)?;
+        command.push(t.elapsed());
+        if !status.success() {
+            return Err(fail(format!("node quarantine: {status}")));
+        }
+    }
+    for v in [&mut process, &mut open, &mut cpu, &mut command] {
+        v.sort();
+    }
+    let store = disk_bytes(&dir.join(node::node::DB_DIR)) as f64 / 1048576.0;
+    println!(
+        "{}: {units} units, database {store:.0} MiB, {runs} fresh processes each",
+        dir.display()
+    );
+    let line = |what: &str, v: &[Duration]| {
+        println!(
+            "{what:<44} p50 {:>8.1} ms   max {:>8.1} ms",
+            ms(percentile(v, 0.5)),
+            ms(percentile(v, 1.0))
+        );
+    };
+    line("Node::open", &open);
+    line("process CPU (user+sys) up to the open's end", &cpu);
+    line("process wall, start to exit (bench open-once)", &process);
+    line("`sangkien node quarantine --limit 1`, wall", &command);
+    println!(
+        "resident memory after the open: {:.0} MiB",
+        rss as f64 / 1048576.0
     );
     Ok(0)
 }
