@@ -104,24 +104,7 @@ pub fn import_batch_with<S: EntryStore>(
                 Ok(v)
             }) {
                 Ok(v) => {
-                    match e.body() {
-                        EntryBody::Certificate(c) => directory.add_certificate(
-                            e.hash(),
-                            e.time_ms(),
-                            c.clone(),
-                            e.author().clone(),
-                            e.key(),
-                        ),
-                        EntryBody::Revocation(r) => directory.add_revocation(
-                            r.unit.clone(),
-                            r.key,
-                            r.effective_ms,
-                            e.time_ms(),
-                            e.author().clone(),
-                            e.key(),
-                        ),
-                        _ => {}
-                    }
+                    add_trust_entry(directory, &e);
                     overlay.add(&e);
                     out.accepted.push(v);
                     progress = true;
