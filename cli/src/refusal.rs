@@ -632,12 +632,6 @@ pub fn write_refusal(lang: Lang, w: &node::records::WriteRefusal) -> String {
                 "decisions are made on initiatives",
             )
             .to_owned(),
-        W::ChainForks => lang
-            .t(
-                "chuỗi quyết định của sáng kiến này bị rẽ nhánh; giải quyết xung đột trước",
-                "the decision chain of this initiative forks; resolve the conflict first",
-            )
-            .to_owned(),
         W::NoProjection => lang
             .t(
                 "nút này chưa có bản công khai của sáng kiến",
