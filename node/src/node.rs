@@ -632,6 +632,21 @@ impl Node {
         memo: &StateMemo,
         now_ms: u64,
     ) -> Result<ImportReport, NodeError> {
+        self.import_door(entries, memo, now_ms, Door::Import)
+    }
+
+    /// The one import path: every entry, from sync, a bundle or a local write, is verified
+    /// here together with what waits in quarantine for it, and stored in one commit. A local
+    /// write (`Door::LocalWrite`) is all or nothing: when the verifier refuses it or it would
+    /// wait, nothing is stored (not even what it would have released) and the refusal is
+    /// returned as an error.
+    fn import_door(
+        &mut self,
+        entries: Vec<Entry>,
+        memo: &StateMemo,
+        now_ms: u64,
+        door: Door,
+    ) -> Result<ImportReport, NodeError> {
         let fresh: BTreeSet<EntryHash> = entries.iter().map(|e| e.hash()).collect();
         let room = sync_protocol::limits::MAX_BATCH_ENTRIES.saturating_sub(entries.len());
         let held: Vec<Entry> = self
@@ -660,6 +675,27 @@ impl Node {
             waiting,
             rejected,
         } = outcome;
+        if door == Door::LocalWrite {
+            let refusal = rejected
+                .iter()
+                .find(|(h, _)| fresh.contains(h))
+                .map(|(_, r)| NodeError::Rejected(r.clone()))
+                .or_else(|| {
+                    waiting
+                        .iter()
+                        .find(|(e, _)| fresh.contains(&e.hash()))
+                        .map(|(_, m)| NodeError::Waiting(m.clone()))
+                });
+            if let Some(e) = refusal {
+                drop(lookup);
+                // The verifier may have added released trust entries to the directory.
+                if let Some(d) = directory_from_ordered(self.store.trust_iter())? {
+                    self.directory = d;
+                    self.children = children_of(&self.directory);
+                }
+                return Err(e);
+            }
+        }
         let released = accepted
             .iter()
             .filter(|v| held_hashes.contains(&v.entry().hash()))
@@ -879,23 +915,11 @@ impl Node {
     }
 
     /// Stores an entry this node signed (or had signed), refusing anything not accepted.
+    /// It goes through the same door as sync and bundles ([`Node::import_with`]): the same
+    /// checks, and what waited in quarantine for it is released in the same commit.
     pub fn write_signed(&mut self, entry: Entry, now_ms: u64) -> Result<Entry, NodeError> {
-        let outcome = import_batch(
-            &self.store,
-            &mut self.directory,
-            vec![entry.clone()],
-            Some(&self.unit),
-            now_ms,
-        )?;
-        if let Some((_, r)) = outcome.rejected.first() {
-            // The directory may have been updated only for accepted trust entries: none here.
-            return Err(NodeError::Rejected(r.clone()));
-        }
-        if let Some((_, m)) = outcome.waiting.first() {
-            return Err(NodeError::Waiting(m.clone()));
-        }
-        let commit = self.plan(outcome.accepted, &StateMemo::new(), now_ms)?;
-        self.commit_or_reload(&commit)?;
+        let memo = crate::ingest::memo_for(std::slice::from_ref(&entry));
+        self.import_door(vec![entry.clone()], &memo, now_ms, Door::LocalWrite)?;
         Ok(entry)
     }
 
@@ -967,6 +991,15 @@ impl Node {
         }
         Ok(out)
     }
+}
+
+/// Where entries enter [`Node::import_door`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Door {
+    /// Sync, bundles, restores: what waits is parked in quarantine, what is refused reported.
+    Import,
+    /// A write of this node's own: all or nothing.
+    LocalWrite,
 }
 
 /// Where an entry sits in the unit tree: its unit and that unit's path at the entry's time.

@@ -171,3 +171,56 @@ fn a_node_of_another_federation_refuses_its_bundles() {
     let err = node::bundle::read_signed(&file, b.directory()).unwrap_err();
     assert!(err.to_string().contains("federation"), "{err}");
 }
+
+/// A local write goes through the same door as sync and bundles: what waited in quarantine
+/// for it is released in the same commit.
+#[test]
+fn a_local_write_releases_what_waited_for_it() {
+    let tmp = TempDir::new("local-release");
+    let mut tld = root(tmp.path(), T0);
+    let prov = sync_protocol::author::Author::new(
+        tld.federation(),
+        unit("ldld-phu-yen"),
+        sync_protocol::testkit::key_of(77),
+    );
+    // The province's certificate of a district arrives before the province is certified.
+    let district_cert = prov.sign(
+        T0 + 5,
+        EntryBody::Certificate(Certificate {
+            unit: unit("ldld-tuy-hoa"),
+            name: text("Liên đoàn Lao động thành phố Tuy Hòa"),
+            role: UnitRole::DirectSuperior,
+            parent: unit("ldld-phu-yen"),
+            key: sync_protocol::author::Author::new(
+                tld.federation(),
+                unit("ldld-tuy-hoa"),
+                sync_protocol::testkit::key_of(78),
+            )
+            .public_key(),
+            replaces: None,
+        }),
+    );
+    let report = tld.import(vec![district_cert.clone()], T0 + 5).unwrap();
+    assert_eq!(report.quarantined.len(), 1, "{report:?}");
+    // The national officer certifies the province here (dated before the district's
+    // certificate, as it must be): the waiting certificate is released.
+    tld.write(
+        EntryBody::Certificate(Certificate {
+            unit: unit("ldld-phu-yen"),
+            name: text("Liên đoàn Lao động tỉnh Phú Yên"),
+            role: UnitRole::ProvincialFederation,
+            parent: unit("tld"),
+            key: prov.public_key(),
+            replaces: None,
+        }),
+        T0 + 4,
+    )
+    .unwrap();
+    assert!(tld.store().quarantined().unwrap().is_empty());
+    assert!(tld.store().entry(&district_cert.hash()).unwrap().is_some());
+    assert!(tld.directory().knows(&unit("ldld-tuy-hoa")));
+    // And it stays so after reopening.
+    drop(tld);
+    let tld = Node::open(&tmp.path().join("tld")).unwrap();
+    assert!(tld.directory().knows(&unit("ldld-tuy-hoa")));
+}
