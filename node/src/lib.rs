@@ -10,6 +10,7 @@ pub mod counters;
 pub mod durable;
 pub mod ingest;
 pub mod keys;
+pub mod mau2;
 pub mod node;
 pub mod quarantine;
 pub mod quic;
