@@ -617,36 +617,21 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
             let node = open(ctx)?;
             let unit = crate::officer_cli::known_unit(ctx, &node, "for", &for_unit)?;
             let now = now_ms();
-            let mut entries = node
-                .entries_for(&unit, now)
-                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-            if let Some(s) = since_ms {
-                // Trust entries always travel: the receiver may lack a certificate.
-                entries.retain(|e| {
-                    e.time_ms() >= s
-                        || matches!(
-                            e.body(),
-                            sync_protocol::entry::EntryBody::Genesis(_)
-                                | sync_protocol::entry::EntryBody::Certificate(_)
-                                | sync_protocol::entry::EntryBody::Revocation(_)
-                        )
-                });
-            }
-            let author = node
-                .author()
-                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
-            bundle::write_signed(&file, author, &unit, since_ms, now, &entries)
-                .map_err(|e| crate::refusal::input(ctx.lang, e))?;
+            let count =
+                bundle::export(&node, &unit, since_ms, &file, now).map_err(|e| match e {
+                    bundle::ExportError::Node(e) => crate::refusal::problem(ctx.lang, e),
+                    bundle::ExportError::Bundle(e) => crate::refusal::input(ctx.lang, e),
+                })?;
             if ctx.json {
                 crate::outln!(
                     "{}",
-                    json!({"file": file, "entries": entries.len(), "for": unit.as_str()})
+                    json!({"file": file, "entries": count, "for": unit.as_str()})
                 );
             } else {
                 crate::outln!(
                     "{} {} {} {} {}",
                     ctx.lang.t("Đã xuất", "Exported"),
-                    entries.len(),
+                    count,
                     ctx.lang.t("mục cho", "entries for"),
                     unit,
                     file.display()

@@ -484,3 +484,42 @@ pub fn parse_signed(
 fn read_unit(r: &mut Reader<'_>, field: &'static str) -> Result<UnitId, DecodeError> {
     UnitId::new(r.text(field, MAX_UNIT_ID_BYTES)?)
 }
+
+/// Why `bundle export` could not write its bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Reading the node (what the receiver should hold, the unit key) failed.
+    #[error(transparent)]
+    Node(#[from] crate::node::NodeError),
+    /// Writing the file failed.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+}
+
+/// Writes to `path` a bundle, signed by the node's unit, of everything the node of `for_unit`
+/// should hold (trust entries by need, parents first, then records in its scope); with
+/// `since_ms`, only what was made since then — but every trust entry, since the receiver may
+/// lack a certificate. Returns how many entries it holds.
+pub fn export(
+    node: &crate::node::Node,
+    for_unit: &UnitId,
+    since_ms: Option<u64>,
+    path: &Path,
+    now_ms: u64,
+) -> Result<usize, ExportError> {
+    let mut entries = node.entries_for(for_unit, now_ms)?;
+    if let Some(s) = since_ms {
+        entries.retain(|e| {
+            e.time_ms() >= s
+                || matches!(
+                    e.body(),
+                    sync_protocol::entry::EntryBody::Genesis(_)
+                        | sync_protocol::entry::EntryBody::Certificate(_)
+                        | sync_protocol::entry::EntryBody::Revocation(_)
+                )
+        });
+    }
+    let author = node.author()?;
+    write_signed(path, author, for_unit, since_ms, now_ms, &entries)?;
+    Ok(entries.len())
+}
