@@ -3,7 +3,7 @@
 //! a QUIC stream.
 
 use std::borrow::BorrowMut;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +12,8 @@ use sync_protocol::limits::{MAX_BUFFERED_BYTES_TOTAL, MAX_SESSION_BUFFERED_BYTES
 use sync_protocol::ids::{EntryHash, UnitId};
 use sync_protocol::store::EntryLookup;
 use sync_protocol::sync::{
-    Deadlines, Event, Message, Role, SessionStats, SyncKey, SyncSession, SyncSource,
+    Bound, Deadlines, Event, Fingerprint, IdPrefix, Message, Role, SessionStats, SortedKeys,
+    SyncKey, SyncSession, SyncSource,
 };
 
 use crate::ingest::Prepared;
@@ -25,8 +26,7 @@ pub const MAX_SESSION_STEPS: usize = 100_000;
 
 /// What a node offers one peer: the keys of the entries in both scopes, served from its store.
 pub struct PeerSource {
-    keys: Vec<SyncKey>,
-    offered: BTreeSet<EntryHash>,
+    keys: SortedKeys<Vec<SyncKey>>,
     store: SledStore,
 }
 
@@ -43,28 +43,33 @@ impl PeerSource {
             .collect();
         keys.sort();
         keys.dedup();
-        let offered = keys.iter().map(|k| k.hash).collect();
         Ok(Self {
-            keys,
-            offered,
+            keys: SortedKeys::new(keys),
             store: node.store().clone(),
         })
     }
 }
 
 impl SyncSource for PeerSource {
-    fn keys(&self) -> &[SyncKey] {
-        &self.keys
+    fn summarize(&self, lower: Option<&Bound>, upper: &Bound) -> (usize, Fingerprint) {
+        self.keys.summarize(lower, upper)
+    }
+    fn keys_in(&self, lower: Option<&Bound>, upper: &Bound) -> Vec<SyncKey> {
+        self.keys.keys_in(lower, upper)
+    }
+    fn split(&self, lower: Option<&Bound>, upper: &Bound, parts: usize) -> Vec<Bound> {
+        self.keys.split(lower, upper, parts)
+    }
+    fn hash_of(&self, id: &IdPrefix) -> Option<EntryHash> {
+        self.keys.hash_of(id)
     }
     fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
-        if !self.offered.contains(hash) {
-            return None;
-        }
-        self.store
-            .entry(hash)
-            .ok()
-            .flatten()
-            .map(|e| e.bytes().to_vec())
+        let e = self.store.entry(hash).ok().flatten()?;
+        let key = SyncKey {
+            time_ms: e.time_ms(),
+            hash: *hash,
+        };
+        self.keys.contains(&key).then(|| e.bytes().to_vec())
     }
 }
 

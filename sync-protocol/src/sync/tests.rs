@@ -9,10 +9,23 @@ use super::*;
 use crate::ids::{EntryHash, FederationId};
 
 /// A side's entries: hash → (time, bytes).
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Side {
     entries: BTreeMap<EntryHash, (u64, Vec<u8>)>,
     keys: Vec<SyncKey>,
+    sorted: SortedKeys<Vec<SyncKey>>,
+}
+
+impl Clone for Side {
+    fn clone(&self) -> Self {
+        let mut s = Side {
+            entries: self.entries.clone(),
+            keys: Vec::new(),
+            sorted: SortedKeys::default(),
+        };
+        s.reindex();
+        s
+    }
 }
 
 impl Side {
@@ -38,6 +51,10 @@ impl Side {
             })
             .collect();
         self.keys.sort();
+        self.sorted = SortedKeys::new(self.keys.clone());
+    }
+    fn sorted(&self) -> &SortedKeys<Vec<SyncKey>> {
+        &self.sorted
     }
     /// Received bytes carry their time in the first 8 bytes (test encoding).
     fn receive(&mut self, b: Vec<u8>) {
@@ -47,8 +64,17 @@ impl Side {
 }
 
 impl SyncSource for Side {
-    fn keys(&self) -> &[SyncKey] {
-        &self.keys
+    fn summarize(&self, lower: Option<&Bound>, upper: &Bound) -> (usize, Fingerprint) {
+        self.sorted().summarize(lower, upper)
+    }
+    fn keys_in(&self, lower: Option<&Bound>, upper: &Bound) -> Vec<SyncKey> {
+        self.sorted().keys_in(lower, upper)
+    }
+    fn split(&self, lower: Option<&Bound>, upper: &Bound, parts: usize) -> Vec<Bound> {
+        self.sorted().split(lower, upper, parts)
+    }
+    fn hash_of(&self, id: &IdPrefix) -> Option<EntryHash> {
+        self.sorted().hash_of(id)
     }
     fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
         self.entries.get(hash).map(|(_, b)| b.clone())
