@@ -30,6 +30,7 @@ use sync_protocol::import::{
 use sync_protocol::record::StateMemo;
 use sync_protocol::scope;
 use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
+use sync_protocol::sync::SyncKey;
 use sync_protocol::verify::{record_header, VerifiedEntry};
 
 use crate::counters::{self, TREE_TIME};
@@ -905,6 +906,28 @@ impl Node {
                 }
             }
         }
+        Ok(out)
+    }
+
+    /// The sync keys of what [`Node::entries_for`] gives `recipient`, sorted, without
+    /// duplicates: the trust entries' keys read from the `trust` index (every node holds them
+    /// all, so none is read or decoded), the records' entries scope-checked as there.
+    pub fn offer_keys(&self, recipient: &UnitId, now_ms: u64) -> Result<Vec<SyncKey>, NodeError> {
+        let mut out = self.store.trust_keys()?;
+        for record in self.store.records()? {
+            let entries = self.store.record_entries(&record)?;
+            let origin = record_header(&entries).map(|h| h.owner);
+            for e in entries {
+                if scope::in_scope(&self.directory, recipient, &e, origin.as_ref(), now_ms) {
+                    out.push(SyncKey {
+                        time_ms: e.time_ms(),
+                        hash: e.hash(),
+                    });
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
 

@@ -33,16 +33,7 @@ pub struct PeerSource {
 impl PeerSource {
     /// The entries `node` holds that `peer`'s node should hold too.
     pub fn for_peer(node: &Node, peer: &UnitId, now_ms: u64) -> Result<Self, NodeError> {
-        let entries = node.entries_for(peer, now_ms)?;
-        let mut keys: Vec<SyncKey> = entries
-            .iter()
-            .map(|e| SyncKey {
-                time_ms: e.time_ms(),
-                hash: e.hash(),
-            })
-            .collect();
-        keys.sort();
-        keys.dedup();
+        let keys = node.offer_keys(peer, now_ms)?;
         Ok(Self {
             keys: SortedKeys::new(keys),
             store: node.store().clone(),

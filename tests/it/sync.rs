@@ -503,3 +503,94 @@ async fn a_districts_programme_reaches_its_subtree_and_ancestors_only() {
         );
     }
 }
+
+// ---- h-sync: what a node offers a peer ----
+
+/// The keys `PeerSource` offers (trust keys read from the index, record entries scope-checked)
+/// are exactly the keys of `entries_for`, for every pair of units of a varied federation:
+/// parent, child, sibling, relays two levels away, programmes launched at the top and at a
+/// district, confidential initiatives, decisions flowing down.
+#[test]
+fn the_offer_to_every_peer_is_exactly_what_its_scope_gives() {
+    use sync_protocol::record::{Phase, Programme};
+    use sync_protocol::sync::SyncKey;
+    let mut t = tree("sync-offer");
+    let programme = |name: &str| {
+        RecordContent::Programme(Programme {
+            name: text(name),
+            phases: vec![Phase {
+                name: text("Giai đoạn 1"),
+                start: Date::parse("2025-01-01").unwrap(),
+                end: Date::parse("2025-12-31").unwrap(),
+                target: 100,
+            }],
+            deadlines: Vec::new(),
+            campaigns: Vec::new(),
+            national_target: 100,
+        })
+    };
+    records::create(&mut t.tld, &programme("Quốc gia"), T0 + 10).unwrap();
+    records::create(&mut t.district, &programme("Huyện"), T0 + 11).unwrap();
+    let r = initiative(&mut t.grass, "Băng tải", false, T0 + 12);
+    initiative(&mut t.grass, "Bí mật", true, T0 + 13);
+    records::decide(
+        &mut t.grass,
+        r,
+        DecisionKind::Submit,
+        text("A"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 16,
+    )
+    .unwrap();
+    let units = [
+        "tld",
+        "ldld-phu-yen",
+        "ldld-tuy-hoa",
+        "ldld-dong-hoa",
+        "cdcs-a",
+    ];
+    let check = |t: &Tree, now: u64| {
+        for n in [&t.tld, &t.prov, &t.district, &t.grass, &t.sibling] {
+            for u in units {
+                let mut want: Vec<SyncKey> = n
+                    .entries_for(&unit(u), now)
+                    .unwrap()
+                    .iter()
+                    .map(|e| SyncKey {
+                        time_ms: e.time_ms(),
+                        hash: e.hash(),
+                    })
+                    .collect();
+                want.sort();
+                want.dedup();
+                assert_eq!(
+                    n.offer_keys(&unit(u), now).unwrap(),
+                    want,
+                    "{} → {u}",
+                    n.unit()
+                );
+            }
+        }
+    };
+    check(&t, T0 + 20);
+    // Everything up to the national node, and back down.
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 20).unwrap();
+    sync_in_memory(&mut t.sibling, &mut t.prov, None, T0 + 21).unwrap();
+    sync_in_memory(&mut t.district, &mut t.prov, None, T0 + 22).unwrap();
+    sync_in_memory(&mut t.prov, &mut t.tld, None, T0 + 23).unwrap();
+    records::decide(
+        &mut t.district,
+        r,
+        DecisionKind::Approve,
+        text("B"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 30,
+    )
+    .unwrap();
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 31).unwrap();
+    sync_in_memory(&mut t.district, &mut t.prov, None, T0 + 32).unwrap();
+    sync_in_memory(&mut t.prov, &mut t.tld, None, T0 + 33).unwrap();
+    check(&t, T0 + 40);
+}

@@ -27,9 +27,7 @@ mod source;
 
 pub use message::{Bound, Message, MessageError, Range, RangePayload};
 pub use range::{fingerprint, Fingerprint, IdPrefix, KeySum, SyncKey, ID_PREFIX_BYTES};
-pub use session::{
-    Deadlines, Event, Role, SessionStats, SyncSession, SESSION_TIMEOUT_MS,
-};
+pub use session::{Deadlines, Event, Role, SessionStats, SyncSession, SESSION_TIMEOUT_MS};
 pub use source::{split_sorted, SortedKeys, SyncSource};
 
 #[cfg(test)]
