@@ -579,6 +579,7 @@ fn national(
         cpu_s * 1e6 / held.max(1) as f64,
         cpu_s / ingest_time.as_secs_f64().max(1e-9)
     );
+    sync_offer(&n, &province, 20)?;
     if full_check {
         let t = Instant::now();
         let r = check::run(&mut n, node::now_ms(), false).map_err(fail)?;
@@ -592,6 +593,75 @@ fn national(
         }
     }
     Ok(0)
+}
+
+// ---- what a province's no-op sync session costs the national node ------------------------
+
+/// CPU time of the calling thread, nanoseconds (`/proc/thread-self/schedstat`), 0 if unreadable.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// The responder side of a province's sync session with nothing to move, as the service runs
+/// it (`PeerSource::for_peer`, then the session answering the province's messages), against
+/// the offer built as before (`entries_for`, every record read and scope-checked), in CPU time
+/// of this thread. The province holds exactly what it is offered.
+fn sync_offer(n: &Node, province: &UnitId, runs: u32) -> Result<(), Failure> {
+    use node::sync::PeerSource;
+    use sync_protocol::sync::{Role, SyncSession, SyncSource};
+    let now = node::now_ms();
+    let fed = n.federation();
+    let c = thread_cpu_ns();
+    let before = n.entries_for(province, now).map_err(fail)?;
+    let before_ns = thread_cpu_ns() - c;
+    let count = before.len();
+    drop(before);
+    let theirs = PeerSource::for_peer(n, province, now).map_err(fail)?;
+    let (offered, _) = theirs.summarize(None, &sync_protocol::sync::Bound::Infinity);
+    let rss0 = rss_bytes();
+    let mut serve_ns = 0u64;
+    let mut offer_ns = 0u64;
+    for _ in 0..runs {
+        let mut init = SyncSession::new(Role::Initiator, fed, now);
+        init.start(now, &theirs, None);
+        let c = thread_cpu_ns();
+        let ours = PeerSource::for_peer(n, province, now).map_err(fail)?;
+        offer_ns += thread_cpu_ns() - c;
+        let mut resp = SyncSession::new(Role::Responder, fed, now);
+        for _ in 0..64 {
+            let mut moved = false;
+            while let Some(m) = init.poll_transmit() {
+                moved = true;
+                let c = thread_cpu_ns();
+                resp.handle_message(now, m, &ours);
+                serve_ns += thread_cpu_ns() - c;
+            }
+            while let Some(m) = resp.poll_transmit() {
+                moved = true;
+                init.handle_message(now, m, &theirs);
+            }
+            if !moved {
+                break;
+            }
+        }
+        if resp.stats().entries_sent + init.stats().entries_sent != 0 {
+            eprintln!("the no-op session moved entries");
+        }
+    }
+    let per = |ns: u64| ns as f64 / 1e6 / f64::from(runs.max(1));
+    println!(
+        "a province's no-op sync at this node ({offered} keys offered; {count} by entries_for): offer built as before (entries_for) {:.1} ms CPU; now {:.1} ms CPU per session ({:.1} ms building the offer, {:.2} ms answering), {runs} sessions; RSS {:.0} → {:.0} MiB",
+        before_ns as f64 / 1e6,
+        per(offer_ns + serve_ns),
+        per(offer_ns),
+        per(serve_ns),
+        rss0 as f64 / 1048576.0,
+        rss_bytes() as f64 / 1048576.0
+    );
+    Ok(())
 }
 
 // ---- durable acknowledgement latency -----------------------------------------------------
