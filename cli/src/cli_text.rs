@@ -9,7 +9,6 @@
 //! localised ones. [`clap_failure`] renders a `clap::Error` from its kind and context values.
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, Command};
@@ -401,32 +400,32 @@ pub fn clap_message(lang: Lang, e: &clap::Error) -> String {
 
 /// Prints a clap error (or the help or version it carries) in `lang`; the exit code: 0 for
 /// help and version, 2 for bad usage.
-pub fn clap_failure(lang: Lang, e: clap::Error) -> ExitCode {
+pub fn clap_failure(lang: Lang, e: clap::Error) -> u8 {
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
-            return ExitCode::SUCCESS;
+            return 0;
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
-            return ExitCode::from(2);
+            return 2;
         }
         _ => {}
     }
-    eprintln!("{}: {}", lang.t("lỗi", "error"), clap_message(lang, &e));
+    crate::errln!("{}: {}", lang.t("lỗi", "error"), clap_message(lang, &e));
     if let Some(u) = strings(&e, ContextKind::Usage).first() {
         let u = u.trim();
         let u = u.strip_prefix("Usage:").unwrap_or(u).trim();
-        eprintln!("\n{} {u}", lang.t("Cách dùng:", "Usage:"));
+        crate::errln!("\n{} {u}", lang.t("Cách dùng:", "Usage:"));
     }
-    eprintln!(
+    crate::errln!(
         "\n{}",
         lang.t(
             "Xem thêm: thêm '--help' vào lệnh.",
             "For more information, try '--help'."
         )
     );
-    ExitCode::from(2)
+    2
 }
 
 #[cfg(test)]

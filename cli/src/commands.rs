@@ -10,7 +10,6 @@ use sync_protocol::audit::{verify_store, StoreReport};
 use sync_protocol::entry::{Certificate, EntryBody, Revocation};
 use sync_protocol::ids::{UnitId, UnitKey};
 use sync_protocol::limits::{MAX_NOTE_CHARS, MAX_UNIT_NAME_CHARS};
-use sync_protocol::store::EntryStore;
 use sync_protocol::text::Text;
 
 use crate::{Ctx, Failure};
@@ -97,9 +96,43 @@ pub enum BundleCommand {
     },
 }
 
-pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
+/// The node in `--data`: opened here, or, while the node service carries the command out,
+/// the service's own node, locked (as a sync session locks it for an import) until dropped.
+pub(crate) fn open(ctx: &Ctx) -> Result<NodeRef, Failure> {
     let dir = ctx.data()?;
-    Node::open(dir).map_err(|e| crate::open_failure(ctx.lang, dir, e))
+    if let Some(service) = &ctx.service {
+        return Ok(NodeRef::Service(service.clone().blocking_lock_owned()));
+    }
+    Node::open(dir)
+        .map(|n| NodeRef::Own(Box::new(n)))
+        .map_err(|e| crate::open_failure(ctx.lang, dir, e))
+}
+
+/// A node a command works on: its own, or the running service's.
+pub(crate) enum NodeRef {
+    /// Opened by this process.
+    Own(Box<Node>),
+    /// The service's, locked.
+    Service(tokio::sync::OwnedMutexGuard<Node>),
+}
+
+impl std::ops::Deref for NodeRef {
+    type Target = Node;
+    fn deref(&self) -> &Node {
+        match self {
+            NodeRef::Own(n) => n,
+            NodeRef::Service(n) => n,
+        }
+    }
+}
+
+impl std::ops::DerefMut for NodeRef {
+    fn deref_mut(&mut self) -> &mut Node {
+        match self {
+            NodeRef::Own(n) => n,
+            NodeRef::Service(n) => n,
+        }
+    }
 }
 
 fn unit_id(ctx: &Ctx, s: &str) -> Result<UnitId, Failure> {
@@ -137,9 +170,9 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
                 .federation_file()
                 .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
+                crate::outln!("{}", serde_json::to_string_pretty(&ff).expect("json"));
             } else {
-                println!(
+                crate::outln!(
                     "{} {}\n  {}: {}\n  {}: {}\n  {}: {}",
                     ctx.lang.t("Đã tạo liên đoàn", "Created federation"),
                     ff.federation_id,
@@ -158,7 +191,7 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
             let (ff, _) = node
                 .federation_file()
                 .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-            println!("{}", serde_json::to_string_pretty(&ff).expect("json"));
+            crate::outln!("{}", serde_json::to_string_pretty(&ff).expect("json"));
             Ok(0)
         }
     }
@@ -175,12 +208,12 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             let mut parent = open(ctx)?;
             let child = enrol(ctx, &mut parent, &id, &name, &role, &into)?;
             if ctx.json {
-                println!(
+                crate::outln!(
                     "{}",
                     json!({"unit": child.unit().as_str(), "parent": parent.unit().as_str(), "data": into, "key": child.author().map(|a| a.public_key().to_hex()).unwrap_or_default()})
                 );
             } else {
-                println!(
+                crate::outln!(
                     "{} {} ({}) {} {} — {}: {}",
                     ctx.lang.t("Đã kết nạp", "Enrolled"),
                     child.unit(),
@@ -241,7 +274,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                 // Both names survive a power cut before the rotation is reported.
                 .and_then(|_| node::durable::sync_dir(&child))
                 .map_err(|e| Failure::problem(format!("{}: {e}", key_path.display())))?;
-            println!(
+            crate::outln!(
                 "{} {unit}: {}",
                 ctx.lang.t("Đã đổi khóa cho", "Rotated the key of"),
                 UnitKey(new_key.verifying_key().to_bytes()).short()
@@ -270,7 +303,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                     now,
                 )
                 .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-            println!(
+            crate::outln!(
                 "{} {unit} ({}), {}: {}",
                 ctx.lang.t("Đã thu hồi khóa của", "Revoked the key of"),
                 key.short(),
@@ -293,7 +326,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                     "parent": d.parent_at(&u, now).map(|p| p.to_string()),
                 }));
                 if !ctx.json {
-                    println!(
+                    crate::outln!(
                         "{:<28} {:<34} {}",
                         u.as_str(),
                         role.map(|r| ctx.lang.role(r)).unwrap_or("?"),
@@ -302,7 +335,7 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
                 }
             }
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&rows).expect("json"));
+                crate::outln!("{}", serde_json::to_string_pretty(&rows).expect("json"));
             }
             Ok(0)
         }
@@ -344,7 +377,30 @@ pub fn enrol(
             )));
         }
     }
-    let key = prepare_enrolment(into).map_err(|e| crate::refusal::input(ctx.lang, e))?;
+    // Into a new or empty directory only: the child is built beside it and renamed into it.
+    if into.join("node.json").exists()
+        || std::fs::read_dir(into).is_ok_and(|mut d| d.next().is_some())
+        || (into.exists() && !into.is_dir())
+    {
+        return Err(Failure::input(format!(
+            "{}: {}",
+            into.display(),
+            ctx.lang.t(
+                "thư mục đã có dữ liệu: hãy chọn một thư mục mới hoặc trống",
+                "the directory is not empty: choose a new or empty directory"
+            )
+        )));
+    }
+    let staging = enrol_staging_dir(into);
+    // A staging directory left by an interrupted enrolment is ours to clear.
+    let _ = std::fs::remove_dir_all(&staging);
+    let cleanup = |e: Failure| {
+        let _ = std::fs::remove_dir_all(&staging);
+        e
+    };
+    let key = prepare_enrolment(&staging)
+        .map_err(|e| crate::refusal::input(ctx.lang, e))
+        .map_err(cleanup)?;
     let cert = Certificate {
         unit: unit.clone(),
         name,
@@ -353,26 +409,61 @@ pub fn enrol(
         key,
         replaces: None,
     };
-    let written = parent.write(EntryBody::Certificate(cert), now);
-    let entry = match written {
-        Ok(e) => e,
-        Err(e) => {
-            // Nothing was stored at the parent; remove the half-made child directory.
-            let _ = std::fs::remove_file(into.join(KEY_FILE));
-            let _ = std::fs::remove_dir(into);
-            return Err(crate::refusal::problem(ctx.lang, e));
-        }
-    };
+    // Signed now, stored at the parent only once the child's directory is complete.
+    let entry = parent
+        .author()
+        .map_err(|e| crate::refusal::input(ctx.lang, e))
+        .map_err(cleanup)?
+        .sign(now, EntryBody::Certificate(cert));
     let (ff, genesis): (FederationFile, _) = parent
         .federation_file()
-        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-    let mut trust = parent
-        .store()
-        .trust_entries()
-        .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-    trust.push(entry);
-    Node::create_enrolled(into, &ff, genesis, unit, trust, now)
         .map_err(|e| crate::refusal::problem(ctx.lang, e))
+        .map_err(cleanup)?;
+    // What the child needs: its chain (the parent's, then its own certificate), not the tree.
+    let others = std::collections::BTreeSet::from([parent.unit().clone()]);
+    let mut trust = parent
+        .trust_entries_for(&unit, &others, now)
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))
+        .map_err(cleanup)?;
+    trust.push(entry.clone());
+    let child = Node::create_enrolled(&staging, &ff, genesis, unit, trust, now)
+        .map_err(|e| crate::refusal::problem(ctx.lang, e))
+        .map_err(cleanup)?;
+    drop(child);
+    // Tests force a failure here, after the certificate is signed and the child built (debug
+    // builds only), to check that nothing is left half-done.
+    if cfg!(debug_assertions) && std::env::var_os("SANGKIEN_TEST_FAIL_ENROL").is_some() {
+        return Err(cleanup(Failure::problem(
+            "forced failure (test)".to_string(),
+        )));
+    }
+    std::fs::rename(&staging, into)
+        .map_err(|e| {
+            Failure::problem(format!(
+                "{}: {}",
+                into.display(),
+                ctx.lang
+                    .t("không tạo được thư mục", "cannot create the directory")
+            ))
+            .because(e)
+        })
+        .map_err(cleanup)?;
+    // The child is complete: now the parent stores its certificate, or the child goes.
+    if let Err(e) = parent.write_signed(entry, now) {
+        let _ = std::fs::remove_dir_all(into);
+        return Err(crate::refusal::problem(ctx.lang, e));
+    }
+    Node::open(into).map_err(|e| crate::refusal::problem(ctx.lang, e))
+}
+
+/// Where `unit enrol` builds the child's directory before renaming it to `into`: a hidden
+/// sibling, on the same file system.
+fn enrol_staging_dir(into: &std::path::Path) -> std::path::PathBuf {
+    let name = into
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "unit".into());
+    into.with_file_name(format!(".{name}.enrolling"))
 }
 
 pub fn verify(ctx: &Ctx) -> Result<u8, Failure> {
@@ -444,7 +535,7 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
             "trust_problems": report.trust_problems.iter().map(|p| json!({"entry": p.entry.map(|h| h.to_hex()), "reason": p.reason.to_string()})).collect::<Vec<_>>(),
             "details": records,
         });
-        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+        crate::outln!("{}", serde_json::to_string_pretty(&out).expect("json"));
         return;
     }
     for r in &report.records {
@@ -462,9 +553,9 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
                     .join("; ")
             )
         };
-        println!("{} {:<10} {verdict}", r.record.short(), kind);
+        crate::outln!("{} {:<10} {verdict}", r.record.short(), kind);
         for c in &r.conflicts {
-            println!(
+            crate::outln!(
                 "    {}: {} {}; {} {}",
                 lang.t("lưu ý, chuỗi rẽ nhánh", "notice, the chain forks"),
                 c.decisions.len(),
@@ -477,7 +568,7 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
             );
         }
         if r.approved_state_differs {
-            println!(
+            crate::outln!(
                 "    {}",
                 lang.t(
                     "lưu ý: trạng thái đã duyệt khác trạng thái hiện tại (approved state differs from current state)",
@@ -487,13 +578,13 @@ pub fn print_verify(ctx: &Ctx, node: &Node, report: &StoreReport) {
         }
     }
     for p in &report.trust_problems {
-        println!(
+        crate::outln!(
             "{}: {}",
             lang.t("chứng thư lỗi", "trust entry problem"),
             crate::refusal::reject(lang, &p.reason)
         );
     }
-    println!(
+    crate::outln!(
         "{}: {}, {}: {}",
         lang.t("Hồ sơ", "Records"),
         report.records.len(),
@@ -541,30 +632,18 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                         )
                 });
             }
-            if entries.len() > sync_protocol::limits::MAX_BATCH_ENTRIES {
-                return Err(Failure::input(format!(
-                    "{} {} > {}: {}",
-                    entries.len(),
-                    ctx.lang.t("mục", "entries"),
-                    sync_protocol::limits::MAX_BATCH_ENTRIES,
-                    ctx.lang.t(
-                        "dùng --since để chia nhỏ",
-                        "use --since to split the export"
-                    )
-                )));
-            }
             let author = node
                 .author()
                 .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             bundle::write_signed(&file, author, &unit, since_ms, now, &entries)
                 .map_err(|e| crate::refusal::input(ctx.lang, e))?;
             if ctx.json {
-                println!(
+                crate::outln!(
                     "{}",
                     json!({"file": file, "entries": entries.len(), "for": unit.as_str()})
                 );
             } else {
-                println!(
+                crate::outln!(
                     "{} {} {} {} {}",
                     ctx.lang.t("Đã xuất", "Exported"),
                     entries.len(),
@@ -577,20 +656,21 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
         }
         BundleCommand::Import { file } => {
             let mut node = open(ctx)?;
-            let entries = bundle::read_signed(&file, node.directory())
-                .map_err(|e| Failure::input(crate::refusal::bundle_error(ctx.lang, &e)).because(e))?
-                .entries;
+            let read = bundle::read_signed(&file, node.directory()).map_err(|e| {
+                Failure::input(crate::refusal::bundle_error(ctx.lang, &e)).because(e)
+            })?;
             let source = format!(
                 "bundle:{}",
                 file.file_name().unwrap_or_default().to_string_lossy()
             );
-            let report = node.import_from(&source, entries, now_ms()).map_err(|e| {
+            // Section by section, each durable before the next.
+            let report = bundle::import(&mut node, &source, read, now_ms()).map_err(|e| {
                 Failure::problem(crate::refusal::node_error(ctx.lang, &e)).because(e)
             })?;
             if ctx.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+                crate::outln!("{}", serde_json::to_string_pretty(&report).expect("json"));
             } else {
-                println!(
+                crate::outln!(
                     "{}: {}, {}: {}, {}: {}, {}: {}",
                     ctx.lang.t("nhận mới", "accepted"),
                     report.accepted,
@@ -602,7 +682,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                     report.rejected.len()
                 );
                 for (h, why) in crate::refusal::rejected(ctx.lang, &report) {
-                    println!(
+                    crate::outln!(
                         "  {} {}: {why}",
                         ctx.lang.t("từ chối", "rejected"),
                         &h[..h.len().min(8)]
@@ -613,7 +693,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                         Some(w) => crate::refusal::missing(ctx.lang, w),
                         None => m.clone(),
                     };
-                    println!(
+                    crate::outln!(
                         "  {} {}: {why}",
                         ctx.lang.t("chờ", "waiting"),
                         &h[..h.len().min(8)]

@@ -218,7 +218,7 @@ impl Demo {
     }
 
     fn say(&self, unit: &str, vi: &str, en: &str) {
-        println!("  [{}] {}", self.name(unit), self.lang.t(vi, en));
+        crate::outln!("  [{}] {}", self.name(unit), self.lang.t(vi, en));
     }
 
     /// Moves what `to` should hold from `from`, as a bundle file (a USB stick), through the
@@ -316,27 +316,27 @@ impl Demo {
         )
         .map_err(fail)?;
         let label = self.lang.decision(kind);
-        println!("  [{}] {} — {officer}, {title}", self.name(unit), label);
+        crate::outln!("  [{}] {} — {officer}, {title}", self.name(unit), label);
         Ok(())
     }
 
     fn story(&mut self, ctx: &Ctx) -> Result<u8, Failure> {
         let lang = self.lang;
-        println!(
+        crate::outln!(
             "{}",
             lang.t(
                 "=== sangkien: liên đoàn mẫu — chương trình «01 triệu sáng kiến» ===",
                 "=== sangkien: demo federation — the \"01 triệu sáng kiến\" programme ==="
             )
         );
-        println!(
+        crate::outln!(
             "{} {}\n",
             lang.t("Thư mục:", "Directory:"),
             self.dir.display()
         );
 
         // 1. The federation and its units.
-        println!(
+        crate::outln!(
             "{}",
             lang.t(
                 "1. Lập liên đoàn và kết nạp các cấp công đoàn",
@@ -351,7 +351,7 @@ impl Demo {
             now,
         )
         .map_err(fail)?;
-        println!(
+        crate::outln!(
             "  [Tổng Liên đoàn Lao động Việt Nam] {} {}",
             lang.t("khóa gốc của liên đoàn:", "federation root key:"),
             root.directory().genesis().root_key.short()
@@ -367,7 +367,7 @@ impl Demo {
             self.parents.insert(id.to_string(), parent.to_string());
         }
         self.sync()?;
-        println!(
+        crate::outln!(
             "  {} {} {}",
             lang.t("Đã kết nạp", "Enrolled"),
             UNITS.len(),
@@ -376,7 +376,7 @@ impl Demo {
                 "units, each its own node and ed25519 key, certified by its parent"
             )
         );
-        println!(
+        crate::outln!(
             "  {}",
             lang.t(
                 "Các nút đồng bộ qua QUIC trên 127.0.0.1, xác thực bằng khóa đơn vị; LĐLĐ huyện Càng Long không có mạng và trao đổi với tỉnh bằng gói dữ liệu (USB)",
@@ -385,7 +385,7 @@ impl Demo {
         );
 
         // 2. The programme, its phases, deadlines and campaign.
-        println!(
+        crate::outln!(
             "\n{}",
             lang.t(
                 "2. Tổng Liên đoàn phát động chương trình và giao chỉ tiêu",
@@ -452,7 +452,7 @@ impl Demo {
                 .iter()
                 .map(|(u, n)| format!("{} {}", self.name(u), lang.int(*n)))
                 .collect();
-            println!(
+            crate::outln!(
                 "  [{}] {} {}",
                 self.name(unit),
                 lang.t("giao chỉ tiêu giai đoạn 2:", "assigns phase-2 targets:"),
@@ -462,7 +462,7 @@ impl Demo {
         self.sync()?;
 
         // 3. Initiatives and their decisions.
-        println!(
+        crate::outln!(
             "\n{}",
             lang.t(
                 "3. Các cơ sở đăng ký sáng kiến, cấp trên thẩm định và quyết định",
@@ -726,7 +726,7 @@ impl Demo {
             "edits the benefit value AFTER approval (180,000,000 → 260,000,000 VND)",
         );
         self.sync()?;
-        println!(
+        crate::outln!(
             "  {} {} {} ({} {} QUIC, {} {}), {}",
             lang.t("Đã chuyển", "Moved"),
             lang.int(self.moved as u64),
@@ -742,7 +742,7 @@ impl Demo {
         );
 
         // 4. Verification at every node.
-        println!(
+        crate::outln!(
             "\n{}",
             lang.t(
                 "4. Kiểm tra chuỗi phê duyệt tại mọi nút",
@@ -762,7 +762,7 @@ impl Demo {
             for r in rep.records.iter().filter(|r| r.approved_state_differs) {
                 differs.push((id.clone(), r.record));
             }
-            println!(
+            crate::outln!(
                 "  {:<24} {:>3} {} {:>3} {}, {} {}",
                 id,
                 rep.records.len(),
@@ -774,7 +774,7 @@ impl Demo {
             );
         }
         for (id, r) in &differs {
-            println!(
+            crate::outln!(
                 "  {} {id}: {} {}",
                 lang.t("Lưu ý tại", "Note at"),
                 r.short(),
@@ -785,7 +785,7 @@ impl Demo {
             );
         }
         if all_valid {
-            println!(
+            crate::outln!(
                 "  => {}",
                 lang.t(
                     "Tất cả chuỗi phê duyệt hợp lệ (all chains valid)",
@@ -793,7 +793,7 @@ impl Demo {
                 )
             );
         } else {
-            println!(
+            crate::outln!(
                 "  => {}",
                 lang.t("CÓ CHUỖI PHÊ DUYỆT KHÔNG HỢP LỆ", "SOME CHAINS ARE INVALID")
             );
@@ -815,7 +815,7 @@ impl Demo {
             )
             .map_err(fail)?;
         }
-        println!(
+        crate::outln!(
             "\n{}\n  sangkien --data {} verify --json",
             lang.t(
                 "Mỗi nút là một thư mục dữ liệu; thử:",
@@ -902,7 +902,7 @@ impl Demo {
         } else {
             ""
         };
-        println!(
+        crate::outln!(
             "  [{}] {} «{title}», {} {} VND {what}",
             self.name(unit),
             self.lang.t("đăng ký sáng kiến", "registers initiative"),

@@ -17,6 +17,8 @@ mod i18n;
 mod input;
 mod logging;
 mod officer_cli;
+#[macro_use]
+mod out;
 mod progress;
 mod refusal;
 mod simulate_cli;
@@ -136,6 +138,8 @@ pub struct Ctx {
     pub json: bool,
     /// The data directory, if given.
     pub data: Option<PathBuf>,
+    /// While the node service carries the command out: its node.
+    pub service: Option<std::sync::Arc<tokio::sync::Mutex<node::Node>>>,
 }
 
 impl Ctx {
@@ -216,14 +220,14 @@ pub(crate) fn locked_failure(lang: Lang, dir: &std::path::Path, asked_service: b
             ),
             dir.display(),
             lang.t(
-                "đang được một tiến trình khác mở (sled chỉ cho một tiến trình mở), và không có dịch vụ nút nào trả lời ở",
-                "is open in another process (sled lets one process open it), and no node service answers on"
+                "đang được một tiến trình khác mở (mỗi lúc chỉ một tiến trình mở được), và không có dịch vụ nút nào trả lời ở",
+                "is open in another process (one process at a time can open it), and no node service answers on"
             ),
             node::control::socket_path(dir).display(),
             lang.t("Đang giữ", "Held by"),
             lang.t(
-                "Chờ lệnh đó chạy xong, hoặc dừng nó, rồi thử lại.",
-                "Wait for that command to finish, or stop it, then try again."
+                "Chờ lệnh đó chạy xong rồi thử lại.",
+                "Wait for that command to finish, then try again."
             )
         )
     } else {
@@ -235,13 +239,13 @@ pub(crate) fn locked_failure(lang: Lang, dir: &std::path::Path, asked_service: b
             ),
             dir.display(),
             lang.t(
-                "đang được một tiến trình khác mở (sled chỉ cho một tiến trình mở)",
-                "is open in another process (sled lets one process open it)"
+                "đang được một tiến trình khác mở (mỗi lúc chỉ một tiến trình mở được)",
+                "is open in another process (one process at a time can open it)"
             ),
             lang.t("Đang giữ", "Held by"),
             lang.t(
-                "Lệnh này cần dừng tiến trình đó trước (`sangkien node run`: SIGTERM hoặc Ctrl-C); khi dịch vụ nút chạy, `node backup`, `node check` và `node quarantine` đi qua dịch vụ.",
-                "This command needs that process stopped first (`sangkien node run`: SIGTERM or Ctrl-C); while the node service runs, `node backup`, `node check` and `node quarantine` go through it."
+                "Lệnh này tạo, thay hoặc chạy một nút nên không đi qua dịch vụ nút được; mọi lệnh khác trên thư mục này do dịch vụ nút thực hiện. Hãy dùng một thư mục dữ liệu khác, hoặc chờ tiến trình kia xong.",
+                "This command creates, replaces or runs a node, so it cannot go through the node service; every other command on this directory is carried out by the node service. Use another data directory, or wait for that process to finish."
             )
         )
     };
@@ -249,8 +253,8 @@ pub(crate) fn locked_failure(lang: Lang, dir: &std::path::Path, asked_service: b
 }
 
 /// `sangkien … | head`: when the reader of the output goes away, the command stops quietly
-/// (exit 0) instead of panicking on `println!`. Rust ignores SIGPIPE, so a write to a closed
-/// pipe fails with EPIPE and `println!`/`eprintln!` panic with "failed printing to stdout:
+/// (exit 0) instead of panicking on `crate::outln!`. Rust ignores SIGPIPE, so a write to a closed
+/// pipe fails with EPIPE and `crate::outln!`/`crate::errln!` panic with "failed printing to stdout:
 /// Broken pipe (os error 32)". Restoring SIGPIPE's default action would need `unsafe` (the
 /// workspace forbids it), and routing every print through a checked writer would touch every
 /// command; so the panic hook recognises exactly that panic and exits, and hands any other
@@ -280,21 +284,288 @@ fn is_broken_pipe_print(msg: &str) -> bool {
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let lang = cli_text::prescan_lang(&args);
-    let cli = match cli_text::localise(Cli::command(), lang)
-        .try_get_matches_from(args)
-        .and_then(|m| Cli::from_arg_matches(&m))
-    {
-        Ok(cli) => cli,
-        Err(e) => return cli_text::clap_failure(lang, e),
+    ExitCode::from(execute(args, None).0)
+}
+
+/// The node service's [`node::control::CommandRunner`]: carries a command out in this process,
+/// against the service's node, with its output captured for the client.
+pub(crate) fn service_runner() -> node::control::CommandRunner {
+    std::sync::Arc::new(|node, req: node::control::RunRequest| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "sangkien".into(),
+            "--lang".into(),
+            req.lang.into(),
+            "--data".into(),
+            req.data.into(),
+        ];
+        args.extend(req.args.into_iter().map(Into::into));
+        let (stdout, stderr, (code, wrote)) = out::capture(|| execute(args, Some(node)));
+        node::control::RunOutput {
+            stdout,
+            stderr,
+            code,
+            wrote,
+        }
+    })
+}
+
+/// Commands that cannot be carried out by a running node service: they create, replace or
+/// run a node, or do not work on the node in `--data` at all.
+fn local_only(c: &Command) -> bool {
+    use storage_cli::{NodeCommand, StorageCommand};
+    matches!(
+        c,
+        Command::Demo { .. }
+            | Command::Federation(commands::FederationCommand::Init { .. })
+            | Command::Simulate(_)
+            | Command::Storage(StorageCommand::Bench(_))
+            | Command::Storage(StorageCommand::Node(
+                NodeCommand::Run { .. } | NodeCommand::Restore { .. }
+            ))
+            | Command::Sync(sync_cli::SyncCommand::Sync { .. })
+    )
+}
+
+/// Commands that only read the store (the others start an upward sync when the service
+/// carried them out).
+fn read_only(c: &Command) -> bool {
+    use officer_cli::{InitiativeCommand, OfficerCommand};
+    use storage_cli::{NodeCommand, StorageCommand};
+    matches!(
+        c,
+        Command::Verify
+            | Command::Federation(commands::FederationCommand::Show)
+            | Command::Unit(commands::UnitCommand::List)
+            | Command::Bundle(commands::BundleCommand::Export { .. })
+            | Command::Storage(StorageCommand::Node(
+                NodeCommand::Check { repair: false }
+                    | NodeCommand::Backup { .. }
+                    | NodeCommand::Quarantine { .. }
+            ))
+            | Command::Officer(
+                OfficerCommand::Report(_)
+                    | OfficerCommand::List(_)
+                    | OfficerCommand::Programme(officer_cli::ProgrammeCommand::Show { .. })
+                    | OfficerCommand::Target(officer_cli::TargetCommand::Show { .. })
+                    | OfficerCommand::Initiative(
+                        InitiativeCommand::Show { .. }
+                            | InitiativeCommand::List { .. }
+                            | InitiativeCommand::Search { .. }
+                    )
+            )
+            | Command::Sync(sync_cli::SyncCommand::Peers)
+    )
+}
+
+/// The arguments after the program name, for the service: `--data` and `--lang` left out (the
+/// request carries them), and every path made absolute (the service runs elsewhere).
+fn args_for_service(
+    args: &[std::ffi::OsString],
+    cmd: &clap::Command,
+    matches: &clap::ArgMatches,
+    renamed: &mut Vec<(String, String)>,
+) -> Result<Vec<String>, std::io::Error> {
+    let mut args: Vec<std::ffi::OsString> = args.to_vec();
+    absolute_paths(cmd, matches, &mut args, 0, renamed)?;
+    let mut out = Vec::new();
+    let mut it = args.into_iter().skip(1);
+    let mut rest = false;
+    while let Some(a) = it.next() {
+        let a = a.into_string().map_err(|a| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is not UTF-8", a.to_string_lossy()),
+            )
+        })?;
+        if !rest {
+            if a == "--" {
+                rest = true;
+            } else if a == "--data" || a == "--lang" {
+                it.next();
+                continue;
+            } else if a.starts_with("--data=") || a.starts_with("--lang=") {
+                continue;
+            }
+        }
+        out.push(a);
+    }
+    Ok(out)
+}
+
+/// Makes each path value given on the command line absolute, in place (clap knows which
+/// arguments are paths, and where in `args` their values are); `renamed` gets each (absolute,
+/// as given) pair, so that the output names paths as the person wrote them. clap counts a
+/// subcommand's indices from the subcommand's own name, at `base` in `args`.
+fn absolute_paths(
+    cmd: &clap::Command,
+    matches: &clap::ArgMatches,
+    args: &mut [std::ffi::OsString],
+    base: usize,
+    renamed: &mut Vec<(String, String)>,
+) -> Result<(), std::io::Error> {
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        if arg.get_value_parser().type_id() != std::any::TypeId::of::<PathBuf>()
+            || matches.value_source(id) != Some(clap::parser::ValueSource::CommandLine)
+        {
+            continue;
+        }
+        let Some(indices) = matches.indices_of(id) else {
+            continue;
+        };
+        for i in indices {
+            let i = base + i;
+            let Some(tok) = args.get(i).cloned() else {
+                continue;
+            };
+            let t = tok.to_string_lossy().into_owned();
+            let (flag, value) = match t.split_once('=') {
+                Some((flag, value)) if flag.starts_with('-') => (Some(flag), value),
+                _ => (None, t.as_str()),
+            };
+            let whole = std::path::absolute(value)?.display().to_string();
+            if whole != value {
+                renamed.push((whole.clone(), value.to_owned()));
+            }
+            args[i] = match flag {
+                Some(flag) => format!("{flag}={whole}").into(),
+                None => whole.into(),
+            };
+        }
+    }
+    if let Some((name, sub)) = matches.subcommand() {
+        if let Some(c) = cmd.find_subcommand(name) {
+            let at = (base + 1..args.len()).find(|&i| {
+                let t = args[i].to_string_lossy();
+                t == name || c.get_all_aliases().any(|a| a == t)
+            });
+            if let Some(at) = at {
+                absolute_paths(c, sub, args, at, renamed)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Asks the node service serving `dir`, if one does, to carry the command out. `None`: no
+/// service answers (the command then opens the store itself).
+fn through_service(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    args: Vec<String>,
+    mut renamed: Vec<(String, String)>,
+) -> Option<Result<u8, Failure>> {
+    let l = ctx.lang;
+    let data = match std::path::absolute(dir) {
+        Ok(d) => d,
+        Err(_) => return None,
     };
-    logging::init(cli.log_json);
+    let (whole, given) = (data.display().to_string(), dir.display().to_string());
+    if whole != given {
+        renamed.push((whole, given));
+    }
+    // The longest first: a path inside the data directory before the directory.
+    renamed.sort_by_key(|(whole, _)| std::cmp::Reverse(whole.len()));
+    let as_given = |s: String| {
+        renamed
+            .iter()
+            .fold(s, |s, (whole, given)| s.replace(whole.as_str(), given))
+    };
+    let request = node::control::Request::Run(node::control::RunRequest {
+        args,
+        data,
+        lang: match l {
+            Lang::Vi => "vi".into(),
+            Lang::En => "en".into(),
+        },
+    });
+    match node::control::request(dir, request) {
+        Ok(node::control::Reply::Run(o)) => {
+            let _ = out::write_bytes(as_given(o.stdout).as_bytes());
+            let stderr = as_given(o.stderr);
+            if !stderr.is_empty() {
+                err!("{stderr}");
+            }
+            Some(Ok(o.code))
+        }
+        // None there, or a service that does not carry out commands (an older one): the
+        // command runs here (and says which process holds the store if it is locked).
+        Err(node::control::ControlError::NoService { .. })
+        | Err(node::control::ControlError::Answered {
+            kind: node::control::FailureKind::BadRequest,
+            ..
+        }) => None,
+        Ok(other) => Some(Err(Failure::problem(format!(
+            "the running node answered another request: {}",
+            other_op(&other)
+        )))),
+        Err(e) => Some(Err(Failure::problem(format!(
+            "{}: {e}",
+            l.t(
+                "không trao đổi được với dịch vụ nút đang chạy",
+                "could not talk to the running node service"
+            )
+        ))
+        .because(e))),
+    }
+}
+
+fn other_op(r: &node::control::Reply) -> &'static str {
+    match r {
+        node::control::Reply::Status(_) => "status",
+        node::control::Reply::Backup(_) => "backup",
+        node::control::Reply::Check(_) => "check",
+        node::control::Reply::Quarantine(_) => "quarantine",
+        node::control::Reply::Run(_) => "run",
+        node::control::Reply::Error { .. } => "error",
+    }
+}
+
+/// Parses and carries out one command; returns its exit code and whether it may have written.
+/// `service`: the node service carries it out, against its node (output captured by the
+/// caller); otherwise, when a service serves `--data`, the command goes to it.
+fn execute(
+    args: Vec<std::ffi::OsString>,
+    service: Option<std::sync::Arc<tokio::sync::Mutex<node::Node>>>,
+) -> (u8, bool) {
+    let lang = cli_text::prescan_lang(&args);
+    let command = cli_text::localise(Cli::command(), lang);
+    let matches = match command.clone().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => return (cli_text::clap_failure(lang, e), false),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return (cli_text::clap_failure(lang, e), false),
+    };
+    let in_service = service.is_some();
+    if !in_service {
+        logging::init(cli.log_json);
+    }
     let ctx = Ctx {
         lang: cli.lang,
         json: cli.json,
         data: cli.data,
+        service,
     };
-    let result = match cli.cache_mb.map(node::sled_store::set_cache_bytes) {
+    let wrote = !read_only(&cli.command);
+    if !in_service && !local_only(&cli.command) {
+        if let Some(dir) = ctx.data.clone() {
+            let mut renamed = Vec::new();
+            let sent = match args_for_service(&args, &command, &matches, &mut renamed) {
+                Ok(a) => through_service(&ctx, &dir, a, renamed),
+                Err(e) => Some(Err(Failure::input(e.to_string()).because(e))),
+            };
+            if let Some(result) = sent {
+                return (finish(&ctx, cli.verbose, result), false);
+            }
+        }
+    }
+    let result = match cli
+        .cache_mb
+        .filter(|_| !in_service)
+        .map(node::sled_store::set_cache_bytes)
+    {
         Some(Err(mb)) => Err(Failure::input(format!(
             "{}: {mb} MiB ({}..={})",
             ctx.lang
@@ -315,18 +586,24 @@ fn main() -> ExitCode {
         Command::Simulate(c) => simulate_cli::run(&ctx, c),
         Command::Sync(c) => sync_cli::run(&ctx, c),
     });
+    let code = finish(&ctx, cli.verbose, result);
+    (code, wrote && code == 0)
+}
+
+/// Prints a failure (with its causes under --verbose) and gives the exit code.
+fn finish(ctx: &Ctx, verbose: bool, result: Result<u8, Failure>) -> u8 {
     match result {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(f) => {
-            eprintln!("{}: {}", ctx.lang.t("lỗi", "error"), f.message);
-            if cli.verbose {
+            crate::errln!("{}: {}", ctx.lang.t("lỗi", "error"), f.message);
+            if verbose {
                 if let Some(cause) = &f.cause {
                     for c in cause.chain() {
-                        eprintln!("  {}: {c}", ctx.lang.t("do", "caused by"));
+                        crate::errln!("  {}: {c}", ctx.lang.t("do", "caused by"));
                     }
                 }
             }
-            ExitCode::from(f.code)
+            f.code
         }
     }
 }

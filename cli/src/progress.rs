@@ -20,7 +20,7 @@ pub fn print(
     now_ms: u64,
 ) -> Result<(), node::NodeError> {
     let r = UnitReport::build(node, unit, programme, phase, phase_target, now_ms)?;
-    println!(
+    crate::outln!(
         "\n== {} — {} «{programme_name}», {} {phase} ==",
         lang.t("BÁO CÁO TIẾN ĐỘ", "PROGRESS REPORT"),
         r.name,
@@ -28,7 +28,7 @@ pub fn print(
     );
     let total = r.counts.initiatives;
     match r.target {
-        Some(t) => println!(
+        Some(t) => crate::outln!(
             "{}: {} / {} {} = {}",
             lang.t("Sáng kiến đăng ký", "Initiatives registered"),
             lang.int(total),
@@ -36,30 +36,30 @@ pub fn print(
             lang.t("chỉ tiêu", "target"),
             lang.percent(total, t)
         ),
-        None => println!(
+        None => crate::outln!(
             "{}: {}",
             lang.t("Sáng kiến đăng ký", "Initiatives registered"),
             lang.int(total)
         ),
     }
-    println!(
+    crate::outln!(
         "{}: {} VND",
         lang.t("Tổng giá trị làm lợi", "Total benefit value"),
         lang.int(r.counts.benefit_vnd)
     );
-    println!("{}:", lang.t("Theo trạng thái", "By status"));
+    crate::outln!("{}:", lang.t("Theo trạng thái", "By status"));
     for (k, v) in &r.counts.by_status {
         let label = match k {
             Status::Registered => lang.t("chưa nộp", "not submitted"),
             Status::Decided(d) => lang.decision(*d),
         };
-        println!("  {label:<28} {}", lang.int(*v));
+        crate::outln!("  {label:<28} {}", lang.int(*v));
     }
-    println!("{}:", lang.t("Theo lĩnh vực", "By sector"));
+    crate::outln!("{}:", lang.t("Theo lĩnh vực", "By sector"));
     for (k, v) in &r.counts.by_sector {
-        println!("  {:<28} {}", lang.sector(*k), lang.int(*v));
+        crate::outln!("  {:<28} {}", lang.sector(*k), lang.int(*v));
     }
-    println!(
+    crate::outln!(
         "{}:\n  {:<52} {:>8} {:>10} {:>10}",
         lang.t("Theo đơn vị trực thuộc", "By child unit"),
         lang.t("đơn vị", "unit"),
@@ -69,7 +69,7 @@ pub fn print(
     );
     for c in &r.children {
         let n = c.counts.initiatives;
-        println!(
+        crate::outln!(
             "  {:<52} {:>8} {:>10} {:>10}",
             c.name,
             lang.int(n),

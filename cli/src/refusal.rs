@@ -179,12 +179,10 @@ pub fn content_error(lang: Lang, e: &ContentError) -> String {
             Lang::En => format!("{field}: {reason}"),
             Lang::Vi => format!("trường {field} không hợp lệ"),
         },
-        ContentError::Automerge(_) => lang
-            .t(
-                "các thay đổi của hồ sơ không áp dụng được",
-                "the record's changes cannot be applied",
-            )
-            .to_owned(),
+        ContentError::Automerge(detail) => match lang {
+            Lang::Vi => "các thay đổi của hồ sơ không áp dụng được (một thao tác nhắc tới đối tượng hoặc phần tử không có, hoặc đánh số sai)".to_owned(),
+            Lang::En => format!("the record's changes cannot be applied: {detail}"),
+        },
     }
 }
 
@@ -335,6 +333,16 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
             t("hồ sơ", "record"),
             record.short(),
             content_error(lang, error)
+        ),
+        R::TooManyChanges { record, count } => format!(
+            "{} {} {} {} {}, {} {}",
+            t("hồ sơ", "record"),
+            record.short(),
+            t("sẽ có", "would have"),
+            lang.int(*count as u64),
+            t("thay đổi", "changes"),
+            t("quá giới hạn", "over the limit of"),
+            lang.int(sync_protocol::limits::MAX_RECORD_CHANGES as u64)
         ),
         R::SuperiorNotParent {
             superior,
@@ -622,12 +630,6 @@ pub fn write_refusal(lang: Lang, w: &node::records::WriteRefusal) -> String {
             .t(
                 "chỉ ra quyết định về sáng kiến",
                 "decisions are made on initiatives",
-            )
-            .to_owned(),
-        W::ChainForks => lang
-            .t(
-                "chuỗi quyết định của sáng kiến này bị rẽ nhánh; giải quyết xung đột trước",
-                "the decision chain of this initiative forks; resolve the conflict first",
             )
             .to_owned(),
         W::NoProjection => lang

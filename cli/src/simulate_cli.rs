@@ -158,7 +158,7 @@ pub fn run_command(ctx: &Ctx, a: SimulateArgs) -> Result<u8, Failure> {
             pb.inc(1);
         }
         pb.finish_and_clear();
-        println!("{} of {} seeds failed", failed, to - from);
+        crate::outln!("{} of {} seeds failed", failed, to - from);
         return Ok(u8::from(failed > 0));
     }
     let pb = bar(a.quiet, format!("{} seed {}", scenario.name, a.seed));
@@ -172,7 +172,7 @@ pub fn run_command(ctx: &Ctx, a: SimulateArgs) -> Result<u8, Failure> {
         pb.set_position(permille);
         if log_lines && permille >= logged + 50 {
             logged = permille - permille % 50;
-            eprintln!(
+            crate::errln!(
                 "{}% virtual time, wall {:.0} s, peak memory {}",
                 logged / 10,
                 started.elapsed().as_secs_f64(),
@@ -184,9 +184,9 @@ pub fn run_command(ctx: &Ctx, a: SimulateArgs) -> Result<u8, Failure> {
     pb.finish_and_clear();
     let wall = started.elapsed();
     if ctx.json {
-        println!("{}", report.to_json());
+        crate::outln!("{}", report.to_json());
     } else {
-        print!("{}", report.to_table());
+        crate::out!("{}", report.to_table());
     }
     if let Some(path) = &a.chart {
         std::fs::write(path, report.to_svg())
@@ -194,7 +194,7 @@ pub fn run_command(ctx: &Ctx, a: SimulateArgs) -> Result<u8, Failure> {
     }
     // Wall-clock figures go to stderr: they are not part of the (deterministic) report.
     let secs = wall.as_secs_f64().max(1e-9);
-    eprintln!(
+    crate::errln!(
         "wall {:.1} s, {} events, {:.0} events/s, peak memory {}",
         secs,
         report.counters.events,
@@ -202,13 +202,13 @@ pub fn run_command(ctx: &Ctx, a: SimulateArgs) -> Result<u8, Failure> {
         peak_memory().unwrap_or_else(|| "unknown".into())
     );
     if !report.ok() {
-        eprintln!(
+        crate::errln!(
             "seed {} violated an invariant; replay: {}",
             report.seed,
             simulations::replay_command(&arg, report.seed)
         );
         if !report.trace.is_empty() {
-            eprintln!("trace:\n{}", report.trace.join("\n"));
+            crate::errln!("trace:\n{}", report.trace.join("\n"));
         }
         return Ok(1);
     }

@@ -49,7 +49,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                 r.map_err(|e| sync_failure(lang, peer, e))
             })?;
             if ctx.json {
-                println!(
+                crate::outln!(
                     "{}",
                     json!({"peer": peer.to_string(), "received": outcome.import.accepted,
                            "sent": outcome.stats.entries_sent, "duplicates": outcome.import.duplicates,
@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                            "bytes_sent": outcome.stats.bytes_sent, "bytes_received": outcome.stats.bytes_received})
                 );
             } else {
-                println!(
+                crate::outln!(
                     "{} {peer}: {} {}, {} {}, {} {}, {} {}",
                     lang.t("Đã đồng bộ với", "Synced with"),
                     lang.int(outcome.import.accepted as u64),
@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                     lang.t("bị từ chối", "rejected")
                 );
                 for (h, r) in crate::refusal::rejected(lang, &outcome.import) {
-                    println!(
+                    crate::outln!(
                         "  {} {}: {r}",
                         lang.t("từ chối", "rejected"),
                         &h[..h.len().min(8)]
@@ -95,20 +95,20 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
             let status = read_status(dir);
             let now = now_ms();
             if ctx.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(&status).unwrap_or_default()
                 );
                 return Ok(0);
             }
             if status.is_empty() {
-                println!(
+                crate::outln!(
                     "{}",
                     lang.t("Chưa đồng bộ với nút nào.", "No sync with any peer yet.")
                 );
                 return Ok(0);
             }
-            println!(
+            crate::outln!(
                 "{:<24} {:<22} {:>14} {:>9} {:>9} {:>8}  {}",
                 lang.t("nút", "peer"),
                 lang.t("địa chỉ", "address"),
@@ -129,7 +129,7 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                         )
                     })
                     .unwrap_or_else(|| lang.t("chưa", "never").into());
-                println!(
+                crate::outln!(
                     "{:<24} {:<22} {:>14} {:>9} {:>9} {:>8}  {}",
                     s.unit.clone().unwrap_or_else(|| key.clone()),
                     s.address.clone().unwrap_or_else(|| "—".into()),
@@ -191,6 +191,25 @@ fn sync_failure(lang: crate::i18n::Lang, peer: SocketAddr, e: ServiceError) -> F
 /// own sentence), or the QUIC endpoint.
 fn service_failure(ctx: &Ctx, dir: &Path, e: ServiceError) -> Failure {
     match e {
+        // A node service serves the directory: it syncs with its peers itself.
+        ServiceError::Node(e)
+            if e.is_locked()
+                && node::control::request(dir, node::control::Request::Status).is_ok() =>
+        {
+            Failure::problem(format!(
+                "{} {} {}",
+                ctx.lang.t(
+                    "một dịch vụ nút đang phục vụ",
+                    "a node service serves"
+                ),
+                dir.display(),
+                ctx.lang.t(
+                    "và tự đồng bộ với các nút đối tác của nó (mỗi lần ghi qua dịch vụ là đồng bộ ngay); để đồng bộ với nút này, thêm nút vào mục [[peers]] trong tệp cấu hình của dịch vụ.",
+                    "and syncs with its own peers (each write through it syncs at once); to sync with this peer, add it under [[peers]] in the service's configuration file."
+                )
+            ))
+            .because(e)
+        }
         ServiceError::Node(e) => crate::open_failure(ctx.lang, dir, e),
         e => Failure::input(e.to_string()),
     }
@@ -214,7 +233,7 @@ pub fn run_node(ctx: &Ctx, config: &Path) -> Result<u8, Failure> {
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},
             }
         };
-        node::service::run(config, shutdown)
+        node::service::run_with(config, shutdown, Some(crate::service_runner()))
             .await
             .map_err(|e| match e {
                 ServiceError::Node(e) if e.is_locked() => {
@@ -223,6 +242,6 @@ pub fn run_node(ctx: &Ctx, config: &Path) -> Result<u8, Failure> {
                 e => Failure::problem(e.to_string()),
             })
     })?;
-    eprintln!("{}", ctx.lang.t("Nút đã dừng.", "Node stopped."));
+    crate::errln!("{}", ctx.lang.t("Nút đã dừng.", "Node stopped."));
     Ok(0)
 }

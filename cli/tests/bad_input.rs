@@ -1456,3 +1456,328 @@ fn stolen_keys_forks_and_foreign_programmes_are_contained() {
     classes += 1;
     eprintln!("stolen-key and programme catalogue: {classes} cases");
 }
+
+// ---- import hardening (issue 12): entries Automerge would panic on, chained edits, an
+// ---- inflation bomb, a quarantine flood -------------------------------------------------------
+
+/// A later change of `r` (title edited, one author added) whose operations `rewrite` tampers
+/// with, signed again by the record's owner: everything but the operations is right.
+fn tampered_edit(
+    fed: &mut Federation,
+    r: RecordId,
+    rewrite: impl FnOnce(&mut Vec<automerge::legacy::Op>, &automerge::ActorId),
+) -> Entry {
+    let e = fed.edit_initiative(r, |i| {
+        i.title = sync_protocol::text::Text::new("title", "Băng tải sửa", 300).unwrap();
+        i.authors.push(sync_protocol::record::Author {
+            name: sync_protocol::text::Text::new("name", "Lê Văn Cường", 200).unwrap(),
+            position: sync_protocol::text::Text::new("position", "Thợ điện", 200).unwrap(),
+        });
+    });
+    let EntryBody::RecordChange(mut c) = e.body().clone() else {
+        unreachable!("an edit is a record change")
+    };
+    let mut x = c.change.to_automerge().decode();
+    let actor = x.actor_id.clone();
+    rewrite(&mut x.operations, &actor);
+    x.hash = None;
+    c.change = sync_protocol::record::AutomergeChange::from_automerge(&automerge::Change::from(x))
+        .unwrap();
+    let t = fed.tick();
+    fed.author("cdcs-a").sign(t, EntryBody::RecordChange(c))
+}
+
+fn missing_object(fed: &mut Federation, r: RecordId) -> Entry {
+    tampered_edit(fed, r, |ops, actor| {
+        ops[0].obj = automerge::legacy::ObjectId::Id(automerge::legacy::OpId(9_999, actor.clone()));
+    })
+}
+
+fn insert_after_missing(fed: &mut Federation, r: RecordId) -> Entry {
+    tampered_edit(fed, r, |ops, actor| {
+        let op = ops
+            .iter_mut()
+            .filter(|o| o.insert)
+            .nth(1)
+            .expect("two inserts");
+        op.key = automerge::legacy::Key::Seq(automerge::legacy::ElementId::Id(
+            automerge::legacy::OpId(9_999, actor.clone()),
+        ));
+    })
+}
+
+#[test]
+fn import_hardening_refuses_contains_and_keeps_serving() {
+    use sync_protocol::limits::MAX_QUARANTINE_SOURCE_ENTRIES;
+    let tmp = TempDir::new("hardening");
+    let mut fed = Federation::new();
+    let mut district = node_for(&fed, tmp.path(), "ldld-tuy-hoa");
+    let (r, change) = fed.new_initiative("cdcs-a", "Băng tải", false);
+    fed.import_ok(change.clone());
+    district.import(change, node::now_ms()).unwrap();
+    let serves = |district: &mut Node, fed: &mut Federation, name: &str| {
+        let (_, ok) = fed.new_initiative("cdcs-a", &format!("Sau: {name}"), false);
+        fed.import_ok(ok.clone());
+        let r = district.import(ok, node::now_ms()).unwrap();
+        assert_eq!(r.accepted, 1, "{name}: the node stopped serving: {r:?}");
+    };
+
+    // Entries Automerge 0.7 would panic on (the node used to exit 101).
+    let (r1, change) = fed.new_initiative("cdcs-a", "Máy ép", false);
+    fed.import_ok(change.clone());
+    district.import(change, node::now_ms()).unwrap();
+    let cases = vec![
+        (
+            "later change naming an object that does not exist",
+            missing_object(&mut fed, r),
+            "names an object that does not exist",
+        ),
+        (
+            "later change inserting after a list element that does not exist",
+            insert_after_missing(&mut fed, r1),
+            "names a list element that does not exist",
+        ),
+    ];
+    for (name, e, expected) in cases {
+        let before = digest(&district);
+        let said = deliver(&mut district, e.bytes());
+        assert!(
+            said.contains(expected),
+            "{name}: expected {expected:?}, got {said:?}"
+        );
+        assert_eq!(digest(&district), before, "{name}: the store changed");
+        serves(&mut district, &mut fed, name);
+    }
+
+    // 800 chained edits of one record in one batch: each applied once (no timed assertion;
+    // the figure is printed).
+    let (r2, first) = fed.new_initiative("cdcs-a", "Nhiều lần sửa", false);
+    fed.import_ok(first.clone());
+    district.import(first, node::now_ms()).unwrap();
+    let edits: Vec<Entry> = (0..800u64)
+        .map(|n| fed.edit_initiative(r2, |i| i.benefit_vnd = 1_000 + n))
+        .collect();
+    let bytes: usize = edits.iter().map(|e| e.bytes().len()).sum();
+    let t = std::time::Instant::now();
+    let rep = district.import(edits, node::now_ms()).unwrap();
+    eprintln!(
+        "800 chained edits ({bytes} bytes) imported in {:?}",
+        t.elapsed()
+    );
+    assert_eq!(rep.accepted, 800, "{:?}", rep.rejected.first());
+    serves(&mut district, &mut fed, "chained edits");
+
+    // A flood from one key without a certificate: it fills only its own share of the
+    // quarantine; another source's entry still waits there, and valid entries are stored.
+    let fed_id = fed.genesis.federation_id();
+    let stranger = |n: u8| {
+        sync_protocol::author::Author::new(
+            fed_id,
+            unit("cdcs-la"),
+            sync_protocol::testkit::key_of(n),
+        )
+    };
+    let flooder = stranger(201);
+    let binding = fed.binding(r);
+    let body = fed.decision_body(r, DecisionKind::Submit, binding, None);
+    let t0 = fed.tick();
+    let flood: Vec<Entry> = (0..=MAX_QUARANTINE_SOURCE_ENTRIES as u64)
+        .map(|i| flooder.sign(t0 + i, body.clone()))
+        .collect();
+    let before = digest(&district);
+    let rep = district.import(flood, node::now_ms()).unwrap();
+    assert_eq!(rep.quarantined.len(), MAX_QUARANTINE_SOURCE_ENTRIES);
+    assert_eq!(rep.rejected.len(), 1, "{:?}", rep.rejected.first());
+    assert!(
+        rep.rejected[0]
+            .1
+            .contains("no room in quarantine for its signer"),
+        "{:?}",
+        rep.rejected[0]
+    );
+    assert_eq!(digest(&district), before, "the flood changed the store");
+    let other = stranger(202).sign(fed.tick(), body.clone());
+    let said = deliver(&mut district, other.bytes());
+    assert!(
+        said.contains("quarantined: waiting for certificate"),
+        "another source's entry: {said}"
+    );
+    serves(&mut district, &mut fed, "quarantine flood");
+
+    // An inflation bomb: a correctly signed bundle whose header announces 6.8 GB.
+    let author = sync_protocol::author::Author::new(
+        fed.genesis.federation_id(),
+        unit("ldld-tuy-hoa"),
+        fed.signing_key("ldld-tuy-hoa").clone(),
+    );
+    let bomb = tmp.path().join("bomb.bundle");
+    node::bundle::write_signed_raw(
+        &bomb,
+        &author,
+        &unit("ldld-tuy-hoa"),
+        None,
+        node::now_ms(),
+        6_800_000_000,
+        &[0u8; 1024],
+    )
+    .unwrap();
+    let err = node::bundle::read_signed(&bomb, district.directory())
+        .expect_err("a bomb")
+        .to_string();
+    assert!(
+        err.contains("over the limit of 536870912 bytes (MAX_BUNDLE_INFLATED_BYTES)"),
+        "{err}"
+    );
+    // One whose header is modest but whose stream inflates past it: stopped at the header's
+    // size, never inflated further.
+    let zeros = {
+        use std::io::Write;
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut payload = 1u32.to_be_bytes().to_vec();
+        payload.extend_from_slice(&1000u32.to_be_bytes());
+        z.write_all(&payload).unwrap();
+        z.write_all(&vec![0u8; 4 * 1024 * 1024]).unwrap();
+        z.finish().unwrap()
+    };
+    let liar = tmp.path().join("liar.bundle");
+    node::bundle::write_signed_raw(
+        &liar,
+        &author,
+        &unit("ldld-tuy-hoa"),
+        None,
+        node::now_ms(),
+        1008,
+        &zeros,
+    )
+    .unwrap();
+    let err = node::bundle::read_signed(&liar, district.directory())
+        .expect_err("a liar")
+        .to_string();
+    assert!(err.contains("1008 bytes its header announces"), "{err}");
+    serves(&mut district, &mut fed, "inflation bomb");
+}
+
+/// A peer that offers exactly `entries` (whatever they are) in a real sync session: the
+/// initiator's side of the protocol over a QUIC connection, without a node behind it.
+struct Offer {
+    keys: Vec<sync_protocol::sync::SyncKey>,
+    entries: std::collections::BTreeMap<EntryHash, Vec<u8>>,
+}
+
+impl sync_protocol::sync::SyncSource for Offer {
+    fn keys(&self) -> &[sync_protocol::sync::SyncKey] {
+        &self.keys
+    }
+    fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
+        self.entries.get(hash).cloned()
+    }
+}
+
+async fn offer_over_quic(
+    endpoint: &node::quic::QuicEndpoint,
+    addr: std::net::SocketAddr,
+    federation: sync_protocol::ids::FederationId,
+    entries: &[Entry],
+) {
+    use sync_protocol::sync::{Message, Role, SyncKey, SyncSession};
+    let mut keys: Vec<SyncKey> = entries
+        .iter()
+        .map(|e| SyncKey {
+            time_ms: e.time_ms(),
+            hash: e.hash(),
+        })
+        .collect();
+    keys.sort();
+    let src = Offer {
+        keys,
+        entries: entries
+            .iter()
+            .map(|e| (e.hash(), e.bytes().to_vec()))
+            .collect(),
+    };
+    let c = endpoint.connect(addr).await.expect("connect");
+    let (mut tx, mut rx) = c.split();
+    let now = node::now_ms();
+    let mut s = SyncSession::new(Role::Initiator, federation, now);
+    s.start(now, &src, None);
+    loop {
+        while let Some(m) = s.poll_transmit() {
+            if tx.send_frame(&m.encode()).await.is_err() {
+                return;
+            }
+        }
+        while s.poll_event().is_some() {}
+        if s.is_finished() {
+            tx.finish().ok();
+            while let Ok(Some(_)) = rx.recv_frame().await {}
+            return;
+        }
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv_frame()).await;
+        match frame {
+            Ok(Ok(Some(f))) => s.handle_message(node::now_ms(), Message::decode(&f).unwrap(), &src),
+            _ => return,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sync_session_delivering_an_entry_automerge_would_panic_on_rejects_it_and_the_next_succeeds(
+) {
+    use node::quic::{FederationVerifier, QuicEndpoint, QuicIdentity};
+    use std::sync::{Arc, RwLock};
+    let tmp = TempDir::new("panic-entry-quic");
+    let mut fed = Federation::new();
+    let mut server = node_for(&fed, tmp.path(), "ldld-tuy-hoa");
+    let mut client = node_for(&fed, tmp.path(), "cdcs-a");
+    let (r, change) = fed.new_initiative("cdcs-a", "Băng tải", false);
+    fed.import_ok(change.clone());
+    server.import(change.clone(), node::now_ms()).unwrap();
+    client.import(change, node::now_ms()).unwrap();
+    let bad = missing_object(&mut fed, r);
+    let bind = |n: &Node| {
+        let id = QuicIdentity::for_node(n).unwrap();
+        let dir = Arc::new(RwLock::new(n.directory().clone()));
+        QuicEndpoint::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            &id,
+            FederationVerifier::for_directory(dir),
+        )
+        .unwrap()
+    };
+    let (es, ec) = (bind(&server), bind(&client));
+    let addr = es.local_addr().unwrap();
+    let fed_id = server.federation();
+    let before = digest(&server);
+    let (res, _) = tokio::join!(
+        serve_one(&es, &mut server),
+        offer_over_quic(&ec, addr, fed_id, std::slice::from_ref(&bad))
+    );
+    let out = res.expect("the session itself completes");
+    let why = out
+        .import
+        .rejected
+        .iter()
+        .find(|(h, _)| *h == bad.hash().to_hex())
+        .map(|(_, why)| why.clone())
+        .unwrap_or_else(|| panic!("not rejected: {out:?}"));
+    assert!(why.contains("names an object that does not exist"), "{why}");
+    assert_eq!(digest(&server), before, "the store changed");
+    // The next session, from a real node with a new initiative, succeeds.
+    let (_, ok) = fed.new_initiative("cdcs-a", "Sau phiên xấu", false);
+    fed.import_ok(ok.clone());
+    client.import(ok, node::now_ms()).unwrap();
+    let valid = async {
+        let c = ec.connect(addr).await.expect("connect");
+        node::sync::sync_over_quic(
+            &mut client,
+            c,
+            sync_protocol::sync::Role::Initiator,
+            None,
+            node::now_ms,
+        )
+        .await
+    };
+    let (s, c) = tokio::join!(serve_one(&es, &mut server), valid);
+    let (s, c) = (s.expect("server"), c.expect("client"));
+    assert_eq!(s.import.accepted, 1, "{s:?} {c:?}");
+}

@@ -299,3 +299,93 @@ fn a_forged_bundle_is_refused_and_stores_nothing() {
     assert!(stderr(&o).contains("cắt cụt"), "{}", stderr(&o));
     assert_eq!(verify_json(&province)["records"], before["records"]);
 }
+
+// ---- enrolment leaves nothing half-done --------------------------------------------------
+
+fn store_digest(dir: &Path) -> Vec<String> {
+    use sync_protocol::store::EntryStore;
+    let o = sangkien(&["--data", dir.to_str().unwrap(), "unit", "list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let n = node::Node::open(dir).expect("open");
+    let mut hashes: Vec<String> = n
+        .store()
+        .hashes()
+        .unwrap()
+        .iter()
+        .map(|h| h.to_hex())
+        .collect();
+    hashes.sort();
+    hashes
+}
+
+#[test]
+fn a_failed_enrolment_leaves_nothing_at_the_parent_and_no_child_directory() {
+    let tmp = TempDir::new("enrol-atomic");
+    let root = tmp.path().join("tld");
+    let r = root.to_str().unwrap();
+    let o = sangkien(&["--data", r, "federation", "init"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = store_digest(&root);
+    let into = tmp.path().join("phu-yen");
+    let enrol = |into: &Path, fail: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sangkien"));
+        c.args([
+            "--data",
+            r,
+            "--lang",
+            "en",
+            "unit",
+            "enrol",
+            "--id",
+            "ldld-phu-yen",
+            "--name",
+            "Liên đoàn Lao động tỉnh Phú Yên",
+            "--role",
+            "provincial",
+            "--into",
+            into.to_str().unwrap(),
+        ])
+        .env_remove("SANGKIEN_DATA")
+        .env_remove("SANGKIEN_LANG");
+        if fail {
+            c.env("SANGKIEN_TEST_FAIL_ENROL", "1");
+        }
+        c.output().expect("runs")
+    };
+    let leftovers = || -> Vec<String> {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "tld")
+            .collect()
+    };
+
+    // A failure after the certificate is signed and the child's directory built.
+    let o = enrol(&into, true);
+    assert!(!o.status.success());
+    assert_eq!(store_digest(&root), before, "nothing stored at the parent");
+    assert!(!into.exists(), "no child directory");
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
+
+    // A directory that is not empty is refused before anything.
+    std::fs::create_dir_all(&into).unwrap();
+    std::fs::write(into.join("notes.txt"), "mine").unwrap();
+    let o = enrol(&into, false);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not empty"), "{}", stderr(&o));
+    assert_eq!(store_digest(&root), before);
+    assert_eq!(
+        std::fs::read_dir(&into).unwrap().count(),
+        1,
+        "the directory is untouched"
+    );
+    std::fs::remove_dir_all(&into).unwrap();
+
+    // Then it works, into a new directory, and the child verifies with its chain only.
+    let o = enrol(&into, false);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(store_digest(&root).len(), before.len() + 1);
+    assert_eq!(leftovers(), ["phu-yen"]);
+    let v = verify_json(&into);
+    assert_eq!(v["trust_problems"].as_array().map(Vec::len), Some(0), "{v}");
+}

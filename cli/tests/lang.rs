@@ -6,26 +6,11 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use support::{sangkien, text};
 
 use support::TempDir;
-
-fn sangkien(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sangkien"))
-        .args(args)
-        .env_remove("SANGKIEN_DATA")
-        .env_remove("SANGKIEN_LANG")
-        .output()
-        .expect("the sangkien binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Words that give English away (clap's own vocabulary and common function words).
 const ENGLISH: &[&str] = &[

@@ -222,7 +222,6 @@ fn a_backup_of_a_running_node_restores_every_entry_and_sigterm_stops_it_cleanly(
         "{out}"
     );
     assert!(out.contains("(private key not included"), "{out}");
-    assert!(text(&o).contains("control socket"), "{}", text(&o));
     // Issue 12: through the service too, a backup with the key is the owner's alone.
     {
         use std::os::unix::fs::PermissionsExt;
@@ -237,7 +236,7 @@ fn a_backup_of_a_running_node_restores_every_entry_and_sigterm_stops_it_cleanly(
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
-    // A read-only check goes through it; a repair needs it stopped.
+    // A check goes through it, a repair too (issue 13: no command needs it stopped).
     let o = sangkien(dir, &["--lang", "en", "--data", d, "node", "check"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("result: consistent"), "{}", text(&o));
@@ -245,8 +244,8 @@ fn a_backup_of_a_running_node_restores_every_entry_and_sigterm_stops_it_cleanly(
         dir,
         &["--lang", "en", "--data", d, "node", "check", "--repair"],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("needs the node stopped"), "{}", text(&o));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("result: consistent"), "{}", text(&o));
     // The quarantine, as the operator reads it, in both languages and as JSON.
     let o = sangkien(dir, &["--lang", "en", "--data", d, "node", "quarantine"]);
     let en = text(&o);
@@ -461,4 +460,312 @@ async fn a_unit_whose_session_is_in_progress_is_told_the_node_is_busy_in_its_lan
         "the service stopped"
     );
     drop(held);
+}
+
+// ---- Issue 13, item 1: the running service owns the store; no command needs it stopped. ----
+
+/// `sangkien --data DIR args...` run from `cwd`.
+fn at(cwd: &Path, data: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--data".to_string(), data.to_string_lossy().into_owned()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    sangkien(cwd, &all)
+}
+
+fn ok(cwd: &Path, data: &Path, args: &[&str]) -> String {
+    let o = at(cwd, data, args);
+    assert!(o.status.success(), "{args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Starts `sangkien node run` on `data` (QUIC on 127.0.0.1, any port; `peers`: TOML peer
+/// tables; the interval an hour, so only a write's own trigger syncs) from a directory that is
+/// not the callers', and waits until it answers; returns it and its QUIC address.
+fn start(dir: &Path, data: &Path, peers: &str) -> (Service, String) {
+    let name = data.file_name().and_then(|n| n.to_str()).expect("name");
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "data = {:?}\nlisten = \"127.0.0.1:0\"\ninterval_s = 3600\nlog_level = \"debug\"\n{peers}",
+            data.to_str().expect("utf-8")
+        ),
+    )
+    .expect("config");
+    let log = dir.join(format!("{name}.log"));
+    let mut service = Service(
+        Command::new(env!("CARGO_BIN_EXE_sangkien"))
+            .args(["node", "run", "--config"])
+            .arg(&config)
+            .current_dir("/")
+            .env_remove("SANGKIEN_DATA")
+            .env_remove("SANGKIEN_LANG")
+            .env_remove("SANGKIEN_LOG_JSON")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("node run"),
+    );
+    for _ in 0..MAX_POLLS {
+        if let Ok(Reply::Status(s)) = control::request(data, Request::Status) {
+            return (service, s.listen.expect("listens"));
+        }
+        assert!(
+            matches!(service.0.try_wait(), Ok(None)),
+            "the service stopped: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{name}: the service did not answer");
+}
+
+#[test]
+fn every_command_works_while_the_node_serves_and_a_write_reaches_the_parent_at_once() {
+    let tmp = TempDir::new("always-on");
+    let dir = tmp.path();
+    let d = |u: &str| dir.join(u);
+    let (tld, py, th, ts) = ("tld", "ldld-phu-yen", "ldld-tuy-hoa", "cdcs-thuy-san");
+    ok(dir, &d(tld), &["federation", "init"]);
+    for (parent, id, role) in [
+        (tld, py, "provincial"),
+        (py, th, "direct-superior"),
+        (th, ts, "grassroots"),
+    ] {
+        let into = d(id);
+        ok(
+            dir,
+            &d(parent),
+            &[
+                "unit",
+                "enrol",
+                "--id",
+                id,
+                "--role",
+                role,
+                "--name",
+                id,
+                "--into",
+                into.to_str().expect("utf-8"),
+            ],
+        );
+    }
+    ok(
+        dir,
+        &d(tld),
+        &[
+            "programme",
+            "new",
+            "--name",
+            "01 triệu sáng kiến",
+            "--phase",
+            "Giai đoạn 1|2021-12-15|2022-05-31|300000",
+            "--phase",
+            "Giai đoạn 2|2022-06-01|2023-08-31|700000",
+            "--national-target",
+            "1000000",
+        ],
+    );
+    for (from, to) in [(tld, py), (py, th), (th, ts)] {
+        let f = format!("{from}-{to}.bundle");
+        ok(dir, &d(from), &["bundle", "export", "--for", to, &f]);
+        ok(dir, &d(to), &["bundle", "import", &f]);
+    }
+    let register = |title: &str, day: &str| {
+        let o = ok(
+            dir,
+            &d(ts),
+            &[
+                "--json",
+                "initiative",
+                "new",
+                "--title",
+                title,
+                "--author",
+                "Lê Thị Mai|Kỹ sư chế biến",
+                "--sector",
+                "production-business",
+                "--summary",
+                "Giảm hao hụt",
+                "--phase",
+                "2",
+                "--registered",
+                day,
+                "--benefit",
+                "2.400.000.000",
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_str(&o).expect("json");
+        v["id"].as_str().expect("id").to_owned()
+    };
+    let first = register("Quy trình cấp đông nhanh", "20/12/2022");
+    // What the read commands print, and a refusal (an approval out of turn), without a service.
+    let reads: [&[&str]; 4] = [
+        &["initiative", "list"],
+        &["--json", "report", "--today", "2023-01-10"],
+        &["--lang", "en", "report", "--today", "2023-01-10"],
+        &["--json", "verify"],
+    ];
+    let refused: [&[&str]; 2] = [
+        &[
+            "decide",
+            "approve",
+            &first[..8],
+            "--officer",
+            "A",
+            "--title",
+            "B",
+        ],
+        &[
+            "--lang",
+            "en",
+            "decide",
+            "approve",
+            &first[..8],
+            "--officer",
+            "A",
+            "--title",
+            "B",
+        ],
+    ];
+    let offline: Vec<Output> = reads
+        .iter()
+        .chain(refused.iter())
+        .map(|a| at(dir, &d(ts), a))
+        .collect();
+    for (a, o) in reads.iter().zip(&offline) {
+        assert!(o.status.success(), "{a:?}: {}", text(o));
+    }
+
+    // The district serves; the grassroots node serves with the district as its peer.
+    let (_th_service, th_addr) = start(dir, &d(th), "");
+    let (_ts_service, _) = start(
+        dir,
+        &d(ts),
+        &format!("[[peers]]\naddress = \"{th_addr}\"\nunit = \"{th}\"\n"),
+    );
+
+    // The same bytes and exit codes through the service.
+    for (a, before) in reads.iter().chain(refused.iter()).zip(&offline) {
+        let o = at(dir, &d(ts), a);
+        assert_eq!(o.status.code(), before.status.code(), "{a:?}: {}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&before.stdout),
+            "{a:?}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            String::from_utf8_lossy(&before.stderr),
+            "{a:?}"
+        );
+    }
+    // The refusal is in the language asked for.
+    let vi = text(&offline[reads.len()]);
+    let en = text(&offline[reads.len() + 1]);
+    assert!(vi.starts_with("lỗi: "), "{vi}");
+    assert!(en.starts_with("error: "), "{en}");
+
+    // Writes while it serves: a registration, then its submission; each reaches the district
+    // by QUIC at once (the interval is an hour, and the district's service is not restarted).
+    let second = register("Sắp xếp kho lạnh", "21/12/2022");
+    ok(
+        dir,
+        &d(ts),
+        &[
+            "decide",
+            "submit",
+            &second[..8],
+            "--officer",
+            "Nguyễn Văn An",
+            "--title",
+            "Chủ tịch CĐCS",
+        ],
+    );
+    let mut reached = false;
+    let mut shown = String::new();
+    for _ in 0..MAX_POLLS {
+        let o = at(dir, &d(th), &["--json", "initiative", "show", &second[..8]]);
+        shown = text(&o);
+        if o.status.success() && shown.contains("submit") {
+            reached = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        reached,
+        "the submission did not reach the district: {shown}\n{}",
+        std::fs::read_to_string(dir.join(format!("{ts}.log"))).unwrap_or_default()
+    );
+    // The district approves, while it serves.
+    ok(
+        dir,
+        &d(th),
+        &[
+            "decide",
+            "approve",
+            &second[..8],
+            "--officer",
+            "Trần Thị Bình",
+            "--title",
+            "Chủ tịch LĐLĐ thành phố",
+        ],
+    );
+    ok(
+        dir,
+        &d(th),
+        &[
+            "target",
+            "assign",
+            "--phase",
+            "2",
+            "--set",
+            "cdcs-thuy-san=60",
+        ],
+    );
+    // Reads, an export (a path relative to the caller, not to the service) and a check.
+    let list = ok(dir, &d(ts), &["initiative", "list"]);
+    assert!(list.contains("Sắp xếp kho lạnh"), "{list}");
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(dir, &d(ts), &["--json", "report"])).expect("json");
+    assert!(report.is_object(), "{report}");
+    let v = ok(dir, &d(ts), &["--lang", "en", "verify"]);
+    assert!(v.contains("Records"), "{v}");
+    let e = ok(dir, &d(ts), &["bundle", "export", "--for", th, "up.bundle"]);
+    assert!(
+        e.contains("up.bundle") && !e.contains(dir.to_str().unwrap()),
+        "{e}"
+    );
+    assert!(dir.join("up.bundle").is_file(), "written beside the caller");
+    let c = ok(dir, &d(ts), &["--lang", "en", "node", "check"]);
+    assert!(c.contains("result: consistent"), "{c}");
+    let c = ok(dir, &d(th), &["--lang", "en", "node", "check"]);
+    assert!(c.contains("result: consistent"), "{c}");
+    // A unit enrolled through the service syncs with it at once: its QUIC handshake is
+    // verified against the directory the enrolment changed.
+    let new = d("cdcs-moi");
+    ok(
+        dir,
+        &d(th),
+        &[
+            "unit",
+            "enrol",
+            "--id",
+            "cdcs-moi",
+            "--role",
+            "grassroots",
+            "--name",
+            "Công đoàn mới",
+            "--into",
+            "cdcs-moi",
+        ],
+    );
+    assert!(
+        new.join("federation.json").is_file(),
+        "enrolled beside the caller"
+    );
+    let s = ok(dir, &new, &["--lang", "en", "sync", "--peer", &th_addr]);
+    assert!(s.starts_with("Synced with"), "{s}");
 }

@@ -3,24 +3,9 @@
 mod support;
 use support::TempDir;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn sangkien(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sangkien"))
-        .args(args)
-        .env_remove("SANGKIEN_DATA")
-        .env_remove("SANGKIEN_LANG")
-        .output()
-        .expect("the sangkien binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use support::{sangkien, text};
 
 #[test]
 fn check_finds_a_damaged_counter_tree_repair_fixes_it_and_backups_restore() {

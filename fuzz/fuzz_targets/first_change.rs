@@ -65,14 +65,17 @@ fn scripted(data: &[u8]) {
             0 => doc.put(&m, key, i64::from(arg)).map(|_| ()),
             1 => doc.put(&m, key, "văn bản").map(|_| ()),
             2 => doc.put_object(&m, key, ObjType::Map).map(|o| maps.push(o)),
-            3 => doc.put_object(&m, key, ObjType::List).map(|o| lists.push(o)),
+            3 => doc
+                .put_object(&m, key, ObjType::List)
+                .map(|o| lists.push(o)),
             4 | 5 if !lists.is_empty() => {
                 let l = lists[obj % lists.len()].clone();
                 let at = arg as usize % (automerge::ReadDoc::length(&doc, &l) + 1);
                 if kind == 4 {
                     doc.insert(&l, at, i64::from(arg)).map(|_| ())
                 } else {
-                    doc.insert_object(&l, at, ObjType::Map).map(|o| maps.push(o))
+                    doc.insert_object(&l, at, ObjType::Map)
+                        .map(|o| maps.push(o))
                 }
             }
             6 => doc.delete(&m, key),

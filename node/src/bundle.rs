@@ -17,7 +17,8 @@ use sync_protocol::directory::Directory;
 use sync_protocol::entry::{Entry, EntryError};
 use sync_protocol::ids::{FederationId, UnitId, UnitKey};
 use sync_protocol::limits::{
-    MAX_BATCH_ENTRIES, MAX_BUNDLE_BYTES, MAX_ENTRY_BYTES, MAX_UNIT_ID_BYTES,
+    MAX_BATCH_ENTRIES, MAX_BUNDLE_BYTES, MAX_BUNDLE_INFLATED_BYTES, MAX_ENTRY_BYTES,
+    MAX_UNIT_ID_BYTES,
 };
 
 /// Magic of the unsigned bundles of the first version, recognised only to say so.
@@ -72,51 +73,64 @@ pub enum BundleError {
     },
 }
 
-/// Decodes `count:u32 (len:u32 entry)*` starting at `pos`, to the end of `bytes`.
-fn decode_entries(path: &Path, bytes: &[u8], pos: usize) -> Result<Vec<Entry>, BundleError> {
+/// Decodes the sections `(count:u32 (len:u32 entry)*)+` starting at `pos`, to the end of
+/// `bytes`; each section holds at most [`MAX_BATCH_ENTRIES`]. Returns the entries and the
+/// length of each section.
+fn decode_entries(
+    path: &Path,
+    bytes: &[u8],
+    pos: usize,
+) -> Result<(Vec<Entry>, Vec<usize>), BundleError> {
     let bad = |reason: String| BundleError::Malformed {
         path: path.to_owned(),
         reason,
     };
-    let Some(c) = bytes.get(pos..pos + 4) else {
-        return Err(bad("truncated before the entry count".into()));
-    };
-    let count = u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize;
-    if count > MAX_BATCH_ENTRIES {
-        return Err(bad(format!(
-            "{count} entries, over the limit of {MAX_BATCH_ENTRIES}"
-        )));
-    }
-    let mut pos = pos + 4;
-    let mut bodies: Vec<&[u8]> = Vec::with_capacity(count);
-    for index in 0..count {
-        let Some(len_bytes) = bytes.get(pos..pos + 4) else {
-            return Err(bad(format!("truncated before entry {index}")));
+    let mut pos = pos;
+    let mut sections = Vec::new();
+    let mut bodies: Vec<&[u8]> = Vec::new();
+    let mut index = 0usize;
+    loop {
+        let Some(c) = bytes.get(pos..pos + 4) else {
+            return Err(bad("truncated before the entry count".into()));
         };
-        let len =
-            u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as usize;
-        if len > MAX_ENTRY_BYTES {
+        let count = u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize;
+        if count > MAX_BATCH_ENTRIES {
             return Err(bad(format!(
-                "entry {index} is {len} bytes, over the limit of {MAX_ENTRY_BYTES}"
+                "{count} entries, over the limit of {MAX_BATCH_ENTRIES}"
             )));
         }
         pos += 4;
-        let Some(body) = bytes.get(pos..pos + len) else {
-            return Err(bad(format!("truncated inside entry {index}")));
-        };
-        bodies.push(body);
-        pos += len;
-    }
-    if pos != bytes.len() {
-        return Err(bad(format!(
-            "{} bytes after the last entry",
-            bytes.len() - pos
-        )));
+        if count == 0 && (!sections.is_empty() || pos != bytes.len()) {
+            return Err(bad("an empty section in a bundle of several".into()));
+        }
+        sections.push(count);
+        for _ in 0..count {
+            let Some(len_bytes) = bytes.get(pos..pos + 4) else {
+                return Err(bad(format!("truncated before entry {index}")));
+            };
+            let len = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]])
+                as usize;
+            if len > MAX_ENTRY_BYTES {
+                return Err(bad(format!(
+                    "entry {index} is {len} bytes, over the limit of {MAX_ENTRY_BYTES}"
+                )));
+            }
+            pos += 4;
+            let Some(body) = bytes.get(pos..pos + len) else {
+                return Err(bad(format!("truncated inside entry {index}")));
+            };
+            bodies.push(body);
+            pos += len;
+            index += 1;
+        }
+        if pos == bytes.len() {
+            break;
+        }
     }
     // Signatures on every core; the first bad entry (by position) refuses the bundle.
     use rayon::prelude::*;
     let decoded: Vec<Result<Entry, _>> = bodies.par_iter().map(|b| Entry::decode(b)).collect();
-    decoded
+    let entries = decoded
         .into_iter()
         .enumerate()
         .map(|(index, r)| {
@@ -126,7 +140,8 @@ fn decode_entries(path: &Path, bytes: &[u8], pos: usize) -> Result<Vec<Entry>, B
                 error,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((entries, sections))
 }
 
 // ---- signed, compressed bundles (version 2) ------------------------------------------------
@@ -135,9 +150,6 @@ fn decode_entries(path: &Path, bytes: &[u8], pos: usize) -> Result<Vec<Entry>, B
 const MAGIC_V2: &[u8; 8] = b"SKBUNDL2";
 /// Domain separation of bundle signatures.
 const BUNDLE_SIGNING_CONTEXT: &[u8] = b"sangkien bundle v2\0";
-/// Largest uncompressed payload of a bundle: checked while inflating, so a small file cannot
-/// expand past it.
-pub const MAX_BUNDLE_UNCOMPRESSED_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// A verified bundle's header and entries.
 #[derive(Debug)]
@@ -152,6 +164,45 @@ pub struct SignedBundle {
     pub since_ms: Option<u64>,
     /// The entries, decoded (each still to be verified by import).
     pub entries: Vec<Entry>,
+    /// How many entries each section of the bundle holds, in order (each at most
+    /// [`MAX_BATCH_ENTRIES`]; they add up to `entries.len()`). Import them batch by batch.
+    pub sections: Vec<usize>,
+}
+
+impl SignedBundle {
+    /// The entries in the bundle's sections, each at most [`MAX_BATCH_ENTRIES`]: what
+    /// [`import`] imports one after the other.
+    pub fn into_batches(self) -> Vec<Vec<Entry>> {
+        let mut rest = self.entries.into_iter();
+        self.sections
+            .iter()
+            .map(|&n| rest.by_ref().take(n).collect())
+            .collect()
+    }
+}
+
+/// Imports a verified bundle section by section, each batch verified and durable before the
+/// next (so a bundle of any size imports within [`MAX_BATCH_ENTRIES`] per batch, and a
+/// failure leaves the earlier sections stored). The reports are added up; `quarantined` lists
+/// what waited after its own section (a later section may have released it: see `released`).
+pub fn import(
+    node: &mut crate::Node,
+    source: &str,
+    bundle: SignedBundle,
+    now_ms: u64,
+) -> Result<crate::node::ImportReport, crate::node::NodeError> {
+    let mut total = crate::node::ImportReport::default();
+    for batch in bundle.into_batches() {
+        let r = node.import_from(source, batch, now_ms)?;
+        total.accepted += r.accepted;
+        total.duplicates += r.duplicates;
+        total.released += r.released;
+        total.quarantined.extend(r.quarantined);
+        total.quarantined_why.extend(r.quarantined_why);
+        total.rejected.extend(r.rejected);
+        total.rejected_why.extend(r.rejected_why);
+    }
+    Ok(total)
 }
 
 /// Writes a signed, deflate-compressed bundle of `entries` made by `author` for `for_unit`.
@@ -159,10 +210,13 @@ pub struct SignedBundle {
 /// ```text
 /// "SKBUNDL2" | federation:[32] | signer:text | key:[32] | for:text | created_ms:u64
 ///   | since:(0 | 1 u64) | uncompressed_len:u64 | compressed_len:u64 | deflate(payload)
-///   | signature:[64]      payload = count:u32 (len:u32 entry)*
+///   | signature:[64]      payload = section+    section = count:u32 (len:u32 entry)*
 /// ```
 ///
-/// The signature (ed25519, checked with `verify_strict`) covers everything before it.
+/// Each section holds at most [`MAX_BATCH_ENTRIES`] entries, so a bundle of any size is
+/// written (and imported section by section, see [`import`]); a bundle of one section is the
+/// format of earlier versions, which this reader still reads. The signature (ed25519, checked
+/// with `verify_strict`) covers everything before it.
 pub fn write_signed(
     path: &Path,
     author: &Author,
@@ -171,24 +225,102 @@ pub fn write_signed(
     created_ms: u64,
     entries: &[Entry],
 ) -> Result<(), BundleError> {
+    write_signed_in_sections(
+        path,
+        author,
+        for_unit,
+        since_ms,
+        created_ms,
+        entries,
+        MAX_BATCH_ENTRIES,
+    )
+}
+
+/// [`write_signed`] with sections of at most `per_section` entries (clamped to
+/// 1..=[`MAX_BATCH_ENTRIES`]); tests use small sections to exercise the same path.
+#[doc(hidden)]
+pub fn write_signed_in_sections(
+    path: &Path,
+    author: &Author,
+    for_unit: &UnitId,
+    since_ms: Option<u64>,
+    created_ms: u64,
+    entries: &[Entry],
+    per_section: usize,
+) -> Result<(), BundleError> {
+    let per_section = per_section.clamp(1, MAX_BATCH_ENTRIES);
+    let mut payload = Vec::new();
+    // An empty bundle is one empty section.
+    let sections: Vec<&[Entry]> = if entries.is_empty() {
+        vec![entries]
+    } else {
+        entries.chunks(per_section).collect()
+    };
+    for section in sections {
+        payload.extend_from_slice(&(section.len() as u32).to_be_bytes());
+        for e in section {
+            payload.extend_from_slice(&(e.bytes().len() as u32).to_be_bytes());
+            payload.extend_from_slice(e.bytes());
+        }
+    }
+    if payload.len() as u64 > MAX_BUNDLE_INFLATED_BYTES {
+        return Err(BundleError::Malformed {
+            path: path.to_owned(),
+            reason: format!(
+                "the entries make {} bytes, over the limit of {MAX_BUNDLE_INFLATED_BYTES} bytes \
+                 of a bundle's content: export fewer (--since)",
+                payload.len()
+            ),
+        });
+    }
+    write_signed_payload(path, author, for_unit, since_ms, created_ms, &payload)
+}
+
+/// Writes a signed bundle around an already encoded `payload` (see [`write_signed`]); for
+/// tools and tests that need a bundle whose content is wrong but whose signature is right.
+pub fn write_signed_payload(
+    path: &Path,
+    author: &Author,
+    for_unit: &UnitId,
+    since_ms: Option<u64>,
+    created_ms: u64,
+    payload: &[u8],
+) -> Result<(), BundleError> {
     use std::io::Write;
     let io = |source| BundleError::Io {
         path: path.to_owned(),
         source,
     };
-    assert!(
-        entries.len() <= MAX_BATCH_ENTRIES,
-        "a bundle holds at most MAX_BATCH_ENTRIES"
-    );
-    let mut payload = Vec::new();
-    payload.extend_from_slice(&(entries.len() as u32).to_be_bytes());
-    for e in entries {
-        payload.extend_from_slice(&(e.bytes().len() as u32).to_be_bytes());
-        payload.extend_from_slice(e.bytes());
-    }
     let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    z.write_all(&payload).map_err(io)?;
+    z.write_all(payload).map_err(io)?;
     let compressed = z.finish().map_err(io)?;
+    write_signed_raw(
+        path,
+        author,
+        for_unit,
+        since_ms,
+        created_ms,
+        payload.len() as u64,
+        &compressed,
+    )
+}
+
+/// Writes a signed bundle around a deflate stream said to inflate to `announced_len` bytes:
+/// what [`write_signed_payload`] does after compressing; public so that tests can make a
+/// correctly signed bundle whose header lies about its content (an inflation bomb).
+pub fn write_signed_raw(
+    path: &Path,
+    author: &Author,
+    for_unit: &UnitId,
+    since_ms: Option<u64>,
+    created_ms: u64,
+    announced_len: u64,
+    compressed: &[u8],
+) -> Result<(), BundleError> {
+    let io = |source| BundleError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut w = Writer::new();
     w.array(MAGIC_V2);
     w.array(&author.federation().0);
@@ -203,9 +335,9 @@ pub fn write_signed(
             w.u64(s);
         }
     }
-    w.u64(payload.len() as u64);
+    w.u64(announced_len);
     w.u64(compressed.len() as u64);
-    w.array(&compressed);
+    w.array(compressed);
     let mut bytes = w.into_bytes();
     let sig = author.sign_message(BUNDLE_SIGNING_CONTEXT, &bytes);
     bytes.extend_from_slice(&sig);
@@ -289,9 +421,10 @@ pub fn parse_signed(
     };
     let uncompressed_len = r.u64("uncompressed length").map_err(dec)?;
     let compressed_len = r.u64("compressed length").map_err(dec)?;
-    if uncompressed_len > MAX_BUNDLE_UNCOMPRESSED_BYTES {
+    if uncompressed_len > MAX_BUNDLE_INFLATED_BYTES {
         return Err(bad(format!(
-            "payload of {uncompressed_len} bytes is over the limit of {MAX_BUNDLE_UNCOMPRESSED_BYTES}"
+            "its content would inflate to {uncompressed_len} bytes, over the limit of \
+             {MAX_BUNDLE_INFLATED_BYTES} bytes (MAX_BUNDLE_INFLATED_BYTES)"
         )));
     }
     let start = r.position();
@@ -327,17 +460,24 @@ pub fn parse_signed(
         .map_err(|e| bad(format!("the payload does not inflate: {e}")))?;
     if payload.len() as u64 != uncompressed_len {
         return Err(bad(format!(
-            "the payload inflates to {} bytes, its header says {uncompressed_len}",
-            payload.len()
+            "the payload does not match the {uncompressed_len} bytes its header announces \
+             (it inflates to {}{})",
+            payload.len(),
+            if payload.len() as u64 > uncompressed_len {
+                " or more"
+            } else {
+                ""
+            }
         )));
     }
-    let entries = decode_entries(path, &payload, 0)?;
+    let (entries, sections) = decode_entries(path, &payload, 0)?;
     Ok(SignedBundle {
         signer,
         for_unit,
         created_ms,
         since_ms,
         entries,
+        sections,
     })
 }
 

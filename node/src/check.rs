@@ -202,7 +202,8 @@ pub fn rebuild(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
 
 /// Migrates a database of an older schema, then stores the current version. From schema 1:
 /// rebuilds everything derived. From schema 2 (quarantine values without their arrival time):
-/// rewrites the quarantine values only, with `now_ms` as their arrival.
+/// rewrites the quarantine values only, with `now_ms` as their arrival. From schema 4 (`trust`
+/// rows without the entry's bytes): fills those rows, one pass over the trust index.
 pub fn migrate(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
     if node.store().needs_migration().is_some_and(|v| v < 2) {
         rebuild(node, now_ms)?;

@@ -25,10 +25,18 @@
 //!         | {"version": 1, "request": {"op": "backup", "file": "/abs/path", "include_key": false}}
 //!         | {"version": 1, "request": {"op": "check"}}
 //!         | {"version": 1, "request": {"op": "quarantine", "limit": 100}}
+//!         | {"version": 1, "request": {"op": "run", "args": ["initiative", "list"],
+//!                                      "data": "/abs/dir", "lang": "vi"}}
 //! reply   = {"status": {...}} | {"backup": BackupSummary} | {"check": CheckReport}
 //!         | {"quarantine": QuarantineListing}
+//!         | {"run": {"stdout": "...", "stderr": "...", "code": 0}}
 //!         | {"error": {"kind": "bad-request" | "failed", "message": "..."}}
 //! ```
+//!
+//! `run` carries out a whole `sangkien` command in the service, against the node it holds open
+//! (see [`CommandRunner`]): the client parsed and checked the arguments, made every path in them
+//! absolute, and prints the reply's output and exits with its code, so a command gives the same
+//! output and exit code whether or not a service serves the directory.
 //!
 //! A malformed, oversized, truncated or slow request is answered with a `bad-request` error (when
 //! the connection still takes one) and closes only that connection; the service goes on.
@@ -51,11 +59,12 @@ pub const CONTROL_DIR: &str = "control";
 pub const CONTROL_SOCKET: &str = "node.sock";
 /// The protocol version a request carries.
 pub const CONTROL_PROTOCOL_VERSION: u32 = 1;
-/// Largest request, in bytes: a backup path (at most 4,096 bytes on Linux) and a few fields.
+/// Largest request, in bytes: a backup path (at most 4,096 bytes on Linux) and a few fields,
+/// or a command's arguments (an initiative's longest texts are a few thousand characters).
 pub const MAX_CONTROL_REQUEST_BYTES: u32 = 64 * 1024;
 /// Largest reply, in bytes: a quarantine listing of
 /// [`crate::quarantine::MAX_QUARANTINE_LISTED`] held and expired entries (≈ 600 bytes each as
-/// JSON) fits.
+/// JSON) fits, and a command's printed output up to that size.
 pub const MAX_CONTROL_REPLY_BYTES: u32 = 16 * 1024 * 1024;
 /// Most control connections served at once.
 pub const MAX_CONTROL_CONNECTIONS: usize = 4;
@@ -101,7 +110,47 @@ pub enum Request {
         /// How many held and expired entries to list.
         limit: usize,
     },
+    /// Carry out a whole command (its arguments after the program name, every path in them
+    /// absolute) against the service's node.
+    Run(RunRequest),
 }
+
+/// A command for the service to carry out ([`Request::Run`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// The arguments after the program name, paths made absolute by the client.
+    pub args: Vec<String>,
+    /// The data directory (absolute) the client named.
+    pub data: PathBuf,
+    /// The language the client chose ("vi" or "en").
+    pub lang: String,
+}
+
+/// What a command carried out by the service printed, and its exit code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunOutput {
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+    /// Its exit code.
+    pub code: u8,
+    /// Whether it may have written to the store (then the service syncs upward at once).
+    #[serde(skip)]
+    pub wrote: bool,
+}
+
+/// How the service carries out a [`Request::Run`]: the `sangkien` binary registers its own
+/// command dispatcher when it starts `node run`, so `node` does not depend on the CLI. It is
+/// called on a blocking thread with the service's node; it locks the node (the lock sync
+/// sessions take for their offer and each import) only while the command uses the store.
+pub type CommandRunner = std::sync::Arc<
+    dyn Fn(std::sync::Arc<tokio::sync::Mutex<crate::node::Node>>, RunRequest) -> RunOutput
+        + Send
+        + Sync,
+>;
 
 impl Request {
     /// Its name, for logs.
@@ -111,6 +160,7 @@ impl Request {
             Request::Backup { .. } => "backup",
             Request::Check => "check",
             Request::Quarantine { .. } => "quarantine",
+            Request::Run(_) => "run",
         }
     }
 }
@@ -151,6 +201,8 @@ pub enum Reply {
     Check(CheckReport),
     /// To [`Request::Quarantine`].
     Quarantine(QuarantineListing),
+    /// To [`Request::Run`].
+    Run(RunOutput),
     /// A refusal or a failure.
     Error {
         /// Whose fault.

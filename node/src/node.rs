@@ -25,7 +25,7 @@ use sync_protocol::entry::{Entry, EntryBody, Genesis};
 use rayon::prelude::*;
 use sync_protocol::ids::{ChangeHash, EntryHash, FederationId, RecordId, UnitId, UnitKey};
 use sync_protocol::import::{
-    directory_from_store, import_batch, import_batch_with, ImportError, ImportOutcome,
+    directory_from_ordered, import_batch, import_batch_with, ImportError, ImportOutcome,
 };
 use sync_protocol::record::StateMemo;
 use sync_protocol::scope;
@@ -510,10 +510,11 @@ impl Node {
         let store = SledStore::open(&dir.join(DB_DIR))?;
         // The database's lock is held: no other process is writing these.
         remove_temporary_leftovers(dir);
-        let directory = directory_from_store(&store)?.ok_or_else(|| NodeError::File {
-            path: dir.join(DB_DIR),
-            reason: "the database holds no genesis".into(),
-        })?;
+        let directory =
+            directory_from_ordered(store.trust_iter())?.ok_or_else(|| NodeError::File {
+                path: dir.join(DB_DIR),
+                reason: "the database holds no genesis".into(),
+            })?;
         if directory.federation().to_hex() != nf.federation {
             return Err(NodeError::File {
                 path: nf_path,
@@ -572,7 +573,7 @@ impl Node {
     }
     /// Rebuilds the trust directory from the store.
     pub(crate) fn reload_directory(&mut self) -> Result<(), NodeError> {
-        if let Some(d) = directory_from_store(&self.store)? {
+        if let Some(d) = directory_from_ordered(self.store.trust_iter())? {
             self.directory = d;
             self.children = children_of(&self.directory);
         }
@@ -711,8 +712,13 @@ impl Node {
             report.rejected.push((
                 h.to_hex(),
                 format!(
-                    "refused: the quarantine is full ({} entries); send it again once what it waits for has arrived",
-                    sync_protocol::limits::MAX_QUARANTINE_ENTRIES
+                    "refused: no room in quarantine for its signer (at most {} entries and {} \
+                     bytes per signing key, {} entries and {} bytes in all); send it again once \
+                     what it waits for has arrived",
+                    sync_protocol::limits::MAX_QUARANTINE_SOURCE_ENTRIES,
+                    sync_protocol::limits::MAX_QUARANTINE_SOURCE_BYTES_STORED,
+                    sync_protocol::limits::MAX_QUARANTINE_ENTRIES,
+                    sync_protocol::limits::MAX_QUARANTINE_BYTES,
                 ),
             ));
         }
@@ -772,7 +778,7 @@ impl Node {
                 Ok(r)
             }
             Err(e) => {
-                if let Ok(Some(d)) = directory_from_store(&self.store) {
+                if let Ok(Some(d)) = directory_from_ordered(self.store.trust_iter()) {
                     self.directory = d;
                     self.children = children_of(&self.directory);
                 }
@@ -894,18 +900,61 @@ impl Node {
         Ok(entry)
     }
 
-    /// Every stored entry the node of `recipient` should hold, trust entries first.
+    /// Every stored entry the node of `recipient` should hold, trust entries first, parents
+    /// first (see [`Node::trust_entries_for`]).
     pub fn entries_for(&self, recipient: &UnitId, now_ms: u64) -> Result<Vec<Entry>, NodeError> {
-        let mut out = self.store.trust_entries()?;
+        let mut records = Vec::new();
+        // This node is the recipient's peer: its chain travels too (it signs bundles).
+        let mut signers: BTreeSet<UnitId> = BTreeSet::from([self.unit.clone()]);
+        // Owners of targets: a target names the owner's children, whose certificates its
+        // verification needs.
+        let mut target_owners: BTreeSet<UnitId> = BTreeSet::new();
         for record in self.store.records()? {
             let entries = self.store.record_entries(&record)?;
             let origin = record_header(&entries).map(|h| h.owner);
             for e in entries {
                 if scope::in_scope(&self.directory, recipient, &e, origin.as_ref(), now_ms) {
-                    out.push(e);
+                    if !signers.contains(e.author()) {
+                        signers.insert(e.author().clone());
+                    }
+                    if let EntryBody::RecordChange(c) = e.body() {
+                        if !signers.contains(&c.owner) {
+                            signers.insert(c.owner.clone());
+                        }
+                        if c.kind == sync_protocol::entry::RecordKind::Target {
+                            target_owners.insert(c.owner.clone());
+                        }
+                    }
+                    records.push(e);
                 }
             }
         }
+        if !target_owners.is_empty() {
+            signers.extend(scope::children_of(&self.directory, &target_owners, now_ms));
+        }
+        let mut out = self.trust_entries_for(recipient, &signers, now_ms)?;
+        out.extend(records);
+        Ok(out)
+    }
+
+    /// The trust entries the node of `recipient` needs ([`scope::TrustScope`]): its chain,
+    /// its subtree's, and those of `others` (its peers, the signers of the records it holds or
+    /// is sent) with their chains; sorted parents first, so that a receiver importing them in
+    /// order (in one batch or several) parks nothing in quarantine.
+    pub fn trust_entries_for(
+        &self,
+        recipient: &UnitId,
+        others: &BTreeSet<UnitId>,
+        now_ms: u64,
+    ) -> Result<Vec<Entry>, NodeError> {
+        let scope = scope::TrustScope::new(&self.directory, recipient, others, now_ms);
+        let mut out: Vec<Entry> = self
+            .store
+            .trust_entries()?
+            .into_iter()
+            .filter(|e| scope.needs(&self.directory, e))
+            .collect();
+        scope::sort_parents_first(&self.directory, &mut out);
         Ok(out)
     }
 

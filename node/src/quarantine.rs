@@ -20,7 +20,7 @@
 //! An entry already held keeps its arrival time and source when a later import retries it or a
 //! peer sends it again; so retries never reset its age.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -28,8 +28,9 @@ use sled::Transactional;
 use sync_protocol::entry::Entry;
 use sync_protocol::ids::EntryHash;
 use sync_protocol::limits::{
-    MAX_QUARANTINE_AGE_MS, MAX_QUARANTINE_ENTRIES, MAX_QUARANTINE_EXPIRED_LOG_ENTRIES,
-    MAX_QUARANTINE_SOURCE_BYTES,
+    MAX_QUARANTINE_AGE_MS, MAX_QUARANTINE_BYTES, MAX_QUARANTINE_ENTRIES,
+    MAX_QUARANTINE_EXPIRED_LOG_ENTRIES, MAX_QUARANTINE_SOURCE_BYTES,
+    MAX_QUARANTINE_SOURCE_BYTES_STORED, MAX_QUARANTINE_SOURCE_ENTRIES,
 };
 use sync_protocol::store::StoreError;
 
@@ -390,3 +391,114 @@ struct Expiring {
 
 #[cfg(test)]
 mod tests;
+
+// ---- room: bounded per source and in all ----------------------------------------------------
+
+/// The signing key of an entry, read from its bytes without decoding it (version (1),
+/// federation (32), author length (4, BE), author, key (32)): the quarantine's quota key. A
+/// flood signed by one key, certified or not, counts against that key alone.
+pub(crate) fn signer_of(entry: &[u8]) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    let at = entry
+        .get(33..37)
+        .map(|l| 37 + u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize);
+    if let Some(key) = at.and_then(|a| entry.get(a..a.checked_add(32)?)) {
+        k.copy_from_slice(key);
+    }
+    k
+}
+
+/// What [`admit`] decided.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Admission {
+    /// Candidates admitted, by hash.
+    pub admitted: BTreeSet<EntryHash>,
+    /// Candidates refused: their source is at its share, or the quarantine is full of a
+    /// source no larger than theirs.
+    pub refused: Vec<EntryHash>,
+    /// Held entries evicted to make room for a smaller source's entry.
+    pub evicted: Vec<EntryHash>,
+}
+
+/// Decides room in quarantine. `held`: every held entry (hash, signer, bytes) not leaving in
+/// this commit; `candidates`: new entries (hash, signer, bytes). A source (signing key) may
+/// hold at most [`MAX_QUARANTINE_SOURCE_ENTRIES`] entries and
+/// [`MAX_QUARANTINE_SOURCE_BYTES_STORED`] bytes; over that its newcomer is refused. When the
+/// whole quarantine is full ([`MAX_QUARANTINE_ENTRIES`], [`MAX_QUARANTINE_BYTES`]), the largest
+/// source loses its newest entry to a newcomer from a smaller source, so one source's flood
+/// never refuses another's entry.
+pub(crate) fn admit(
+    held: impl IntoIterator<Item = (EntryHash, [u8; 32], usize)>,
+    candidates: &[(EntryHash, [u8; 32], usize)],
+) -> Admission {
+    #[derive(Default)]
+    struct Source {
+        bytes: usize,
+        /// Held entries (and candidates admitted), oldest first.
+        entries: Vec<(EntryHash, usize, bool)>,
+    }
+    let mut sources: BTreeMap<[u8; 32], Source> = BTreeMap::new();
+    let (mut total, mut total_bytes) = (0usize, 0usize);
+    for (h, s, b) in held {
+        let src = sources.entry(s).or_default();
+        src.bytes += b;
+        src.entries.push((h, b, false));
+        total += 1;
+        total_bytes += b;
+    }
+    let mut out = Admission::default();
+    for (h, s, b) in candidates {
+        let (count, bytes) = sources
+            .get(s)
+            .map_or((0, 0), |x| (x.entries.len(), x.bytes));
+        if count + 1 > MAX_QUARANTINE_SOURCE_ENTRIES
+            || bytes + b > MAX_QUARANTINE_SOURCE_BYTES_STORED
+        {
+            out.refused.push(*h);
+            continue;
+        }
+        let mut room = true;
+        while total + 1 > MAX_QUARANTINE_ENTRIES || total_bytes + b > MAX_QUARANTINE_BYTES {
+            // The largest source (by entries, then bytes; ties to the smallest key).
+            let largest = sources
+                .iter()
+                .filter(|(_, x)| !x.entries.is_empty())
+                .max_by(|a, b| {
+                    (a.1.entries.len(), a.1.bytes)
+                        .cmp(&(b.1.entries.len(), b.1.bytes))
+                        .then(b.0.cmp(a.0))
+                })
+                .map(|(k, x)| (*k, x.entries.len()));
+            match largest {
+                Some((k, n)) if k != *s && n > count + 1 => {
+                    let src = sources.get_mut(&k).expect("largest source");
+                    let (gone, gb, was_candidate) = src.entries.pop().expect("not empty");
+                    src.bytes -= gb;
+                    total -= 1;
+                    total_bytes -= gb;
+                    if was_candidate {
+                        out.admitted.remove(&gone);
+                        out.refused.push(gone);
+                    } else {
+                        out.evicted.push(gone);
+                    }
+                }
+                _ => {
+                    room = false;
+                    break;
+                }
+            }
+        }
+        if !room {
+            out.refused.push(*h);
+            continue;
+        }
+        let src = sources.entry(*s).or_default();
+        src.bytes += b;
+        src.entries.push((*h, *b, true));
+        total += 1;
+        total_bytes += b;
+        out.admitted.insert(*h);
+    }
+    out
+}

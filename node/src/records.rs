@@ -35,9 +35,6 @@ pub enum WriteRefusal {
     /// Decisions are made on initiatives only.
     #[error("decisions are made on initiatives")]
     NotAnInitiative,
-    /// Two decisions cite the same previous one.
-    #[error("the decision chain of this initiative forks; resolve the conflict first")]
-    ChainForks,
     /// A confidential initiative whose projection has not arrived.
     #[error("no public projection of this initiative is held here")]
     NoProjection,

@@ -12,7 +12,9 @@
 //! reason; the other sessions go on.
 //!
 //! It also answers local commands on its control socket (`DIR/control/node.sock`, see
-//! [`crate::control`]): `node backup`, `node check` and `node quarantine` work while it runs.
+//! [`crate::control`]): every `sangkien` command on its data directory is carried out by the
+//! service while it runs (`op: run`), and a write through it starts a sync with every
+//! configured peer at once instead of at the next interval.
 //! On start and then every [`QUARANTINE_EXPIRY_INTERVAL_S`] it expires what has waited in
 //! quarantine too long (imports expire too).
 //!
@@ -51,7 +53,9 @@ use sync_protocol::sync::Role;
 use tokio::sync::Mutex;
 use tracing::Instrument;
 
-use crate::control::{self, ControlSocket, Reply, Request, ServiceStatus, MAX_CONTROL_CONNECTIONS};
+use crate::control::{
+    self, CommandRunner, ControlSocket, Reply, Request, ServiceStatus, MAX_CONTROL_CONNECTIONS,
+};
 use crate::node::{Node, NodeError};
 use crate::quarantine::MAX_QUARANTINE_LISTED;
 use crate::quic::lograte::{warn_limited, LogLimiter};
@@ -325,6 +329,11 @@ pub struct Service {
     answering: Arc<Answering>,
     dialing: Arc<tokio::sync::Semaphore>,
     log: LogLimiter,
+    /// Carries out whole commands sent over the control socket (`op: run`), if registered.
+    runner: Option<CommandRunner>,
+    /// One per configured peer: a local write through the service wakes each dialer at once
+    /// (a permit is stored if the dialer is busy, so the write is never missed).
+    sync_now: std::sync::Mutex<Vec<Arc<tokio::sync::Notify>>>,
 }
 
 impl Service {
@@ -348,7 +357,28 @@ impl Service {
             answering: Arc::default(),
             dialing: Arc::new(tokio::sync::Semaphore::new(MAX_DIALED_SESSIONS_COUNT)),
             log: LogLimiter::new(),
+            runner: None,
+            sync_now: std::sync::Mutex::default(),
         })
+    }
+
+    /// The same service, carrying out whole commands sent over the control socket with
+    /// `runner`.
+    pub fn with_runner(mut self, runner: Option<CommandRunner>) -> Self {
+        self.runner = runner;
+        self
+    }
+
+    /// Starts a sync attempt with every configured peer now, instead of at the next interval.
+    pub fn sync_now(&self) {
+        for n in self
+            .sync_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            n.notify_one();
+        }
     }
 
     /// The same service with other session deadlines than the limits (tests use seconds).
@@ -478,6 +508,11 @@ impl Service {
     /// unreachable.
     async fn dial(self: Arc<Self>, peer: PeerConfig, interval: Duration, seed: u64) {
         let mut backoff = Backoff::new(seed);
+        let now = Arc::new(tokio::sync::Notify::new());
+        self.sync_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(now.clone());
         loop {
             let span = tracing::info_span!("peer", address = %peer.address);
             let result = self.sync_with(peer.address).instrument(span).await;
@@ -493,7 +528,10 @@ impl Service {
                     d
                 }
             };
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = now.notified() => tracing::debug!(address = %peer.address, "a local write: syncing now"),
+            }
         }
     }
 
@@ -598,6 +636,28 @@ impl Service {
                     .await,
                 )
             }
+            Request::Run(run) => {
+                let Some(runner) = self.runner.clone() else {
+                    return Reply::bad_request("this service does not carry out commands");
+                };
+                if !run.data.is_absolute() {
+                    return Reply::bad_request("the data directory is not absolute");
+                }
+                let node = self.node.clone();
+                let out = joined(
+                    tokio::task::spawn_blocking(move || Reply::Run(runner(node, run))).await,
+                );
+                if matches!(&out, Reply::Run(o) if o.wrote) {
+                    // A unit enrolled or revoked through the command: the QUIC verifier
+                    // knows it at once, as after a sync session.
+                    let node = self.node.lock().await;
+                    *self.directory.write().unwrap_or_else(|p| p.into_inner()) =
+                        node.directory().clone();
+                    drop(node);
+                    self.sync_now();
+                }
+                out
+            }
             Request::Quarantine { limit } => {
                 if limit > MAX_QUARANTINE_LISTED {
                     return Reply::bad_request(format!(
@@ -644,7 +704,16 @@ pub async fn run(
     config: ServiceConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
-    let service = Arc::new(Service::start(&config.data, config.listen)?);
+    run_with(config, shutdown, None).await
+}
+
+/// [`run`], carrying out whole commands sent over the control socket with `runner`.
+pub async fn run_with(
+    config: ServiceConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+    runner: Option<CommandRunner>,
+) -> Result<(), ServiceError> {
+    let service = Arc::new(Service::start(&config.data, config.listen)?.with_runner(runner));
     tracing::info!(listen = ?service.local_addr(), peers = config.peers.len(), "node running");
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(service.clone().serve()));
@@ -657,7 +726,7 @@ pub async fn run(
             Some(c)
         }
         Err(e) => {
-            tracing::warn!(error = %e, "no control socket: `sangkien node backup` and `node check` cannot reach this service; stop it to run them");
+            tracing::warn!(error = %e, "no control socket: other commands on this node cannot reach this service");
             None
         }
     };

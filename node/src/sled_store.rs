@@ -10,7 +10,7 @@
 //! | `entries`    | entry hash (32)                              | canonical entry bytes      |
 //! | `by_record`  | record id (16) ‖ entry hash (32)             | empty                      |
 //! | `by_change`  | automerge change hash (32)                   | entry hash (32)            |
-//! | `trust`      | time ms (8, BE) ‖ hash (32)                  | empty                      |
+//! | `trust`      | time ms (8, BE) ‖ hash (32)                  | canonical entry bytes (schema 5; empty before) |
 //! | `by_kind`    | retired in schema 4 (nothing read it); emptied by the migration | |
 //! | `by_unit`    | path ‖ 0 ‖ time ms (8, BE) ‖ hash (32)       | record id (16) or empty    |
 //! | `unit_paths` | unit ‖ 0 ‖ path                              | empty (written once per unit and path) |
@@ -53,7 +53,6 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 use sync_protocol::entry::{Entry, EntryBody};
 use sync_protocol::ids::{ChangeHash, EntryHash, RecordId, UnitId};
-use sync_protocol::limits::MAX_QUARANTINE_ENTRIES;
 use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
 use sync_protocol::verify::{Missing, VerifiedEntry};
 
@@ -84,7 +83,7 @@ pub fn set_cache_bytes(mb: u64) -> Result<(), u64> {
 }
 
 /// The schema this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 /// The oldest schema this code migrates from (by rebuilding everything derived from entries).
 pub const OLDEST_MIGRATABLE_SCHEMA: u32 = 1;
 
@@ -320,9 +319,12 @@ pub fn index_rows(e: &Entry, place: Option<&Place>) -> Vec<(usize, Vec<u8>, Vec<
             rows.push((t::BY_CHANGE, c.change.hash().0.to_vec(), h.0.to_vec()));
         }
         EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_) => {
+            // The entry's bytes again (schema 5): opening a node builds its trust directory by
+            // reading this one tree in order, instead of one random read per certificate in
+            // `entries` (which touches every page of that tree, so costs O(records)).
             let mut k = time.to_vec();
             k.extend_from_slice(&h.0);
-            rows.push((t::TRUST, k, Vec::new()));
+            rows.push((t::TRUST, k, e.bytes().to_vec()));
         }
         _ => {}
     }
@@ -614,7 +616,8 @@ impl SledStore {
     /// their arrival in quarantine (the true one was not recorded), with its `q_since` row.
     /// Each value is rewritten with its row in one transaction, and the reader takes either
     /// format, so an interrupted migration is finished by the next open. For schema 1, the
-    /// caller has rebuilt everything derived first.
+    /// caller has rebuilt everything derived first. `trust` rows written before schema 5 get
+    /// their entry's bytes.
     pub(crate) fn finish_migration(&mut self, now_ms: u64) -> Result<(), StoreError> {
         let schema1 = self.migrate_from == Some(1);
         for kv in self.trees[t::QUARANTINE].iter() {
@@ -651,11 +654,58 @@ impl SledStore {
         for i in t::RETIRED {
             self.trees[i].clear().map_err(|e| err(TREES[i], e))?;
         }
+        // Schema 5 keeps the entry's bytes in its `trust` row; filling the rows left empty is
+        // idempotent too.
+        self.fill_trust_rows()?;
         self.trees[t::META]
             .insert("schema_version", &SCHEMA_VERSION.to_be_bytes())
             .map_err(|e| err("meta", e))?;
         self.migrate_from = None;
         self.durable()
+    }
+
+    /// Writes the entry's bytes into every `trust` row that has none (rows written before
+    /// schema 5). One pass over the trust index: O(certificates), not O(records).
+    fn fill_trust_rows(&self) -> Result<(), StoreError> {
+        let trust = &self.trees[t::TRUST];
+        for kv in trust.iter() {
+            let (k, v) = kv.map_err(|e| err("trust", e))?;
+            if !v.is_empty() {
+                continue;
+            }
+            let Some(h) = k.get(8..40) else { continue };
+            if let Some(bytes) = self.trees[t::ENTRIES]
+                .get(h)
+                .map_err(|e| err("entries", e))?
+            {
+                trust.insert(&k, bytes).map_err(|e| err("trust", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The genesis, certificates and revocations in (time, hash) order, one at a time: one
+    /// ordered read of `trust`, whose rows hold the entries' bytes (schema 5), so that opening
+    /// a node costs O(certificates), never a random read per certificate across `entries`
+    /// (which touches every page of that tree: O(records)). A row without its bytes (written
+    /// by schema 4, before its migration) or whose bytes do not hash to its key is read from
+    /// `entries` instead; `node check` reports such a row.
+    pub fn trust_iter(&self) -> impl Iterator<Item = Result<Entry, StoreError>> + '_ {
+        self.trees[t::TRUST].iter().filter_map(move |kv| {
+            let (k, v) = match kv {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(err("trust", e))),
+            };
+            let h = <[u8; 32]>::try_from(k.get(8..40).unwrap_or_default())
+                .map(EntryHash)
+                .ok()?;
+            if !v.is_empty() {
+                if let Some(e) = self.decode(&v).ok().filter(|e| e.hash() == h) {
+                    return Some(Ok(e));
+                }
+            }
+            self.entry(&h).transpose()
+        })
     }
 
     /// Every quarantined entry with its wait key (for check and repair).
@@ -780,19 +830,14 @@ impl SledStore {
 
     /// Writes a batch in one transaction (entries, indexes, views, counters, quarantine) and
     /// makes it durable. Returns the quarantine candidates refused because the quarantine is
-    /// full ([`MAX_QUARANTINE_ENTRIES`]): the eviction rule is "refuse the newcomer"; nothing
-    /// held is ever evicted, and the caller reports every refusal.
+    /// full for their source (`quarantine::admit`: bounded per signing key and in all; when
+    /// all is full the largest source's newest held entry is evicted for a smaller source's
+    /// newcomer, and logged); the caller reports every refusal.
     pub fn commit(&self, c: &Commit) -> Result<Vec<EntryHash>, StoreError> {
-        // Quarantine room, decided before the transaction.
-        let held = self.trees[t::QUARANTINE].len();
-        let leaving = c
-            .quarantine_remove
-            .iter()
-            .filter(|h| self.trees[t::QUARANTINE].contains_key(h.0).unwrap_or(false))
-            .count();
-        let mut room = MAX_QUARANTINE_ENTRIES.saturating_sub(held - leaving.min(held));
-        let mut refused = Vec::new();
+        // Quarantine room, decided before the transaction: bounded per source and in all
+        // (see `quarantine::admit`); the node is the only writer.
         let mut adds: Vec<&(Entry, Vec<u8>, String)> = Vec::new();
+        let mut candidates = Vec::new();
         for q in &c.quarantine_add {
             let already = self.trees[t::QUARANTINE]
                 .contains_key(q.0.hash().0)
@@ -800,13 +845,48 @@ impl SledStore {
                 && !c.quarantine_remove.contains(&q.0.hash());
             if already {
                 adds.push(q);
-            } else if room > 0 {
-                room -= 1;
-                adds.push(q);
             } else {
-                refused.push(q.0.hash());
+                candidates.push((
+                    q.0.hash(),
+                    quarantine::signer_of(q.0.bytes()),
+                    q.0.bytes().len(),
+                ));
             }
         }
+        let mut admission = quarantine::Admission::default();
+        if !candidates.is_empty() {
+            let leaving: BTreeSet<EntryHash> = c.quarantine_remove.iter().copied().collect();
+            let mut held = Vec::new();
+            for kv in self.trees[t::QUARANTINE].iter() {
+                let (k, v) = kv.map_err(|e| err("quarantine", e))?;
+                let mut h = [0u8; 32];
+                if k.len() != 32 {
+                    continue;
+                }
+                h.copy_from_slice(&k);
+                let h = EntryHash(h);
+                if leaving.contains(&h) {
+                    continue;
+                }
+                if let Some(q) = quarantine::decode(&v) {
+                    held.push((h, quarantine::signer_of(q.entry), q.entry.len()));
+                }
+            }
+            admission = quarantine::admit(held, &candidates);
+            for q in &c.quarantine_add {
+                if admission.admitted.contains(&q.0.hash()) {
+                    adds.push(q);
+                }
+            }
+            for h in &admission.evicted {
+                tracing::warn!(
+                    entry = %h.to_hex(),
+                    "quarantine full: held entry evicted for a smaller source's entry"
+                );
+            }
+        }
+        let refused = admission.refused.clone();
+        let evicted = admission.evicted;
         // Buckets a moved unit may have subtree counters in (read before the transaction:
         // the transaction cannot scan; the node is the only writer).
         let mut buckets: BTreeSet<Vec<u8>> = BTreeSet::new();
@@ -829,6 +909,7 @@ impl SledStore {
             && c.records.is_empty()
             && adds.is_empty()
             && c.quarantine_remove.is_empty()
+            && evicted.is_empty()
         {
             // Nothing new, and yet the caller acknowledges: what it found "already held" may
             // be a write of an earlier batch not yet synced (its sync failed, or another
@@ -841,7 +922,7 @@ impl SledStore {
             .write()
             .map_err(|_| err("write", "a writer panicked earlier"))?;
         let r: Result<(), TransactionError<String>> =
-            self.trees[..].transaction(|tx| self.apply(tx, c, &adds, &buckets));
+            self.trees[..].transaction(|tx| self.apply(tx, c, &adds, &evicted, &buckets));
         r.map_err(|e| match e {
             TransactionError::Abort(s) => err("write", s),
             TransactionError::Storage(e) => self.storage_error(e),
@@ -855,6 +936,7 @@ impl SledStore {
         tx: &[TransactionalTree],
         c: &Commit,
         adds: &[&(Entry, Vec<u8>, String)],
+        evicted: &[EntryHash],
         buckets: &BTreeSet<Vec<u8>>,
     ) -> TxResult<()> {
         // Entries and their index rows. A unit's path row is the same for all its entries:
@@ -881,7 +963,7 @@ impl SledStore {
             }
         }
         // Quarantine.
-        for h in &c.quarantine_remove {
+        for h in c.quarantine_remove.iter().chain(evicted) {
             if let Some(v) = tx[t::QUARANTINE].remove(&h.0)? {
                 if let Some((key, _, _)) = split_quarantine(&v) {
                     let mut k = key.to_vec();
@@ -1320,16 +1402,7 @@ impl EntryStore for SledStore {
             .map_err(|e| err("entries", e))
     }
     fn trust_entries(&self) -> Result<Vec<Entry>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.trees[t::TRUST].iter() {
-            let (k, _) = kv.map_err(|e| err("trust", e))?;
-            let mut h = [0u8; 32];
-            h.copy_from_slice(&k[8..40]);
-            if let Some(e) = self.entry(&EntryHash(h))? {
-                out.push(e);
-            }
-        }
-        Ok(out)
+        self.trust_iter().collect()
     }
     fn records(&self) -> Result<Vec<RecordId>, StoreError> {
         let mut out: Vec<RecordId> = Vec::new();

@@ -9,7 +9,7 @@ use crate::ids::{ChangeHash, EntryHash, RecordId, UnitId};
 use crate::record::{self, RecordContent};
 use crate::store::{EntryLookup, EntryStore, StoreError};
 use crate::verify::{
-    changes_of, record_header, verify_entry, RecordHeader, RejectReason, VerifyError, VerifyOptions,
+    changes_of, record_header, RecordHeader, RejectReason, VerifyError, VerifyOptions,
 };
 
 /// One entry (or the record as a whole) that failed a rule.
@@ -134,15 +134,26 @@ pub fn verify_record<L: EntryLookup>(
         complete: true,
     };
     let mut problems = Vec::new();
+    // One memo for the record: its document is built once, each change applied once.
+    let memo = record::StateMemo::new();
     for e in &entries {
-        problems.extend(recheck(lookup, directory, e, opts)?);
+        problems.extend(recheck(lookup, directory, e, opts, &memo)?);
     }
     // Merged content.
     let changes = changes_of(&entries);
     let mut content = None;
     let mut current_heads = Vec::new();
     if let (Some(h), false) = (&header, changes.is_empty()) {
-        match record::load_record(changes.values().cloned().collect(), h.kind) {
+        let cited: std::collections::BTreeSet<_> = changes
+            .values()
+            .flat_map(|c| c.deps().iter().copied())
+            .collect();
+        let heads: Vec<_> = changes
+            .keys()
+            .filter(|h| !cited.contains(h))
+            .copied()
+            .collect();
+        match record::record_state_at(record, &changes, &heads, h.kind, &memo) {
             Ok(state) => {
                 current_heads = state.heads;
                 match state.content {
@@ -282,8 +293,9 @@ fn recheck<L: EntryLookup>(
     directory: &Directory,
     e: &Entry,
     opts: VerifyOptions<'_>,
+    memo: &record::StateMemo,
 ) -> Result<Option<Problem>, StoreError> {
-    let reason = match verify_entry(lookup, directory, e, opts) {
+    let reason = match crate::verify::verify_entry_with(lookup, directory, e, opts, memo) {
         Ok(_) => return Ok(None),
         Err(VerifyError::Rejected(reason)) => reason,
         Err(VerifyError::Waiting(m)) => RejectReason::MissingDependency(m.to_string()),
@@ -317,7 +329,13 @@ pub fn verify_store<S: EntryStore>(
     };
     let mut trust_problems = Vec::new();
     for e in store.trust_entries()? {
-        trust_problems.extend(recheck(store, directory, &e, opts)?);
+        trust_problems.extend(recheck(
+            store,
+            directory,
+            &e,
+            opts,
+            &record::StateMemo::new(),
+        )?);
     }
     let mut records = Vec::new();
     for r in store.records()? {

@@ -104,24 +104,7 @@ pub fn import_batch_with<S: EntryStore>(
                 Ok(v)
             }) {
                 Ok(v) => {
-                    match e.body() {
-                        EntryBody::Certificate(c) => directory.add_certificate(
-                            e.hash(),
-                            e.time_ms(),
-                            c.clone(),
-                            e.author().clone(),
-                            e.key(),
-                        ),
-                        EntryBody::Revocation(r) => directory.add_revocation(
-                            r.unit.clone(),
-                            r.key,
-                            r.effective_ms,
-                            e.time_ms(),
-                            e.author().clone(),
-                            e.key(),
-                        ),
-                        _ => {}
-                    }
+                    add_trust_entry(directory, &e);
                     overlay.add(&e);
                     out.accepted.push(v);
                     progress = true;
@@ -260,35 +243,54 @@ impl<S: EntryLookup> EntryLookup for Overlay<'_, S> {
 /// Builds the trust directory from a store's genesis, certificates and revocations. The store
 /// verified them when it accepted them; they are replayed in time order.
 pub fn directory_from_store<S: EntryStore>(store: &S) -> Result<Option<Directory>, StoreError> {
-    let trust = store.trust_entries()?;
-    let Some(genesis) = trust.iter().find_map(|e| match e.body() {
-        EntryBody::Genesis(g) => Some((g.clone(), e.hash())),
-        _ => None,
-    }) else {
-        return Ok(None);
-    };
-    let mut d = Directory::new(genesis.0, genesis.1);
-    let mut sorted = trust;
+    let mut sorted = store.trust_entries()?;
     sorted.sort_by_key(|e| (e.time_ms(), e.hash()));
-    for e in sorted {
-        match e.body() {
-            EntryBody::Certificate(c) => d.add_certificate(
-                e.hash(),
-                e.time_ms(),
-                c.clone(),
-                e.author().clone(),
-                e.key(),
-            ),
-            EntryBody::Revocation(r) => d.add_revocation(
-                r.unit.clone(),
-                r.key,
-                r.effective_ms,
-                e.time_ms(),
-                e.author().clone(),
-                e.key(),
-            ),
-            _ => {}
+    directory_from_ordered(sorted.into_iter().map(Ok))
+}
+
+/// [`directory_from_store`] from trust entries already in (time, hash) order, taken one at a
+/// time: a store that reads them in that order (a node's `trust` index) builds the directory
+/// without holding every entry at once. Entries before the genesis wait for it.
+pub fn directory_from_ordered<I>(entries: I) -> Result<Option<Directory>, StoreError>
+where
+    I: IntoIterator<Item = Result<Entry, StoreError>>,
+{
+    let mut d: Option<Directory> = None;
+    let mut early: Vec<Entry> = Vec::new();
+    for e in entries {
+        let e = e?;
+        match (&mut d, e.body()) {
+            (None, EntryBody::Genesis(g)) => {
+                let mut dir = Directory::new(g.clone(), e.hash());
+                for x in early.drain(..) {
+                    add_trust_entry(&mut dir, &x);
+                }
+                d = Some(dir);
+            }
+            (None, _) => early.push(e),
+            (Some(dir), _) => add_trust_entry(dir, &e),
         }
     }
-    Ok(Some(d))
+    Ok(d)
+}
+
+fn add_trust_entry(d: &mut Directory, e: &Entry) {
+    match e.body() {
+        EntryBody::Certificate(c) => d.add_certificate(
+            e.hash(),
+            e.time_ms(),
+            c.clone(),
+            e.author().clone(),
+            e.key(),
+        ),
+        EntryBody::Revocation(r) => d.add_revocation(
+            r.unit.clone(),
+            r.key,
+            r.effective_ms,
+            e.time_ms(),
+            e.author().clone(),
+            e.key(),
+        ),
+        _ => {}
+    }
 }

@@ -71,6 +71,24 @@ pub const MAX_BATCH_ENTRIES: usize = 100_000;
 /// Most entries a node keeps in quarantine waiting for a certificate or a dependency.
 pub const MAX_QUARANTINE_ENTRIES: usize = 100_000;
 
+/// Most bytes of entries a node keeps in quarantine: with [`MAX_QUARANTINE_ENTRIES`], bounds
+/// the disk one can fill with entries that wait (entries may be up to [`MAX_ENTRY_BYTES`]).
+pub const MAX_QUARANTINE_BYTES: usize = 512 * 1024 * 1024;
+
+/// The share of the quarantine one source (one signing key, certified or not) may hold: a
+/// tenth. Over it, that source's newcomers are refused; and when the whole quarantine is full,
+/// the largest source gives up its newest entry to a smaller source's newcomer, so one key's
+/// flood never refuses another's entry.
+pub const QUARANTINE_SOURCE_SHARE_DIVISOR: usize = 10;
+
+/// Most entries one source holds in quarantine ([`QUARANTINE_SOURCE_SHARE_DIVISOR`]).
+pub const MAX_QUARANTINE_SOURCE_ENTRIES: usize =
+    MAX_QUARANTINE_ENTRIES / QUARANTINE_SOURCE_SHARE_DIVISOR;
+
+/// Most bytes one source holds in quarantine ([`QUARANTINE_SOURCE_SHARE_DIVISOR`]).
+pub const MAX_QUARANTINE_SOURCE_BYTES_STORED: usize =
+    MAX_QUARANTINE_BYTES / QUARANTINE_SOURCE_SHARE_DIVISOR;
+
 /// Longest an entry waits in quarantine, in milliseconds (30 days); older ones expire with a
 /// logged reason (DESIGN §9.10: nothing waits forever). What an entry waits for is in its
 /// sender's store and travels at the sender's next session or bundle: a day when links work,
@@ -90,6 +108,12 @@ pub const MAX_QUARANTINE_SOURCE_BYTES: usize = 255;
 
 /// Largest file of entries read by `import` (a bundle).
 pub const MAX_BUNDLE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Largest content of a bundle once inflated (its entries with their length prefixes). The
+/// header's announced size is checked against it before anything is inflated, and the inflating
+/// reader stops there, so a small file cannot expand in memory past it. Bundles hold at most
+/// [`MAX_BATCH_ENTRIES`] entries; a district's yearly export is tens of megabytes.
+pub const MAX_BUNDLE_INFLATED_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Largest sync message (one QUIC frame), in bytes. Entries are split across messages so that
 /// any single entry fits.
@@ -148,12 +172,25 @@ pub const MAX_SESSION_BUFFERED_BYTES: usize = 2 * MAX_MESSAGE_BYTES;
 /// circle.
 pub const MAX_BUFFERED_BYTES_TOTAL: usize = 64 * 1024 * 1024;
 
+/// Most changes one record may have. A record is an initiative, a programme or a target,
+/// edited a handful of times by its owner (each save is one change); verifying a change reads
+/// the record's entries, so this bounds the work one entry can cause. Over it, a change is
+/// refused with its reason.
+pub const MAX_RECORD_CHANGES: usize = 2_000;
+
+/// Most record documents an import keeps loaded between entries of one batch, so that a
+/// record's changes are applied to one document, each once (least recently used goes first).
+pub const MAX_CACHED_RECORD_DOCS: usize = 64;
+
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_RANGES_COUNT * 24 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_HEADS_COUNT * 32 < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_QUARANTINE_ENTRIES >= MAX_BATCH_ENTRIES);
+const _: () = assert!(MAX_QUARANTINE_SOURCE_BYTES_STORED > MAX_ENTRY_BYTES);
+const _: () = assert!(MAX_QUARANTINE_SOURCE_ENTRIES >= 1);
+const _: () = assert!(MAX_ENTRY_BYTES as u64 + 8 < MAX_BUNDLE_INFLATED_BYTES);
 const _: () = assert!(MAX_QUARANTINE_AGE_MS > MAX_CLOCK_SKEW_MS);
 const _: () = assert!(MAX_QUARANTINE_SOURCE_BYTES <= u8::MAX as usize);
 const _: () = assert!((MAX_BENEFIT_VND as u128) * 2_500_000 < u64::MAX as u128 * 1000);

@@ -21,8 +21,10 @@ use crate::ids::{ChangeHash, ContentHash, RecordId, UnitId};
 use crate::limits::*;
 use crate::text::{Lines, Text, TextError};
 
+mod apply;
 mod change;
 mod fields;
+pub use apply::{ApplyError, DocCache, RecordDoc};
 pub use change::{AutomergeChange, ChangeError};
 pub use fields::{Fields, OpTree};
 
@@ -246,47 +248,15 @@ pub fn new_document(actor: [u8; 16]) -> AutoCommit {
 }
 
 /// Rebuilds a record's document from its changes (in any order), refusing anything Automerge
-/// cannot apply.
+/// cannot apply or would panic on (see [`RecordDoc`]).
 pub fn load_document(
     changes: impl IntoIterator<Item = AutomergeChange>,
     actor: [u8; 16],
 ) -> Result<AutoCommit, ContentError> {
-    let mut doc = new_document(actor);
-    let changes: Vec<automerge::Change> = changes.into_iter().map(|c| c.to_automerge()).collect();
-    check_actors(&changes)?;
-    doc.apply_changes(changes)
-        .map_err(|e| ContentError::Automerge(e.to_string()))?;
-    Ok(doc)
-}
-
-/// Refuses what would make Automerge panic instead of returning an error. Applying changes,
-/// Automerge 0.7 registers the actor of each change numbered 1 (`seq`) and then looks up every
-/// actor a change names with `unwrap`: a change numbered 2 or more whose actor has no change 1
-/// in the document, or a change naming an actor with none, brings the process down. Every
-/// actor a change names must therefore be the actor of a change numbered 1 among `changes`
-/// (a document is always loaded from a record's whole history); a change numbered 0 is refused
-/// too (Automerge refuses it as a duplicate).
-fn check_actors(changes: &[automerge::Change]) -> Result<(), ContentError> {
-    let started: std::collections::BTreeSet<&ActorId> = changes
-        .iter()
-        .filter(|c| c.seq() == 1)
-        .map(|c| c.actor_id())
-        .collect();
-    for c in changes {
-        if c.seq() == 0 {
-            return Err(ContentError::Automerge(format!(
-                "change {} is numbered 0",
-                hex::encode(&c.hash().0[..8])
-            )));
-        }
-        if let Some(a) = c.actors().find(|a| !started.contains(a)) {
-            return Err(ContentError::Automerge(format!(
-                "change {} names actor {a}, whose first change is not in the record",
-                hex::encode(&c.hash().0[..8])
-            )));
-        }
-    }
-    Ok(())
+    let mut doc = RecordDoc::new(actor);
+    doc.apply_all(changes.into_iter().collect())
+        .map_err(|e| e.error)?;
+    Ok(doc.into_doc())
 }
 
 /// The sorted heads of a document.
@@ -369,12 +339,93 @@ pub fn load_record_with(
     })
 }
 
+/// The state of `record` at `heads`, from `known` (every change held of the record, by hash;
+/// the ancestry of `heads` must be in it). A lone first change is read from its operations
+/// ([`OpTree`]); anything else through the record's document kept in `memo`, to which only the
+/// changes it lacks are applied (each checked first, see [`RecordDoc`]), so that verifying a
+/// record's changes one after another costs each change once.
+pub fn record_state_at(
+    record: RecordId,
+    known: &BTreeMap<ChangeHash, AutomergeChange>,
+    heads: &[ChangeHash],
+    kind: crate::entry::RecordKind,
+    memo: &StateMemo,
+) -> Result<RecordState, ContentError> {
+    if let [only] = heads {
+        if let Some(c) = known.get(only).filter(|c| c.deps().is_empty()) {
+            let tree = match memo.trees.get(only) {
+                Some(t) => Some(std::borrow::Cow::Borrowed(t)),
+                None => OpTree::from_first_change(c).map(std::borrow::Cow::Owned),
+            };
+            if let Some(tree) = tree {
+                return Ok(RecordState {
+                    heads: vec![*only],
+                    content: read_content(tree.as_ref(), kind),
+                });
+            }
+        }
+    }
+    let mut cache = memo.docs.lock().unwrap_or_else(|p| p.into_inner());
+    let mut doc = cache.take(&record);
+    // What the document lacks of the ancestry of `heads` (it holds whole ancestries only).
+    let mut missing = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack: Vec<ChangeHash> = heads.to_vec();
+    while let Some(h) = stack.pop() {
+        if doc.has(&h) || !seen.insert(h) {
+            continue;
+        }
+        let Some(c) = known.get(&h) else {
+            cache.put(record, doc);
+            return Err(ContentError::Automerge(format!(
+                "change {} is not in the record",
+                h.short()
+            )));
+        };
+        stack.extend(c.deps().iter().copied());
+        missing.push(c.clone());
+    }
+    if let Err(e) = doc.apply_all(missing) {
+        if !e.poisoned {
+            cache.put(record, doc);
+        }
+        return Err(e.error);
+    }
+    let mut sorted = heads.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let current = doc.heads();
+    let content = if current == sorted {
+        read_content(doc.doc(), kind)
+    } else {
+        read_content(&apply::AtHeads::new(doc.doc(), &sorted), kind)
+    };
+    cache.put(record, doc);
+    Ok(RecordState {
+        heads: sorted,
+        content,
+    })
+}
+
 /// First-change states computed ahead of verification (on other threads, say): the state of a
 /// change is a pure function of the change, so a memo can be filled anywhere and consulted by
 /// [`load_record_with`] and the verifier. Holds only changes the fast path accepts.
-#[derive(Debug, Default, Clone)]
+///
+/// It also keeps the documents of records whose later changes a batch verifies
+/// ([`record_state_at`]), so that each change is applied once per batch.
+#[derive(Debug, Default)]
 pub struct StateMemo {
     trees: BTreeMap<ChangeHash, OpTree>,
+    docs: std::sync::Mutex<DocCache>,
+}
+
+impl Clone for StateMemo {
+    fn clone(&self) -> Self {
+        Self {
+            trees: self.trees.clone(),
+            docs: Default::default(),
+        }
+    }
 }
 
 impl StateMemo {
@@ -1114,3 +1165,6 @@ fn read_target<F: Fields>(doc: &F) -> Result<TargetAssignment, ContentError> {
         assignments,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -232,6 +232,17 @@ pub enum RejectReason {
         /// the field error
         error: ContentError,
     },
+    /// A record change beyond [`crate::limits::MAX_RECORD_CHANGES`].
+    #[error(
+        "record {record} would have {count} changes, over the limit of {}",
+        crate::limits::MAX_RECORD_CHANGES
+    )]
+    TooManyChanges {
+        /// the record
+        record: RecordId,
+        /// its changes with this one
+        count: usize,
+    },
     /// The initiative's superior is not its origin's parent.
     #[error("initiative names {superior} as direct superior, but {origin}'s parent is {parent}")]
     SuperiorNotParent {
@@ -711,15 +722,22 @@ impl<L: EntryLookup> Verifier<'_, L> {
         }
         // The content at this change must validate.
         known.insert(c.change.hash(), c.change.clone());
-        let ancestry = ancestry(&known, &[c.change.hash()]);
+        if known.len() > crate::limits::MAX_RECORD_CHANGES {
+            return Err(RejectReason::TooManyChanges {
+                record: c.record,
+                count: known.len(),
+            }
+            .into());
+        }
         let bad = |error| RejectReason::BadContent {
             record: c.record,
             error,
         };
-        let content = record::load_record_with(ancestry, c.kind, self.memo)
-            .map_err(bad)?
-            .content
-            .map_err(bad)?;
+        let content =
+            record::record_state_at(c.record, &known, &[c.change.hash()], c.kind, self.memo)
+                .map_err(bad)?
+                .content
+                .map_err(bad)?;
         self.content_in_tree(c.record, &c.owner, c.confidential, &content, t)
     }
 
@@ -901,8 +919,10 @@ impl<L: EntryLookup> Verifier<'_, L> {
             record: p.record,
             error,
         };
-        let RecordContent::Initiative(i) = record::load_record_with(
-            ancestry(&known, &p.heads),
+        let RecordContent::Initiative(i) = record::record_state_at(
+            p.record,
+            &known,
+            &p.heads,
             RecordKind::Initiative,
             self.memo,
         )

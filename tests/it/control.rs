@@ -136,6 +136,29 @@ fn the_control_socket_answers_refuses_bad_requests_and_goes_away_on_stop() {
         }) => assert!(message.contains("limit"), "{message}"),
         other => panic!("{other:?}"),
     }
+    // Issue 13: `run` — a service started without a command runner says so (the CLI then
+    // opens the store itself); a run request with an unknown field is not a request.
+    match control::request(
+        &data,
+        Request::Run(control::RunRequest {
+            args: vec!["verify".into()],
+            data: data.clone(),
+            lang: "en".into(),
+        }),
+    ) {
+        Err(ControlError::Answered {
+            kind: FailureKind::BadRequest,
+            message,
+        }) => assert!(message.contains("does not carry out commands"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    let m = bad_request(raw(
+        &data,
+        &framed(
+            r#"{"version": 1, "request": {"op": "run", "args": [], "data": "/x", "lang": "en", "cwd": "/"}}"#,
+        ),
+    ));
+    assert!(m.contains("not a request"), "{m}");
     // A client that connects and leaves.
     drop(UnixStream::connect(&socket).expect("connect"));
 

@@ -3,6 +3,7 @@
 mod control;
 mod flood;
 mod nodes;
+mod open;
 mod quarantine;
 mod quic;
 mod storage;

@@ -301,3 +301,118 @@ async fn garbage_or_a_truncated_frame_disconnects_only_that_peer() {
     let (mut c, mut s) = pair(&client, &server).await;
     check_round_trip(&mut c, &mut s, b"new peer").await;
 }
+
+// ---- certificates travel by need: a new province's first sync ------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_provinces_first_sync_receives_only_the_certificates_it_needs() {
+    use node::node::{prepare_enrolment, FederationFile};
+    use sync_protocol::entry::Certificate;
+    use sync_protocol::store::EntryStore;
+    let tmp = TempDir::new("quic-first-sync");
+    let p = tmp.path().to_owned();
+    let nat_dir = p.join("tld");
+    let new_dir = p.join("ldld-tra-vinh");
+    {
+        let mut tld = root(&p, T0);
+        // Two provinces with their subtrees, all held at the national node.
+        for (prov, district, grass) in [
+            ("ldld-phu-yen", "ldld-tuy-hoa", "cdcs-a"),
+            ("ldld-khanh-hoa", "ldld-nha-trang", "cdcs-b"),
+        ] {
+            let mut pn = enrol(&mut tld, &p, prov, UnitRole::ProvincialFederation, T0 + 1);
+            let mut dn = enrol(&mut pn, &p, district, UnitRole::DirectSuperior, T0 + 2);
+            let _ = enrol(&mut dn, &p, grass, UnitRole::Grassroots, T0 + 3);
+            let trust = dn.store().trust_entries().unwrap();
+            let r = tld.import(trust, T0 + 4).unwrap();
+            assert!(r.rejected.is_empty() && r.quarantined.is_empty(), "{r:?}");
+        }
+        // A new province, enrolled with its certificate and the genesis only.
+        let key = prepare_enrolment(&new_dir).unwrap();
+        let cert = tld
+            .write(
+                EntryBody::Certificate(Certificate {
+                    unit: unit("ldld-tra-vinh"),
+                    name: text("Liên đoàn Lao động tỉnh Trà Vinh"),
+                    role: UnitRole::ProvincialFederation,
+                    parent: unit("tld"),
+                    key,
+                    replaces: None,
+                }),
+                T0 + 5,
+            )
+            .unwrap();
+        let (ff, genesis): (FederationFile, _) = tld.federation_file().unwrap();
+        let fresh = Node::create_enrolled(
+            &new_dir,
+            &ff,
+            genesis.clone(),
+            unit("ldld-tra-vinh"),
+            vec![genesis, cert],
+            T0 + 5,
+        )
+        .unwrap();
+        assert_eq!(fresh.store().trust_entries().unwrap().len(), 2);
+        assert_eq!(tld.store().trust_entries().unwrap().len(), 8);
+        // Something in its scope to receive: a national programme.
+        use sync_protocol::date::Date;
+        use sync_protocol::record::{Phase, Programme, RecordContent};
+        let programme = RecordContent::Programme(Programme {
+            name: text("01 triệu sáng kiến"),
+            phases: vec![Phase {
+                name: text("Giai đoạn 1"),
+                start: Date::parse("2025-01-01").unwrap(),
+                end: Date::parse("2025-12-31").unwrap(),
+                target: 100,
+            }],
+            deadlines: Vec::new(),
+            campaigns: Vec::new(),
+            national_target: 100,
+        });
+        node::records::create(&mut tld, &programme, T0 + 6).unwrap();
+    }
+    let national =
+        node::service::Service::start(&nat_dir, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("national service");
+    let national = std::sync::Arc::new(national);
+    tokio::spawn(national.clone().serve());
+    let addr = national.local_addr().unwrap();
+    let province =
+        node::service::Service::start(&new_dir, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("province service");
+    let outcome = within("first sync", province.sync_with(addr))
+        .await
+        .expect("sync");
+    province.close();
+    national.close();
+    drop(province);
+    assert!(outcome.import.accepted >= 1, "{:?}", outcome.import);
+    assert!(
+        outcome.import.quarantined.is_empty(),
+        "{:?}",
+        outcome.import
+    );
+    assert!(outcome.import.rejected.is_empty(), "{:?}", outcome.import);
+    // Give the service time to release the store.
+    let mut n = None;
+    for _ in 0..50 {
+        match Node::open(&new_dir) {
+            Ok(x) => {
+                n = Some(x);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let n = n.expect("the province's node opens after the sync");
+    assert_eq!(n.store().quarantine_len(), 0);
+    let held: Vec<String> = n
+        .store()
+        .trust_entries()
+        .unwrap()
+        .iter()
+        .filter_map(|e| sync_protocol::scope::trust_subject(e).map(|u| u.as_str().to_owned()))
+        .collect();
+    // Its own chain; nothing of the other provinces' subtrees.
+    assert_eq!(held, ["ldld-tra-vinh"], "{held:?}");
+}

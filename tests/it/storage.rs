@@ -330,7 +330,7 @@ fn version_3_is_migrated_by_emptying_the_retired_trees() {
     let mut a = Node::open(&dir).expect("migrated");
     assert_eq!(
         a.store().meta("schema_version").expect("meta"),
-        Some(4u32.to_be_bytes().to_vec())
+        Some(node::sled_store::SCHEMA_VERSION.to_be_bytes().to_vec())
     );
     for i in t::RETIRED {
         assert!(a.store().tree(i).is_empty(), "{} still has rows", TREES[i]);

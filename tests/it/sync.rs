@@ -226,7 +226,6 @@ fn an_out_of_scope_entry_is_refused_and_reported() {
     let mut t = tree("sync-scope");
     let r = initiative(&mut t.grass, "Của Tuy Hòa", false, T0 + 10);
     sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 20).unwrap();
-    // The sibling learns cdcs-a's certificate the normal way, through the province.
     sync_in_memory(&mut t.district, &mut t.prov, None, T0 + 20).unwrap();
     sync_in_memory(&mut t.sibling, &mut t.prov, None, T0 + 20).unwrap();
     assert_eq!(
@@ -234,6 +233,11 @@ fn an_out_of_scope_entry_is_refused_and_reported() {
         0,
         "scope on send: the province offered nothing of it"
     );
+    // Certificates travel by need: the sibling was not sent cdcs-a's. Any valid certificate
+    // is accepted on receive, though: hand it the district's.
+    let trust = t.district.store().trust_entries().unwrap();
+    let report = t.sibling.import(trust, T0 + 21).unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
     // Pushed to the sibling district by hand (as a faulty relay would): refused with a reason.
     let entries = t.district.store().record_entries(&r).unwrap();
     let report = t.sibling.import(entries, T0 + 21).unwrap();
@@ -593,4 +597,79 @@ fn the_offer_to_every_peer_is_exactly_what_its_scope_gives() {
     sync_in_memory(&mut t.district, &mut t.prov, None, T0 + 32).unwrap();
     sync_in_memory(&mut t.prov, &mut t.tld, None, T0 + 33).unwrap();
     check(&t, T0 + 40);
+// ---- certificates by need; bundles in sections ----------------------------------------------
+
+#[test]
+fn a_bundle_of_several_sections_exports_and_imports_section_by_section() {
+    let mut t = tree("bundle-sections");
+    let mut records = Vec::new();
+    for i in 0..5 {
+        records.push(initiative(
+            &mut t.grass,
+            &format!("Sáng kiến {i}"),
+            false,
+            T0 + 10 + i,
+        ));
+    }
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 20).unwrap();
+    let entries = t.district.entries_for(t.prov.unit(), T0 + 21).unwrap();
+    assert!(entries.len() > 6, "{}", entries.len());
+    // The real writer with sections of 3 entries (MAX_BATCH_ENTRIES in use): the same code.
+    let file = t.district.dir().with_extension("bundle");
+    node::bundle::write_signed_in_sections(
+        &file,
+        t.district.author().unwrap(),
+        t.prov.unit(),
+        None,
+        T0 + 21,
+        &entries,
+        3,
+    )
+    .unwrap();
+    let read = node::bundle::read_signed(&file, t.prov.directory()).unwrap();
+    assert_eq!(read.sections.len(), entries.len().div_ceil(3));
+    assert!(read.sections.iter().all(|&n| (1..=3).contains(&n)));
+    let report = node::bundle::import(&mut t.prov, "bundle:test", read, T0 + 22).unwrap();
+    // Trust entries come parents first: nothing waits, even split across sections.
+    assert!(report.quarantined.is_empty(), "{report:?}");
+    assert!(report.rejected.is_empty(), "{report:?}");
+    for r in records {
+        assert!(holds(&t.prov, r) > 0);
+    }
+    // Importing it again changes nothing.
+    let again = node::bundle::read_signed(&file, t.prov.directory()).unwrap();
+    let report = node::bundle::import(&mut t.prov, "bundle:test", again, T0 + 23).unwrap();
+    assert_eq!(report.accepted, 0);
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn entries_for_carries_the_certificates_the_receiver_needs_not_the_trees() {
+    let t = tree("trust-by-need");
+    // The national node holds every certificate; a province's sibling subtree is not sent
+    // to the grassroots unit cdcs-a, only its chain.
+    let sent: Vec<String> = t
+        .district
+        .entries_for(t.grass.unit(), T0 + 30)
+        .unwrap()
+        .iter()
+        .filter_map(|e| sync_protocol::scope::trust_subject(e).map(|u| u.as_str().to_owned()))
+        .collect();
+    assert_eq!(
+        sent,
+        ["ldld-phu-yen", "ldld-tuy-hoa", "cdcs-a"],
+        "parents first"
+    );
+    let to_sibling: Vec<String> = t
+        .prov
+        .entries_for(t.sibling.unit(), T0 + 30)
+        .unwrap()
+        .iter()
+        .filter_map(|e| sync_protocol::scope::trust_subject(e).map(|u| u.as_str().to_owned()))
+        .collect();
+    assert!(
+        !to_sibling.contains(&"ldld-tuy-hoa".to_owned()),
+        "{to_sibling:?}"
+    );
+    assert!(!to_sibling.contains(&"cdcs-a".to_owned()), "{to_sibling:?}");
 }

@@ -115,7 +115,7 @@ pub fn run(ctx: &Ctx, c: DecideCommand) -> Result<u8, Failure> {
             &json!({"id": record.to_hex(), "decision": kind.code(), "unit": node.unit().as_str(), "officer": officer.as_str(), "officer_title": title.as_str(), "entry": hash.to_hex()}),
         );
     } else {
-        println!(
+        crate::outln!(
             "{}: {} — {}, {} — {} {}",
             record.short(),
             lang.decision(kind),

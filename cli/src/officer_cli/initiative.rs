@@ -231,7 +231,7 @@ fn new(ctx: &Ctx, f: Fields) -> Result<u8, Failure> {
             &json!({"id": id.to_hex(), "title": i.title.as_str(), "origin": i.origin.as_str(), "superior": i.superior.as_str(), "confidential": i.confidential, "programme": i.programme.map(|p| p.to_hex()), "phase": i.programme.map(|_| i.phase)}),
         );
     } else {
-        println!(
+        crate::outln!(
             "{} «{}» — {}: {}",
             lang.t("Đã đăng ký sáng kiến", "Registered initiative"),
             i.title,
@@ -239,7 +239,7 @@ fn new(ctx: &Ctx, f: Fields) -> Result<u8, Failure> {
             id.to_hex()
         );
         if let Some(p) = i.programme {
-            println!(
+            crate::outln!(
                 "  {} {}, {} {}",
                 lang.t("chương trình", "programme"),
                 p.short(),
@@ -284,13 +284,13 @@ fn edit(ctx: &Ctx, id: &str, f: Fields) -> Result<u8, Failure> {
     if ctx.json {
         print_json(&json!({"id": record.to_hex(), "changed": changed}));
     } else if changed {
-        println!(
+        crate::outln!(
             "{} {}",
             lang.t("Đã sửa sáng kiến", "Edited initiative"),
             record.to_hex()
         );
     } else {
-        println!("{}", lang.t("Không có gì thay đổi", "Nothing changed"));
+        crate::outln!("{}", lang.t("Không có gì thay đổi", "Nothing changed"));
     }
     Ok(0)
 }
@@ -499,8 +499,8 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
         print_json(&v);
         return Ok(0);
     }
-    println!("{} {}", lang.t("Sáng kiến", "Initiative"), record.to_hex());
-    println!("  {}: {}", lang.t("Tên", "Title"), l.title);
+    crate::outln!("{} {}", lang.t("Sáng kiến", "Initiative"), record.to_hex());
+    crate::outln!("  {}: {}", lang.t("Tên", "Title"), l.title);
     if !l.authors.is_empty() {
         let authors: Vec<String> = l
             .full
@@ -514,51 +514,51 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
                 }
             })
             .collect();
-        println!("  {}: {}", lang.t("Tác giả", "Authors"), authors.join("; "));
+        crate::outln!("  {}: {}", lang.t("Tác giả", "Authors"), authors.join("; "));
     }
-    println!(
+    crate::outln!(
         "  {}: {} ({})",
         lang.t("Đơn vị", "Unit"),
         l.origin_name,
         l.origin
     );
-    println!(
+    crate::outln!(
         "  {}: {}",
         lang.t("Lĩnh vực", "Sector"),
         lang.sector(l.sector)
     );
-    println!(
+    crate::outln!(
         "  {}: {}",
         lang.t("Tóm tắt hiệu quả", "Summary of effect"),
         l.summary
     );
-    println!(
+    crate::outln!(
         "  {}: {} VND",
         lang.t("Giá trị làm lợi", "Benefit value"),
         lang.int(l.benefit_vnd)
     );
     if let Some(d) = l.registered_on {
-        println!(
+        crate::outln!(
             "  {}: {}",
             lang.t("Ngày đăng ký", "Registered on"),
             lang.date(d)
         );
     }
     if let Some((p, phase)) = l.programme {
-        println!(
+        crate::outln!(
             "  {}: {} ({} {phase})",
             lang.t("Chương trình", "Programme"),
             p.short(),
             lang.t("giai đoạn", "phase")
         );
     }
-    println!(
+    crate::outln!(
         "  {}: {}",
         lang.t("Trạng thái", "Status"),
         status_label(lang, &l)
     );
     if l.confidential {
-        println!(
+        crate::outln!(
             "  {}",
             if l.full.is_some() {
                 lang.t("Bí mật công nghệ: toàn văn chỉ ở đơn vị gốc và cấp trên trực tiếp", "Technology secret: the full record stays with the origin and its direct superior")
@@ -571,7 +571,7 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
         );
     }
     if let Some(i) = &l.full {
-        println!(
+        crate::outln!(
             "  {}: {}",
             lang.t("Áp dụng", "Application"),
             match i.application {
@@ -588,11 +588,11 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
             ("Hiệu quả", "Effectiveness", &dsc.effectiveness),
         ] {
             if !v.is_empty() {
-                println!("  {}: {v}", lang.t(vi, en));
+                crate::outln!("  {}: {v}", lang.t(vi, en));
             }
         }
         if let Some(r) = &i.recognition {
-            println!(
+            crate::outln!(
                 "  {}: {} {}, {}",
                 lang.t(
                     "Công nhận của đơn vị sử dụng lao động",
@@ -609,7 +609,7 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
             } else {
                 lang.t(" (tệp không có ở nút này)", " (file not held here)")
             };
-            println!(
+            crate::outln!(
                 "  {}: {} — {} {} — {}{held}",
                 lang.t("Tệp đính kèm", "Attachment"),
                 a.name,
@@ -619,7 +619,7 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
             );
         }
     }
-    println!(
+    crate::outln!(
         "  {}:",
         lang.t(
             "Chuỗi quyết định (mục đã ký)",
@@ -627,7 +627,7 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
         )
     );
     if chain.is_empty() {
-        println!("    {}", lang.t("(chưa có)", "(none yet)"));
+        crate::outln!("    {}", lang.t("(chưa có)", "(none yet)"));
     }
     for (k, u, name, title, note, t, h) in &chain {
         let note = if note.is_empty() {
@@ -635,7 +635,7 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
         } else {
             format!(" — «{note}»")
         };
-        println!(
+        crate::outln!(
             "    {} {} — {} — {name}, {title}{note} [{}]",
             lang.date(sync_protocol::date::Date::from_unix_ms(*t)),
             lang.decision(*k),
@@ -644,10 +644,10 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
         );
     }
     if l.approved_state_differs {
-        println!("  {}", lang.t("LƯU Ý: sáng kiến đã được sửa sau quyết định cuối; quyết định đó không áp dụng cho nội dung hiện tại", "NOTE: edited after its last decision; that decision does not carry over to the current content"));
+        crate::outln!("  {}", lang.t("LƯU Ý: sáng kiến đã được sửa sau quyết định cuối; quyết định đó không áp dụng cho nội dung hiện tại", "NOTE: edited after its last decision; that decision does not carry over to the current content"));
     }
     if l.conflict {
-        println!(
+        crate::outln!(
             "  {}",
             lang.t(
                 "XUNG ĐỘT: chuỗi quyết định bị rẽ nhánh (xem `sangkien verify`)",
@@ -708,7 +708,7 @@ fn print_list(ctx: &Ctx, node: &Node, rows: &[Listed]) {
         return;
     }
     for l in rows {
-        println!(
+        crate::outln!(
             "{}  {:<22}  {}  — {}",
             l.record.short(),
             status_label(lang, l),
@@ -716,7 +716,7 @@ fn print_list(ctx: &Ctx, node: &Node, rows: &[Listed]) {
             l.origin_name
         );
     }
-    println!(
+    crate::outln!(
         "{}: {}",
         lang.t("Số sáng kiến", "Initiatives"),
         lang.int(rows.len() as u64)
@@ -822,7 +822,7 @@ fn attach(ctx: &Ctx, id: &str, file: &std::path::Path, name: Option<&str>) -> Re
             &json!({"id": record.to_hex(), "name": name.as_str(), "hash": hash.to_hex(), "size_bytes": size, "changed": changed}),
         );
     } else {
-        println!(
+        crate::outln!(
             "{} {} ({} {}) — BLAKE3 {}",
             lang.t("Đã đính kèm", "Attached"),
             name,

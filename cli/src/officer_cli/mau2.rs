@@ -18,7 +18,7 @@ use node::{bundle, now_ms, records};
 use serde_json::json;
 use sync_protocol::entry::{DecisionKind, EntryBody};
 use sync_protocol::ids::EntryHash;
-use sync_protocol::store::{EntryLookup, EntryStore};
+use sync_protocol::store::EntryLookup;
 
 use super::{open, print_json, store_failed, unit_name};
 use crate::{Ctx, Failure};
@@ -119,10 +119,20 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
     if let Some(path) = &a.out {
         // The certificates first: the receiver may not yet know the grassroots units whose
         // entries the list carries (it skips what it already holds).
+        let now = now_ms();
+        let superior = node
+            .directory()
+            .parent_at(node.unit(), now)
+            .cloned()
+            .unwrap_or_else(|| node.unit().clone());
+        // Those the superior needs (its chain, its subtree, this unit's chain), parents first.
         let mut entries = node
-            .store()
-            .trust_entries()
-            .map_err(|e| store_failed(lang, e))?;
+            .trust_entries_for(
+                &superior,
+                &std::collections::BTreeSet::from([node.unit().clone()]),
+                now,
+            )
+            .map_err(|e| crate::refusal::problem(lang, e))?;
         for x in &lines {
             for e in node
                 .store()
@@ -137,12 +147,6 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
                 entries.push(e);
             }
         }
-        let now = now_ms();
-        let superior = node
-            .directory()
-            .parent_at(node.unit(), now)
-            .cloned()
-            .unwrap_or_else(|| node.unit().clone());
         let author = node
             .author()
             .map_err(|e| crate::refusal::input(ctx.lang, e))?;
@@ -177,14 +181,14 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
         }));
         return Ok(0);
     }
-    println!(
+    crate::outln!(
         "{}",
         lang.t(
             "MẪU 2 — DANH SÁCH TỔNG HỢP SÁNG KIẾN",
             "FORM 2 (MẪU 2) — CONSOLIDATED LIST OF INITIATIVES"
         )
     );
-    println!(
+    crate::outln!(
         "{}: {}",
         lang.t("Đơn vị", "Unit"),
         shown(&unit_name(&node, &me))
@@ -192,13 +196,13 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
     let ph = phase
         .map(|x| format!(", {} {x}", lang.t("giai đoạn", "phase")))
         .unwrap_or_default();
-    println!(
+    crate::outln!(
         "{}: «{}»{ph}",
         lang.t("Chương trình", "Programme"),
         shown(&p.name.to_string())
     );
     for (i, x) in lines.iter().enumerate() {
-        println!(
+        crate::outln!(
             "{:>3}. {} — {} — {} — {} — {} VND",
             i + 1,
             shown(&x.l.title.to_string()),
@@ -212,7 +216,7 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
             lang.sector(x.l.sector),
             lang.int(x.l.benefit_vnd)
         );
-        println!(
+        crate::outln!(
             "     {}: {} — {}, {} — {} {}",
             lang.t("quyết định", "decision"),
             lang.decision(x.kind),
@@ -222,17 +226,17 @@ pub fn run(ctx: &Ctx, a: Mau2Args) -> Result<u8, Failure> {
             x.entry.to_hex()
         );
     }
-    println!(
+    crate::outln!(
         "{}: {}",
         lang.t("Số sáng kiến", "Initiatives"),
         lang.int(lines.len() as u64)
     );
-    println!(
+    crate::outln!(
         "{}: {digest}",
         lang.t("Mã tổng hợp của danh sách (BLAKE3)", "List digest (BLAKE3)")
     );
     if let Some(path) = &a.out {
-        println!(
+        crate::outln!(
             "{}: {}",
             lang.t("Gói các mục đã ký", "Bundle of the signed entries"),
             path.display()

@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, c: OfficerCommand) -> Result<u8, Failure> {
 
 // ---- shared helpers -----------------------------------------------------------------------
 
-pub(crate) fn open(ctx: &Ctx) -> Result<Node, Failure> {
+pub(crate) fn open(ctx: &Ctx) -> Result<crate::commands::NodeRef, Failure> {
     crate::commands::open(ctx)
 }
 
@@ -441,7 +441,7 @@ pub(crate) fn programme(
         .filter(|h| depth_on_line(&h.launcher).unwrap_or(usize::MAX) == best)
         .collect();
     if let [h] = chosen[..] {
-        eprintln!(
+        crate::errln!(
             "{} «{}» {} {} ({}: --programme {})",
             ctx.lang.t("Chương trình", "Programme"),
             h.programme.name,
@@ -516,7 +516,7 @@ pub(crate) fn unit_name(node: &Node, u: &UnitId) -> String {
 
 /// Prints JSON.
 pub(crate) fn print_json(v: &serde_json::Value) {
-    println!(
+    crate::outln!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
     );

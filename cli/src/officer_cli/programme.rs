@@ -162,7 +162,7 @@ pub fn run_programme(ctx: &Ctx, c: ProgrammeCommand) -> Result<u8, Failure> {
             if ctx.json {
                 print_json(&programme_json(id, &p));
             } else {
-                println!(
+                crate::outln!(
                     "{} «{}» — {}: {}",
                     lang.t("Đã phát động chương trình", "Launched programme"),
                     p.name,
@@ -200,7 +200,7 @@ pub fn run_programme(ctx: &Ctx, c: ProgrammeCommand) -> Result<u8, Failure> {
                 return Ok(0);
             }
             if all.is_empty() {
-                println!(
+                crate::outln!(
                     "{}",
                     lang.t(
                         "Nút này chưa có chương trình nào",
@@ -210,7 +210,7 @@ pub fn run_programme(ctx: &Ctx, c: ProgrammeCommand) -> Result<u8, Failure> {
             }
             for ((r, p), l) in all.iter().zip(&launchers) {
                 print_programme(lang, *r, p);
-                println!("  {}: {l}", lang.t("Đơn vị phát động", "Launched by"));
+                crate::outln!("  {}: {l}", lang.t("Đơn vị phát động", "Launched by"));
             }
             Ok(0)
         }
@@ -276,19 +276,19 @@ fn programme_json(id: RecordId, p: &Programme) -> serde_json::Value {
 }
 
 fn print_programme(lang: Lang, id: RecordId, p: &Programme) {
-    println!(
+    crate::outln!(
         "{} «{}» — {}",
         lang.t("Chương trình", "Programme"),
         p.name,
         id.to_hex()
     );
-    println!(
+    crate::outln!(
         "  {}: {}",
         lang.t("Chỉ tiêu toàn chương trình", "Overall target"),
         lang.int(p.national_target)
     );
     for (i, ph) in p.phases.iter().enumerate() {
-        println!(
+        crate::outln!(
             "  {} {}: {} — {} → {}, {} {}",
             lang.t("Giai đoạn", "Phase"),
             i + 1,
@@ -300,7 +300,7 @@ fn print_programme(lang: Lang, id: RecordId, p: &Programme) {
         );
     }
     for c in &p.campaigns {
-        println!(
+        crate::outln!(
             "  {}: {} — {} → {}, {} {}",
             lang.t("Đợt cao điểm", "Campaign"),
             c.name,
@@ -311,7 +311,7 @@ fn print_programme(lang: Lang, id: RecordId, p: &Programme) {
         );
     }
     for d in &p.deadlines {
-        println!(
+        crate::outln!(
             "  {}: {} — {}",
             lang.t("Hạn", "Deadline"),
             lang.date(d.date),
@@ -433,13 +433,13 @@ pub fn run_target(ctx: &Ctx, c: TargetCommand) -> Result<u8, Failure> {
                     &json!({"record": id.to_hex(), "programme": prog.to_hex(), "phase": phase, "assignments": all.iter().map(|(u, n)| (u.to_string(), json!(n))).collect::<serde_json::Map<_, _>>()}),
                 );
             } else {
-                println!(
+                crate::outln!(
                     "{} {phase} «{}»:",
                     lang.t("Đã giao chỉ tiêu giai đoạn", "Assigned targets for phase"),
                     p.name
                 );
                 for (u, n) in &all {
-                    println!("  {:<48} {:>10}", unit_name(&node, u), lang.int(*n));
+                    crate::outln!("  {:<48} {:>10}", unit_name(&node, u), lang.int(*n));
                 }
             }
             Ok(0)
@@ -480,18 +480,18 @@ pub fn run_target(ctx: &Ctx, c: TargetCommand) -> Result<u8, Failure> {
                 }));
                 return Ok(0);
             }
-            println!(
+            crate::outln!(
                 "{} — «{}», {} {phase}",
                 unit_name(&node, &unit),
                 p.name,
                 lang.t("giai đoạn", "phase")
             );
-            println!(
+            crate::outln!(
                 "  {}: {}",
                 lang.t("Chỉ tiêu được giao", "Target received"),
                 received.map(|t| lang.int(t)).unwrap_or_else(|| "—".into())
             );
-            println!(
+            crate::outln!(
                 "  {}: {}",
                 lang.t(
                     "Đã giao cho cấp dưới (tổng)",
@@ -500,7 +500,7 @@ pub fn run_target(ctx: &Ctx, c: TargetCommand) -> Result<u8, Failure> {
                 lang.int(sum)
             );
             for c in &children {
-                println!(
+                crate::outln!(
                     "    {:<48} {:>10}",
                     unit_name(&node, c),
                     assigned
@@ -511,7 +511,7 @@ pub fn run_target(ctx: &Ctx, c: TargetCommand) -> Result<u8, Failure> {
             }
             if let Some(r) = received {
                 if !children.is_empty() && sum < r {
-                    println!(
+                    crate::outln!(
                         "  {}: {}",
                         lang.t(
                             "LƯU Ý: tổng đã giao thấp hơn chỉ tiêu được giao, còn thiếu",

@@ -220,9 +220,8 @@ fn emit(lang: Lang, r: &Report, format: Format, out: Option<&PathBuf>) -> Result
                 ))
             }),
             None => {
-                use std::io::Write;
-                match std::io::stdout().write_all(bytes) {
-                    // `| head`: the reader went away; stop quietly, as `println!` does.
+                match crate::out::write_bytes(bytes) {
+                    // `| head`: the reader went away; stop quietly, as `crate::outln!` does.
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
                     r => r.map_err(|e| Failure::problem(e.to_string())),
                 }
@@ -257,7 +256,7 @@ fn emit(lang: Lang, r: &Report, format: Format, out: Option<&PathBuf>) -> Result
         }
     }
     if let Some(path) = out {
-        eprintln!("{} {}", lang.t("Đã ghi", "Wrote"), path.display());
+        crate::errln!("{} {}", lang.t("Đã ghi", "Wrote"), path.display());
     }
     Ok(0)
 }

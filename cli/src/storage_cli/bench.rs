@@ -98,6 +98,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 101)]
         runs: usize,
     },
+    /// Thời gian mở một nút có sẵn (--data), mỗi lần một tiến trình mới / open time of an
+    /// existing node (--data): `Node::open` in fresh processes, and a real command end to end.
+    Open {
+        /// Số lần / runs (each a new process).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// One timed open (internal: the process `bench open` starts).
+    #[command(hide = true)]
+    OpenOnce,
     /// Tốc độ kiểm chữ ký ed25519 trên một lõi / bare ed25519 verify rates on one core.
     Verify {
         /// Số chữ ký / signatures.
@@ -128,10 +138,12 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
         } => national(initiatives, checkpoints, batch, &shape, dir, check),
         BenchCommand::Ack { count, dir } => ack(count, dir),
         BenchCommand::Report { runs } => report(ctx, runs),
+        BenchCommand::Open { runs } => open_bench(ctx, runs),
+        BenchCommand::OpenOnce => open_once(ctx),
         BenchCommand::Verify { count } => {
             let (single, batch) = verify_rates(count);
-            println!("ed25519 verify_strict, one core: {single:.0} signatures/s");
-            println!("ed25519 verify_batch, one core:  {batch:.0} signatures/s");
+            crate::outln!("ed25519 verify_strict, one core: {single:.0} signatures/s");
+            crate::outln!("ed25519 verify_batch, one core:  {batch:.0} signatures/s");
             Ok(0)
         }
     }
@@ -191,7 +203,7 @@ fn crash(cycles: u32, dir: Option<PathBuf>, seed: Option<u64>) -> Result<u8, Fai
     let seed = seed.unwrap_or_else(|| OsRng.next_u64());
     // First, so that any failure below can be replayed (the kill's exact instant still
     // depends on the machine's timing; which batch it follows and the spin do not).
-    println!("seed: {seed} (replay: sangkien bench crash --cycles {cycles} --seed {seed})");
+    crate::outln!("seed: {seed} (replay: sangkien bench crash --cycles {cycles} --seed {seed})");
     let mut rng = SplitMix(seed);
     crash_cycles(cycles, dir, &mut rng).map_err(|mut f| {
         f.message = format!("{} (seed {seed})", f.message);
@@ -262,7 +274,7 @@ fn crash_cycles(cycles: u32, dir: Option<PathBuf>, rng: &mut SplitMix) -> Result
             let _ = std::io::Read::read_to_string(&mut e, &mut err);
         }
         if !err.trim().is_empty() && status.code().is_some() {
-            eprintln!("cycle {cycle}: writer said: {}", err.trim());
+            crate::errln!("cycle {cycle}: writer said: {}", err.trim());
         }
         // Reopen as a fresh process would, and compare.
         let mut n = Node::open(&data).map_err(fail)?;
@@ -276,16 +288,16 @@ fn crash_cycles(cycles: u32, dir: Option<PathBuf>, rng: &mut SplitMix) -> Result
         let report = check::run(&mut n, node::now_ms(), false).map_err(fail)?;
         mismatches += report.problem_count;
         for p in &report.problems {
-            eprintln!("cycle {cycle}: {p}");
+            crate::errln!("cycle {cycle}: {p}");
         }
-        println!(
+        crate::outln!(
             "cycle {cycle}: killed after {seen} acknowledged batches this run; {} entries held, {} acknowledged so far, {missing} lost, {} disagreements",
             n.store().len().map_err(fail)?,
             acknowledged.len(),
             report.problem_count
         );
     }
-    println!(
+    crate::outln!(
         "cycles: {cycles}, acknowledged: {}, lost: {lost}, counter mismatches: {mismatches}",
         acknowledged.len()
     );
@@ -360,7 +372,7 @@ pub fn verify_rates(count: usize) -> (f64, f64) {
     }
     let batch = count as f64 / t.elapsed().as_secs_f64();
     if !ok {
-        eprintln!("verify_batch refused a valid batch");
+        crate::errln!("verify_batch refused a valid batch");
     }
     let _ = vks[0].verify(&msgs[0], &sigs[0]);
     (single, batch)
@@ -498,12 +510,14 @@ fn national(
     checkpoints.sort_unstable();
     checkpoints.dedup();
     let (single, batched) = verify_rates(32_768);
-    println!("bare ed25519 on one core: verify_strict {single:.0}/s, verify_batch {batched:.0}/s");
+    crate::outln!(
+        "bare ed25519 on one core: verify_strict {single:.0}/s, verify_batch {batched:.0}/s"
+    );
     let scratch = Scratch::new(dir, "national")?;
     let data = scratch.path.join("tld");
     let t = Instant::now();
     let (mut n, s) = synth::create(&data, 1, (*p, *d, *g)).map_err(fail)?;
-    println!(
+    crate::outln!(
         "tree: {} units ({} grassroots) certified in {:.1} s",
         s.units.len() + 1,
         s.grassroots.len(),
@@ -515,7 +529,7 @@ fn national(
     let mut ingest_time = Duration::ZERO;
     let mut cpu = CpuUse::default();
     let mut gen_time = Duration::ZERO;
-    println!(
+    crate::outln!(
         "{:>10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>12} {:>10}",
         "held",
         "ingest/s",
@@ -552,10 +566,10 @@ fn national(
         times.sort();
         ptimes.sort();
         if counted != held {
-            eprintln!("the national report counts {counted}, {held} were ingested");
+            crate::errln!("the national report counts {counted}, {held} were ingested");
         }
         let rate = held as f64 / ingest_time.as_secs_f64();
-        println!(
+        crate::outln!(
             "{:>10} {:>12.0} {:>9.1}% {:>9.2}ms {:>9.2}ms {:>9.2}ms {:>12.0} {:>10.0}",
             held,
             rate,
@@ -568,13 +582,13 @@ fn national(
         );
         let _ = std::io::stdout().flush();
     }
-    println!(
+    crate::outln!(
         "ingested {held} initiatives in {:.1} s ({:.1} s generating them, not counted)",
         ingest_time.as_secs_f64(),
         gen_time.as_secs_f64()
     );
     let cpu_s = cpu.process_ticks as f64 / 100.0;
-    println!(
+    crate::outln!(
         "CPU time while ingesting: {cpu_s:.1} s on all threads = {:.0} µs per initiative ({:.2} cores busy on average)",
         cpu_s * 1e6 / held.max(1) as f64,
         cpu_s / ingest_time.as_secs_f64().max(1e-9)
@@ -583,7 +597,7 @@ fn national(
     if full_check {
         let t = Instant::now();
         let r = check::run(&mut n, node::now_ms(), false).map_err(fail)?;
-        println!(
+        crate::outln!(
             "node check: {} disagreements, {:.1} s",
             r.problem_count,
             t.elapsed().as_secs_f64()
@@ -686,13 +700,13 @@ fn ack(count: u32, dir: Option<PathBuf>) -> Result<u8, Failure> {
     }
     lat.sort();
     flush_only.sort();
-    println!(
+    crate::outln!(
         "durable acknowledgement of one entry (verify + transaction + flush + fsync), {count} runs: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99)),
         ms(percentile(&lat, 1.0))
     );
-    println!(
+    crate::outln!(
         "of which the durability step alone (flush + fsync round, nothing new): p50 {:.2} ms, p99 {:.2} ms",
         ms(percentile(&flush_only, 0.5)),
         ms(percentile(&flush_only, 0.99))
@@ -726,7 +740,7 @@ fn report(ctx: &Ctx, runs: usize) -> Result<u8, Failure> {
             buckets.push((sync_protocol::ids::RecordId(p), phase));
         }
     }
-    println!(
+    crate::outln!(
         "opened {} in {:.2} s ({} entries, {} units)",
         dir.display(),
         opened.as_secs_f64(),
@@ -745,7 +759,7 @@ fn report(ctx: &Ctx, runs: usize) -> Result<u8, Failure> {
         }
         let first = times[0];
         times.sort();
-        println!(
+        crate::outln!(
             "national report, programme {} phase {phase}: {held} initiatives; first {:.2} ms, p50 {:.2} ms, p99 {:.2} ms",
             programme.short(),
             ms(first),
@@ -753,11 +767,119 @@ fn report(ctx: &Ctx, runs: usize) -> Result<u8, Failure> {
             ms(percentile(&times, 0.99))
         );
     }
-    println!(
+    crate::outln!(
         "resident memory: {:.0} MiB (at start {:.0} MiB); database on disk: {:.0} MiB",
         rss_bytes() as f64 / 1048576.0,
         rss0 as f64 / 1048576.0,
         disk_bytes(&dir.join(node::node::DB_DIR)) as f64 / 1048576.0
+    );
+    Ok(0)
+}
+
+// ---- open time of an existing node ----------------------------------------------------------
+
+/// The line a `bench open-once` process prints: this word, then `Node::open`'s wall time (µs),
+/// the process's CPU clock ticks when it printed, its resident memory (bytes), the units known.
+const OPEN_ONCE_PREFIX: &str = "open-once";
+
+/// `bench open-once`: opens the node in `--data` as every command does, and prints the time
+/// `Node::open` took, the process's CPU time so far and its resident memory.
+fn open_once(ctx: &Ctx) -> Result<u8, Failure> {
+    let dir = ctx.data()?;
+    let t = Instant::now();
+    let n = Node::open(dir).map_err(fail)?;
+    let opened = t.elapsed();
+    let units = n.directory().units().len();
+    println!(
+        "{OPEN_ONCE_PREFIX} {} {} {} {units}",
+        opened.as_micros(),
+        cpu_ticks("/proc/self/stat"),
+        rss_bytes()
+    );
+    Ok(0)
+}
+
+/// `bench open`: opens the node in `--data` in `runs` fresh processes (`bench open-once`, which
+/// times `Node::open`, the function every command and `node run` start with), then times
+/// `runs` runs of a real command (`node quarantine --limit 1`) end to end.
+fn open_bench(ctx: &Ctx, runs: usize) -> Result<u8, Failure> {
+    let dir = ctx.data()?.clone();
+    let exe = std::env::current_exe().map_err(fail)?;
+    let runs = runs.max(1);
+    let mut process = Vec::with_capacity(runs);
+    let mut open = Vec::with_capacity(runs);
+    let mut cpu = Vec::with_capacity(runs);
+    let mut rss = 0u64;
+    let mut units = 0usize;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let out = Command::new(&exe)
+            .arg("--data")
+            .arg(&dir)
+            .args(["bench", "open-once"])
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(fail)?;
+        process.push(t.elapsed());
+        if !out.status.success() {
+            return Err(fail(format!("bench open-once: {}", out.status)));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<u64> = text
+            .lines()
+            .find_map(|l| l.strip_prefix(OPEN_ONCE_PREFIX))
+            .map(|l| {
+                l.split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let [us, ticks, bytes, n] = f[..] else {
+            return Err(fail(format!("bench open-once printed {text:?}")));
+        };
+        open.push(Duration::from_micros(us));
+        cpu.push(Duration::from_millis(ticks * 10));
+        rss = rss.max(bytes);
+        units = n as usize;
+    }
+    let mut command = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let status = Command::new(&exe)
+            .arg("--data")
+            .arg(&dir)
+            .args(["node", "quarantine", "--limit", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(fail)?;
+        command.push(t.elapsed());
+        if !status.success() {
+            return Err(fail(format!("node quarantine: {status}")));
+        }
+    }
+    for v in [&mut process, &mut open, &mut cpu, &mut command] {
+        v.sort();
+    }
+    let store = disk_bytes(&dir.join(node::node::DB_DIR)) as f64 / 1048576.0;
+    println!(
+        "{}: {units} units, database {store:.0} MiB, {runs} fresh processes each",
+        dir.display()
+    );
+    let line = |what: &str, v: &[Duration]| {
+        println!(
+            "{what:<44} p50 {:>8.1} ms   max {:>8.1} ms",
+            ms(percentile(v, 0.5)),
+            ms(percentile(v, 1.0))
+        );
+    };
+    line("Node::open", &open);
+    line("process CPU (user+sys) up to the open's end", &cpu);
+    line("process wall, start to exit (bench open-once)", &process);
+    line("`sangkien node quarantine --limit 1`, wall", &command);
+    println!(
+        "resident memory after the open: {:.0} MiB",
+        rss as f64 / 1048576.0
     );
     Ok(0)
 }

@@ -1,9 +1,9 @@
 //! Storage commands: `sangkien node check|backup|restore|quarantine|encrypt-key|decrypt-key`
 //! and `sangkien bench ...` (crash test and performance measurements).
 //!
-//! `node backup`, `node check` (without `--repair`) and `node quarantine` also work while
-//! `node run` holds the database: when it is locked, they ask the running service over its
-//! control socket (`node::control`) and print the same thing.
+//! Like every command on `--data`, these are carried out by the node service when one serves
+//! the directory (`op: run`, see main.rs). `node backup`, `node check` and `node quarantine`
+//! also ask an older service that does not carry out commands with their own requests.
 
 mod bench;
 pub(crate) mod synth;
@@ -85,10 +85,13 @@ pub fn run(ctx: &Ctx, c: StorageCommand) -> Result<u8, Failure> {
 
 /// The node in `--data`, or, when another process holds its database, `None`: the caller then
 /// asks the running service.
-fn open_or_running(ctx: &Ctx) -> Result<Option<Node>, Failure> {
+fn open_or_running(ctx: &Ctx) -> Result<Option<crate::commands::NodeRef>, Failure> {
     let dir = ctx.data()?;
+    if ctx.service.is_some() {
+        return crate::commands::open(ctx).map(Some);
+    }
     match Node::open(dir) {
-        Ok(n) => Ok(Some(n)),
+        Ok(n) => Ok(Some(crate::commands::NodeRef::Own(Box::new(n)))),
         Err(e) if e.is_locked() => Ok(None),
         Err(e) => Err(crate::open_failure(ctx.lang, dir, e)),
     }
@@ -100,7 +103,7 @@ fn ask_service(ctx: &Ctx, dir: &Path, request: Request) -> Result<Reply, Failure
     let l = ctx.lang;
     match control::request(dir, request) {
         Ok(r) => {
-            eprintln!(
+            crate::errln!(
                 "{}",
                 l.t(
                     "(nút đang chạy: lệnh được chuyển cho dịch vụ nút qua ổ điều khiển)",
@@ -150,8 +153,8 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
                     return Err(Failure::problem(format!(
                         "{} ({})",
                         l.t(
-                            "--repair cần nút đã dừng: dừng `sangkien node run` (SIGTERM hoặc Ctrl-C) rồi chạy lại",
-                            "--repair needs the node stopped: stop `sangkien node run` (SIGTERM or Ctrl-C), then run it again"
+                            "--repair cần mở được kho của nút hoặc dịch vụ nút trả lời, nhưng một tiến trình khác đang giữ kho và không có dịch vụ nút nào thực hiện lệnh; chờ tiến trình đó xong rồi thử lại",
+                            "--repair needs the node's store, or a node service to carry it out, but another process holds the store and no node service carries out commands; wait for that process to finish, then try again"
                         ),
                         dir.display()
                     )));
@@ -220,7 +223,7 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
             let dir = ctx.data()?.clone();
             let (n, s) = backup::restore(&file, &dir, node::now_ms())
                 .map_err(|e| Failure::input(e.to_string()).because(e))?;
-            println!(
+            crate::outln!(
                 "{} {}: {} {}, {} {}",
                 l.t("đã khôi phục vào", "restored into"),
                 dir.display(),
@@ -230,7 +233,7 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
                 l.t("mục cách ly", "quarantined"),
             );
             if !s.key_included {
-                println!(
+                crate::outln!(
                     "{}",
                     l.t(
                         "bản sao lưu không có khóa riêng: chép unit.key vào thư mục (quyền 600) để ký",
@@ -246,7 +249,7 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
             let encrypt = matches!(c, NodeCommand::EncryptKey);
             node::keys::convert(&path, encrypt)
                 .map_err(|e| Failure::input(e.to_string()).because(e))?;
-            println!(
+            crate::outln!(
                 "{}",
                 if encrypt {
                     l.t(
@@ -280,9 +283,9 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
             "repaired": r.repaired,
             "clean": clean,
         });
-        println!("{v}");
+        crate::outln!("{v}");
     } else {
-        println!(
+        crate::outln!(
             "{}: {} {}, {} {}, {} {}",
             l.t("đã kiểm tra", "checked"),
             l.int(r.entries as u64),
@@ -293,17 +296,17 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
             l.t("bộ đếm", "counters")
         );
         for p in &r.problems {
-            println!("  {}: {p}", l.t("không khớp", "disagrees"));
+            crate::outln!("  {}: {p}", l.t("không khớp", "disagrees"));
         }
         if r.problem_count > r.problems.len() {
-            println!(
+            crate::outln!(
                 "  … {} {}",
                 r.problem_count - r.problems.len(),
                 l.t("chỗ không khớp nữa", "more disagreements")
             );
         }
         if r.findings > 0 {
-            println!(
+            crate::outln!(
                 "{}: {} ({})",
                 l.t(
                     "mục còn nguyên nhưng không còn hợp lệ",
@@ -314,7 +317,7 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
             );
         }
         if r.repaired {
-            println!(
+            crate::outln!(
                 "{}",
                 l.t(
                     "đã dựng lại chỉ mục và bộ đếm từ các mục (không xóa mục nào)",
@@ -322,7 +325,7 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
                 )
             );
         }
-        println!(
+        crate::outln!(
             "{}",
             if clean {
                 l.t("kết quả: khớp", "result: consistent")
@@ -341,7 +344,7 @@ fn print_check(ctx: &Ctx, r: &CheckReport, after: Option<&CheckReport>) -> u8 {
 /// Prints what a backup wrote (the same whether this process or the running service wrote it).
 fn print_backup(ctx: &Ctx, file: &Path, s: &BackupSummary) {
     let l = ctx.lang;
-    println!(
+    crate::outln!(
         "{} {}: {} {}, {} {}, {} bytes{}",
         l.t("đã sao lưu vào", "backed up to"),
         file.display(),

@@ -15,11 +15,11 @@ const SHOWN_HASH_CHARS: usize = 16;
 pub fn print(ctx: &Ctx, q: &QuarantineListing, now_ms: u64) {
     let l = ctx.lang;
     if ctx.json {
-        println!("{}", serde_json::to_string_pretty(q).unwrap_or_default());
+        crate::outln!("{}", serde_json::to_string_pretty(q).unwrap_or_default());
         return;
     }
     let days = q.max_age_ms / 86_400_000;
-    println!(
+    crate::outln!(
         "{}: {} {} ({} {}; {} {} {})",
         l.t("Cách ly", "Quarantine"),
         l.int(q.held_count),
@@ -34,7 +34,7 @@ pub fn print(ctx: &Ctx, q: &QuarantineListing, now_ms: u64) {
         l.t("ngày thì hết hạn", "days expires"),
     );
     if !q.held.is_empty() {
-        println!(
+        crate::outln!(
             "  {:<18} {:<16} {:<22} {:<44} {:<26} {}",
             l.t("mục", "entry"),
             l.t("loại", "kind"),
@@ -49,7 +49,7 @@ pub fn print(ctx: &Ctx, q: &QuarantineListing, now_ms: u64) {
                 .since_ms
                 .is_some_and(|t| now_ms.saturating_sub(t) > q.max_age_ms);
             overdue |= late;
-            println!(
+            crate::outln!(
                 "  {:<18} {:<16} {:<22} {:<44} {:<26} {}{}",
                 short(&h.entry),
                 kind(l, &h.kind),
@@ -61,7 +61,7 @@ pub fn print(ctx: &Ctx, q: &QuarantineListing, now_ms: u64) {
             );
         }
         if overdue {
-            println!(
+            crate::outln!(
                 "  * {}",
                 l.t(
                     "quá hạn: hết hạn ở lần nhập tới, hoặc ở lượt kiểm tra hằng giờ của dịch vụ nút",
@@ -71,7 +71,7 @@ pub fn print(ctx: &Ctx, q: &QuarantineListing, now_ms: u64) {
         }
         let more = q.held_count.saturating_sub(q.held.len() as u64);
         if more > 0 {
-            println!("  … {} {} (--limit)", l.int(more), l.t("mục nữa", "more"));
+            crate::outln!("  … {} {} (--limit)", l.int(more), l.t("mục nữa", "more"));
         }
     }
     if !q.by_source.is_empty() {
@@ -80,9 +80,9 @@ pub fn print(ctx: &Ctx, q: &QuarantineListing, now_ms: u64) {
             .iter()
             .map(|(s, n)| format!("{} {}", source(l, s), l.int(*n)))
             .collect();
-        println!("{}: {}", l.t("Theo nguồn", "By source"), parts.join(", "));
+        crate::outln!("{}: {}", l.t("Theo nguồn", "By source"), parts.join(", "));
     }
-    println!(
+    crate::outln!(
         "{}: {} ({} {})",
         l.t("Đã hết hạn (nhật ký)", "Expired (log)"),
         l.int(q.expired_count),
@@ -90,7 +90,7 @@ pub fn print(ctx: &Ctx, q: &QuarantineListing, now_ms: u64) {
         l.int(sync_protocol::limits::MAX_QUARANTINE_EXPIRED_LOG_ENTRIES as u64)
     );
     for x in &q.expired {
-        println!("  {}", expired(l, x));
+        crate::outln!("  {}", expired(l, x));
     }
 }
 

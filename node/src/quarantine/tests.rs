@@ -92,3 +92,63 @@ fn wait_keys_read_back_as_what_is_awaited() {
     );
     assert_eq!(WaitsFor::from_key(b"?"), WaitsFor::Unknown);
 }
+
+fn h(n: u32) -> EntryHash {
+    let mut b = [0u8; 32];
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    EntryHash(b)
+}
+
+#[test]
+fn one_source_holds_at_most_its_share() {
+    use sync_protocol::limits::MAX_QUARANTINE_SOURCE_ENTRIES;
+    let flood: Vec<_> = (0..MAX_QUARANTINE_SOURCE_ENTRIES as u32 + 1)
+        .map(|i| (h(i), [7u8; 32], 100))
+        .collect();
+    let a = admit(Vec::new(), &flood);
+    assert_eq!(a.admitted.len(), MAX_QUARANTINE_SOURCE_ENTRIES);
+    assert_eq!(a.refused, vec![h(MAX_QUARANTINE_SOURCE_ENTRIES as u32)]);
+    assert!(a.evicted.is_empty());
+    // Another source is still admitted.
+    let held = flood[..MAX_QUARANTINE_SOURCE_ENTRIES].to_vec();
+    let a = admit(held, &[(h(u32::MAX), [8u8; 32], 100)]);
+    assert_eq!(a.admitted.len(), 1);
+}
+
+#[test]
+fn a_full_quarantine_evicts_from_the_largest_source_not_the_newcomer() {
+    use sync_protocol::limits::{MAX_QUARANTINE_ENTRIES, MAX_QUARANTINE_SOURCE_ENTRIES};
+    // Ten sources at their share fill it; the first has one fewer, the last one more... all
+    // at the share: full.
+    let sources = MAX_QUARANTINE_ENTRIES / MAX_QUARANTINE_SOURCE_ENTRIES;
+    let held: Vec<_> = (0..MAX_QUARANTINE_ENTRIES as u32)
+        .map(|i| (h(i), [(i as usize % sources) as u8 + 1; 32], 10))
+        .collect();
+    let newcomer = (h(u32::MAX), [200u8; 32], 10);
+    let a = admit(held.clone(), &[newcomer]);
+    assert!(a.admitted.contains(&h(u32::MAX)), "{a:?}");
+    assert_eq!(a.evicted.len(), 1);
+    // A source already at its share is refused, nothing evicted.
+    let a = admit(held, &[(h(u32::MAX - 1), [1u8; 32], 10)]);
+    assert_eq!(a.refused, vec![h(u32::MAX - 1)]);
+    assert!(a.evicted.is_empty());
+}
+
+#[test]
+fn quarantined_bytes_are_bounded_per_source() {
+    use sync_protocol::limits::{MAX_ENTRY_BYTES, MAX_QUARANTINE_SOURCE_BYTES_STORED};
+    let n = MAX_QUARANTINE_SOURCE_BYTES_STORED / MAX_ENTRY_BYTES;
+    let big: Vec<_> = (0..n as u32 + 1)
+        .map(|i| (h(i), [3u8; 32], MAX_ENTRY_BYTES))
+        .collect();
+    let a = admit(Vec::new(), &big);
+    assert_eq!(a.admitted.len(), n);
+    assert_eq!(a.refused.len(), 1);
+}
+
+#[test]
+fn the_signer_is_read_from_the_entry_bytes() {
+    let fed = sync_protocol::testkit::Federation::new();
+    let e = &fed.trust_entries[1];
+    assert_eq!(signer_of(e.bytes()), e.key().0);
+}
