@@ -597,6 +597,8 @@ fn the_offer_to_every_peer_is_exactly_what_its_scope_gives() {
     sync_in_memory(&mut t.district, &mut t.prov, None, T0 + 32).unwrap();
     sync_in_memory(&mut t.prov, &mut t.tld, None, T0 + 33).unwrap();
     check(&t, T0 + 40);
+}
+
 // ---- certificates by need; bundles in sections ----------------------------------------------
 
 #[test]
