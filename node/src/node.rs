@@ -458,6 +458,8 @@ impl Node {
         create_private_dir(dir)?;
         create_private_dir(&dir.join(DB_DIR))?;
         let store = SledStore::open(&dir.join(DB_DIR))?;
+        // A new store: its sync index is complete (empty), and filed as entries are stored.
+        crate::sync_index::ensure(&store)?;
         let mut directory = Directory::new(g.clone(), genesis.hash());
         let outcome = import_batch(&store, &mut directory, vec![genesis], Some(&unit), now_ms)?;
         store.set_meta("federation", ff.federation_id.as_bytes())?;
@@ -555,6 +557,10 @@ impl Node {
                 "migrating the database"
             );
             crate::check::migrate(&mut node, crate::now_ms())?;
+        }
+        // A node stored before the sync index, or stopped while filing a batch: built once.
+        if crate::sync_index::ensure(&node.store)? {
+            tracing::warn!("the sync index was built");
         }
         Ok(node)
     }
@@ -959,25 +965,12 @@ impl Node {
     }
 
     /// The sync keys of what [`Node::entries_for`] gives `recipient`, sorted, without
-    /// duplicates: the trust entries' keys read from the `trust` index (every node holds them
-    /// all, so none is read or decoded), the records' entries scope-checked as there.
+    /// duplicates, as a session is offered them: read from the sync index
+    /// ([`crate::sync_index`]), not from the records.
     pub fn offer_keys(&self, recipient: &UnitId, now_ms: u64) -> Result<Vec<SyncKey>, NodeError> {
-        let mut out = self.store.trust_keys()?;
-        for record in self.store.records()? {
-            let entries = self.store.record_entries(&record)?;
-            let origin = record_header(&entries).map(|h| h.owner);
-            for e in entries {
-                if scope::in_scope(&self.directory, recipient, &e, origin.as_ref(), now_ms) {
-                    out.push(SyncKey {
-                        time_ms: e.time_ms(),
-                        hash: e.hash(),
-                    });
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        Ok(out)
+        use sync_protocol::sync::{Bound, SyncSource};
+        let source = crate::sync_index::IndexSource::for_peer(self, recipient, now_ms)?;
+        Ok(source.keys_in(None, &Bound::Infinity))
     }
 
     /// Every stored entry.

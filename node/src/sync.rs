@@ -10,57 +10,46 @@ use std::time::Duration;
 use sync_protocol::limits::{MAX_BUFFERED_BYTES_TOTAL, MAX_SESSION_BUFFERED_BYTES};
 
 use sync_protocol::ids::{EntryHash, UnitId};
-use sync_protocol::store::EntryLookup;
 use sync_protocol::sync::{
-    Bound, Deadlines, Event, Fingerprint, IdPrefix, Message, Role, SessionStats, SortedKeys,
-    SyncKey, SyncSession, SyncSource,
+    Bound, Deadlines, Event, Fingerprint, IdPrefix, Message, Role, SessionStats, SyncKey,
+    SyncSession, SyncSource,
 };
 
 use crate::ingest::Prepared;
 use crate::node::{ImportReport, Node, NodeError};
-use crate::sled_store::SledStore;
+use crate::sync_index::IndexSource;
 
 /// Upper bound on the messages of one in-memory session, so a protocol bug cannot loop for
 /// ever in a test or the demo.
 pub const MAX_SESSION_STEPS: usize = 100_000;
 
-/// What a node offers one peer: the keys of the entries in both scopes, served from its store.
-pub struct PeerSource {
-    keys: SortedKeys<Vec<SyncKey>>,
-    store: SledStore,
-}
+/// What a node offers one peer: the keys of the entries in both scopes, answered from the
+/// sync index ([`crate::sync_index`]): counts, fingerprints and splits of ranges from stored
+/// partial sums, never a scan of the node's records.
+pub struct PeerSource(IndexSource);
 
 impl PeerSource {
     /// The entries `node` holds that `peer`'s node should hold too.
     pub fn for_peer(node: &Node, peer: &UnitId, now_ms: u64) -> Result<Self, NodeError> {
-        let keys = node.offer_keys(peer, now_ms)?;
-        Ok(Self {
-            keys: SortedKeys::new(keys),
-            store: node.store().clone(),
-        })
+        Ok(Self(IndexSource::for_peer(node, peer, now_ms)?))
     }
 }
 
 impl SyncSource for PeerSource {
     fn summarize(&self, lower: Option<&Bound>, upper: &Bound) -> (usize, Fingerprint) {
-        self.keys.summarize(lower, upper)
+        self.0.summarize(lower, upper)
     }
     fn keys_in(&self, lower: Option<&Bound>, upper: &Bound) -> Vec<SyncKey> {
-        self.keys.keys_in(lower, upper)
+        self.0.keys_in(lower, upper)
     }
     fn split(&self, lower: Option<&Bound>, upper: &Bound, parts: usize) -> Vec<Bound> {
-        self.keys.split(lower, upper, parts)
+        self.0.split(lower, upper, parts)
     }
     fn hash_of(&self, id: &IdPrefix) -> Option<EntryHash> {
-        self.keys.hash_of(id)
+        self.0.hash_of(id)
     }
     fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
-        let e = self.store.entry(hash).ok().flatten()?;
-        let key = SyncKey {
-            time_ms: e.time_ms(),
-            hash: *hash,
-        };
-        self.keys.contains(&key).then(|| e.bytes().to_vec())
+        self.0.entry_bytes(hash)
     }
 }
 
