@@ -63,7 +63,10 @@ const DIRTY: &[u8] = b"~dirty";
 const KEY_BYTES: usize = 40;
 
 fn tree(store: &SledStore) -> Result<sled::Tree, StoreError> {
-    store.db().open_tree(TREE_NAME).map_err(|e| err(TREE_NAME, e))
+    store
+        .db()
+        .open_tree(TREE_NAME)
+        .map_err(|e| err(TREE_NAME, e))
 }
 
 /// A bucket's name: its kind byte, the unit's id, and a zero byte.
@@ -288,7 +291,8 @@ fn file(e: &Entry, place: &Place, chains: &mut Chains<'_>) -> Result<Filing, Sto
 }
 
 fn encode_parent(p: Option<&UnitId>) -> Vec<u8> {
-    p.map(|p| p.as_str().as_bytes().to_vec()).unwrap_or_default()
+    p.map(|p| p.as_str().as_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 /// The chunk changes of one batch, applied after its keys are written.
@@ -492,7 +496,11 @@ fn under(store: &SledStore, units: &[UnitId]) -> Result<Vec<(EntryHash, Place)>,
     Ok(out)
 }
 
-fn refile_subtrees(store: &SledStore, tree: &sled::Tree, units: &[UnitId]) -> Result<(), StoreError> {
+fn refile_subtrees(
+    store: &SledStore,
+    tree: &sled::Tree,
+    units: &[UnitId],
+) -> Result<(), StoreError> {
     let mut chains = Chains::new(store);
     let mut batch = sled::Batch::default();
     let mut deltas = ChunkDeltas::default();
@@ -504,7 +512,10 @@ fn refile_subtrees(store: &SledStore, tree: &sled::Tree, units: &[UnitId]) -> Re
             time_ms: e.time_ms(),
             hash: h,
         });
-        if let Some(old) = tree.get(row(b'r', &[&h.0])).map_err(|e| err(TREE_NAME, e))? {
+        if let Some(old) = tree
+            .get(row(b'r', &[&h.0]))
+            .map_err(|e| err(TREE_NAME, e))?
+        {
             for b in split_buckets(&old) {
                 batch.remove(row(b'k', &[&b, &k]));
                 deltas.add(&b, k, false);
@@ -590,7 +601,14 @@ fn fill(store: &SledStore, tree: &sled::Tree, chunks: bool) -> Result<(), StoreE
         let Some(e) = stored_entry(store, &h)? else {
             continue;
         };
-        add_rows(tree, &mut batch, &mut no_deltas, &e, &Place { unit, path }, &mut chains)?;
+        add_rows(
+            tree,
+            &mut batch,
+            &mut no_deltas,
+            &e,
+            &Place { unit, path },
+            &mut chains,
+        )?;
         rows += 1;
         if rows.is_multiple_of(REBUILD_BATCH_ROWS) {
             tree.apply_batch(std::mem::take(&mut batch))
@@ -673,8 +691,12 @@ pub fn check(store: &SledStore, max: usize) -> Result<(Vec<String>, usize), Stor
     let mut a = live.iter().filter(not_chunk).peekable();
     let mut b = expected.iter().filter(not_chunk).peekable();
     loop {
-        let x = a.peek().map(|r| r.as_ref().map(|(k, v)| (k.clone(), v.clone())));
-        let y = b.peek().map(|r| r.as_ref().map(|(k, v)| (k.clone(), v.clone())));
+        let x = a
+            .peek()
+            .map(|r| r.as_ref().map(|(k, v)| (k.clone(), v.clone())));
+        let y = b
+            .peek()
+            .map(|r| r.as_ref().map(|(k, v)| (k.clone(), v.clone())));
         match (x, y) {
             (None, None) => break,
             (Some(Err(e)), _) => return Err(err(TREE_NAME, e)),
@@ -793,11 +815,7 @@ impl std::fmt::Debug for IndexSource {
 
 impl IndexSource {
     /// The offer of `node` to `peer`'s node: what [`crate::Node::entries_for`] gives it.
-    pub fn for_peer(
-        node: &crate::Node,
-        peer: &UnitId,
-        now_ms: u64,
-    ) -> Result<Self, StoreError> {
+    pub fn for_peer(node: &crate::Node, peer: &UnitId, now_ms: u64) -> Result<Self, StoreError> {
         let store = node.store().clone();
         let tree = tree(&store)?;
         let d = node.directory();
@@ -863,11 +881,7 @@ impl IndexSource {
                 let in_large = tree
                     .get(row(b'r', &[&key.hash.0]))
                     .map_err(|e| err(TREE_NAME, e))?
-                    .is_some_and(|v| {
-                        split_buckets(&v)
-                            .iter()
-                            .any(|x| large.buckets.contains(x))
-                    });
+                    .is_some_and(|v| split_buckets(&v).iter().any(|x| large.buckets.contains(x)));
                 if !in_large {
                     small.push(key);
                 }
@@ -913,7 +927,11 @@ impl IndexSource {
             starts.push((k[1 + b.len()..].to_vec(), c, x));
         }
         let hi_row = row(b'c', &[b, hi]);
-        let upper = if hi_row < chunk_end { hi_row } else { chunk_end.clone() };
+        let upper = if hi_row < chunk_end {
+            hi_row
+        } else {
+            chunk_end.clone()
+        };
         for (k, v) in self.tree.range(lo_row..upper).flatten() {
             let start = k[1 + b.len()..].to_vec();
             if starts.last().is_some_and(|l| l.0 == start) {
@@ -995,11 +1013,7 @@ impl IndexSource {
             let end = row(b'c', &[b, &[0xff; KEY_BYTES + 1]]);
             let hi_row = row(b'c', &[b, hi]);
             let upper = if hi_row < end { hi_row } else { end };
-            for (k, v) in self
-                .tree
-                .range(row(b'c', &[b, lo, &[0]])..upper)
-                .flatten()
-            {
+            for (k, v) in self.tree.range(row(b'c', &[b, lo, &[0]])..upper).flatten() {
                 let mut key = [0u8; KEY_BYTES];
                 key.copy_from_slice(&k[k.len() - KEY_BYTES..]);
                 out.push((key, decode_chunk(&v).0));
@@ -1083,7 +1097,13 @@ impl SyncSource for IndexSource {
     }
 
     fn hash_of(&self, id: &IdPrefix) -> Option<EntryHash> {
-        for k in self.store.tree(t::ENTRIES).scan_prefix(id.0).keys().flatten() {
+        for k in self
+            .store
+            .tree(t::ENTRIES)
+            .scan_prefix(id.0)
+            .keys()
+            .flatten()
+        {
             let mut h = [0u8; 32];
             if k.len() != 32 {
                 continue;
