@@ -82,6 +82,34 @@ pub enum BenchCommand {
         #[arg(long)]
         check: bool,
     },
+    /// Nút quốc gia đang chạy phục vụ đồng bộ thật / a real `node run` serving a national node
+    /// (--data DIR/tld, made by `bench national --dir DIR`) to a province's real QUIC sync
+    /// sessions: the service's CPU per session with nothing new and with new initiatives, its
+    /// memory over many sessions, the province's first sync against the ingest rate.
+    Serve {
+        /// Số phiên không có gì mới / sessions with nothing new.
+        #[arg(long, default_value_t = 1_000)]
+        sessions: u32,
+        /// Số phiên mang sáng kiến mới / sessions bringing new initiatives.
+        #[arg(long, default_value_t = 10)]
+        rounds: u32,
+        /// Sáng kiến mới mỗi phiên / new initiatives per such session.
+        #[arg(long, default_value_t = 100)]
+        new: u64,
+        /// Hình cây như đã cho `bench national` / the tree's shape as given to `bench national`.
+        #[arg(long, value_delimiter = ',', default_value = "63,20,100")]
+        shape: Vec<usize>,
+        /// Tỉnh đồng bộ (số thứ tự) / which province syncs (its number, p<N>).
+        #[arg(long, default_value_t = 0)]
+        province: usize,
+        /// Bộ đệm trang của dịch vụ, MiB / the service's page cache, MiB.
+        #[arg(long, default_value_t = 256)]
+        cache_mb: u64,
+        /// Thư mục cho nút tỉnh (mặc định: tạm, xóa khi xong) / directory for the province
+        /// node (default: temp, removed).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Độ trễ lưu bền một mục / durable acknowledgement latency of single entries.
     Ack {
         /// Số lần / how many.
@@ -137,6 +165,31 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
             check,
         } => national(initiatives, checkpoints, batch, &shape, dir, check),
         BenchCommand::Ack { count, dir } => ack(count, dir),
+        BenchCommand::Serve {
+            sessions,
+            rounds,
+            new,
+            shape,
+            province,
+            cache_mb,
+            dir,
+        } => {
+            let [p, d, g] = shape[..] else {
+                return Err(Failure::input(
+                    "--shape takes three numbers: provinces,districts,grassroots",
+                ));
+            };
+            super::bench_serve::serve(super::bench_serve::ServeArgs {
+                data: ctx.data()?.clone(),
+                sessions,
+                rounds,
+                new,
+                shape: (p, d, g),
+                province,
+                cache_mb,
+                dir,
+            })
+        }
         BenchCommand::Report { runs } => report(ctx, runs),
         BenchCommand::Open { runs } => open_bench(ctx, runs),
         BenchCommand::OpenOnce => open_once(ctx),
@@ -149,16 +202,16 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
     }
 }
 
-fn fail(e: impl std::fmt::Display) -> Failure {
+pub(super) fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::problem(e.to_string())
 }
 
-struct Scratch {
-    path: PathBuf,
+pub(super) struct Scratch {
+    pub(super) path: PathBuf,
     remove: bool,
 }
 impl Scratch {
-    fn new(dir: Option<PathBuf>, name: &str) -> Result<Self, Failure> {
+    pub(super) fn new(dir: Option<PathBuf>, name: &str) -> Result<Self, Failure> {
         let (path, remove) = match dir {
             Some(d) => (d, false),
             None => (
@@ -475,7 +528,7 @@ struct CpuUse {
 }
 
 /// User + system clock ticks of a `/proc/.../stat` file (fields 14 and 15), 0 if unreadable.
-fn cpu_ticks(path: &str) -> u64 {
+pub(super) fn cpu_ticks(path: &str) -> u64 {
     let Ok(s) = std::fs::read_to_string(path) else {
         return 0;
     };
