@@ -906,3 +906,63 @@ fn node_check_finds_a_damaged_sync_index_and_repair_rebuilds_it() {
         );
     }
 }
+
+/// A unit moved to another parent: the index files its subtree's entries again, so the new
+/// parent is offered them (the tree now) and the old one keeps what it held (the tree at the
+/// entries' time), exactly as `entries_for` judges.
+#[test]
+fn after_a_reparenting_the_offer_follows_the_new_tree_and_keeps_the_old() {
+    use sync_protocol::entry::{Certificate, EntryBody};
+    let tmp = TempDir::new("sync-index-move");
+    let p = tmp.path().to_owned();
+    let mut tld = root(&p, T0);
+    let mut a = enrol(
+        &mut tld,
+        &p,
+        "ldld-a",
+        UnitRole::ProvincialFederation,
+        T0 + 1,
+    );
+    let _b = enrol(
+        &mut tld,
+        &p,
+        "ldld-b",
+        UnitRole::ProvincialFederation,
+        T0 + 2,
+    );
+    let mut g = enrol(&mut a, &p, "cdcs-b", UnitRole::Grassroots, T0 + 3);
+    for i in 0..3 {
+        initiative(&mut g, &format!("Sáng kiến {i}"), i == 1, T0 + 10 + i);
+    }
+    sync_in_memory(&mut g, &mut a, None, T0 + 20).unwrap();
+    sync_in_memory(&mut a, &mut tld, None, T0 + 21).unwrap();
+    let cert = tld
+        .directory()
+        .latest_cert(&unit("cdcs-b"))
+        .unwrap()
+        .clone();
+    tld.write(
+        EntryBody::Certificate(Certificate {
+            unit: unit("cdcs-b"),
+            name: cert.cert.name.clone(),
+            role: UnitRole::Grassroots,
+            parent: unit("ldld-b"),
+            key: cert.cert.key,
+            replaces: Some(cert.hash),
+        }),
+        T0 + 30,
+    )
+    .expect("re-parenting");
+    let now = T0 + 40;
+    for u in ["ldld-a", "ldld-b", "cdcs-b"] {
+        assert_eq!(
+            tld.offer_keys(&unit(u), now).unwrap(),
+            scope_keys(&tld, u, now),
+            "→ {u}"
+        );
+    }
+    // The new parent is offered the moved unit's non-confidential initiatives.
+    let to_b = tld.offer_keys(&unit("ldld-b"), now).unwrap();
+    assert!(to_b.len() >= 2 + 2, "{}", to_b.len());
+    assert!(node::check::run(&mut tld, now, false).unwrap().is_clean());
+}
