@@ -316,19 +316,37 @@ impl ChunkDeltas {
         for (b, mut keys) in self.by_bucket {
             keys.sort();
             let first = row(b'c', &[&b, &[0u8; KEY_BYTES]]);
+            let end = row(b'c', &[&b, &[0xff; KEY_BYTES + 1]]);
             let mut touched: BTreeMap<Vec<u8>, (u64, KeySum)> = BTreeMap::new();
+            // The chunk the last key fell in, and where the next chunk starts: sorted keys
+            // (a batch's usually at the newest times) mostly fall in the same chunk.
+            let mut current: Option<(Vec<u8>, Option<Vec<u8>>)> = None;
             for (k, added) in keys {
                 let upto = row(b'c', &[&b, &k]);
-                let found = tree
-                    .range(first.clone()..=upto)
-                    .next_back()
-                    .transpose()
-                    .map_err(|e| err(TREE_NAME, e))?;
-                let (start, agg) = match found {
-                    Some((s, v)) => (s.to_vec(), decode_chunk(&v)),
-                    None => (first.clone(), (0, KeySum::default())),
-                };
-                let slot = touched.entry(start).or_insert(agg);
+                let reuse = current
+                    .as_ref()
+                    .is_some_and(|(s, next)| *s <= upto && next.as_ref().is_none_or(|n| upto < *n));
+                if !reuse {
+                    let found = tree
+                        .range(first.clone()..=upto.clone())
+                        .next_back()
+                        .transpose()
+                        .map_err(|e| err(TREE_NAME, e))?;
+                    let (start, agg) = match found {
+                        Some((s, v)) => (s.to_vec(), decode_chunk(&v)),
+                        None => (first.clone(), (0, KeySum::default())),
+                    };
+                    let next = tree
+                        .range(row(b'c', &[&start[1..], &[0]])..end.clone())
+                        .next()
+                        .transpose()
+                        .map_err(|e| err(TREE_NAME, e))?
+                        .map(|(s, _)| s.to_vec());
+                    touched.entry(start.clone()).or_insert(agg);
+                    current = Some((start, next));
+                }
+                let start = current.as_ref().map(|c| c.0.clone()).unwrap_or_default();
+                let slot = touched.entry(start).or_default();
                 let mut one = KeySum::default();
                 one.add_hash(&sync_key(&k).hash);
                 if added {

@@ -778,6 +778,12 @@ fn the_sync_index_answers_ranges_as_the_sorted_offer_does() {
     let to_sibling = t.district.offer_keys(&unit("ldld-dong-hoa"), now).unwrap();
     assert_eq!(to_sibling, scope_keys(&t.district, "ldld-dong-hoa", now));
     assert!(to_sibling.len() < 10, "{}", to_sibling.len());
+    // The chunks filed one write at a time and by batches count what they cover, and the
+    // rows equal a rebuild's.
+    for n in [&mut t.grass, &mut t.district] {
+        let r = node::check::run(n, now, false).unwrap();
+        assert!(r.is_clean(), "{:?}", r.problems);
+    }
 }
 
 /// A node stored without the sync index (or stopped while filing a batch) builds it when it
