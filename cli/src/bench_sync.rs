@@ -14,7 +14,9 @@ use std::io::Write;
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use serde_json::json;
 use sync_protocol::ids::{EntryHash, FederationId};
-use sync_protocol::sync::{Message, Role, SyncKey, SyncSession, SyncSource};
+use sync_protocol::sync::{
+    Bound, Fingerprint, IdPrefix, Message, Role, SortedKeys, SyncKey, SyncSession, SyncSource,
+};
 
 /// Start of the synthetic key space (2026-01-01, Unix ms).
 const T0_MS: u64 = 1_767_225_600_000;
@@ -23,12 +25,21 @@ const STEP_MS: u64 = 1_000;
 
 /// One side's set for the benchmark: keys, and no entry bodies (reconciliation only).
 struct KeySet {
-    keys: Vec<SyncKey>,
+    keys: SortedKeys<Vec<SyncKey>>,
 }
 
 impl SyncSource for KeySet {
-    fn keys(&self) -> &[SyncKey] {
-        &self.keys
+    fn summarize(&self, lower: Option<&Bound>, upper: &Bound) -> (usize, Fingerprint) {
+        self.keys.summarize(lower, upper)
+    }
+    fn keys_in(&self, lower: Option<&Bound>, upper: &Bound) -> Vec<SyncKey> {
+        self.keys.keys_in(lower, upper)
+    }
+    fn split(&self, lower: Option<&Bound>, upper: &Bound, parts: usize) -> Vec<Bound> {
+        self.keys.split(lower, upper, parts)
+    }
+    fn hash_of(&self, id: &IdPrefix) -> Option<EntryHash> {
+        self.keys.hash_of(id)
     }
     fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
         // Only reconciliation is measured: an entry is stood in for by its hash, and entry
@@ -78,15 +89,16 @@ impl Row {
 fn ours(full: &[SyncKey], lack: &[u64], cursor: Option<u64>) -> (u64, u64, u64) {
     let lacking: std::collections::BTreeSet<u64> = lack.iter().copied().collect();
     let a = KeySet {
-        keys: full.to_vec(),
+        keys: SortedKeys::new(full.to_vec()),
     };
     let b = KeySet {
-        keys: full
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !lacking.contains(&(*i as u64)))
-            .map(|(_, k)| *k)
-            .collect(),
+        keys: SortedKeys::new(
+            full.iter()
+                .enumerate()
+                .filter(|(i, _)| !lacking.contains(&(*i as u64)))
+                .map(|(_, k)| *k)
+                .collect(),
+        ),
     };
     let fed = FederationId([0; 32]);
     // b initiates (the node that lacks entries pulls), a answers.

@@ -1660,13 +1660,27 @@ fn import_hardening_refuses_contains_and_keeps_serving() {
 /// A peer that offers exactly `entries` (whatever they are) in a real sync session: the
 /// initiator's side of the protocol over a QUIC connection, without a node behind it.
 struct Offer {
-    keys: Vec<sync_protocol::sync::SyncKey>,
+    keys: sync_protocol::sync::SortedKeys<Vec<sync_protocol::sync::SyncKey>>,
     entries: std::collections::BTreeMap<EntryHash, Vec<u8>>,
 }
 
 impl sync_protocol::sync::SyncSource for Offer {
-    fn keys(&self) -> &[sync_protocol::sync::SyncKey] {
-        &self.keys
+    fn summarize(
+        &self,
+        lower: Option<&sync_protocol::sync::Bound>,
+        upper: &sync_protocol::sync::Bound,
+    ) -> (usize, sync_protocol::sync::Fingerprint) {
+        self.keys.summarize(lower, upper)
+    }
+    fn keys_in(
+        &self,
+        lower: Option<&sync_protocol::sync::Bound>,
+        upper: &sync_protocol::sync::Bound,
+    ) -> Vec<sync_protocol::sync::SyncKey> {
+        self.keys.keys_in(lower, upper)
+    }
+    fn hash_of(&self, id: &sync_protocol::sync::IdPrefix) -> Option<EntryHash> {
+        self.keys.hash_of(id)
     }
     fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
         self.entries.get(hash).cloned()
@@ -1688,8 +1702,9 @@ async fn offer_over_quic(
         })
         .collect();
     keys.sort();
+    keys.dedup();
     let src = Offer {
-        keys,
+        keys: sync_protocol::sync::SortedKeys::new(keys),
         entries: entries
             .iter()
             .map(|e| (e.hash(), e.bytes().to_vec()))

@@ -163,8 +163,21 @@ pub fn run(node: &mut Node, now_ms: u64, repair: bool) -> Result<CheckReport, No
     if store.meta("derived_stale")?.is_some() {
         report.problem("entries were stored without their derived state".into());
     }
+    // The sync index (its own tree and meta key): compared with a rebuild from the entries.
+    // When it alone disagrees, a repair rebuilds it alone.
+    let others_clean = report.is_clean();
+    let (index_problems, index_count) = crate::sync_index::check(&store, MAX_LISTED_PROBLEMS)?;
+    let listed = index_problems.len();
+    for p in index_problems {
+        report.problem(p);
+    }
+    report.problem_count += index_count - listed;
     if repair && !report.is_clean() {
-        rebuild(node, now_ms)?;
+        if others_clean {
+            crate::sync_index::rebuild(&store)?;
+        } else {
+            rebuild(node, now_ms)?;
+        }
         report.repaired = true;
     }
     Ok(report)
@@ -194,6 +207,7 @@ pub fn rebuild(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
     }
     node.reload_directory()?;
     walk(node, now_ms, &mut Sink::Write(&store))?;
+    crate::sync_index::rebuild(&store)?;
     store.remove_meta("derived_stale")?;
     store.remove_meta("rebuilding")?;
     store.durable()?;

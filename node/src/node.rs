@@ -30,6 +30,7 @@ use sync_protocol::import::{
 use sync_protocol::record::StateMemo;
 use sync_protocol::scope;
 use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
+use sync_protocol::sync::SyncKey;
 use sync_protocol::verify::{record_header, VerifiedEntry};
 
 use crate::counters::{self, TREE_TIME};
@@ -457,6 +458,8 @@ impl Node {
         create_private_dir(dir)?;
         create_private_dir(&dir.join(DB_DIR))?;
         let store = SledStore::open(&dir.join(DB_DIR))?;
+        // A new store: its sync index is complete (empty), and filed as entries are stored.
+        crate::sync_index::ensure(&store)?;
         let mut directory = Directory::new(g.clone(), genesis.hash());
         let outcome = import_batch(&store, &mut directory, vec![genesis], Some(&unit), now_ms)?;
         store.set_meta("federation", ff.federation_id.as_bytes())?;
@@ -554,6 +557,10 @@ impl Node {
                 "migrating the database"
             );
             crate::check::migrate(&mut node, crate::now_ms())?;
+        }
+        // A node stored before the sync index, or stopped while filing a batch: built once.
+        if crate::sync_index::ensure(&node.store)? {
+            tracing::warn!("the sync index was built");
         }
         Ok(node)
     }
@@ -979,6 +986,15 @@ impl Node {
             .collect();
         scope::sort_parents_first(&self.directory, &mut out);
         Ok(out)
+    }
+
+    /// The sync keys of what [`Node::entries_for`] gives `recipient`, sorted, without
+    /// duplicates, as a session is offered them: read from the sync index
+    /// ([`crate::sync_index`]), not from the records.
+    pub fn offer_keys(&self, recipient: &UnitId, now_ms: u64) -> Result<Vec<SyncKey>, NodeError> {
+        use sync_protocol::sync::{Bound, SyncSource};
+        let source = crate::sync_index::IndexSource::for_peer(self, recipient, now_ms)?;
+        Ok(source.keys_in(None, &Bound::Infinity))
     }
 
     /// Every stored entry.

@@ -429,7 +429,7 @@ impl Service {
         )
         .await;
         let node = self.node.lock().await;
-        *self.directory.write().unwrap_or_else(|p| p.into_inner()) = node.directory().clone();
+        self.refresh_directory(&node);
         let recorded = result
             .as_ref()
             .map(|o| (peer, o.clone()))
@@ -488,7 +488,7 @@ impl Service {
         )
         .await;
         let node = self.node.lock().await;
-        *self.directory.write().unwrap_or_else(|p| p.into_inner()) = node.directory().clone();
+        self.refresh_directory(&node);
         match &result {
             Ok(o) => tracing::info!(
                 received = o.import.accepted,
@@ -532,6 +532,20 @@ impl Service {
                 _ = tokio::time::sleep(wait) => {}
                 _ = now.notified() => tracing::debug!(address = %peer.address, "a local write: syncing now"),
             }
+        }
+    }
+
+    /// Refreshes the directory the QUIC endpoint checks peers against, when the node's moved
+    /// (a session brought certificates or revocations): a national directory is large, and
+    /// copying it after every session would cost more than the session.
+    fn refresh_directory(&self, node: &Node) {
+        let stale = self
+            .directory
+            .read()
+            .map(|d| d.changes() != node.directory().changes())
+            .unwrap_or(true);
+        if stale {
+            *self.directory.write().unwrap_or_else(|p| p.into_inner()) = node.directory().clone();
         }
     }
 

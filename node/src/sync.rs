@@ -3,68 +3,53 @@
 //! a QUIC stream.
 
 use std::borrow::BorrowMut;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sync_protocol::limits::{MAX_BUFFERED_BYTES_TOTAL, MAX_SESSION_BUFFERED_BYTES};
 
 use sync_protocol::ids::{EntryHash, UnitId};
-use sync_protocol::store::EntryLookup;
 use sync_protocol::sync::{
-    Deadlines, Event, Message, Role, SessionStats, SyncKey, SyncSession, SyncSource,
+    Bound, Deadlines, Event, Fingerprint, IdPrefix, Message, Role, SessionStats, SyncKey,
+    SyncSession, SyncSource,
 };
 
 use crate::ingest::Prepared;
 use crate::node::{ImportReport, Node, NodeError};
-use crate::sled_store::SledStore;
+use crate::sync_index::IndexSource;
 
 /// Upper bound on the messages of one in-memory session, so a protocol bug cannot loop for
 /// ever in a test or the demo.
 pub const MAX_SESSION_STEPS: usize = 100_000;
 
-/// What a node offers one peer: the keys of the entries in both scopes, served from its store.
-pub struct PeerSource {
-    keys: Vec<SyncKey>,
-    offered: BTreeSet<EntryHash>,
-    store: SledStore,
-}
+/// What a node offers one peer: the keys of the entries in both scopes, answered from the
+/// sync index ([`crate::sync_index`]): counts, fingerprints and splits of ranges from stored
+/// partial sums, never a scan of the node's records.
+pub struct PeerSource(IndexSource);
 
 impl PeerSource {
     /// The entries `node` holds that `peer`'s node should hold too.
     pub fn for_peer(node: &Node, peer: &UnitId, now_ms: u64) -> Result<Self, NodeError> {
-        let entries = node.entries_for(peer, now_ms)?;
-        let mut keys: Vec<SyncKey> = entries
-            .iter()
-            .map(|e| SyncKey {
-                time_ms: e.time_ms(),
-                hash: e.hash(),
-            })
-            .collect();
-        keys.sort();
-        keys.dedup();
-        let offered = keys.iter().map(|k| k.hash).collect();
-        Ok(Self {
-            keys,
-            offered,
-            store: node.store().clone(),
-        })
+        Ok(Self(IndexSource::for_peer(node, peer, now_ms)?))
     }
 }
 
 impl SyncSource for PeerSource {
-    fn keys(&self) -> &[SyncKey] {
-        &self.keys
+    fn summarize(&self, lower: Option<&Bound>, upper: &Bound) -> (usize, Fingerprint) {
+        self.0.summarize(lower, upper)
+    }
+    fn keys_in(&self, lower: Option<&Bound>, upper: &Bound) -> Vec<SyncKey> {
+        self.0.keys_in(lower, upper)
+    }
+    fn split(&self, lower: Option<&Bound>, upper: &Bound, parts: usize) -> Vec<Bound> {
+        self.0.split(lower, upper, parts)
+    }
+    fn hash_of(&self, id: &IdPrefix) -> Option<EntryHash> {
+        self.0.hash_of(id)
     }
     fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
-        if !self.offered.contains(hash) {
-            return None;
-        }
-        self.store
-            .entry(hash)
-            .ok()
-            .flatten()
-            .map(|e| e.bytes().to_vec())
+        self.0.entry_bytes(hash)
     }
 }
 

@@ -39,7 +39,10 @@ use sync_protocol::limits::{
     MAX_TITLE_CHARS, MAX_UNIT_NAME_CHARS,
 };
 use sync_protocol::record::{self, Application, Description, Initiative, RecordContent};
-use sync_protocol::sync::{Event, Message, Role, SyncKey, SyncSession, SyncSource};
+use sync_protocol::sync::{
+    Bound, Event, Fingerprint, IdPrefix, Message, Role, SortedKeys, SyncKey, SyncSession,
+    SyncSource,
+};
 use sync_protocol::text::Text;
 
 use crate::report::{Counters, LinkStats, Report};
@@ -174,21 +177,39 @@ struct Draft {
 /// starts. Entry bytes come from the run's interner (one shared copy of each entry), served only
 /// for keys in the snapshot, so a side never offers what it did not hold.
 struct Source {
-    keys: Rc<Vec<SyncKey>>,
+    keys: SortedKeys<SnapshotKeys>,
     interner: Interner,
 }
 
+/// A shared snapshot of sorted keys.
+#[derive(Default)]
+struct SnapshotKeys(Rc<Vec<SyncKey>>);
+
+impl AsRef<[SyncKey]> for SnapshotKeys {
+    fn as_ref(&self) -> &[SyncKey] {
+        &self.0
+    }
+}
+
 impl SyncSource for Source {
-    fn keys(&self) -> &[SyncKey] {
-        &self.keys
+    fn summarize(&self, lower: Option<&Bound>, upper: &Bound) -> (usize, Fingerprint) {
+        self.keys.summarize(lower, upper)
+    }
+    fn keys_in(&self, lower: Option<&Bound>, upper: &Bound) -> Vec<SyncKey> {
+        self.keys.keys_in(lower, upper)
+    }
+    fn split(&self, lower: Option<&Bound>, upper: &Bound, parts: usize) -> Vec<Bound> {
+        self.keys.split(lower, upper, parts)
+    }
+    fn hash_of(&self, id: &IdPrefix) -> Option<EntryHash> {
+        self.keys.hash_of(id)
     }
     fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
         let interner = self.interner.borrow();
         let e = interner.get(hash)?;
         self.keys
-            .binary_search(&SimStore::key_of(e))
-            .ok()
-            .map(|_| e.bytes().to_vec())
+            .contains(&SimStore::key_of(e))
+            .then(|| e.bytes().to_vec())
     }
 }
 
@@ -814,7 +835,7 @@ impl Sim {
 
     fn source(&self, keys: Option<&KeySet>) -> Source {
         Source {
-            keys: keys.map(KeySet::snapshot).unwrap_or_default(),
+            keys: SortedKeys::new(SnapshotKeys(keys.map(KeySet::snapshot).unwrap_or_default())),
             interner: self.interner.clone(),
         }
     }

@@ -86,6 +86,8 @@ pub struct Directory {
     genesis_hash: EntryHash,
     certs: BTreeMap<UnitId, Vec<CertRecord>>,
     revoked: BTreeMap<(UnitId, UnitKey), Vec<RevocationRecord>>,
+    /// How many certificates and revocations were added: see [`Directory::changes`].
+    changes: u64,
 }
 
 /// One revocation as the directory keeps it (see the module doc for what it counts for).
@@ -123,7 +125,15 @@ impl Directory {
             genesis_hash,
             certs: BTreeMap::new(),
             revoked: BTreeMap::new(),
+            changes: 0,
         }
+    }
+    /// How many certificates and revocations were added to this directory (or to the one it
+    /// was cloned from): a copy whose count is the same is not stale, so a service refreshes
+    /// its copy only when this moved, not after every session (a national directory is
+    /// about 128,500 certificates).
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
     /// The federation.
     pub fn federation(&self) -> FederationId {
@@ -152,6 +162,7 @@ impl Directory {
         signer: UnitId,
         signer_key: UnitKey,
     ) {
+        self.changes += 1;
         let list = self.certs.entry(cert.unit.clone()).or_default();
         if list.iter().any(|c| c.hash == hash) {
             return;
@@ -193,6 +204,7 @@ impl Directory {
         signer: UnitId,
         signer_key: UnitKey,
     ) {
+        self.changes += 1;
         let by_self = signer == unit;
         let record = RevocationRecord {
             effective_ms: if by_self {

@@ -508,6 +508,97 @@ async fn a_districts_programme_reaches_its_subtree_and_ancestors_only() {
     }
 }
 
+// ---- h-sync: what a node offers a peer ----
+
+/// The keys `PeerSource` offers (trust keys read from the index, record entries scope-checked)
+/// are exactly the keys of `entries_for`, for every pair of units of a varied federation:
+/// parent, child, sibling, relays two levels away, programmes launched at the top and at a
+/// district, confidential initiatives, decisions flowing down.
+#[test]
+fn the_offer_to_every_peer_is_exactly_what_its_scope_gives() {
+    use sync_protocol::record::{Phase, Programme};
+    use sync_protocol::sync::SyncKey;
+    let mut t = tree("sync-offer");
+    let programme = |name: &str| {
+        RecordContent::Programme(Programme {
+            name: text(name),
+            phases: vec![Phase {
+                name: text("Giai đoạn 1"),
+                start: Date::parse("2025-01-01").unwrap(),
+                end: Date::parse("2025-12-31").unwrap(),
+                target: 100,
+            }],
+            deadlines: Vec::new(),
+            campaigns: Vec::new(),
+            national_target: 100,
+        })
+    };
+    records::create(&mut t.tld, &programme("Quốc gia"), T0 + 10).unwrap();
+    records::create(&mut t.district, &programme("Huyện"), T0 + 11).unwrap();
+    let r = initiative(&mut t.grass, "Băng tải", false, T0 + 12);
+    initiative(&mut t.grass, "Bí mật", true, T0 + 13);
+    records::decide(
+        &mut t.grass,
+        r,
+        DecisionKind::Submit,
+        text("A"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 16,
+    )
+    .unwrap();
+    let units = [
+        "tld",
+        "ldld-phu-yen",
+        "ldld-tuy-hoa",
+        "ldld-dong-hoa",
+        "cdcs-a",
+    ];
+    let check = |t: &Tree, now: u64| {
+        for n in [&t.tld, &t.prov, &t.district, &t.grass, &t.sibling] {
+            for u in units {
+                let mut want: Vec<SyncKey> = n
+                    .entries_for(&unit(u), now)
+                    .unwrap()
+                    .iter()
+                    .map(|e| SyncKey {
+                        time_ms: e.time_ms(),
+                        hash: e.hash(),
+                    })
+                    .collect();
+                want.sort();
+                want.dedup();
+                assert_eq!(
+                    n.offer_keys(&unit(u), now).unwrap(),
+                    want,
+                    "{} → {u}",
+                    n.unit()
+                );
+            }
+        }
+    };
+    check(&t, T0 + 20);
+    // Everything up to the national node, and back down.
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 20).unwrap();
+    sync_in_memory(&mut t.sibling, &mut t.prov, None, T0 + 21).unwrap();
+    sync_in_memory(&mut t.district, &mut t.prov, None, T0 + 22).unwrap();
+    sync_in_memory(&mut t.prov, &mut t.tld, None, T0 + 23).unwrap();
+    records::decide(
+        &mut t.district,
+        r,
+        DecisionKind::Approve,
+        text("B"),
+        text("Chủ tịch"),
+        text(""),
+        T0 + 30,
+    )
+    .unwrap();
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 31).unwrap();
+    sync_in_memory(&mut t.district, &mut t.prov, None, T0 + 32).unwrap();
+    sync_in_memory(&mut t.prov, &mut t.tld, None, T0 + 33).unwrap();
+    check(&t, T0 + 40);
+}
+
 // ---- certificates by need; bundles in sections ----------------------------------------------
 
 #[test]
@@ -583,4 +674,301 @@ fn entries_for_carries_the_certificates_the_receiver_needs_not_the_trees() {
         "{to_sibling:?}"
     );
     assert!(!to_sibling.contains(&"cdcs-a".to_owned()), "{to_sibling:?}");
+}
+
+// ---- h-sync: the sync index ------------------------------------------------------------------
+
+/// The keys of what `entries_for` gives `u`, sorted.
+fn scope_keys(n: &Node, u: &str, now: u64) -> Vec<sync_protocol::sync::SyncKey> {
+    let mut want: Vec<_> = n
+        .entries_for(&unit(u), now)
+        .unwrap()
+        .iter()
+        .map(|e| sync_protocol::sync::SyncKey {
+            time_ms: e.time_ms(),
+            hash: e.hash(),
+        })
+        .collect();
+    want.sort();
+    want.dedup();
+    want
+}
+
+/// The index answers every range as the sorted offer would (counts, fingerprints, keys, ids),
+/// and cuts big ranges into non-empty ascending parts: on a node whose buckets hold several
+/// chunks, filled both one write at a time and by a synced batch.
+#[test]
+fn the_sync_index_answers_ranges_as_the_sorted_offer_does() {
+    use node::sync_index::{IndexSource, CHUNK_KEYS};
+    use sync_protocol::sync::{Bound, IdPrefix, SortedKeys, SyncSource};
+    let mut t = tree("sync-index-ranges");
+    // Each write its own batch (chunks grow and are cut one key at a time)...
+    let n = 2 * CHUNK_KEYS + 150;
+    for i in 0..n {
+        initiative(
+            &mut t.grass,
+            &format!("Sáng kiến {i}"),
+            i % 7 == 0,
+            T0 + 10 + i as u64,
+        );
+    }
+    // ... and the district receives them in a few big batches.
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 5_000).unwrap();
+    let now = T0 + 6_000;
+    for (node, peer) in [
+        (&t.grass, "ldld-tuy-hoa"),
+        (&t.district, "ldld-phu-yen"),
+        (&t.district, "cdcs-a"),
+    ] {
+        let want = scope_keys(node, peer, now);
+        assert!(want.len() > n, "{} → {peer}: {}", node.unit(), want.len());
+        let index = IndexSource::for_peer(node, &unit(peer), now).unwrap();
+        let sorted = SortedKeys::new(want.clone());
+        assert_eq!(index.keys_in(None, &Bound::Infinity), want);
+        // Bounds at, between and around the keys, with short and long hash prefixes.
+        let mut bounds = vec![None, Some(Bound::Infinity)];
+        let mut x: u64 = 12345;
+        for _ in 0..60 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let k = &want[(x >> 33) as usize % want.len()];
+            let plen = (x >> 20) as usize % 4;
+            bounds.push(Some(Bound::Key {
+                time_ms: k.time_ms + (x >> 60) % 2,
+                prefix: k.hash.0[..plen * 3].to_vec(),
+            }));
+        }
+        for lo in &bounds {
+            for hi in &bounds {
+                let Some(hi) = hi else { continue };
+                if matches!(lo, Some(Bound::Infinity)) {
+                    continue;
+                }
+                assert_eq!(
+                    index.summarize(lo.as_ref(), hi),
+                    sorted.summarize(lo.as_ref(), hi),
+                    "{lo:?}..{hi:?}"
+                );
+                assert_eq!(
+                    index.keys_in(lo.as_ref(), hi),
+                    sorted.keys_in(lo.as_ref(), hi)
+                );
+            }
+        }
+        // A big range is cut into ascending, non-empty parts of about equal counts.
+        for parts in [2, 16] {
+            let cuts = index.split(None, &Bound::Infinity, parts);
+            assert!(!cuts.is_empty() && cuts.len() < parts, "{cuts:?}");
+            let mut prev: Option<Bound> = None;
+            for c in cuts.iter().chain([&Bound::Infinity]) {
+                let (count, _) = sorted.summarize(prev.as_ref(), c);
+                assert!(count > 0, "an empty part below {c:?}");
+                assert!(count <= want.len() / parts + 2 * CHUNK_KEYS + 1, "{count}");
+                prev = Some(c.clone());
+            }
+        }
+        for k in &want {
+            assert_eq!(index.hash_of(&IdPrefix::of(&k.hash)), Some(k.hash));
+            assert!(index.entry_bytes(&k.hash).is_some());
+        }
+        assert_eq!(index.hash_of(&IdPrefix([0xab; 16])), None);
+    }
+    // Nothing out of scope: the sibling district is offered none of the grassroots' records.
+    let to_sibling = t.district.offer_keys(&unit("ldld-dong-hoa"), now).unwrap();
+    assert_eq!(to_sibling, scope_keys(&t.district, "ldld-dong-hoa", now));
+    assert!(to_sibling.len() < 10, "{}", to_sibling.len());
+    // The chunks filed one write at a time and by batches count what they cover, and the
+    // rows equal a rebuild's.
+    for n in [&mut t.grass, &mut t.district] {
+        let r = node::check::run(n, now, false).unwrap();
+        assert!(r.is_clean(), "{:?}", r.problems);
+    }
+}
+
+/// A node stored without the sync index (or stopped while filing a batch) builds it when it
+/// opens, and then offers exactly what its scope gives.
+#[test]
+fn a_node_without_the_sync_index_builds_it_when_it_opens() {
+    let tmp = TempDir::new("sync-index-migrate");
+    let p = tmp.path().to_owned();
+    let mut tld = root(&p, T0);
+    let mut prov = enrol(
+        &mut tld,
+        &p,
+        "ldld-phu-yen",
+        UnitRole::ProvincialFederation,
+        T0 + 1,
+    );
+    let mut district = enrol(
+        &mut prov,
+        &p,
+        "ldld-tuy-hoa",
+        UnitRole::DirectSuperior,
+        T0 + 2,
+    );
+    let mut grass = enrol(&mut district, &p, "cdcs-a", UnitRole::Grassroots, T0 + 4);
+    for i in 0..5 {
+        initiative(&mut grass, &format!("Sáng kiến {i}"), i == 3, T0 + 10 + i);
+    }
+    sync_in_memory(&mut grass, &mut district, None, T0 + 20).unwrap();
+    sync_in_memory(&mut district, &mut prov, None, T0 + 21).unwrap();
+    let dir = prov.dir().to_owned();
+    let now = T0 + 30;
+    let want: Vec<_> = ["tld", "ldld-tuy-hoa", "cdcs-a"]
+        .iter()
+        .map(|u| scope_keys(&prov, u, now))
+        .collect();
+    drop(prov);
+    for damage in ["missing", "half-filed"] {
+        {
+            let store = node::SledStore::open(&dir.join("db")).unwrap();
+            match damage {
+                "missing" => {
+                    store.db().drop_tree(node::sync_index::TREE_NAME).unwrap();
+                    store.remove_meta(node::sync_index::META_KEY).unwrap();
+                }
+                _ => {
+                    let tree = store.db().open_tree(node::sync_index::TREE_NAME).unwrap();
+                    // A batch filed halfway: its marker stayed, one of its keys is missing.
+                    tree.insert(b"~dirty", &[1u8][..]).unwrap();
+                    let k = tree.scan_prefix(b"k").keys().last().unwrap().unwrap();
+                    tree.remove(k).unwrap();
+                    store.durable().unwrap();
+                }
+            }
+            assert!(!node::sync_index::is_ready(&store).unwrap(), "{damage}");
+        }
+        let prov = Node::open(&dir).unwrap();
+        assert!(
+            node::sync_index::is_ready(prov.store()).unwrap(),
+            "{damage}"
+        );
+        for (u, w) in ["tld", "ldld-tuy-hoa", "cdcs-a"].iter().zip(&want) {
+            assert_eq!(
+                &prov.offer_keys(&unit(u), now).unwrap(),
+                w,
+                "{damage}: → {u}"
+            );
+        }
+        let mut prov = prov;
+        let report = node::check::run(&mut prov, now, false).unwrap();
+        assert!(report.is_clean(), "{damage}: {:?}", report.problems);
+    }
+}
+
+/// `node check` finds a missing key, a key too many and a chunk that miscounts in the sync
+/// index; `--repair` rebuilds it, and the offer is whole again.
+#[test]
+fn node_check_finds_a_damaged_sync_index_and_repair_rebuilds_it() {
+    let mut t = tree("sync-index-check");
+    for i in 0..4 {
+        initiative(&mut t.grass, &format!("Sáng kiến {i}"), false, T0 + 10 + i);
+    }
+    sync_in_memory(&mut t.grass, &mut t.district, None, T0 + 20).unwrap();
+    let now = T0 + 30;
+    let want = scope_keys(&t.district, "ldld-phu-yen", now);
+    assert!(node::check::run(&mut t.district, now, false)
+        .unwrap()
+        .is_clean());
+    let tree_ = t
+        .district
+        .store()
+        .db()
+        .open_tree(node::sync_index::TREE_NAME)
+        .unwrap();
+    let keys: Vec<_> = tree_.scan_prefix(b"k").keys().map(|k| k.unwrap()).collect();
+    let chunk = tree_.scan_prefix(b"c").keys().next().unwrap().unwrap();
+    for damage in ["missing key", "extra key", "chunk"] {
+        match damage {
+            "missing key" => {
+                tree_.remove(&keys[keys.len() / 2]).unwrap();
+            }
+            "extra key" => {
+                let mut k = keys[0].to_vec();
+                let last = k.len() - 1;
+                k[last] ^= 1;
+                tree_.insert(k, &[][..]).unwrap();
+            }
+            _ => {
+                tree_.insert(&chunk, &[0u8; 40][..]).unwrap();
+            }
+        }
+        let report = node::check::run(&mut t.district, now, false).unwrap();
+        assert!(!report.is_clean(), "{damage}");
+        assert!(
+            report.problems.iter().any(|p| p.contains("sync index")),
+            "{damage}: {:?}",
+            report.problems
+        );
+        let repaired = node::check::run(&mut t.district, now, true).unwrap();
+        assert!(repaired.repaired, "{damage}");
+        assert!(node::check::run(&mut t.district, now, false)
+            .unwrap()
+            .is_clean());
+        assert_eq!(
+            t.district.offer_keys(&unit("ldld-phu-yen"), now).unwrap(),
+            want
+        );
+    }
+}
+
+/// A unit moved to another parent: the index files its subtree's entries again, so the new
+/// parent is offered them (the tree now) and the old one keeps what it held (the tree at the
+/// entries' time), exactly as `entries_for` judges.
+#[test]
+fn after_a_reparenting_the_offer_follows_the_new_tree_and_keeps_the_old() {
+    use sync_protocol::entry::{Certificate, EntryBody};
+    let tmp = TempDir::new("sync-index-move");
+    let p = tmp.path().to_owned();
+    let mut tld = root(&p, T0);
+    let mut a = enrol(
+        &mut tld,
+        &p,
+        "ldld-a",
+        UnitRole::ProvincialFederation,
+        T0 + 1,
+    );
+    let _b = enrol(
+        &mut tld,
+        &p,
+        "ldld-b",
+        UnitRole::ProvincialFederation,
+        T0 + 2,
+    );
+    let mut g = enrol(&mut a, &p, "cdcs-b", UnitRole::Grassroots, T0 + 3);
+    for i in 0..3 {
+        initiative(&mut g, &format!("Sáng kiến {i}"), i == 1, T0 + 10 + i);
+    }
+    sync_in_memory(&mut g, &mut a, None, T0 + 20).unwrap();
+    sync_in_memory(&mut a, &mut tld, None, T0 + 21).unwrap();
+    let cert = tld
+        .directory()
+        .latest_cert(&unit("cdcs-b"))
+        .unwrap()
+        .clone();
+    tld.write(
+        EntryBody::Certificate(Certificate {
+            unit: unit("cdcs-b"),
+            name: cert.cert.name.clone(),
+            role: UnitRole::Grassroots,
+            parent: unit("ldld-b"),
+            key: cert.cert.key,
+            replaces: Some(cert.hash),
+        }),
+        T0 + 30,
+    )
+    .expect("re-parenting");
+    let now = T0 + 40;
+    for u in ["ldld-a", "ldld-b", "cdcs-b"] {
+        assert_eq!(
+            tld.offer_keys(&unit(u), now).unwrap(),
+            scope_keys(&tld, u, now),
+            "→ {u}"
+        );
+    }
+    // The new parent is offered the moved unit's non-confidential initiatives.
+    let to_b = tld.offer_keys(&unit("ldld-b"), now).unwrap();
+    assert!(to_b.len() >= 2 + 2, "{}", to_b.len());
+    assert!(node::check::run(&mut tld, now, false).unwrap().is_clean());
 }

@@ -82,6 +82,34 @@ pub enum BenchCommand {
         #[arg(long)]
         check: bool,
     },
+    /// Nút quốc gia đang chạy phục vụ đồng bộ thật / a real `node run` serving a national node
+    /// (--data DIR/tld, made by `bench national --dir DIR`) to a province's real QUIC sync
+    /// sessions: the service's CPU per session with nothing new and with new initiatives, its
+    /// memory over many sessions, the province's first sync against the ingest rate.
+    Serve {
+        /// Số phiên không có gì mới / sessions with nothing new.
+        #[arg(long, default_value_t = 1_000)]
+        sessions: u32,
+        /// Số phiên mang sáng kiến mới / sessions bringing new initiatives.
+        #[arg(long, default_value_t = 10)]
+        rounds: u32,
+        /// Sáng kiến mới mỗi phiên / new initiatives per such session.
+        #[arg(long, default_value_t = 100)]
+        new: u64,
+        /// Hình cây như đã cho `bench national` / the tree's shape as given to `bench national`.
+        #[arg(long, value_delimiter = ',', default_value = "63,20,100")]
+        shape: Vec<usize>,
+        /// Tỉnh đồng bộ (số thứ tự) / which province syncs (its number, p<N>).
+        #[arg(long, default_value_t = 0)]
+        province: usize,
+        /// Bộ đệm trang của dịch vụ, MiB / the service's page cache, MiB.
+        #[arg(long, default_value_t = 256)]
+        cache_mb: u64,
+        /// Thư mục cho nút tỉnh (mặc định: tạm, xóa khi xong) / directory for the province
+        /// node (default: temp, removed).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Độ trễ lưu bền một mục / durable acknowledgement latency of single entries.
     Ack {
         /// Số lần / how many.
@@ -137,6 +165,31 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
             check,
         } => national(initiatives, checkpoints, batch, &shape, dir, check),
         BenchCommand::Ack { count, dir } => ack(count, dir),
+        BenchCommand::Serve {
+            sessions,
+            rounds,
+            new,
+            shape,
+            province,
+            cache_mb,
+            dir,
+        } => {
+            let [p, d, g] = shape[..] else {
+                return Err(Failure::input(
+                    "--shape takes three numbers: provinces,districts,grassroots",
+                ));
+            };
+            super::bench_serve::serve(super::bench_serve::ServeArgs {
+                data: ctx.data()?.clone(),
+                sessions,
+                rounds,
+                new,
+                shape: (p, d, g),
+                province,
+                cache_mb,
+                dir,
+            })
+        }
         BenchCommand::Report { runs } => report(ctx, runs),
         BenchCommand::Open { runs } => open_bench(ctx, runs),
         BenchCommand::OpenOnce => open_once(ctx),
@@ -149,16 +202,16 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
     }
 }
 
-fn fail(e: impl std::fmt::Display) -> Failure {
+pub(super) fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::problem(e.to_string())
 }
 
-struct Scratch {
-    path: PathBuf,
+pub(super) struct Scratch {
+    pub(super) path: PathBuf,
     remove: bool,
 }
 impl Scratch {
-    fn new(dir: Option<PathBuf>, name: &str) -> Result<Self, Failure> {
+    pub(super) fn new(dir: Option<PathBuf>, name: &str) -> Result<Self, Failure> {
         let (path, remove) = match dir {
             Some(d) => (d, false),
             None => (
@@ -516,7 +569,7 @@ struct CpuUse {
 }
 
 /// User + system clock ticks of a `/proc/.../stat` file (fields 14 and 15), 0 if unreadable.
-fn cpu_ticks(path: &str) -> u64 {
+pub(super) fn cpu_ticks(path: &str) -> u64 {
     let Ok(s) = std::fs::read_to_string(path) else {
         return 0;
     };
@@ -657,6 +710,7 @@ fn national(
         cpu_s * 1e6 / held.max(1) as f64,
         cpu_s / ingest_time.as_secs_f64().max(1e-9)
     );
+    sync_offer(&n, &province, 20)?;
     if full_check {
         let t = Instant::now();
         let r = check::run(&mut n, node::now_ms(), false).map_err(fail)?;
@@ -670,6 +724,75 @@ fn national(
         }
     }
     Ok(0)
+}
+
+// ---- what a province's no-op sync session costs the national node ------------------------
+
+/// CPU time of the calling thread, nanoseconds (`/proc/thread-self/schedstat`), 0 if unreadable.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// The responder side of a province's sync session with nothing to move, as the service runs
+/// it (`PeerSource::for_peer`, then the session answering the province's messages), against
+/// the offer built as before (`entries_for`, every record read and scope-checked), in CPU time
+/// of this thread. The province holds exactly what it is offered.
+fn sync_offer(n: &Node, province: &UnitId, runs: u32) -> Result<(), Failure> {
+    use node::sync::PeerSource;
+    use sync_protocol::sync::{Role, SyncSession, SyncSource};
+    let now = node::now_ms();
+    let fed = n.federation();
+    let c = thread_cpu_ns();
+    let before = n.entries_for(province, now).map_err(fail)?;
+    let before_ns = thread_cpu_ns() - c;
+    let count = before.len();
+    drop(before);
+    let theirs = PeerSource::for_peer(n, province, now).map_err(fail)?;
+    let (offered, _) = theirs.summarize(None, &sync_protocol::sync::Bound::Infinity);
+    let rss0 = rss_bytes();
+    let mut serve_ns = 0u64;
+    let mut offer_ns = 0u64;
+    for _ in 0..runs {
+        let mut init = SyncSession::new(Role::Initiator, fed, now);
+        init.start(now, &theirs, None);
+        let c = thread_cpu_ns();
+        let ours = PeerSource::for_peer(n, province, now).map_err(fail)?;
+        offer_ns += thread_cpu_ns() - c;
+        let mut resp = SyncSession::new(Role::Responder, fed, now);
+        for _ in 0..64 {
+            let mut moved = false;
+            while let Some(m) = init.poll_transmit() {
+                moved = true;
+                let c = thread_cpu_ns();
+                resp.handle_message(now, m, &ours);
+                serve_ns += thread_cpu_ns() - c;
+            }
+            while let Some(m) = resp.poll_transmit() {
+                moved = true;
+                init.handle_message(now, m, &theirs);
+            }
+            if !moved {
+                break;
+            }
+        }
+        if resp.stats().entries_sent + init.stats().entries_sent != 0 {
+            eprintln!("the no-op session moved entries");
+        }
+    }
+    let per = |ns: u64| ns as f64 / 1e6 / f64::from(runs.max(1));
+    println!(
+        "a province's no-op sync at this node ({offered} keys offered; {count} by entries_for): offer built as before (entries_for) {:.1} ms CPU; now {:.1} ms CPU per session ({:.1} ms building the offer, {:.2} ms answering), {runs} sessions; RSS {:.0} → {:.0} MiB",
+        before_ns as f64 / 1e6,
+        per(offer_ns + serve_ns),
+        per(offer_ns),
+        per(serve_ns),
+        rss0 as f64 / 1048576.0,
+        rss_bytes() as f64 / 1048576.0
+    );
+    Ok(())
 }
 
 // ---- durable acknowledgement latency -----------------------------------------------------

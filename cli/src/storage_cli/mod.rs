@@ -6,6 +6,7 @@
 //! also ask an older service that does not carry out commands with their own requests.
 
 mod bench;
+mod bench_serve;
 pub(crate) mod synth;
 
 mod quarantine_cli;

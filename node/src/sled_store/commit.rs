@@ -141,12 +141,20 @@ impl SledStore {
             .commit_lock
             .write()
             .map_err(|_| err("write", "a writer panicked earlier"))?;
+        // The sync index is filed after the transaction, before the batch is made durable;
+        // its marker says a batch may be half-filed (see `sync_index`).
+        crate::sync_index::begin(self)?;
         let r: Result<(), TransactionError<String>> =
             self.trees[..].transaction(|tx| self.apply(tx, c, &adds, &evicted, &buckets));
+        if r.is_err() {
+            // Nothing was written: the index is as whole as before.
+            crate::sync_index::abandon(self);
+        }
         r.map_err(|e| match e {
             TransactionError::Abort(s) => err("write", s),
             TransactionError::Storage(e) => self.storage_error(e),
         })?;
+        crate::sync_index::apply(self, c)?;
         self.durable()?;
         Ok(refused)
     }

@@ -3,6 +3,27 @@
 use super::*;
 
 impl SledStore {
+    /// The sync keys (time, hash) of the trust entries (genesis, certificates, revocations),
+    /// sorted, read from the `trust` index alone.
+    pub fn trust_keys(&self) -> Result<Vec<sync_protocol::sync::SyncKey>, StoreError> {
+        let mut out = Vec::with_capacity(self.trees[t::TRUST].len());
+        for k in self.trees[t::TRUST].iter().keys() {
+            let k = k.map_err(|e| err("trust", e))?;
+            if k.len() != 40 {
+                return Err(err("trust", format!("a key of {} bytes", k.len())));
+            }
+            let mut time = [0u8; 8];
+            time.copy_from_slice(&k[..8]);
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&k[8..40]);
+            out.push(sync_protocol::sync::SyncKey {
+                time_ms: u64::from_be_bytes(time),
+                hash: EntryHash(h),
+            });
+        }
+        Ok(out)
+    }
+
     /// The genesis, certificates and revocations in (time, hash) order, one at a time: one
     /// ordered read of `trust`, whose rows hold the entries' bytes (schema 5), so that opening
     /// a node costs O(certificates), never a random read per certificate across `entries`

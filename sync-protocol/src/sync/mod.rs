@@ -23,12 +23,12 @@
 mod message;
 mod range;
 mod session;
+mod source;
 
 pub use message::{Bound, Message, MessageError, Range, RangePayload};
-pub use range::{fingerprint, Fingerprint, IdPrefix, SyncKey, ID_PREFIX_BYTES};
-pub use session::{
-    Deadlines, Event, Role, SessionStats, SyncSession, SyncSource, SESSION_TIMEOUT_MS,
-};
+pub use range::{fingerprint, Fingerprint, IdPrefix, KeySum, SyncKey, ID_PREFIX_BYTES};
+pub use session::{Deadlines, Event, Role, SessionStats, SyncSession, SESSION_TIMEOUT_MS};
+pub use source::{split_sorted, SortedKeys, SyncSource};
 
 #[cfg(test)]
 mod tests;

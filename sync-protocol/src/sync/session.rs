@@ -9,7 +9,8 @@ use crate::limits::{
 };
 
 use super::message::{Bound, Message, Range, RangePayload, SYNC_VERSION};
-use super::range::{fingerprint, IdPrefix, SyncKey};
+use super::range::IdPrefix;
+use super::source::SyncSource;
 
 /// How many sub-ranges a range whose fingerprints differ is split into.
 pub const BRANCHING: usize = 16;
@@ -39,15 +40,6 @@ impl Default for Deadlines {
             idle_ms: MAX_SESSION_IDLE_MS,
         }
     }
-}
-
-/// What a side offers: the sorted keys of the entries it holds that the peer should hold, and
-/// their bytes. Scope is the source's business: it offers nothing the peer should not hold.
-pub trait SyncSource {
-    /// Sorted keys of the entries offered to this peer.
-    fn keys(&self) -> &[SyncKey];
-    /// The canonical bytes of an offered entry; `None` for anything not offered.
-    fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>>;
 }
 
 /// Which side a session is.
@@ -114,8 +106,6 @@ pub struct SyncSession {
     outbox: VecDeque<Message>,
     events: VecDeque<Event>,
     wanted: BTreeSet<IdPrefix>,
-    /// Our offered keys by id, built on the first want.
-    by_prefix: Option<BTreeMap<IdPrefix, EntryHash>>,
     reconciled: bool,
     /// The end of the session in all, fixed at its start.
     end_ms: u64,
@@ -149,7 +139,6 @@ impl SyncSession {
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             wanted: BTreeSet::new(),
-            by_prefix: None,
             reconciled: false,
             end_ms: now_ms.saturating_add(deadlines.total_ms),
             idle_deadline_ms: now_ms.saturating_add(deadlines.idle_ms),
@@ -166,24 +155,23 @@ impl SyncSession {
             State::Idle,
             "start is called once, on an initiator"
         );
-        let keys = source.keys();
         let ranges = match cursor_ms {
             Some(c) => {
-                let split = keys.partition_point(|k| k.time_ms < c);
-                let (old, new) = keys.split_at(split);
                 let bound = Bound::Key {
                     time_ms: c,
                     prefix: Vec::new(),
                 };
-                let new_payload = if new.len() <= MAX_CURSOR_ID_LIST {
-                    RangePayload::IdList(new.iter().map(|k| IdPrefix::of(&k.hash)).collect())
+                let (_, old) = source.summarize(None, &bound);
+                let (new_count, new_fp) = source.summarize(Some(&bound), &Bound::Infinity);
+                let new_payload = if new_count <= MAX_CURSOR_ID_LIST {
+                    RangePayload::IdList(ids(&source.keys_in(Some(&bound), &Bound::Infinity)))
                 } else {
-                    RangePayload::Fingerprint(fingerprint(new))
+                    RangePayload::Fingerprint(new_fp)
                 };
                 vec![
                     Range {
                         upper: bound,
-                        payload: RangePayload::Fingerprint(fingerprint(old)),
+                        payload: RangePayload::Fingerprint(old),
                     },
                     Range {
                         upper: Bound::Infinity,
@@ -191,7 +179,7 @@ impl SyncSession {
                     },
                 ]
             }
-            None => split_ranges(keys, Bound::Infinity),
+            None => split_ranges(source, None, Bound::Infinity),
         };
         self.state = State::Reconciling;
         self.idle_deadline_ms = now_ms.saturating_add(self.idle_ms);
@@ -258,15 +246,8 @@ impl SyncSession {
                 }
             }
             (State::Reconciling, Message::Want(ids)) => {
-                let index = self.by_prefix.get_or_insert_with(|| {
-                    source
-                        .keys()
-                        .iter()
-                        .map(|k| (IdPrefix::of(&k.hash), k.hash))
-                        .collect()
-                });
                 let hashes: Vec<EntryHash> =
-                    ids.iter().filter_map(|id| index.get(id).copied()).collect();
+                    ids.iter().filter_map(|id| source.hash_of(id)).collect();
                 let mut batch = Vec::new();
                 let mut batch_bytes = 0usize;
                 for h in hashes {
@@ -376,33 +357,32 @@ impl SyncSession {
         if ranges.last().map(|r| &r.upper) != Some(&Bound::Infinity) {
             return self.fail("ranges must cover the key space up to infinity".into());
         }
-        let keys = source.keys();
         let mut reply: Vec<Range> = Vec::new();
         let mut push_to_peer: Vec<EntryHash> = Vec::new();
         let mut want: Vec<IdPrefix> = Vec::new();
-        let mut lower = 0usize;
+        let mut lower: Option<Bound> = None;
         for range in ranges {
-            let upper = lower + keys[lower..].partition_point(|k| range.upper.is_above(k));
-            let mine = &keys[lower..upper];
             match range.payload {
-                RangePayload::Skip => push_skip(&mut reply, range.upper),
+                RangePayload::Skip => push_skip(&mut reply, range.upper.clone()),
                 RangePayload::Fingerprint(fp) => {
-                    if fingerprint(mine) == fp {
-                        push_skip(&mut reply, range.upper);
-                    } else if mine.len() <= ID_LIST_THRESHOLD {
+                    let (count, mine) = source.summarize(lower.as_ref(), &range.upper);
+                    if mine == fp {
+                        push_skip(&mut reply, range.upper.clone());
+                    } else if count <= ID_LIST_THRESHOLD {
                         reply.push(Range {
-                            upper: range.upper,
-                            payload: RangePayload::IdList(
-                                mine.iter().map(|k| IdPrefix::of(&k.hash)).collect(),
-                            ),
+                            upper: range.upper.clone(),
+                            payload: RangePayload::IdList(ids(
+                                &source.keys_in(lower.as_ref(), &range.upper)
+                            )),
                         });
                     } else {
-                        reply.extend(split_ranges(mine, range.upper));
+                        reply.extend(split_ranges(source, lower.as_ref(), range.upper.clone()));
                     }
                 }
                 RangePayload::IdList(theirs) => {
                     let theirs: BTreeSet<IdPrefix> = theirs.into_iter().collect();
-                    let ours: BTreeMap<IdPrefix, EntryHash> = mine
+                    let ours: BTreeMap<IdPrefix, EntryHash> = source
+                        .keys_in(lower.as_ref(), &range.upper)
                         .iter()
                         .map(|k| (IdPrefix::of(&k.hash), k.hash))
                         .collect();
@@ -418,10 +398,10 @@ impl SyncSession {
                             .filter(|h| !self.wanted.contains(h))
                             .copied(),
                     );
-                    push_skip(&mut reply, range.upper);
+                    push_skip(&mut reply, range.upper.clone());
                 }
             }
-            lower = upper;
+            lower = Some(range.upper);
         }
         // Entries the peer lacks, then what we lack, then the next step.
         let mut batch = Vec::new();
@@ -448,7 +428,7 @@ impl SyncSession {
             self.wanted.extend(chunk.iter().copied());
             self.queue(Message::Want(chunk.to_vec()));
         }
-        let reply = cap_reply(reply, keys);
+        let reply = cap_reply(reply, source);
         if reply.iter().all(|r| r.payload == RangePayload::Skip) {
             self.reconciled = true;
             self.queue(Message::Done);
@@ -467,7 +447,7 @@ const REPLY_BUDGET_BYTES: usize = MAX_MESSAGE_BYTES - 64 * 1024;
 /// Keeps a reply within [`REPLY_BUDGET_BYTES`]: the ranges past the budget are folded into one
 /// range described by our fingerprint, which the peer splits again next round (as Negentropy
 /// does with its frame size limit). Correctness does not depend on where the cut falls.
-fn cap_reply(reply: Vec<Range>, keys: &[SyncKey]) -> Vec<Range> {
+fn cap_reply(reply: Vec<Range>, source: &impl SyncSource) -> Vec<Range> {
     let mut used = 0usize;
     let mut ids_used = 0usize;
     let mut out: Vec<Range> = Vec::with_capacity(reply.len());
@@ -482,15 +462,12 @@ fn cap_reply(reply: Vec<Range>, keys: &[SyncKey]) -> Vec<Range> {
             || ids_used + ids > MAX_IDS_COUNT
             || out.len() + 2 > MAX_RANGES_COUNT;
         if over && !out.is_empty() {
-            let lower = out
-                .last()
-                .map(|prev| keys.partition_point(|k| prev.upper.is_above(k)))
-                .unwrap_or(0);
+            let lower = out.last().map(|prev| prev.upper.clone());
             let upper = iter.last().map(|last| last.upper).unwrap_or(r.upper);
-            let rest = &keys[lower..lower + keys[lower..].partition_point(|k| upper.is_above(k))];
+            let (_, rest) = source.summarize(lower.as_ref(), &upper);
             out.push(Range {
                 upper,
-                payload: RangePayload::Fingerprint(fingerprint(rest)),
+                payload: RangePayload::Fingerprint(rest),
             });
             return out;
         }
@@ -515,42 +492,37 @@ fn push_skip(reply: &mut Vec<Range>, upper: Bound) {
     });
 }
 
-/// Splits `keys` (all below `upper`) into up to [`BRANCHING`] ranges, each
-/// described by its fingerprint, or by its id list when small.
-fn split_ranges(keys: &[SyncKey], upper: Bound) -> Vec<Range> {
-    if keys.len() <= ID_LIST_THRESHOLD {
+/// The id prefixes of `keys`.
+fn ids(keys: &[super::range::SyncKey]) -> Vec<IdPrefix> {
+    keys.iter().map(|k| IdPrefix::of(&k.hash)).collect()
+}
+
+/// Splits the source's range `[lower, upper)` into up to [`BRANCHING`] ranges, each described
+/// by its fingerprint, or by its id list when small.
+fn split_ranges(source: &impl SyncSource, lower: Option<&Bound>, upper: Bound) -> Vec<Range> {
+    let (count, _) = source.summarize(lower, &upper);
+    if count <= ID_LIST_THRESHOLD {
         return vec![Range {
+            payload: RangePayload::IdList(ids(&source.keys_in(lower, &upper))),
             upper,
-            payload: RangePayload::IdList(keys.iter().map(|k| IdPrefix::of(&k.hash)).collect()),
         }];
     }
-    let mut out = Vec::with_capacity(BRANCHING);
-    let mut start = 0usize;
-    for part in 1..=BRANCHING {
-        let end = if part == BRANCHING {
-            keys.len()
+    let mut bounds = source.split(lower, &upper, BRANCHING);
+    bounds.push(upper);
+    let mut out = Vec::with_capacity(bounds.len());
+    let mut prev: Option<Bound> = lower.cloned();
+    for bound in bounds {
+        let (n, fp) = source.summarize(prev.as_ref(), &bound);
+        let payload = if n <= ID_LIST_THRESHOLD / 4 {
+            RangePayload::IdList(ids(&source.keys_in(prev.as_ref(), &bound)))
         } else {
-            keys.len() * part / BRANCHING
-        };
-        if end <= start {
-            continue;
-        }
-        let slice = &keys[start..end];
-        let bound = if part == BRANCHING {
-            upper.clone()
-        } else {
-            Bound::between(Some(&keys[end - 1]), &keys[end])
-        };
-        let payload = if slice.len() <= ID_LIST_THRESHOLD / 4 {
-            RangePayload::IdList(slice.iter().map(|k| IdPrefix::of(&k.hash)).collect())
-        } else {
-            RangePayload::Fingerprint(fingerprint(slice))
+            RangePayload::Fingerprint(fp)
         };
         out.push(Range {
-            upper: bound,
+            upper: bound.clone(),
             payload,
         });
-        start = end;
+        prev = Some(bound);
     }
     out
 }

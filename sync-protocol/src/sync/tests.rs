@@ -9,10 +9,23 @@ use super::*;
 use crate::ids::{EntryHash, FederationId};
 
 /// A side's entries: hash → (time, bytes).
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Side {
     entries: BTreeMap<EntryHash, (u64, Vec<u8>)>,
     keys: Vec<SyncKey>,
+    sorted: SortedKeys<Vec<SyncKey>>,
+}
+
+impl Clone for Side {
+    fn clone(&self) -> Self {
+        let mut s = Side {
+            entries: self.entries.clone(),
+            keys: Vec::new(),
+            sorted: SortedKeys::default(),
+        };
+        s.reindex();
+        s
+    }
 }
 
 impl Side {
@@ -38,6 +51,10 @@ impl Side {
             })
             .collect();
         self.keys.sort();
+        self.sorted = SortedKeys::new(self.keys.clone());
+    }
+    fn sorted(&self) -> &SortedKeys<Vec<SyncKey>> {
+        &self.sorted
     }
     /// Received bytes carry their time in the first 8 bytes (test encoding).
     fn receive(&mut self, b: Vec<u8>) {
@@ -47,8 +64,17 @@ impl Side {
 }
 
 impl SyncSource for Side {
-    fn keys(&self) -> &[SyncKey] {
-        &self.keys
+    fn summarize(&self, lower: Option<&Bound>, upper: &Bound) -> (usize, Fingerprint) {
+        self.sorted().summarize(lower, upper)
+    }
+    fn keys_in(&self, lower: Option<&Bound>, upper: &Bound) -> Vec<SyncKey> {
+        self.sorted().keys_in(lower, upper)
+    }
+    fn split(&self, lower: Option<&Bound>, upper: &Bound, parts: usize) -> Vec<Bound> {
+        self.sorted().split(lower, upper, parts)
+    }
+    fn hash_of(&self, id: &IdPrefix) -> Option<EntryHash> {
+        self.sorted().hash_of(id)
     }
     fn entry_bytes(&self, hash: &EntryHash) -> Option<Vec<u8>> {
         self.entries.get(hash).map(|(_, b)| b.clone())
@@ -450,3 +476,52 @@ fn the_default_deadlines_are_the_limits() {
     assert_eq!(d.total_ms, crate::limits::MAX_SESSION_DURATION_MS);
     assert_eq!(d.idle_ms, crate::limits::MAX_SESSION_IDLE_MS);
 }
+
+// ---- h-sync: the range queries of an offer ----
+
+proptest! {
+    /// `SortedKeys` answers every range as the slice it stands for: count and fingerprint from
+    /// running sums (a subset's sum subtracted), keys, and cuts into non-empty parts.
+    #[test]
+    fn sorted_keys_answer_ranges_as_their_slices(
+        items in proptest::collection::btree_set((0u64..50, 0u64..1_000), 0..200),
+        cuts in proptest::collection::vec((0u64..52, proptest::collection::vec(any::<u8>(), 0..3)), 1..6),
+    ) {
+        let side = Side::new(items.iter().map(|(t, n)| item(*t, *n)));
+        let keys = side.keys.clone();
+        let mut bounds: Vec<Bound> = cuts
+            .into_iter()
+            .map(|(time_ms, prefix)| Bound::Key { time_ms, prefix })
+            .collect();
+        bounds.push(Bound::Infinity);
+        let below = |b: &Bound| keys.partition_point(|k| b.is_above(k));
+        for (i, upper) in bounds.iter().enumerate() {
+            for lower in std::iter::once(None).chain(bounds[..i].iter().map(Some)) {
+                let lo = lower.map(below).unwrap_or(0);
+                let hi = below(upper).max(lo);
+                let slice = &keys[lo..hi];
+                let (n, fp) = side.summarize(lower, upper);
+                prop_assert_eq!(n, slice.len());
+                prop_assert_eq!(fp, fingerprint(slice));
+                prop_assert_eq!(side.keys_in(lower, upper), slice.to_vec());
+                if slice.len() > BRANCHING_FOR_TEST {
+                    let parts = side.split(lower, upper, BRANCHING_FOR_TEST);
+                    let mut prev = lower.cloned();
+                    let mut total = 0;
+                    for b in parts.iter().chain(std::iter::once(upper)) {
+                        let (c, _) = side.summarize(prev.as_ref(), b);
+                        prop_assert!(c > 0, "every part holds keys");
+                        total += c;
+                        prev = Some(b.clone());
+                    }
+                    prop_assert_eq!(total, slice.len());
+                }
+            }
+        }
+        for k in &keys {
+            prop_assert_eq!(side.hash_of(&IdPrefix::of(&k.hash)), Some(k.hash));
+        }
+    }
+}
+
+const BRANCHING_FOR_TEST: usize = 16;
