@@ -227,6 +227,8 @@ pub struct Commit {
     pub accepted: Vec<(VerifiedEntry, Option<Place>)>,
     /// Records whose view or heads may have changed: new view and heads.
     pub records: Vec<(RecordId, Option<View>, Vec<ChangeHash>)>,
+    /// The same records' rows in the report and listing index ([`crate::report_index`]).
+    pub rows: Vec<(RecordId, Option<crate::report_index::Row>)>,
     /// Units (re)certified by this batch, in acceptance order, with their parent at
     /// [`counters::TREE_TIME`] (`None` for the root).
     pub parents: Vec<(UnitId, Option<UnitId>)>,
@@ -538,6 +540,10 @@ impl SledStore {
             })?;
         let mut trees = Vec::with_capacity(TREES.len());
         for name in TREES {
+            trees.push(db.open_tree(name).map_err(sled_err)?);
+        }
+        // The report and listing index's own trees, after the store's (`report_index::t`).
+        for name in crate::report_index::TREES {
             trees.push(db.open_tree(name).map_err(sled_err)?);
         }
         let mut store = Self {
@@ -884,6 +890,10 @@ impl SledStore {
                 buckets.insert(b);
             }
         }
+        let rx_suffixes = crate::report_index::move_suffixes(
+            &self.trees[crate::report_index::t::SUB],
+            c.parents.iter().map(|(u, _)| u.clone()),
+        )?;
         if c.accepted.is_empty()
             && c.records.is_empty()
             && adds.is_empty()
@@ -901,7 +911,9 @@ impl SledStore {
             .write()
             .map_err(|_| err("write", "a writer panicked earlier"))?;
         let r: Result<(), TransactionError<String>> =
-            self.trees[..].transaction(|tx| self.apply(tx, c, &adds, &evicted, &buckets));
+            self.trees[..].transaction(|tx| {
+                self.apply(tx, c, &adds, &evicted, &buckets, &rx_suffixes)
+            });
         r.map_err(|e| match e {
             TransactionError::Abort(s) => err("write", s),
             TransactionError::Storage(e) => self.storage_error(e),
@@ -917,7 +929,9 @@ impl SledStore {
         adds: &[&(Entry, Vec<u8>, String)],
         evicted: &[EntryHash],
         buckets: &BTreeSet<Vec<u8>>,
+        rx_suffixes: &BTreeSet<Vec<u8>>,
     ) -> TxResult<()> {
+        let mut rx = crate::report_index::Pending::default();
         // Entries and their index rows. A unit's path row is the same for all its entries:
         // written only when new (a read is cheaper than a write in sled).
         let mut paths_seen: BTreeSet<Vec<u8>> = BTreeSet::new();
@@ -1001,6 +1015,7 @@ impl SledStore {
             if old.is_none() {
                 continue;
             }
+            rx.move_unit(tx, u, &old_chain, &new_chain, rx_suffixes)?;
             // Pending deltas first, so that the moved totals are current.
             flush_deltas(&tx[t::COUNTERS], &mut deltas)?;
             for b in buckets {
@@ -1070,6 +1085,12 @@ impl SledStore {
             };
         }
         flush_deltas(&tx[t::COUNTERS], &mut deltas)?;
+        rx.apply_rows(
+            tx,
+            &c.rows,
+            c.accepted.iter().map(|(v, _)| v.entry()),
+            |u| tx_chain(&tx[t::SHAPE], u),
+        )?;
         Ok(())
     }
 
