@@ -374,8 +374,12 @@ fn a_node_without_the_index_builds_it_on_open_and_check_repairs_it() {
     let mut g = enrol(&mut prov, &dir, "cdcs-x", UnitRole::Grassroots, T0 + 2);
     let prog = records::create(&mut tld, &RecordContent::Programme(programme()), T0 + 3)
         .expect("programme");
-    let entries = tld.entries_for(g.unit(), T0 + 4).expect("entries");
+    // The programme flows down: national → province → grassroots.
+    let entries = tld.entries_for(prov.unit(), T0 + 4).expect("entries");
+    prov.import(entries, T0 + 4).expect("import");
+    let entries = prov.entries_for(g.unit(), T0 + 4).expect("entries");
     g.import(entries, T0 + 4).expect("import");
+    let mut made = Vec::new();
     for i in 0..7 {
         let r = initiative(
             &mut g,
@@ -390,8 +394,12 @@ fn a_node_without_the_index_builds_it_on_open_and_check_repairs_it() {
         if i % 2 == 1 {
             decide(&mut g, r, DecisionKind::Submit, T0 + 20 + i as u64);
         }
+        made.push(r);
     }
     let today = Date::parse("2025-03-20").unwrap();
+    let held = node::report::programmes(&g, node::now_ms()).expect("programmes");
+    assert_eq!(held.len(), 1, "the programme is listed from the index");
+    assert_eq!(held[0].id, prog);
     let before = progress(
         &g,
         &unit("cdcs-x"),
@@ -459,7 +467,11 @@ fn a_node_without_the_index_builds_it_on_open_and_check_repairs_it() {
         .unwrap();
     g.store()
         .tree(report_index::t::LIST)
-        .remove(report_index::programme_key(prog))
+        .remove(report_index::list_key(
+            report_index::ALL,
+            &unit("cdcs-x"),
+            made[0],
+        ))
         .unwrap();
     let r = check::run(&mut g, node::now_ms(), false).expect("check");
     assert!(!r.is_clean());
