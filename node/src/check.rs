@@ -15,8 +15,8 @@ use sync_protocol::store::{EntryStore, StoreError};
 use sync_protocol::verify::{verify_entry, VerifyError, VerifyOptions};
 
 use crate::counters::{self, Tally, View, TREE_TIME};
-use crate::report_index;
 use crate::node::{place_of, Node, NodeError};
+use crate::report_index;
 use crate::sled_store::{self, err, index_rows, t, view_rows, TREES};
 
 /// Every tree: the store's, then the report index's.
@@ -92,7 +92,9 @@ impl Sink<'_> {
     ) -> Result<(), StoreError> {
         match self {
             Sink::Write(s) => {
-                s.tree(tree).insert(k, v).map_err(|e| err(tree_name(tree), e))?;
+                s.tree(tree)
+                    .insert(k, v)
+                    .map_err(|e| err(tree_name(tree), e))?;
             }
             Sink::Compare {
                 report,
@@ -104,14 +106,21 @@ impl Sink<'_> {
                     return Ok(());
                 }
                 counts[tree] += 1;
-                let got = store.tree(tree).get(&k).map_err(|e| err(tree_name(tree), e))?;
+                let got = store
+                    .tree(tree)
+                    .get(&k)
+                    .map_err(|e| err(tree_name(tree), e))?;
                 match got {
-                    None => {
-                        report.problem(format!("{}: missing row {}", tree_name(tree), hex::encode(&k)))
-                    }
-                    Some(g) if g.as_ref() != v.as_slice() => {
-                        report.problem(format!("{}: row {} differs", tree_name(tree), hex::encode(&k)))
-                    }
+                    None => report.problem(format!(
+                        "{}: missing row {}",
+                        tree_name(tree),
+                        hex::encode(&k)
+                    )),
+                    Some(g) if g.as_ref() != v.as_slice() => report.problem(format!(
+                        "{}: row {} differs",
+                        tree_name(tree),
+                        hex::encode(&k)
+                    )),
                     Some(_) => {}
                 }
             }
@@ -333,9 +342,7 @@ fn walk(node: &Node, now_ms: u64, sink: &mut Sink<'_>) -> Result<(), NodeError> 
             });
         }
     }
-    for (k, n) in report_index::recount_sub(rows.iter(), |u| {
-        report_index::directory_chain(d, u)
-    })? {
+    for (k, n) in report_index::recount_sub(rows.iter(), |u| report_index::directory_chain(d, u))? {
         sink.row(
             store,
             report_index::t::SUB,

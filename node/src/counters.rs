@@ -526,11 +526,11 @@ pub fn view_row_of_verified<L: EntryLookup>(
                             entries.first().map(|e| e.time_ms()).unwrap_or(0),
                         ));
                         Some(View::Initiative(InitiativeFacts {
-                        origin: header.owner.clone(),
-                        programme: p.programme.map(|x| (x, p.phase)),
-                        status,
-                        sector: p.sector,
-                        benefit_vnd: p.benefit_vnd,
+                            origin: header.owner.clone(),
+                            programme: p.programme.map(|x| (x, p.phase)),
+                            status,
+                            sector: p.sector,
+                            benefit_vnd: p.benefit_vnd,
                         }))
                     }
                     _ => None,

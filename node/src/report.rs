@@ -569,11 +569,14 @@ impl Figures for Materialised<'_> {
     }
 }
 
+/// An initiative as the reference recount sees it: origin, programme and phase, day.
+type Counted = (UnitId, Option<(RecordId, u32)>, i64);
+
 /// From the verified records: O(records), the reference.
 struct Recounted<'a> {
     node: &'a Node,
-    /// (origin, programme, phase, day) of every valid initiative.
-    all: Vec<(UnitId, Option<(RecordId, u32)>, i64)>,
+    /// (origin, programme and phase, day) of every valid initiative.
+    all: Vec<Counted>,
 }
 impl Recounted<'_> {
     fn of(&self, unit: &UnitId, prog: RecordId, phase: u32) -> impl Iterator<Item = i64> + '_ {

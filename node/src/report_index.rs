@@ -80,7 +80,10 @@ pub const COUNT: u8 = b'c';
 
 /// The one-byte index of a list status code.
 pub fn status_index(code: &str) -> Option<u8> {
-    STATUS_CODES.iter().position(|c| *c == code).map(|i| i as u8)
+    STATUS_CODES
+        .iter()
+        .position(|c| *c == code)
+        .map(|i| i as u8)
 }
 
 /// The list status of an initiative: conflict, else its last decision, else registered.
@@ -611,7 +614,11 @@ pub fn build_if_missing(
         let mut batch_list = sled::Batch::default();
         for (r, row) in rows {
             let Some(row) = row else {
-                if store.record_entries(&r)?.iter().any(|e| programme_record(e).is_some()) {
+                if store
+                    .record_entries(&r)?
+                    .iter()
+                    .any(|e| programme_record(e).is_some())
+                {
                     batch_list.insert(programme_key(r), &[][..]);
                 }
                 continue;

@@ -278,9 +278,9 @@ pub fn list_page(
 ) -> Result<Page, PageError> {
     check_page(page, limit)?;
     let status = match status {
-        Some(s) => Some(
-            report_index::status_index(s).ok_or_else(|| PageError::Status(s.to_string()))?,
-        ),
+        Some(s) => {
+            Some(report_index::status_index(s).ok_or_else(|| PageError::Status(s.to_string()))?)
+        }
         None => None,
     };
     let store = node.store();
@@ -322,7 +322,9 @@ pub fn list_page(
                 units.extend(c);
                 i += 1;
             }
-            units.sort_by(|a, b| report_index::list_prefix(tag, a).cmp(&report_index::list_prefix(tag, b)));
+            units.sort_by(|a, b| {
+                report_index::list_prefix(tag, a).cmp(&report_index::list_prefix(tag, b))
+            });
             'units: for u in &units {
                 for k in list.scan_prefix(report_index::list_prefix(tag, u)).keys() {
                     let k = k.map_err(|e| err("rx_list", e))?;
@@ -368,8 +370,10 @@ pub fn search_page(
     let mut hits: Vec<(bool, String, RecordId)> = Vec::new();
     for kv in store.tree(report_index::t::ROWS).iter() {
         let (k, v) = kv.map_err(|e| err("rx_rows", e))?;
-        let (Ok(r), Some(row)) = (<[u8; 16]>::try_from(k.as_ref()), report_index::Row::decode(&v))
-        else {
+        let (Ok(r), Some(row)) = (
+            <[u8; 16]>::try_from(k.as_ref()),
+            report_index::Row::decode(&v),
+        ) else {
             continue;
         };
         let unit_fields = units.entry(row.origin.clone()).or_insert_with(|| {
@@ -395,7 +399,11 @@ pub fn search_page(
             hits.push((phrase, row.title, RecordId(r)));
         }
     }
-    hits.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    hits.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| a.1.cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+    });
     let total = hits.len() as u64;
     let skip = usize::try_from((page - 1).saturating_mul(limit as u64)).unwrap_or(usize::MAX);
     let mut items = Vec::with_capacity(limit);
@@ -467,7 +475,10 @@ impl Query {
     }
 
     /// [`Query::score`] over fields already folded, their words joined by one space.
-    pub fn score_folded<'a>(&self, fields: impl IntoIterator<Item = &'a str> + Clone) -> Option<bool> {
+    pub fn score_folded<'a>(
+        &self,
+        fields: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Option<bool> {
         let all = self
             .words
             .iter()

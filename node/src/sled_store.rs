@@ -910,10 +910,8 @@ impl SledStore {
             .commit_lock
             .write()
             .map_err(|_| err("write", "a writer panicked earlier"))?;
-        let r: Result<(), TransactionError<String>> =
-            self.trees[..].transaction(|tx| {
-                self.apply(tx, c, &adds, &evicted, &buckets, &rx_suffixes)
-            });
+        let r: Result<(), TransactionError<String>> = self.trees[..]
+            .transaction(|tx| self.apply(tx, c, &adds, &evicted, &buckets, &rx_suffixes));
         r.map_err(|e| match e {
             TransactionError::Abort(s) => err("write", s),
             TransactionError::Storage(e) => self.storage_error(e),

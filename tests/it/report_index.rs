@@ -148,7 +148,12 @@ fn assert_reports(n: &mut Node, prog: RecordId, today: Date) {
         for phase in 1..=2 {
             let built = progress(n, u, prog, &p, phase, today, t).expect("report");
             let recount = recount_progress(n, u, prog, &p, phase, today, t).expect("recount");
-            assert_eq!(built, recount, "report of {u}, phase {phase}, at {}", n.unit());
+            assert_eq!(
+                built,
+                recount,
+                "report of {u}, phase {phase}, at {}",
+                n.unit()
+            );
         }
     }
     let r = check::run(n, t, false).expect("check");
@@ -192,9 +197,7 @@ fn assert_pages(n: &Node) {
             let expected: BTreeSet<RecordId> = all
                 .iter()
                 .filter(|l| status.is_none_or(|s| status_code(l) == s))
-                .filter(|l| {
-                    u.is_none_or(|u| d.is_self_or_ancestor_at(u, &l.origin, u64::MAX))
-                })
+                .filter(|l| u.is_none_or(|u| d.is_self_or_ancestor_at(u, &l.origin, u64::MAX)))
                 .map(|l| l.record)
                 .collect();
             for limit in [1, 2, 50] {
@@ -208,7 +211,13 @@ fn assert_pages(n: &Node) {
             }
         }
     }
-    for q in ["sang kien", "phu yen", "DUC", "tuy hoa giam", "khong co dau"] {
+    for q in [
+        "sang kien",
+        "phu yen",
+        "DUC",
+        "tuy hoa giam",
+        "khong co dau",
+    ] {
         let expected: Vec<RecordId> = search(n, q, t)
             .expect("search")
             .iter()
@@ -252,12 +261,8 @@ async fn report_figures_and_pages_equal_a_recount_across_a_federation_synced_ove
     let mut a = enrol(&mut da, &dir, "cdcs-a", UnitRole::Grassroots, T0 + 4);
     let mut b = enrol(&mut da, &dir, "cdcs-b", UnitRole::Grassroots, T0 + 5);
     let mut c = enrol(&mut db, &dir, "cdcs-c", UnitRole::Grassroots, T0 + 6);
-    let prog = records::create(
-        &mut tld,
-        &RecordContent::Programme(programme()),
-        T0 + 7,
-    )
-    .expect("programme");
+    let prog = records::create(&mut tld, &RecordContent::Programme(programme()), T0 + 7)
+        .expect("programme");
     // The programme flows down.
     sync_quic(&mut prov, &mut tld).await;
     sync_quic(&mut da, &mut prov).await;
@@ -332,7 +337,9 @@ async fn report_figures_and_pages_equal_a_recount_across_a_federation_synced_ove
     sync_quic(&mut prov, &mut tld).await;
     // Decisions flow back down.
     sync_quic(&mut a, &mut da).await;
-    for n in [&mut tld, &mut prov, &mut da, &mut db, &mut a, &mut b, &mut c] {
+    for n in [
+        &mut tld, &mut prov, &mut da, &mut db, &mut a, &mut b, &mut c,
+    ] {
         assert_reports(n, prog, Date::parse("2025-04-01").unwrap());
         assert_pages(n);
     }
@@ -349,7 +356,10 @@ async fn report_figures_and_pages_equal_a_recount_across_a_federation_synced_ove
     let phase1 = made.len() as u64 - 3; // three were registered in 2026 (phase 2)
     assert_eq!(national.registered, phase1);
     assert_eq!(national.by_phase[1].registered, 3);
-    assert_eq!(national.over_time.before, 3, "three registered before the campaign");
+    assert_eq!(
+        national.over_time.before, 3,
+        "three registered before the campaign"
+    );
     // In the campaign window (2025-03-01..04-09): 12 registered, one of them confidential,
     // which the national node sees only by its projection and so counts on the day of its
     // first entry (2025-11-24, after the window); 3 registered on 2025-06-30, after it.

@@ -461,10 +461,8 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
     let node = open(ctx)?;
     let record = resolve(ctx, &node, id)?;
     let now = now_ms();
-    let l = search::listing(&node, now)
+    let l = search::listed_of(&node, record, now)
         .map_err(|e| store_failed(lang, e))?
-        .into_iter()
-        .find(|l| l.record == record)
         .ok_or_else(|| {
             Failure::input(format!(
                 "{}: {}",
@@ -778,10 +776,7 @@ fn page_failed(lang: Lang, e: search::PageError) -> Failure {
         P::Node(e) | P::Search(search::SearchError::Node(e)) => store_failed(lang, e),
         P::Limit { actual, limit } => Failure::input(format!(
             "--limit {actual}: {} {limit}",
-            lang.t(
-                "mỗi trang có từ 1 đến",
-                "a page holds from 1 to"
-            )
+            lang.t("mỗi trang có từ 1 đến", "a page holds from 1 to")
         )),
         P::Number { actual, limit } => Failure::input(format!(
             "--page {actual}: {} {limit}",

@@ -717,7 +717,8 @@ fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8,
     // The service: the one serving the node, or one started here.
     let mut started = None;
     if node::control::request(&data, node::control::Request::Status).is_err() {
-        let cfg = std::env::temp_dir().join(format!("sangkien-bench-report-{}.toml", std::process::id()));
+        let cfg =
+            std::env::temp_dir().join(format!("sangkien-bench-report-{}.toml", std::process::id()));
         std::fs::write(
             &cfg,
             format!(
@@ -726,7 +727,8 @@ fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8,
             ),
         )
         .map_err(fail)?;
-        let log = std::env::temp_dir().join(format!("sangkien-bench-report-{}.log", std::process::id()));
+        let log =
+            std::env::temp_dir().join(format!("sangkien-bench-report-{}.log", std::process::id()));
         let t = Instant::now();
         let child = Command::new(&exe)
             .args(["node", "run", "--config"])
@@ -807,7 +809,8 @@ fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8,
     let mut trip = Vec::with_capacity(writes);
     for i in 0..writes {
         let set = format!("{child}={}", 1000 + i);
-        let (o, took) = through_service(&data, &["target", "assign", "--phase", "1", "--set", &set])?;
+        let (o, took) =
+            through_service(&data, &["target", "assign", "--phase", "1", "--set", &set])?;
         node_t.push(Duration::from_micros(o.service_us));
         trip.push(took);
     }
