@@ -299,12 +299,14 @@ pub(crate) fn service_runner() -> node::control::CommandRunner {
             req.data.into(),
         ];
         args.extend(req.args.into_iter().map(Into::into));
+        let started = std::time::Instant::now();
         let (stdout, stderr, (code, wrote)) = out::capture(|| execute(args, Some(node)));
         node::control::RunOutput {
             stdout,
             stderr,
             code,
             wrote,
+            service_us: started.elapsed().as_micros() as u64,
         }
     })
 }

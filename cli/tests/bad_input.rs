@@ -1796,3 +1796,73 @@ async fn a_sync_session_delivering_an_entry_automerge_would_panic_on_rejects_it_
     let (s, c) = (s.expect("server"), c.expect("client"));
     assert_eq!(s.import.accepted, 1, "{s:?} {c:?}");
 }
+
+// ---- paging arguments of `initiative list` and `initiative search` (issue 13, h-report) ------
+
+/// `--limit` and `--page` outside their bounds are refused naming the flag and the bound, in
+/// the person's language, the store unchanged; a valid page then answers.
+#[test]
+fn paging_arguments_outside_their_bounds_are_refused() {
+    use sync_protocol::limits::{MAX_PAGE_ITEMS_COUNT, MAX_PAGE_NUMBER};
+    let tmp = TempDir::new("bad-paging");
+    let data = tmp.path().join("tld");
+    let d = data.to_str().unwrap();
+    let o = support::sangkien(&["--data", d, "federation", "init"]);
+    assert!(o.status.success(), "{}", support::text(&o));
+    let before = digest(&Node::open(&data).expect("open"));
+    let too_many = (MAX_PAGE_ITEMS_COUNT + 1).to_string();
+    let too_far = (MAX_PAGE_NUMBER + 1).to_string();
+    let cases: [(&[&str], &str, &str); 6] = [
+        (
+            &["initiative", "list", "--limit", "0"],
+            "--limit 0",
+            "mỗi trang có từ 1 đến",
+        ),
+        (
+            &["initiative", "list", "--limit", &too_many],
+            "--limit",
+            "a page holds from 1 to",
+        ),
+        (
+            &["initiative", "list", "--page", "0"],
+            "--page 0",
+            "số trang từ 1 đến",
+        ),
+        (
+            &["initiative", "list", "--page", &too_far],
+            "--page",
+            "pages are numbered from 1 to",
+        ),
+        (
+            &["initiative", "search", "x", "--limit", "0"],
+            "--limit 0",
+            "mỗi trang có từ 1 đến",
+        ),
+        (
+            &["initiative", "list", "--status", "nope"],
+            "--status \"nope\"",
+            "chọn một trong",
+        ),
+    ];
+    for (i, (args, flag, words)) in cases.iter().enumerate() {
+        let lang = if words.is_ascii() { "en" } else { "vi" };
+        let mut all = vec!["--lang", lang, "--data", d];
+        all.extend_from_slice(args);
+        let o = support::sangkien(&all);
+        let out = support::text(&o);
+        assert_eq!(o.status.code(), Some(2), "case {i}: {out}");
+        assert!(out.contains(flag) && out.contains(words), "case {i}: {out}");
+    }
+    assert_eq!(digest(&Node::open(&data).expect("open")), before);
+    let o = support::sangkien(&[
+        "--data",
+        d,
+        "initiative",
+        "list",
+        "--page",
+        "3",
+        "--limit",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", support::text(&o));
+}

@@ -16,7 +16,25 @@ use sync_protocol::verify::{verify_entry, VerifyError, VerifyOptions};
 
 use crate::counters::{self, Tally, View, TREE_TIME};
 use crate::node::{place_of, Node, NodeError};
+use crate::report_index;
 use crate::sled_store::{self, err, index_rows, t, view_rows, TREES};
+
+/// Every tree: the store's, then the report index's.
+const ALL_TREES: usize = TREES.len() + report_index::TREES.len();
+
+/// A tree's name.
+fn tree_name(i: usize) -> &'static str {
+    TREES
+        .get(i)
+        .copied()
+        .or_else(|| report_index::TREES.get(i - TREES.len()).copied())
+        .unwrap_or("?")
+}
+
+/// The derived trees: the store's and the report index's.
+fn derived() -> impl Iterator<Item = usize> {
+    t::DERIVED.into_iter().chain(report_index::t::ALL)
+}
 
 /// Most disagreements listed one by one; beyond, only counted.
 pub const MAX_LISTED_PROBLEMS: usize = 200;
@@ -58,7 +76,7 @@ impl CheckReport {
 enum Sink<'a> {
     Compare {
         report: &'a mut CheckReport,
-        counts: [usize; TREES.len()],
+        counts: [usize; ALL_TREES],
         seen: BTreeSet<(usize, Vec<u8>)>,
     },
     Write(&'a sled_store::SledStore),
@@ -74,7 +92,9 @@ impl Sink<'_> {
     ) -> Result<(), StoreError> {
         match self {
             Sink::Write(s) => {
-                s.tree(tree).insert(k, v).map_err(|e| err(TREES[tree], e))?;
+                s.tree(tree)
+                    .insert(k, v)
+                    .map_err(|e| err(tree_name(tree), e))?;
             }
             Sink::Compare {
                 report,
@@ -86,14 +106,21 @@ impl Sink<'_> {
                     return Ok(());
                 }
                 counts[tree] += 1;
-                let got = store.tree(tree).get(&k).map_err(|e| err(TREES[tree], e))?;
+                let got = store
+                    .tree(tree)
+                    .get(&k)
+                    .map_err(|e| err(tree_name(tree), e))?;
                 match got {
-                    None => {
-                        report.problem(format!("{}: missing row {}", TREES[tree], hex::encode(&k)))
-                    }
-                    Some(g) if g.as_ref() != v.as_slice() => {
-                        report.problem(format!("{}: row {} differs", TREES[tree], hex::encode(&k)))
-                    }
+                    None => report.problem(format!(
+                        "{}: missing row {}",
+                        tree_name(tree),
+                        hex::encode(&k)
+                    )),
+                    Some(g) if g.as_ref() != v.as_slice() => report.problem(format!(
+                        "{}: row {} differs",
+                        tree_name(tree),
+                        hex::encode(&k)
+                    )),
                     Some(_) => {}
                 }
             }
@@ -143,7 +170,7 @@ pub fn run(node: &mut Node, now_ms: u64, repair: bool) -> Result<CheckReport, No
     let mut report = CheckReport::default();
     let mut check_sink = Sink::Compare {
         report: &mut report,
-        counts: [0; TREES.len()],
+        counts: [0; ALL_TREES],
         seen: BTreeSet::new(),
     };
     walk(node, now_ms, &mut check_sink)?;
@@ -151,14 +178,19 @@ pub fn run(node: &mut Node, now_ms: u64, repair: bool) -> Result<CheckReport, No
         unreachable!("a compare sink stays one")
     };
     let store = node.store().clone();
-    for i in t::DERIVED {
+    for i in derived() {
         let held = store.tree(i).len();
         if held != counts[i] {
             report.problem(format!(
                 "{}: {} rows held, {} expected from the entries",
-                TREES[i], held, counts[i]
+                tree_name(i),
+                held,
+                counts[i]
             ));
         }
+    }
+    if store.meta(report_index::META_KEY)?.is_none() {
+        report.problem("the report and listing index was never completed".into());
     }
     if store.meta("derived_stale")?.is_some() {
         report.problem("entries were stored without their derived state".into());
@@ -189,8 +221,8 @@ pub fn run(node: &mut Node, now_ms: u64, repair: bool) -> Result<CheckReport, No
 pub fn rebuild(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
     let store = node.store().clone();
     store.set_meta("rebuilding", &[1])?;
-    for i in t::DERIVED {
-        store.tree(i).clear().map_err(|e| err(TREES[i], e))?;
+    for i in derived() {
+        store.tree(i).clear().map_err(|e| err(tree_name(i), e))?;
     }
     // First the rows that need nothing but the entry (record, change, trust and kind
     // indexes): the directory and the unit paths of decisions are read through them.
@@ -201,13 +233,14 @@ pub fn rebuild(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
                 store
                     .tree(tree)
                     .insert(k, v)
-                    .map_err(|e| err(TREES[tree], e))?;
+                    .map_err(|e| err(tree_name(tree), e))?;
             }
         }
     }
     node.reload_directory()?;
     walk(node, now_ms, &mut Sink::Write(&store))?;
     crate::sync_index::rebuild(&store)?;
+    store.set_meta(report_index::META_KEY, &[1])?;
     store.remove_meta("derived_stale")?;
     store.remove_meta("rebuilding")?;
     store.durable()?;
@@ -285,6 +318,7 @@ fn walk(node: &Node, now_ms: u64, sink: &mut Sink<'_>) -> Result<(), NodeError> 
     }
     // Records: views, heads, targets; then the counters from the views.
     let mut views: Vec<View> = Vec::new();
+    let mut rows: Vec<report_index::Row> = Vec::new();
     let mut records = 0usize;
     for r in store.records()? {
         records += 1;
@@ -297,6 +331,38 @@ fn walk(node: &Node, now_ms: u64, sink: &mut Sink<'_>) -> Result<(), NodeError> 
         if let Some(v) = view {
             views.push(v);
         }
+        if rep.header.as_ref().map(|h| h.kind) == Some(sync_protocol::entry::RecordKind::Programme)
+        {
+            sink.row(
+                store,
+                report_index::t::LIST,
+                report_index::programme_key(r),
+                Vec::new(),
+            )?;
+        }
+        if let Some(row) = report_index::row_from_report(store, &rep)? {
+            sink.row(store, report_index::t::ROWS, r.0.to_vec(), row.encode())?;
+            for k in [
+                report_index::list_key(row.status, &row.origin, r),
+                report_index::list_key(report_index::ALL, &row.origin, r),
+            ] {
+                sink.row(store, report_index::t::LIST, k, Vec::new())?;
+            }
+            // The series and counts need neither title nor text.
+            rows.push(report_index::Row {
+                title: String::new(),
+                text: String::new(),
+                ..row
+            });
+        }
+    }
+    for (k, n) in report_index::recount_sub(rows.iter(), |u| report_index::directory_chain(d, u))? {
+        sink.row(
+            store,
+            report_index::t::SUB,
+            k,
+            report_index::count_value(n).to_vec(),
+        )?;
     }
     let expected = counters::recount_counters(views.iter(), d)?;
     let counters_n = expected.len();

@@ -140,6 +140,10 @@ pub struct RunOutput {
     /// Whether it may have written to the store (then the service syncs upward at once).
     #[serde(skip)]
     pub wrote: bool,
+    /// How long the service took to carry it out, in microseconds (parsing, the command and
+    /// its output; not the socket): what `sangkien bench report` reports as the node's time.
+    #[serde(default)]
+    pub service_us: u64,
 }
 
 /// How the service carries out a [`Request::Run`]: the `sangkien` binary registers its own

@@ -29,7 +29,16 @@ use sync_protocol::record::{RecordContent, StateMemo};
 use sync_protocol::store::{EntryLookup, StoreError};
 use sync_protocol::verify::{changes_of, record_header};
 
-use crate::report::{Counts, InitiativeView, Status};
+use crate::report_index::Row;
+
+/// Where an initiative stands: registered and not yet submitted, or its last decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// Registered, not submitted (or its decision chain forks: a conflict to resolve).
+    Registered,
+    /// The last decision of its chain.
+    Decided(DecisionKind),
+}
 
 /// The time at which counters read the unit tree: after every certificate held.
 pub const TREE_TIME: u64 = u64::MAX;
@@ -141,25 +150,21 @@ impl Tally {
         }
         Some(t)
     }
-    /// As report counts (negative values, which only a damaged store holds, read as zero).
-    pub fn to_counts(&self) -> Counts {
-        let pos = |v: i64| u64::try_from(v).unwrap_or(0);
-        let mut c = Counts {
-            initiatives: pos(self.initiatives),
-            benefit_vnd: u64::try_from(self.benefit_vnd.max(0)).unwrap_or(u64::MAX),
-            ..Counts::default()
-        };
-        for (i, v) in self.by_status.iter().enumerate() {
-            if *v > 0 {
-                c.by_status.insert(slot_status(i), pos(*v));
-            }
-        }
-        for (i, v) in self.by_sector.iter().enumerate() {
-            if *v > 0 {
-                c.by_sector.insert(Sector::ALL[i], pos(*v));
-            }
-        }
-        c
+    /// Counts by status, those not zero.
+    pub fn statuses(&self) -> impl Iterator<Item = (Status, i64)> + '_ {
+        self.by_status
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0)
+            .map(|(i, v)| (slot_status(i), *v))
+    }
+    /// Counts by sector, those not zero.
+    pub fn sectors(&self) -> impl Iterator<Item = (Sector, i64)> + '_ {
+        self.by_sector
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0)
+            .map(|(i, v)| (Sector::ALL[i], *v))
     }
 }
 
@@ -329,34 +334,29 @@ impl View {
     }
 }
 
-/// An initiative as a report shows it, from a record's verification (`None`: not a valid
-/// initiative here). Shared by the counters and [`crate::report::initiatives`].
-pub fn initiative_view<L: EntryLookup>(
+/// What counters need of an initiative, from a record's verification (`None`: not a valid
+/// initiative here). A fork is a notice: the status is that of the branch the chain follows.
+pub fn initiative_facts<L: EntryLookup>(
     lookup: &L,
     rep: &RecordReport,
-) -> Result<Option<InitiativeView>, StoreError> {
+) -> Result<Option<InitiativeFacts>, StoreError> {
     let Some(h) = &rep.header else {
         return Ok(None);
     };
     if h.kind != RecordKind::Initiative || !rep.is_valid() {
         return Ok(None);
     }
-    // A fork is a notice: the status is that of the branch the chain follows.
     let status = match &rep.status {
         Some(s) => Status::Decided(s.0),
         None => Status::Registered,
     };
     Ok(match (&rep.content, rep.latest_projection) {
-        (Some(RecordContent::Initiative(i)), _) => Some(InitiativeView {
-            record: rep.record,
+        (Some(RecordContent::Initiative(i)), _) => Some(InitiativeFacts {
             origin: i.origin.clone(),
-            title: i.title.to_string(),
+            programme: i.programme.map(|p| (p, i.phase)),
             status,
             sector: i.sector,
             benefit_vnd: i.benefit_vnd,
-            programme: i.programme.map(|p| (p, i.phase)),
-            confidential: i.confidential,
-            approved_state_differs: rep.approved_state_differs,
         }),
         (_, Some(p)) => {
             let Some(e) = lookup.entry(&p)? else {
@@ -365,16 +365,12 @@ pub fn initiative_view<L: EntryLookup>(
             let EntryBody::Projection(p) = e.body() else {
                 return Ok(None);
             };
-            Some(InitiativeView {
-                record: rep.record,
+            Some(InitiativeFacts {
                 origin: h.owner.clone(),
-                title: p.title.to_string(),
+                programme: p.programme.map(|x| (x, p.phase)),
                 status,
                 sector: p.sector,
                 benefit_vnd: p.benefit_vnd,
-                programme: p.programme.map(|x| (x, p.phase)),
-                confidential: true,
-                approved_state_differs: rep.approved_state_differs,
             })
         }
         _ => None,
@@ -389,24 +385,34 @@ pub fn view_of<L: EntryLookup>(
     local_unit: Option<&UnitId>,
     now_ms: u64,
 ) -> Result<(Option<View>, Vec<ChangeHash>), StoreError> {
+    let (view, _, heads) = view_row_of(lookup, directory, record, local_unit, now_ms)?;
+    Ok((view, heads))
+}
+
+/// [`view_of`] with the record's row in the report and listing index.
+pub fn view_row_of<L: EntryLookup>(
+    lookup: &L,
+    directory: &Directory,
+    record: RecordId,
+    local_unit: Option<&UnitId>,
+    now_ms: u64,
+) -> Result<ViewRow, StoreError> {
     let rep = verify_record(lookup, directory, record, local_unit, now_ms)?;
     let view = view_from_report(lookup, &rep)?;
-    Ok((view, rep.current_heads))
+    let row = crate::report_index::row_from_report(lookup, &rep)?;
+    Ok((view, row, rep.current_heads))
 }
+
+/// A record's view, index row and heads.
+pub type ViewRow = (Option<View>, Option<Row>, Vec<ChangeHash>);
 
 /// A record's view from its verification.
 pub fn view_from_report<L: EntryLookup>(
     lookup: &L,
     rep: &RecordReport,
 ) -> Result<Option<View>, StoreError> {
-    let view = if let Some(i) = initiative_view(lookup, rep)? {
-        Some(View::Initiative(InitiativeFacts {
-            origin: i.origin,
-            programme: i.programme,
-            status: i.status,
-            sector: i.sector,
-            benefit_vnd: i.benefit_vnd,
-        }))
+    let view = if let Some(f) = initiative_facts(lookup, rep)? {
+        Some(View::Initiative(f))
     } else {
         match (&rep.header, &rep.content) {
             (Some(h), Some(RecordContent::Target(t))) if rep.is_valid() => Some(View::Target {
@@ -432,10 +438,20 @@ pub fn view_of_verified<L: EntryLookup>(
     record: RecordId,
     memo: &StateMemo,
 ) -> Result<(Option<View>, Vec<ChangeHash>), StoreError> {
+    let (view, _, heads) = view_row_of_verified(lookup, record, memo)?;
+    Ok((view, heads))
+}
+
+/// [`view_of_verified`] with the record's row in the report and listing index.
+pub fn view_row_of_verified<L: EntryLookup>(
+    lookup: &L,
+    record: RecordId,
+    memo: &StateMemo,
+) -> Result<ViewRow, StoreError> {
     let mut entries = lookup.record_entries(&record)?;
     entries.sort_by_key(|e| (e.time_ms(), e.hash()));
     let Some(header) = record_header(&entries) else {
-        return Ok((None, Vec::new()));
+        return Ok((None, None, Vec::new()));
     };
     let changes = changes_of(&entries);
     let mut content = None;
@@ -444,14 +460,15 @@ pub fn view_of_verified<L: EntryLookup>(
         let Ok(state) =
             record::load_record_with(changes.into_values().collect(), header.kind, memo)
         else {
-            return Ok((None, heads));
+            return Ok((None, None, heads));
         };
         heads = state.heads;
         match state.content {
             Ok(c) => content = Some(c),
-            Err(_) => return Ok((None, heads)),
+            Err(_) => return Ok((None, None, heads)),
         }
     }
+    let mut row = None;
     let view = match (header.kind, content) {
         (RecordKind::Target, Some(RecordContent::Target(t))) => Some(View::Target {
             assigner: header.owner.clone(),
@@ -481,6 +498,7 @@ pub fn view_of_verified<L: EntryLookup>(
                 }
                 cursor = Some(next.hash());
             }
+            let row_status = crate::report_index::list_status(forked, status);
             let status = match (status, forked) {
                 (Some(k), false) => Status::Decided(k),
                 _ => Status::Registered,
@@ -490,6 +508,7 @@ pub fn view_of_verified<L: EntryLookup>(
                 .rfind(|e| matches!(e.body(), EntryBody::Projection(_)));
             match (content, latest_projection) {
                 (Some(RecordContent::Initiative(i)), _) => {
+                    row = Some(Row::of_initiative(&i, row_status));
                     Some(View::Initiative(InitiativeFacts {
                         origin: i.origin.clone(),
                         programme: i.programme.map(|p| (p, i.phase)),
@@ -499,13 +518,21 @@ pub fn view_of_verified<L: EntryLookup>(
                     }))
                 }
                 (_, Some(e)) => match e.body() {
-                    EntryBody::Projection(p) => Some(View::Initiative(InitiativeFacts {
-                        origin: header.owner.clone(),
-                        programme: p.programme.map(|x| (x, p.phase)),
-                        status,
-                        sector: p.sector,
-                        benefit_vnd: p.benefit_vnd,
-                    })),
+                    EntryBody::Projection(p) => {
+                        row = Some(Row::projection(
+                            header.owner.clone(),
+                            p,
+                            row_status,
+                            entries.first().map(|e| e.time_ms()).unwrap_or(0),
+                        ));
+                        Some(View::Initiative(InitiativeFacts {
+                            origin: header.owner.clone(),
+                            programme: p.programme.map(|x| (x, p.phase)),
+                            status,
+                            sector: p.sector,
+                            benefit_vnd: p.benefit_vnd,
+                        }))
+                    }
                     _ => None,
                 },
                 _ => None,
@@ -513,7 +540,7 @@ pub fn view_of_verified<L: EntryLookup>(
         }
         _ => None,
     };
-    Ok((view, heads))
+    Ok((view, row, heads))
 }
 
 /// Counter key: `o` (own) or `s` (subtree) ‖ unit ‖ 0 ‖ programme (16) ‖ phase (4, BE).
@@ -618,7 +645,7 @@ mod tests {
         t.count(&f, 1);
         t.count(&f, 1);
         assert_eq!(Tally::decode(&t.encode()), Some(t.clone()));
-        assert_eq!(t.to_counts().benefit_vnd, 2_000_000_000_000_000);
+        assert_eq!(t.benefit_vnd, 2_000_000_000_000_000);
         t.count(&f, -1);
         t.count(&f, -1);
         assert!(t.is_zero());

@@ -16,6 +16,7 @@ pub mod quarantine;
 pub mod quic;
 pub mod records;
 pub mod report;
+pub mod report_index;
 pub mod search;
 pub mod service;
 pub mod sled_store;

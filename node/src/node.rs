@@ -464,6 +464,8 @@ impl Node {
         let outcome = import_batch(&store, &mut directory, vec![genesis], Some(&unit), now_ms)?;
         store.set_meta("federation", ff.federation_id.as_bytes())?;
         store.set_meta("unit", unit.as_str().as_bytes())?;
+        // A new node's report index starts complete (empty) and is kept with every batch.
+        store.set_meta(crate::report_index::META_KEY, &[1])?;
         let mut node = Self {
             dir: dir.to_owned(),
             store,
@@ -561,6 +563,9 @@ impl Node {
         // A node stored before the sync index, or stopped while filing a batch: built once.
         if crate::sync_index::ensure(&node.store)? {
             tracing::warn!("the sync index was built");
+        }
+        if crate::report_index::build_if_missing(&node.store, &node.directory)? {
+            tracing::warn!("built the report and listing index");
         }
         Ok(node)
     }
@@ -896,17 +901,20 @@ impl Node {
         let records: Vec<RecordId> = records.into_iter().collect();
         let view = |r: RecordId| {
             if reverify.contains(&r) {
-                counters::view_of(&overlay, &self.directory, r, Some(&self.unit), now_ms)
+                counters::view_row_of(&overlay, &self.directory, r, Some(&self.unit), now_ms)
             } else {
-                counters::view_of_verified(&overlay, r, memo)
+                counters::view_row_of_verified(&overlay, r, memo)
             }
         };
         // Views on every core: a record with edits loads an Automerge document.
         let views = records
             .par_iter()
-            .map(|r| view(*r).map(|(v, h)| (*r, v, h)))
+            .map(|r| view(*r).map(|(v, row, h)| (*r, v, row, h)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        out.records = views;
+        for (r, v, row, h) in views {
+            out.records.push((r, v, h));
+            out.rows.push((r, row));
+        }
         for v in accepted {
             let place = place_of(&self.directory, &overlay, v.entry())?;
             out.accepted.push((v, place));

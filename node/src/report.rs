@@ -8,22 +8,19 @@
 
 use std::collections::BTreeMap;
 
-use sync_protocol::audit::verify_record;
-use sync_protocol::entry::{DecisionKind, Sector};
+use serde::Serialize;
+use sync_protocol::audit::{verify_record, RecordReport};
+use sync_protocol::date::Date;
+use sync_protocol::entry::{EntryBody, RecordKind, Sector};
 use sync_protocol::ids::{RecordId, UnitId};
-use sync_protocol::record::RecordContent;
-use sync_protocol::store::EntryStore;
+use sync_protocol::record::{Programme, RecordContent};
+use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
+
+use crate::counters::Tally;
 
 use crate::node::{Node, NodeError};
 
-/// Where an initiative stands: registered and not yet submitted, or its last decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Status {
-    /// Registered, not submitted (or its decision chain forks: a conflict to resolve).
-    Registered,
-    /// The last decision of its chain.
-    Decided(DecisionKind),
-}
+pub use crate::counters::Status;
 
 /// One initiative as a report sees it (its full record, or its public projection).
 #[derive(Debug, Clone)]
@@ -48,13 +45,65 @@ pub struct InitiativeView {
     pub approved_state_differs: bool,
 }
 
+/// An initiative as a report shows it, from a record's verification (`None`: not a valid
+/// initiative here). Used by [`initiatives`].
+pub fn initiative_view<L: EntryLookup>(
+    lookup: &L,
+    rep: &RecordReport,
+) -> Result<Option<InitiativeView>, StoreError> {
+    let Some(h) = &rep.header else {
+        return Ok(None);
+    };
+    if h.kind != RecordKind::Initiative || !rep.is_valid() {
+        return Ok(None);
+    }
+    // A fork is a notice: the status is that of the branch the chain follows.
+    let status = match &rep.status {
+        Some(s) => Status::Decided(s.0),
+        None => Status::Registered,
+    };
+    Ok(match (&rep.content, rep.latest_projection) {
+        (Some(RecordContent::Initiative(i)), _) => Some(InitiativeView {
+            record: rep.record,
+            origin: i.origin.clone(),
+            title: i.title.to_string(),
+            status,
+            sector: i.sector,
+            benefit_vnd: i.benefit_vnd,
+            programme: i.programme.map(|p| (p, i.phase)),
+            confidential: i.confidential,
+            approved_state_differs: rep.approved_state_differs,
+        }),
+        (_, Some(p)) => {
+            let Some(e) = lookup.entry(&p)? else {
+                return Ok(None);
+            };
+            let EntryBody::Projection(p) = e.body() else {
+                return Ok(None);
+            };
+            Some(InitiativeView {
+                record: rep.record,
+                origin: h.owner.clone(),
+                title: p.title.to_string(),
+                status,
+                sector: p.sector,
+                benefit_vnd: p.benefit_vnd,
+                programme: p.programme.map(|x| (x, p.phase)),
+                confidential: true,
+                approved_state_differs: rep.approved_state_differs,
+            })
+        }
+        _ => None,
+    })
+}
+
 /// Every valid initiative the node holds (O(records): a listing, not a count).
 pub fn initiatives(node: &Node, now_ms: u64) -> Result<Vec<InitiativeView>, NodeError> {
     let store = node.store();
     let mut out = Vec::new();
     for r in store.records()? {
         let rep = verify_record(store, node.directory(), r, Some(node.unit()), now_ms)?;
-        if let Some(v) = crate::counters::initiative_view(store, &rep)? {
+        if let Some(v) = initiative_view(store, &rep)? {
             out.push(v);
         }
     }
@@ -113,6 +162,24 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// The counts a materialised counter holds (negative values, which only a damaged store
+    /// holds, read as zero).
+    pub fn from_tally(t: &Tally) -> Self {
+        let pos = |v: i64| u64::try_from(v).unwrap_or(0);
+        let mut c = Counts {
+            initiatives: pos(t.initiatives),
+            benefit_vnd: u64::try_from(t.benefit_vnd.max(0)).unwrap_or(u64::MAX),
+            ..Counts::default()
+        };
+        for (s, v) in t.statuses().filter(|(_, v)| *v > 0) {
+            c.by_status.insert(s, pos(v));
+        }
+        for (s, v) in t.sectors().filter(|(_, v)| *v > 0) {
+            c.by_sector.insert(s, pos(v));
+        }
+        c
+    }
+
     /// Adds one initiative.
     pub fn add(&mut self, i: &InitiativeView) {
         self.initiatives += 1;
@@ -167,11 +234,11 @@ impl UnitReport {
         now_ms: u64,
     ) -> Result<Self, NodeError> {
         let store = node.store();
-        let counts = store.subtree_tally(unit, programme, phase)?.to_counts();
+        let counts = Counts::from_tally(&store.subtree_tally(unit, programme, phase)?);
         let mut children = Vec::new();
         for c in node.tree_children(unit) {
             children.push((
-                store.subtree_tally(c, programme, phase)?.to_counts(),
+                Counts::from_tally(&store.subtree_tally(c, programme, phase)?),
                 c.clone(),
             ));
         }
@@ -295,4 +362,522 @@ impl UnitReport {
             children,
         })
     }
+}
+
+/// A programme held here, as `verify_record` finds it valid.
+#[derive(Debug, Clone)]
+pub struct HeldProgramme {
+    /// Its record.
+    pub id: RecordId,
+    /// Its content.
+    pub programme: Programme,
+    /// The unit that launched it (the record's owner).
+    pub launcher: UnitId,
+}
+
+/// Every valid programme the node holds, from the index of programme records: O(programmes),
+/// whatever the number of initiatives.
+pub fn programmes(node: &Node, now_ms: u64) -> Result<Vec<HeldProgramme>, NodeError> {
+    let store = node.store();
+    let mut out = Vec::new();
+    for r in crate::report_index::programme_records(store)? {
+        let rep = verify_record(store, node.directory(), r, Some(node.unit()), now_ms)?;
+        let Some(h) = rep.header.as_ref() else {
+            continue;
+        };
+        if let (RecordKind::Programme, true, Some(RecordContent::Programme(p))) =
+            (h.kind, rep.is_valid(), rep.content)
+        {
+            out.push(HeldProgramme {
+                id: r,
+                programme: p,
+                launcher: h.owner.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Most points of the progress-over-time series (one per day, or per week in a long window).
+pub const MAX_SERIES_POINTS: usize = 120;
+
+/// A unit's progress report for a programme phase, every figure of `sangkien report` (DESIGN
+/// §7): counts by status, sector, phase and child unit, progress against targets, benefit
+/// totals, the ranking of child units, progress over time and deadlines coming up. Numbers
+/// are raw and codes stable; the CLI localises and renders (table, CSV, JSON, XLSX, charts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgressReport {
+    /// The unit.
+    pub unit: String,
+    /// Its name.
+    pub unit_name: String,
+    /// The programme's id.
+    pub programme: String,
+    /// The programme's name.
+    pub programme_name: String,
+    /// Who launched it: the unit's name and id ("Name [id]"), so that programmes of the same
+    /// name are told apart.
+    pub programme_launcher: String,
+    /// The phase, 1-based.
+    pub phase: u32,
+    /// The phase's name.
+    pub phase_name: String,
+    /// The report's date.
+    pub today: String,
+    /// Initiatives of the subtree in the phase.
+    pub registered: u64,
+    /// The unit's target for the phase (for the root: the phase's target).
+    pub target: Option<u64>,
+    /// Progress in tenths of a per cent (551 = 55.1 %).
+    pub progress_tenths: Option<u64>,
+    /// Total benefit value, VND.
+    pub benefit_vnd: u64,
+    /// By status: code, count.
+    pub by_status: Vec<Count>,
+    /// By sector: code, count.
+    pub by_sector: Vec<Count>,
+    /// By phase of the programme.
+    pub by_phase: Vec<PhaseRow>,
+    /// Child units, ranked.
+    pub children: Vec<RankedChild>,
+    /// Progress over time.
+    pub over_time: Series,
+    /// Deadlines on or after today.
+    pub deadlines: Vec<DeadlineRow>,
+}
+
+/// A count under a stable code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Count {
+    /// Stable code.
+    pub code: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// One phase's line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhaseRow {
+    /// 1-based.
+    pub phase: u32,
+    /// Name.
+    pub name: String,
+    /// Initiatives of the subtree in that phase.
+    pub registered: u64,
+    /// The unit's target for it.
+    pub target: Option<u64>,
+    /// Tenths of a per cent.
+    pub progress_tenths: Option<u64>,
+}
+
+/// One child unit's line of the ranking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RankedChild {
+    /// Rank among the children (1 = best): by progress against target, then by count.
+    pub rank: u32,
+    /// Unit id.
+    pub unit: String,
+    /// Name.
+    pub name: String,
+    /// Initiatives of its subtree in the phase.
+    pub registered: u64,
+    /// Its target.
+    pub target: Option<u64>,
+    /// Tenths of a per cent.
+    pub progress_tenths: Option<u64>,
+    /// Benefit value, VND.
+    pub benefit_vnd: u64,
+}
+
+/// Cumulative registrations over a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Series {
+    /// "registration-date": by the Mẫu 1 registration date, not by entry time (an initiative
+    /// typed in later from a paper form counts on the day it was registered; one seen only
+    /// through its projection counts on the day of its first entry held).
+    pub basis: String,
+    /// The window: the campaign inside the phase, else the phase.
+    pub window_name: String,
+    /// First day.
+    pub start: String,
+    /// Last day.
+    pub end: String,
+    /// The window's target for this unit (campaign target at the root; else the unit's).
+    pub target: Option<u64>,
+    /// Registered before the window opened.
+    pub before: u64,
+    /// (day, cumulative count including `before`).
+    pub points: Vec<Point>,
+}
+
+/// A point of the series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Point {
+    /// Day.
+    pub date: String,
+    /// Cumulative count up to and including that day.
+    pub cumulative: u64,
+}
+
+/// A deadline coming up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadlineRow {
+    /// Day.
+    pub date: String,
+    /// What is due.
+    pub label: String,
+    /// "deadline", "phase-end" or "campaign-end".
+    pub kind: String,
+    /// Days from today.
+    pub days_left: i64,
+}
+
+/// Tenths of a per cent, rounded half up.
+pub fn tenths(num: u64, den: u64) -> Option<u64> {
+    (den > 0).then(|| ((num as u128 * 1000 + den as u128 / 2) / den as u128) as u64)
+}
+
+/// Where a report's per-phase counts and per-day registrations come from.
+trait Figures {
+    fn phase_count(&self, unit: &UnitId, prog: RecordId, phase: u32) -> Result<u64, NodeError>;
+    fn per_day(
+        &self,
+        unit: &UnitId,
+        prog: RecordId,
+        phase: u32,
+    ) -> Result<BTreeMap<i64, u64>, NodeError>;
+}
+
+/// The materialised counters and series: O(phases + days).
+struct Materialised<'a>(&'a Node);
+impl Figures for Materialised<'_> {
+    fn phase_count(&self, unit: &UnitId, prog: RecordId, phase: u32) -> Result<u64, NodeError> {
+        Ok(Counts::from_tally(&self.0.store().subtree_tally(unit, prog, phase)?).initiatives)
+    }
+    fn per_day(
+        &self,
+        unit: &UnitId,
+        prog: RecordId,
+        phase: u32,
+    ) -> Result<BTreeMap<i64, u64>, NodeError> {
+        Ok(crate::report_index::series(
+            self.0.store(),
+            unit,
+            prog,
+            phase,
+        )?)
+    }
+}
+
+/// An initiative as the reference recount sees it: origin, programme and phase, day.
+type Counted = (UnitId, Option<(RecordId, u32)>, i64);
+
+/// From the verified records: O(records), the reference.
+struct Recounted<'a> {
+    node: &'a Node,
+    /// (origin, programme and phase, day) of every valid initiative.
+    all: Vec<Counted>,
+}
+impl Recounted<'_> {
+    fn of(&self, unit: &UnitId, prog: RecordId, phase: u32) -> impl Iterator<Item = i64> + '_ {
+        let d = self.node.directory();
+        let unit = unit.clone();
+        self.all
+            .iter()
+            .filter(move |(o, p, _)| {
+                *p == Some((prog, phase))
+                    && d.is_self_or_ancestor_at(&unit, o, crate::counters::TREE_TIME)
+            })
+            .map(|(_, _, day)| *day)
+    }
+}
+impl Figures for Recounted<'_> {
+    fn phase_count(&self, unit: &UnitId, prog: RecordId, phase: u32) -> Result<u64, NodeError> {
+        Ok(self.of(unit, prog, phase).count() as u64)
+    }
+    fn per_day(
+        &self,
+        unit: &UnitId,
+        prog: RecordId,
+        phase: u32,
+    ) -> Result<BTreeMap<i64, u64>, NodeError> {
+        let mut out = BTreeMap::new();
+        for day in self.of(unit, prog, phase) {
+            *out.entry(day).or_default() += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// The progress report of `unit`'s subtree for a phase of programme `prog` (`p`), from the
+/// materialised counters and series: O(children + phases + days), whatever the number of
+/// records.
+pub fn progress(
+    node: &Node,
+    unit: &UnitId,
+    prog: RecordId,
+    p: &Programme,
+    phase: u32,
+    today: Date,
+    now_ms: u64,
+) -> Result<ProgressReport, NodeError> {
+    let ur = UnitReport::build(
+        node,
+        unit,
+        prog,
+        phase,
+        p.phases.get(phase as usize - 1).map(|ph| ph.target),
+        now_ms,
+    )?;
+    assemble_progress(node, &Materialised(node), ur, prog, p, phase, today, now_ms)
+}
+
+/// [`progress`] recomputed from the verified records (O(records)): the reference the tests and
+/// checks compare the materialised report with.
+pub fn recount_progress(
+    node: &Node,
+    unit: &UnitId,
+    prog: RecordId,
+    p: &Programme,
+    phase: u32,
+    today: Date,
+    now_ms: u64,
+) -> Result<ProgressReport, NodeError> {
+    let ur = UnitReport::recount(
+        node,
+        unit,
+        prog,
+        phase,
+        p.phases.get(phase as usize - 1).map(|ph| ph.target),
+        now_ms,
+    )?;
+    let store = node.store();
+    let mut all = Vec::new();
+    for r in store.records()? {
+        let rep = verify_record(store, node.directory(), r, Some(node.unit()), now_ms)?;
+        let Some(v) = initiative_view(store, &rep)? else {
+            continue;
+        };
+        let day = match &rep.content {
+            Some(RecordContent::Initiative(i)) => i.registered_on.days_since_epoch(),
+            _ => {
+                let first = store
+                    .record_entries(&r)?
+                    .iter()
+                    .map(|e| e.time_ms())
+                    .min()
+                    .unwrap_or(0);
+                Date::from_unix_ms(first).days_since_epoch()
+            }
+        };
+        all.push((v.origin, v.programme, day));
+    }
+    let figures = Recounted { node, all };
+    assemble_progress(node, &figures, ur, prog, p, phase, today, now_ms)
+}
+
+fn unit_name(node: &Node, u: &UnitId) -> String {
+    node.directory()
+        .name(u)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| u.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble_progress(
+    node: &Node,
+    figures: &dyn Figures,
+    ur: UnitReport,
+    prog: RecordId,
+    p: &Programme,
+    phase: u32,
+    today: Date,
+    now: u64,
+) -> Result<ProgressReport, NodeError> {
+    let d = node.directory();
+    let unit = &ur.unit;
+    let by_status = ur
+        .counts
+        .by_status
+        .iter()
+        .map(|(s, n)| Count {
+            code: match s {
+                Status::Registered => "registered".into(),
+                Status::Decided(k) => k.code().into(),
+            },
+            count: *n,
+        })
+        .collect();
+    let by_sector = Sector::ALL
+        .iter()
+        .filter_map(|s| {
+            ur.counts.by_sector.get(s).map(|n| Count {
+                code: s.code().into(),
+                count: *n,
+            })
+        })
+        .collect();
+
+    // Per phase: the unit's target for each phase comes from its parent's assignment.
+    let parent = d.parent_at(unit, now).cloned();
+    let mut by_phase = Vec::new();
+    for (i, ph) in p.phases.iter().enumerate() {
+        let n = i as u32 + 1;
+        let registered = figures.phase_count(unit, prog, n)?;
+        let target = match &parent {
+            Some(par) => targets(node, par, prog, n, now)?.get(unit).copied(),
+            None => Some(ph.target),
+        };
+        by_phase.push(PhaseRow {
+            phase: n,
+            name: ph.name.to_string(),
+            registered,
+            target,
+            progress_tenths: target.and_then(|t| tenths(registered, t)),
+        });
+    }
+
+    // Child units, ranked: by progress against target (those with a target first), then by
+    // count, then by id.
+    let mut children: Vec<RankedChild> = ur
+        .children
+        .iter()
+        .map(|c| RankedChild {
+            rank: 0,
+            unit: c.unit.to_string(),
+            name: c.name.clone(),
+            registered: c.counts.initiatives,
+            target: c.target,
+            progress_tenths: c.target.and_then(|t| tenths(c.counts.initiatives, t)),
+            benefit_vnd: c.counts.benefit_vnd,
+        })
+        .collect();
+    children.sort_by(|a, b| {
+        b.progress_tenths
+            .is_some()
+            .cmp(&a.progress_tenths.is_some())
+            .then(b.progress_tenths.cmp(&a.progress_tenths))
+            .then(b.registered.cmp(&a.registered))
+            .then(a.unit.cmp(&b.unit))
+    });
+    for (i, c) in children.iter_mut().enumerate() {
+        c.rank = i as u32 + 1;
+    }
+
+    let per_day = figures.per_day(unit, prog, phase)?;
+    let over_time = series(&per_day, p, phase, ur.target);
+    let deadlines = upcoming(p, today);
+    let launcher = {
+        let entries = node.store().record_entries(&prog)?;
+        sync_protocol::verify::record_header(&entries).map(|h| h.owner)
+    };
+    Ok(ProgressReport {
+        unit: unit.to_string(),
+        unit_name: unit_name(node, unit),
+        programme: prog.to_hex(),
+        programme_name: p.name.to_string(),
+        programme_launcher: launcher
+            .map(|u| format!("{} [{u}]", unit_name(node, &u)))
+            .unwrap_or_default(),
+        phase,
+        phase_name: p
+            .phases
+            .get(phase as usize - 1)
+            .map(|ph| ph.name.to_string())
+            .unwrap_or_default(),
+        today: today.to_string(),
+        registered: ur.counts.initiatives,
+        target: ur.target,
+        progress_tenths: ur.target.and_then(|t| tenths(ur.counts.initiatives, t)),
+        benefit_vnd: ur.counts.benefit_vnd,
+        by_status,
+        by_sector,
+        by_phase,
+        children,
+        over_time,
+        deadlines,
+    })
+}
+
+fn series(
+    per_day: &BTreeMap<i64, u64>,
+    p: &Programme,
+    phase: u32,
+    unit_target: Option<u64>,
+) -> Series {
+    let ph = &p.phases[(phase as usize - 1).min(p.phases.len() - 1)];
+    // The campaign that overlaps the phase, if any; else the phase itself.
+    let campaign = p
+        .campaigns
+        .iter()
+        .find(|c| c.start <= ph.end && c.end >= ph.start);
+    let (name, start, end, target) = match campaign {
+        Some(c) => (
+            c.name.to_string(),
+            c.start,
+            c.end,
+            if unit_target == Some(ph.target) {
+                Some(c.target)
+            } else {
+                unit_target
+            },
+        ),
+        None => (ph.name.to_string(), ph.start, ph.end, unit_target),
+    };
+    let (s, e) = (start.days_since_epoch(), end.days_since_epoch());
+    let before: u64 = per_day.range(..s).map(|(_, n)| n).sum();
+    let days = (e - s + 1).max(1);
+    let step = ((days as usize).div_ceil(MAX_SERIES_POINTS)).max(1) as i64;
+    let mut points = Vec::new();
+    let mut cum = before;
+    let mut day = s;
+    let mut counted_to = s - 1;
+    while day <= e {
+        let upto = (day + step - 1).min(e);
+        cum += per_day
+            .range(counted_to + 1..=upto)
+            .map(|(_, n)| n)
+            .sum::<u64>();
+        counted_to = upto;
+        points.push(Point {
+            date: Date::from_unix_ms((upto as u64) * 86_400_000).to_string(),
+            cumulative: cum,
+        });
+        day = upto + 1;
+    }
+    Series {
+        basis: "registration-date".into(),
+        window_name: name,
+        start: start.to_string(),
+        end: end.to_string(),
+        target,
+        before,
+        points,
+    }
+}
+
+fn upcoming(p: &Programme, today: Date) -> Vec<DeadlineRow> {
+    let mut out = Vec::new();
+    let t = today.days_since_epoch();
+    let mut add = |date: Date, label: String, kind: &str| {
+        if date >= today {
+            out.push(DeadlineRow {
+                date: date.to_string(),
+                label,
+                kind: kind.into(),
+                days_left: date.days_since_epoch() - t,
+            });
+        }
+    };
+    for d in &p.deadlines {
+        add(d.date, d.label.to_string(), "deadline");
+    }
+    for ph in &p.phases {
+        add(ph.end, ph.name.to_string(), "phase-end");
+    }
+    for c in &p.campaigns {
+        add(c.end, c.name.to_string(), "campaign-end");
+    }
+    out.sort_by(|a, b| a.date.cmp(&b.date).then(a.label.cmp(&b.label)));
+    out
 }

@@ -5,8 +5,10 @@
 //! summary. Every word of the query must occur; results where the whole query occurs
 //! as one phrase come first.
 //!
-//! First form: a scan of the verified records, O(records). An index of folded words is the
-//! storage work's to add behind the same functions.
+//! [`list_page`] reads a page from the listing index ([`crate::report_index`]) and loads only
+//! that page's records; [`search_page`] matches over the index's folded rows (no record is
+//! loaded or verified but the page's). [`listing`] and [`search`] load every record (the Mẫu 2
+//! list and `initiative show` still use them).
 
 use sync_protocol::audit::verify_record;
 use sync_protocol::date::Date;
@@ -16,7 +18,14 @@ use sync_protocol::record::{Initiative, RecordContent};
 use sync_protocol::store::{EntryLookup, EntryStore};
 use sync_protocol::text::fold_for_search;
 
+use std::collections::HashMap;
+
+use sync_protocol::limits::{MAX_PAGE_ITEMS_COUNT, MAX_PAGE_NUMBER};
+use sync_protocol::store::StoreError;
+
 use crate::node::{Node, NodeError};
+use crate::report_index;
+use crate::sled_store::err;
 
 /// Longest search query accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 300;
@@ -81,16 +90,29 @@ pub enum SearchError {
     Node(#[from] NodeError),
 }
 
-/// Every valid initiative the node holds, in record-id order.
+/// Every valid initiative the node holds, in record-id order (O(records): every record is
+/// loaded and verified; for a page, see [`list_page`]).
 pub fn listing(node: &Node, now_ms: u64) -> Result<Vec<Listed>, NodeError> {
+    let mut out = Vec::new();
+    for r in node.store().records()? {
+        if let Some(l) = listed_of(node, r, now_ms)? {
+            out.push(l);
+        }
+    }
+    Ok(out)
+}
+
+/// One initiative as a listing shows it, verified now (`None`: not a valid initiative here).
+pub fn listed_of(node: &Node, r: RecordId, now_ms: u64) -> Result<Option<Listed>, NodeError> {
     let store = node.store();
     let d = node.directory();
-    let mut out = Vec::new();
-    for r in store.records()? {
+    {
         let rep = verify_record(store, d, r, Some(node.unit()), now_ms)?;
-        let Some(h) = &rep.header else { continue };
+        let Some(h) = &rep.header else {
+            return Ok(None);
+        };
         if h.kind != RecordKind::Initiative || !rep.is_valid() {
-            continue;
+            return Ok(None);
         }
         let first_entry_ms = store
             .record_entries(&r)?
@@ -133,9 +155,11 @@ pub fn listing(node: &Node, now_ms: u64) -> Result<Vec<Listed>, NodeError> {
                 full: Some(i.clone()),
             },
             (_, Some(p)) => {
-                let Some(e) = store.entry(&p)? else { continue };
+                let Some(e) = store.entry(&p)? else {
+                    return Ok(None);
+                };
                 let EntryBody::Projection(p) = e.body() else {
-                    continue;
+                    return Ok(None);
                 };
                 Listed {
                     record: r,
@@ -157,11 +181,250 @@ pub fn listing(node: &Node, now_ms: u64) -> Result<Vec<Listed>, NodeError> {
                     full: None,
                 }
             }
-            _ => continue,
+            _ => return Ok(None),
         };
-        out.push(listed);
+        Ok(Some(listed))
     }
-    Ok(out)
+}
+
+/// One page of a listing or a search.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The initiatives of the page.
+    pub items: Vec<Listed>,
+    /// How many initiatives the whole listing or search holds.
+    pub total: u64,
+    /// This page's number, 1-based.
+    pub page: u64,
+    /// Initiatives per page.
+    pub limit: usize,
+}
+
+impl Page {
+    /// The number of the next page, if there is one.
+    pub fn next(&self) -> Option<u64> {
+        (self.page.saturating_mul(self.limit as u64) < self.total).then_some(self.page + 1)
+    }
+    /// How many pages in all.
+    pub fn pages(&self) -> u64 {
+        self.total.div_ceil(self.limit.max(1) as u64).max(1)
+    }
+}
+
+/// Why a page was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// `--limit` outside 1..=MAX_PAGE_ITEMS_COUNT.
+    #[error("a page holds 1 to {limit} initiatives, not {actual}")]
+    Limit {
+        /// asked
+        actual: usize,
+        /// the bound
+        limit: usize,
+    },
+    /// `--page` outside 1..=MAX_PAGE_NUMBER.
+    #[error("pages are numbered from 1 to {limit}, not {actual}")]
+    Number {
+        /// asked
+        actual: u64,
+        /// the bound
+        limit: u64,
+    },
+    /// An unknown status code.
+    #[error("unknown status {0:?}")]
+    Status(String),
+    /// The search was refused.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    /// The store failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        PageError::Node(e.into())
+    }
+}
+
+fn check_page(page: u64, limit: usize) -> Result<(), PageError> {
+    if !(1..=MAX_PAGE_ITEMS_COUNT).contains(&limit) {
+        return Err(PageError::Limit {
+            actual: limit,
+            limit: MAX_PAGE_ITEMS_COUNT,
+        });
+    }
+    if !(1..=MAX_PAGE_NUMBER).contains(&page) {
+        return Err(PageError::Number {
+            actual: page,
+            limit: MAX_PAGE_NUMBER,
+        });
+    }
+    Ok(())
+}
+
+/// A page of the initiatives the node holds, optionally only those of one list status
+/// ([`report_index::STATUS_CODES`]) and of one unit's subtree (the tree the counters follow),
+/// ordered by origin unit then record id. Read from the listing index: the page's keys, then
+/// the page's records, loaded and verified; the total comes from the index's counts. Costs
+/// O(page × record + skipped keys), never a load of every record.
+pub fn list_page(
+    node: &Node,
+    status: Option<&str>,
+    unit: Option<&UnitId>,
+    page: u64,
+    limit: usize,
+    now_ms: u64,
+) -> Result<Page, PageError> {
+    check_page(page, limit)?;
+    let status = match status {
+        Some(s) => {
+            Some(report_index::status_index(s).ok_or_else(|| PageError::Status(s.to_string()))?)
+        }
+        None => None,
+    };
+    let store = node.store();
+    let d = node.directory();
+    let root = d.root().clone();
+    // Counts and the subtree follow the counters' tree; the root's subtree is everything.
+    let unit = unit.filter(|u| **u != root);
+    let total = report_index::subtree_count(store, unit.unwrap_or(&root), status)?;
+    let skip = (page - 1).saturating_mul(limit as u64);
+    let tag = status.unwrap_or(report_index::ALL);
+    let list = store.tree(report_index::t::LIST);
+    let mut keys: Vec<RecordId> = Vec::with_capacity(limit);
+    let mut skipped = 0u64;
+    let mut take = |k: &[u8]| -> bool {
+        if skipped < skip {
+            skipped += 1;
+            return true;
+        }
+        if let Ok(r) = <[u8; 16]>::try_from(&k[k.len() - 16..]) {
+            keys.push(RecordId(r));
+        }
+        keys.len() < limit
+    };
+    match unit {
+        None => {
+            for k in list.scan_prefix([tag]).keys() {
+                let k = k.map_err(|e| err("rx_list", e))?;
+                if !take(&k) {
+                    break;
+                }
+            }
+        }
+        Some(u) => {
+            // The subtree's units in key order, each one key range.
+            let mut units = vec![u.clone()];
+            let mut i = 0;
+            while i < units.len() {
+                let c = node.tree_children(&units[i]).to_vec();
+                units.extend(c);
+                i += 1;
+            }
+            units.sort_by(|a, b| {
+                report_index::list_prefix(tag, a).cmp(&report_index::list_prefix(tag, b))
+            });
+            'units: for u in &units {
+                for k in list.scan_prefix(report_index::list_prefix(tag, u)).keys() {
+                    let k = k.map_err(|e| err("rx_list", e))?;
+                    if !take(&k) {
+                        break 'units;
+                    }
+                }
+            }
+        }
+    }
+    let mut items = Vec::with_capacity(keys.len());
+    for r in keys {
+        if let Some(l) = listed_of(node, r, now_ms)? {
+            items.push(l);
+        }
+    }
+    Ok(Page {
+        items,
+        total,
+        page,
+        limit,
+    })
+}
+
+/// A page of the initiatives that match `query` (phrase matches first, then by title, then
+/// by id), with how many match in all. The match reads the index's rows (folded title,
+/// summary and authors) and the folded unit names, without loading or verifying a record;
+/// only the page's records are loaded. It still reads every row: O(records) of index, not of
+/// records (a word index is future work).
+pub fn search_page(
+    node: &Node,
+    query: &str,
+    page: u64,
+    limit: usize,
+    now_ms: u64,
+) -> Result<Page, PageError> {
+    check_page(page, limit)?;
+    let q = Query::new(query)?;
+    let store = node.store();
+    let d = node.directory();
+    // Per origin unit: its id, its name and its ancestors' names, folded (once per unit).
+    let mut units: HashMap<UnitId, Vec<String>> = HashMap::new();
+    let mut hits: Vec<(bool, String, RecordId)> = Vec::new();
+    for kv in store.tree(report_index::t::ROWS).iter() {
+        let (k, v) = kv.map_err(|e| err("rx_rows", e))?;
+        let (Ok(r), Some(row)) = (
+            <[u8; 16]>::try_from(k.as_ref()),
+            report_index::Row::decode(&v),
+        ) else {
+            continue;
+        };
+        let unit_fields = units.entry(row.origin.clone()).or_insert_with(|| {
+            let name = |u: &UnitId| {
+                d.name(u)
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| u.to_string())
+            };
+            let mut f = vec![row.origin.to_string(), name(&row.origin)];
+            f.extend(
+                d.ancestors_at(&row.origin, now_ms)
+                    .iter()
+                    .filter(|a| **a != row.origin)
+                    .map(name),
+            );
+            f.iter().map(|x| fold_words(x)).collect()
+        });
+        let fields = row
+            .text
+            .split('\n')
+            .chain(unit_fields.iter().map(String::as_str));
+        if let Some(phrase) = q.score_folded(fields) {
+            hits.push((phrase, row.title, RecordId(r)));
+        }
+    }
+    hits.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| a.1.cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+    });
+    let total = hits.len() as u64;
+    let skip = usize::try_from((page - 1).saturating_mul(limit as u64)).unwrap_or(usize::MAX);
+    let mut items = Vec::with_capacity(limit);
+    for (_, _, r) in hits.into_iter().skip(skip).take(limit) {
+        if let Some(l) = listed_of(node, r, now_ms)? {
+            items.push(l);
+        }
+    }
+    Ok(Page {
+        items,
+        total,
+        page,
+        limit,
+    })
+}
+
+fn fold_words(s: &str) -> String {
+    fold_for_search(s)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A query, folded and split into words.
@@ -209,6 +472,18 @@ impl Query {
             .iter()
             .all(|w| folded.iter().any(|f| f.contains(w.as_str())));
         all.then(|| folded.iter().any(|f| f.contains(&self.phrase)))
+    }
+
+    /// [`Query::score`] over fields already folded, their words joined by one space.
+    pub fn score_folded<'a>(
+        &self,
+        fields: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Option<bool> {
+        let all = self
+            .words
+            .iter()
+            .all(|w| fields.clone().into_iter().any(|f| f.contains(w.as_str())));
+        all.then(|| fields.into_iter().any(|f| f.contains(&self.phrase)))
     }
 
     /// Whether an initiative matches.

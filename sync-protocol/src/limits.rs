@@ -199,3 +199,11 @@ const _: () = assert!(MAX_SESSIONS_PER_PEER_COUNT <= MAX_ANSWERED_SESSIONS_COUNT
 const _: () = assert!(MAX_SESSION_BUFFERED_BYTES >= MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_BUFFERED_BYTES_TOTAL >= MAX_SESSION_BUFFERED_BYTES);
 const _: () = assert!(MAX_BUFFERED_BYTES_TOTAL <= u32::MAX as usize);
+
+/// Most initiatives one page of a listing or a search returns (`--limit`): a page is loaded
+/// and verified record by record, so its cost grows with this, never with the store.
+pub const MAX_PAGE_ITEMS_COUNT: usize = 1_000;
+/// Initiatives per page when `--limit` is not given.
+pub const DEFAULT_PAGE_ITEMS_COUNT: usize = 50;
+/// Highest page number accepted (`--page`): skipping to a page walks the index's keys before it.
+pub const MAX_PAGE_NUMBER: u64 = 10_000_000;

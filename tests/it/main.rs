@@ -6,6 +6,7 @@ mod nodes;
 mod open;
 mod quarantine;
 mod quic;
+mod report_index;
 mod storage;
 mod sync;
 mod tidy;

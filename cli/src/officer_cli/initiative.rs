@@ -46,12 +46,24 @@ pub enum InitiativeCommand {
         /// Chỉ sáng kiến của đơn vị này và cấp dưới / only this unit's subtree.
         #[arg(long)]
         unit: Option<String>,
+        /// Trang, từ 1 / page, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        /// Số sáng kiến mỗi trang / initiatives per page.
+        #[arg(long, default_value_t = sync_protocol::limits::DEFAULT_PAGE_ITEMS_COUNT)]
+        limit: usize,
     },
     /// Tìm sáng kiến (không phân biệt dấu, hoa thường) / search (ignores diacritics and case).
     Search {
         /// Từ khóa / words to find.
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
+        /// Trang, từ 1 / page, from 1.
+        #[arg(long, default_value_t = 1)]
+        page: u64,
+        /// Số sáng kiến mỗi trang / initiatives per page.
+        #[arg(long, default_value_t = sync_protocol::limits::DEFAULT_PAGE_ITEMS_COUNT)]
+        limit: usize,
     },
     /// Đính kèm tệp (tối đa 25 MiB) / attach a file (at most 25 MiB).
     Attach {
@@ -142,8 +154,15 @@ pub fn run(ctx: &Ctx, c: InitiativeCommand) -> Result<u8, Failure> {
         InitiativeCommand::New(f) => new(ctx, *f),
         InitiativeCommand::Edit { id, fields } => edit(ctx, &id, *fields),
         InitiativeCommand::Show { id } => show(ctx, &id),
-        InitiativeCommand::List { status, unit } => list(ctx, status.as_deref(), unit.as_deref()),
-        InitiativeCommand::Search { query } => search_cmd(ctx, &query.join(" ")),
+        InitiativeCommand::List {
+            status,
+            unit,
+            page,
+            limit,
+        } => list(ctx, status.as_deref(), unit.as_deref(), page, limit),
+        InitiativeCommand::Search { query, page, limit } => {
+            search_cmd(ctx, &query.join(" "), page, limit)
+        }
         InitiativeCommand::Attach { id, file, name } => attach(ctx, &id, &file, name.as_deref()),
     }
 }
@@ -442,10 +461,8 @@ fn show(ctx: &Ctx, id: &str) -> Result<u8, Failure> {
     let node = open(ctx)?;
     let record = resolve(ctx, &node, id)?;
     let now = now_ms();
-    let l = search::listing(&node, now)
+    let l = search::listed_of(&node, record, now)
         .map_err(|e| store_failed(lang, e))?
-        .into_iter()
-        .find(|l| l.record == record)
         .ok_or_else(|| {
             Failure::input(format!(
                 "{}: {}",
@@ -699,86 +716,132 @@ fn listed_json(node: &Node, l: &Listed) -> serde_json::Value {
     })
 }
 
-fn print_list(ctx: &Ctx, node: &Node, rows: &[Listed]) {
+fn print_list(ctx: &Ctx, node: &Node, page: &search::Page, again: &str) {
     let lang = ctx.lang;
+    let rows = &page.items;
     if ctx.json {
         print_json(&serde_json::Value::Array(
             rows.iter().map(|l| listed_json(node, l)).collect(),
         ));
-        return;
-    }
-    for l in rows {
+    } else {
+        for l in rows {
+            crate::outln!(
+                "{}  {:<22}  {}  — {}",
+                l.record.short(),
+                status_label(lang, l),
+                l.title,
+                l.origin_name
+            );
+        }
         crate::outln!(
-            "{}  {:<22}  {}  — {}",
-            l.record.short(),
-            status_label(lang, l),
-            l.title,
-            l.origin_name
+            "{}: {}",
+            lang.t("Số sáng kiến", "Initiatives"),
+            lang.int(page.total)
         );
     }
-    crate::outln!(
-        "{}: {}",
-        lang.t("Số sáng kiến", "Initiatives"),
-        lang.int(rows.len() as u64)
-    );
-}
-
-fn list(ctx: &Ctx, status: Option<&str>, unit: Option<&str>) -> Result<u8, Failure> {
-    let lang = ctx.lang;
-    let node = open(ctx)?;
-    let now = now_ms();
-    let codes = [
-        "registered",
-        "conflict",
-        "submit",
-        "return",
-        "reject",
-        "approve",
-        "recognise",
-        "award-typical",
-        "award-excellent",
-    ];
-    if let Some(s) = status {
-        if !codes.contains(&s) {
-            return Err(Failure::input(format!(
-                "--status {s:?}: {} {}",
-                lang.t("chọn một trong", "choose one of"),
-                codes.join(", ")
-            )));
+    // Which page this is and how to get the next (on standard error with --json, whose
+    // standard output stays the page's array).
+    if page.total > rows.len() as u64 || page.page > 1 {
+        let line = match page.next() {
+            Some(n) => format!(
+                "{} {}/{} ({} {}); {}: {again} --page {n}",
+                lang.t("Trang", "Page"),
+                lang.int(page.page),
+                lang.int(page.pages()),
+                lang.int(page.limit as u64),
+                lang.t("sáng kiến mỗi trang", "initiatives a page"),
+                lang.t("trang sau", "next page")
+            ),
+            None => format!(
+                "{} {}/{} ({} {}); {}",
+                lang.t("Trang", "Page"),
+                lang.int(page.page),
+                lang.int(page.pages()),
+                lang.int(page.limit as u64),
+                lang.t("sáng kiến mỗi trang", "initiatives a page"),
+                lang.t("không còn trang sau", "no page after it")
+            ),
+        };
+        if ctx.json {
+            crate::errln!("{line}");
+        } else {
+            crate::outln!("{line}");
         }
     }
-    let unit = unit
-        .map(|u| super::known_unit(ctx, &node, "unit", u))
-        .transpose()?;
-    let pb = super::spinner(lang.t("đang đọc các hồ sơ…", "reading the records…"));
-    let all = search::listing(&node, now).map_err(|e| store_failed(lang, e));
-    pb.finish_and_clear();
-    let rows: Vec<Listed> = all?
-        .into_iter()
-        .filter(|l| status.is_none_or(|s| status_code(l) == s))
-        .filter(|l| {
-            unit.as_ref()
-                .is_none_or(|u| node.directory().is_self_or_ancestor_at(u, &l.origin, now))
-        })
-        .collect();
-    print_list(ctx, &node, &rows);
-    Ok(0)
 }
 
-fn search_cmd(ctx: &Ctx, query: &str) -> Result<u8, Failure> {
-    let lang = ctx.lang;
-    let node = open(ctx)?;
-    let pb = super::spinner(lang.t("đang tìm…", "searching…"));
-    let found = search::search(&node, query, now_ms());
-    pb.finish_and_clear();
-    let rows = found.map_err(|e| match e {
-        search::SearchError::Node(e) => store_failed(lang, e),
-        e => Failure::input(format!(
+fn page_failed(lang: Lang, e: search::PageError) -> Failure {
+    use search::PageError as P;
+    match e {
+        P::Node(e) | P::Search(search::SearchError::Node(e)) => store_failed(lang, e),
+        P::Limit { actual, limit } => Failure::input(format!(
+            "--limit {actual}: {} {limit}",
+            lang.t("mỗi trang có từ 1 đến", "a page holds from 1 to")
+        )),
+        P::Number { actual, limit } => Failure::input(format!(
+            "--page {actual}: {} {limit}",
+            lang.t("số trang từ 1 đến", "pages are numbered from 1 to")
+        )),
+        P::Status(s) => Failure::input(format!(
+            "--status {s:?}: {} {}",
+            lang.t("chọn một trong", "choose one of"),
+            node::report_index::STATUS_CODES.join(", ")
+        )),
+        P::Search(e) => Failure::input(format!(
             "{}: {e}",
             lang.t("từ khóa tìm kiếm", "search query")
         )),
-    })?;
-    print_list(ctx, &node, &rows);
+    }
+}
+
+fn list(
+    ctx: &Ctx,
+    status: Option<&str>,
+    unit: Option<&str>,
+    page: u64,
+    limit: usize,
+) -> Result<u8, Failure> {
+    let lang = ctx.lang;
+    let node = open(ctx)?;
+    let now = now_ms();
+    if let Some(s) = status {
+        if node::report_index::status_index(s).is_none() {
+            return Err(page_failed(lang, search::PageError::Status(s.into())));
+        }
+    }
+    let unit_id = unit
+        .map(|u| super::known_unit(ctx, &node, "unit", u))
+        .transpose()?;
+    let pb = super::spinner(lang.t("đang đọc các hồ sơ…", "reading the records…"));
+    let found = search::list_page(&node, status, unit_id.as_ref(), page, limit, now);
+    pb.finish_and_clear();
+    let found = found.map_err(|e| page_failed(lang, e))?;
+    let mut again = String::from("sangkien initiative list");
+    if let Some(s) = status {
+        again.push_str(&format!(" --status {s}"));
+    }
+    if let Some(u) = unit {
+        again.push_str(&format!(" --unit {u}"));
+    }
+    if limit != sync_protocol::limits::DEFAULT_PAGE_ITEMS_COUNT {
+        again.push_str(&format!(" --limit {limit}"));
+    }
+    print_list(ctx, &node, &found, &again);
+    Ok(0)
+}
+
+fn search_cmd(ctx: &Ctx, query: &str, page: u64, limit: usize) -> Result<u8, Failure> {
+    let lang = ctx.lang;
+    let node = open(ctx)?;
+    let pb = super::spinner(lang.t("đang tìm…", "searching…"));
+    let found = search::search_page(&node, query, page, limit, now_ms());
+    pb.finish_and_clear();
+    let found = found.map_err(|e| page_failed(lang, e))?;
+    let mut again = format!("sangkien initiative search {query:?}");
+    if limit != sync_protocol::limits::DEFAULT_PAGE_ITEMS_COUNT {
+        again.push_str(&format!(" --limit {limit}"));
+    }
+    print_list(ctx, &node, &found, &again);
     Ok(0)
 }
 

@@ -19,10 +19,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use node::{now_ms, records, Node, NodeError};
 use sync_protocol::date::Date;
-use sync_protocol::entry::RecordKind;
 use sync_protocol::ids::{RecordId, UnitId};
-use sync_protocol::record::{Programme, RecordContent};
-use sync_protocol::store::EntryStore;
+use sync_protocol::record::Programme;
 use sync_protocol::text::{Lines, Text};
 
 use crate::i18n::Lang;
@@ -281,28 +279,15 @@ pub(crate) struct HeldProgramme {
 
 /// Every valid programme held, with its launcher.
 pub(crate) fn held_programmes(ctx: &Ctx, node: &Node) -> Result<Vec<HeldProgramme>, Failure> {
-    let now = now_ms();
-    let mut out = Vec::new();
-    for r in node
-        .store()
-        .records()
+    Ok(node::report::programmes(node, now_ms())
         .map_err(|e| store_failed(ctx.lang, e))?
-    {
-        let rep = records::check(node, r, now).map_err(|e| store_failed(ctx.lang, e))?;
-        let Some(h) = rep.header.as_ref() else {
-            continue;
-        };
-        if let (RecordKind::Programme, true, Some(RecordContent::Programme(p))) =
-            (h.kind, rep.is_valid(), rep.content)
-        {
-            out.push(HeldProgramme {
-                id: r,
-                programme: p,
-                launcher: h.owner.clone(),
-            });
-        }
-    }
-    Ok(out)
+        .into_iter()
+        .map(|h| HeldProgramme {
+            id: h.id,
+            programme: h.programme,
+            launcher: h.launcher,
+        })
+        .collect())
 }
 
 /// The unit that launched a programme (its record's owner), if held.

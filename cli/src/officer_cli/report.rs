@@ -3,10 +3,8 @@
 //! child units, progress over time and deadlines coming up — as a table, CSV, JSON, XLSX, SVG
 //! or PNG.
 //!
-//! The headline, status, sector and child-unit counts come from `node::report::UnitReport`
-//! (which the storage work backs with materialised counters). What it does not give — counts
-//! per phase, the time series, ranking and deadlines — is computed here from
-//! `node::search::listing` and the programme record.
+//! Every figure is computed by the node ([`node::report::progress`], from materialised counters
+//! and per-day series: O(children + days), never O(records)); this module only renders it.
 //!
 //! Progress over time is by **registration date** (the Mẫu 1 date the officer records), not by
 //! entry time: the campaign counts initiatives registered in its window, and an initiative
@@ -14,19 +12,15 @@
 //! initiative seen only through its projection has no registration date here; it is counted
 //! on the day of its first entry.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use node::report::{Status, UnitReport};
-use node::search::Listed;
 use node::{now_ms, Node};
-use serde::Serialize;
 use sync_protocol::date::Date;
 use sync_protocol::entry::Sector;
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::record::Programme;
 
-use super::{open, store_failed, unit_name, ReportArgs};
+use super::{open, store_failed, ReportArgs};
 use crate::i18n::Lang;
 use crate::{Ctx, Failure};
 
@@ -47,139 +41,7 @@ pub enum Format {
     Png,
 }
 
-/// Most points of the progress-over-time series (one per day, or per week in a long window).
-pub const MAX_SERIES_POINTS: usize = 120;
-
-/// The report, ready to print in any format. Numbers are raw; formats localise them.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// The unit.
-    pub unit: String,
-    /// Its name.
-    pub unit_name: String,
-    /// The programme's id.
-    pub programme: String,
-    /// The programme's name.
-    pub programme_name: String,
-    /// Who launched it: the unit's name and id ("Name [id]"), so that programmes of the same
-    /// name are told apart.
-    pub programme_launcher: String,
-    /// The phase, 1-based.
-    pub phase: u32,
-    /// The phase's name.
-    pub phase_name: String,
-    /// The report's date.
-    pub today: String,
-    /// Initiatives of the subtree in the phase.
-    pub registered: u64,
-    /// The unit's target for the phase (for the root: the phase's target).
-    pub target: Option<u64>,
-    /// Progress in tenths of a per cent (551 = 55.1 %).
-    pub progress_tenths: Option<u64>,
-    /// Total benefit value, VND.
-    pub benefit_vnd: u64,
-    /// By status: code, count.
-    pub by_status: Vec<Count>,
-    /// By sector: code, count.
-    pub by_sector: Vec<Count>,
-    /// By phase of the programme.
-    pub by_phase: Vec<PhaseRow>,
-    /// Child units, ranked.
-    pub children: Vec<ChildRow>,
-    /// Progress over time.
-    pub over_time: Series,
-    /// Deadlines on or after today.
-    pub deadlines: Vec<DeadlineRow>,
-}
-
-/// A count under a stable code.
-#[derive(Debug, Clone, Serialize)]
-pub struct Count {
-    /// Stable code.
-    pub code: String,
-    /// How many.
-    pub count: u64,
-}
-
-/// One phase's line.
-#[derive(Debug, Clone, Serialize)]
-pub struct PhaseRow {
-    /// 1-based.
-    pub phase: u32,
-    /// Name.
-    pub name: String,
-    /// Initiatives of the subtree in that phase.
-    pub registered: u64,
-    /// The unit's target for it.
-    pub target: Option<u64>,
-    /// Tenths of a per cent.
-    pub progress_tenths: Option<u64>,
-}
-
-/// One child unit's line.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChildRow {
-    /// Rank among the children (1 = best): by progress against target, then by count.
-    pub rank: u32,
-    /// Unit id.
-    pub unit: String,
-    /// Name.
-    pub name: String,
-    /// Initiatives of its subtree in the phase.
-    pub registered: u64,
-    /// Its target.
-    pub target: Option<u64>,
-    /// Tenths of a per cent.
-    pub progress_tenths: Option<u64>,
-    /// Benefit value, VND.
-    pub benefit_vnd: u64,
-}
-
-/// Cumulative registrations over a window.
-#[derive(Debug, Clone, Serialize)]
-pub struct Series {
-    /// "registration-date" (see the module doc).
-    pub basis: String,
-    /// The window: the campaign inside the phase, else the phase.
-    pub window_name: String,
-    /// First day.
-    pub start: String,
-    /// Last day.
-    pub end: String,
-    /// The window's target for this unit (campaign target at the root; else the unit's).
-    pub target: Option<u64>,
-    /// Registered before the window opened.
-    pub before: u64,
-    /// (day, cumulative count including `before`).
-    pub points: Vec<Point>,
-}
-
-/// A point of the series.
-#[derive(Debug, Clone, Serialize)]
-pub struct Point {
-    /// Day.
-    pub date: String,
-    /// Cumulative count up to and including that day.
-    pub cumulative: u64,
-}
-
-/// A deadline coming up.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadlineRow {
-    /// Day.
-    pub date: String,
-    /// What is due.
-    pub label: String,
-    /// "deadline", "phase-end" or "campaign-end".
-    pub kind: String,
-    /// Days from today.
-    pub days_left: i64,
-}
-
-/// Tenths of a per cent, rounded half up.
-pub fn tenths(num: u64, den: u64) -> Option<u64> {
-    (den > 0).then(|| ((num as u128 * 1000 + den as u128 / 2) / den as u128) as u64)
-}
+pub use node::report::{tenths, ProgressReport as Report};
 
 /// Runs `sangkien report`.
 pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<u8, Failure> {
@@ -261,7 +123,8 @@ fn emit(lang: Lang, r: &Report, format: Format, out: Option<&PathBuf>) -> Result
     Ok(0)
 }
 
-/// Builds the report of `unit`'s subtree.
+/// Builds the report of `unit`'s subtree: the node's [`node::report::progress`], from its
+/// materialised counters and series.
 pub fn build(
     node: &Node,
     unit: &UnitId,
@@ -271,215 +134,7 @@ pub fn build(
     today: Date,
     now: u64,
 ) -> Result<Report, node::NodeError> {
-    let d = node.directory();
-    let phase_target = p.phases.get(phase as usize - 1).map(|ph| ph.target);
-    let ur = UnitReport::build(node, unit, prog, phase, phase_target, now)?;
-    let listing: Vec<Listed> = node::search::listing(node, now)?
-        .into_iter()
-        .filter(|l| l.programme.map(|(x, _)| x) == Some(prog))
-        .filter(|l| d.is_self_or_ancestor_at(unit, &l.origin, now))
-        .collect();
-
-    let by_status = ur
-        .counts
-        .by_status
-        .iter()
-        .map(|(s, n)| Count {
-            code: match s {
-                Status::Registered => "registered".into(),
-                Status::Decided(k) => k.code().into(),
-            },
-            count: *n,
-        })
-        .collect();
-    let by_sector = Sector::ALL
-        .iter()
-        .filter_map(|s| {
-            ur.counts.by_sector.get(s).map(|n| Count {
-                code: s.code().into(),
-                count: *n,
-            })
-        })
-        .collect();
-
-    // Per phase: the unit's target for each phase comes from its parent's assignment.
-    let parent = d.parent_at(unit, now).cloned();
-    let mut by_phase = Vec::new();
-    for (i, ph) in p.phases.iter().enumerate() {
-        let n = i as u32 + 1;
-        let registered = listing
-            .iter()
-            .filter(|l| l.programme == Some((prog, n)))
-            .count() as u64;
-        let target = match &parent {
-            Some(par) => node::report::targets(node, par, prog, n, now)?
-                .get(unit)
-                .copied(),
-            None => Some(ph.target),
-        };
-        by_phase.push(PhaseRow {
-            phase: n,
-            name: ph.name.to_string(),
-            registered,
-            target,
-            progress_tenths: target.and_then(|t| tenths(registered, t)),
-        });
-    }
-
-    // Child units, ranked: by progress against target (those with a target first), then by
-    // count, then by id.
-    let mut children: Vec<ChildRow> = ur
-        .children
-        .iter()
-        .map(|c| ChildRow {
-            rank: 0,
-            unit: c.unit.to_string(),
-            name: c.name.clone(),
-            registered: c.counts.initiatives,
-            target: c.target,
-            progress_tenths: c.target.and_then(|t| tenths(c.counts.initiatives, t)),
-            benefit_vnd: c.counts.benefit_vnd,
-        })
-        .collect();
-    children.sort_by(|a, b| {
-        b.progress_tenths
-            .is_some()
-            .cmp(&a.progress_tenths.is_some())
-            .then(b.progress_tenths.cmp(&a.progress_tenths))
-            .then(b.registered.cmp(&a.registered))
-            .then(a.unit.cmp(&b.unit))
-    });
-    for (i, c) in children.iter_mut().enumerate() {
-        c.rank = i as u32 + 1;
-    }
-
-    let over_time = series(&listing, prog, p, phase, ur.target);
-    let deadlines = upcoming(p, today);
-    Ok(Report {
-        unit: unit.to_string(),
-        unit_name: unit_name(node, unit),
-        programme: prog.to_hex(),
-        programme_name: p.name.to_string(),
-        programme_launcher: super::launcher_of(node, prog)
-            .map(|u| super::launched_by(node, &u))
-            .unwrap_or_default(),
-        phase,
-        phase_name: p
-            .phases
-            .get(phase as usize - 1)
-            .map(|ph| ph.name.to_string())
-            .unwrap_or_default(),
-        today: today.to_string(),
-        registered: ur.counts.initiatives,
-        target: ur.target,
-        progress_tenths: ur.target.and_then(|t| tenths(ur.counts.initiatives, t)),
-        benefit_vnd: ur.counts.benefit_vnd,
-        by_status,
-        by_sector,
-        by_phase,
-        children,
-        over_time,
-        deadlines,
-    })
-}
-
-fn series(
-    listing: &[Listed],
-    prog: RecordId,
-    p: &Programme,
-    phase: u32,
-    unit_target: Option<u64>,
-) -> Series {
-    let ph = &p.phases[(phase as usize - 1).min(p.phases.len() - 1)];
-    // The campaign that overlaps the phase, if any; else the phase itself.
-    let campaign = p
-        .campaigns
-        .iter()
-        .find(|c| c.start <= ph.end && c.end >= ph.start);
-    let (name, start, end, target) = match campaign {
-        Some(c) => (
-            c.name.to_string(),
-            c.start,
-            c.end,
-            if unit_target == Some(ph.target) {
-                Some(c.target)
-            } else {
-                unit_target
-            },
-        ),
-        None => (ph.name.to_string(), ph.start, ph.end, unit_target),
-    };
-    let mut per_day: BTreeMap<i64, u64> = BTreeMap::new();
-    let mut before = 0;
-    for l in listing
-        .iter()
-        .filter(|l| l.programme == Some((prog, phase)))
-    {
-        let day = l
-            .registered_on
-            .unwrap_or_else(|| Date::from_unix_ms(l.first_entry_ms))
-            .days_since_epoch();
-        if day < start.days_since_epoch() {
-            before += 1;
-        } else {
-            *per_day.entry(day).or_default() += 1;
-        }
-    }
-    let (s, e) = (start.days_since_epoch(), end.days_since_epoch());
-    let days = (e - s + 1).max(1);
-    let step = ((days as usize).div_ceil(MAX_SERIES_POINTS)).max(1) as i64;
-    let mut points = Vec::new();
-    let mut cum = before;
-    let mut day = s;
-    let mut counted_to = s - 1;
-    while day <= e {
-        let upto = (day + step - 1).min(e);
-        cum += per_day
-            .range(counted_to + 1..=upto)
-            .map(|(_, n)| n)
-            .sum::<u64>();
-        counted_to = upto;
-        points.push(Point {
-            date: Date::from_unix_ms((upto as u64) * 86_400_000).to_string(),
-            cumulative: cum,
-        });
-        day = upto + 1;
-    }
-    Series {
-        basis: "registration-date".into(),
-        window_name: name,
-        start: start.to_string(),
-        end: end.to_string(),
-        target,
-        before,
-        points,
-    }
-}
-
-fn upcoming(p: &Programme, today: Date) -> Vec<DeadlineRow> {
-    let mut out = Vec::new();
-    let t = today.days_since_epoch();
-    let mut add = |date: Date, label: String, kind: &str| {
-        if date >= today {
-            out.push(DeadlineRow {
-                date: date.to_string(),
-                label,
-                kind: kind.into(),
-                days_left: date.days_since_epoch() - t,
-            });
-        }
-    };
-    for d in &p.deadlines {
-        add(d.date, d.label.to_string(), "deadline");
-    }
-    for ph in &p.phases {
-        add(ph.end, ph.name.to_string(), "phase-end");
-    }
-    for c in &p.campaigns {
-        add(c.end, c.name.to_string(), "campaign-end");
-    }
-    out.sort_by(|a, b| a.date.cmp(&b.date).then(a.label.cmp(&b.label)));
-    out
+    node::report::progress(node, unit, prog, p, phase, today, now)
 }
 
 /// The label of a status code.

@@ -119,12 +119,22 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Mở một nút có sẵn, đo báo cáo và bộ nhớ / open an existing node (--data): open time,
-    /// report latency for each programme phase it counts, resident memory, bytes on disk.
+    /// Đo lệnh thật qua dịch vụ đang chạy / the real commands through a running service on
+    /// an existing node (--data, e.g. made by `bench national --dir DIR`: DIR/tld): `report`
+    /// (table and JSON), a page of `initiative list` and of `initiative search`, each timed in
+    /// the service and as a whole command; then writes through the service (fsync included).
+    /// Starts `node run` on the node when none serves it, and stops it at the end.
     Report {
-        /// Số lần đo / runs per report.
-        #[arg(long, default_value_t = 101)]
+        /// Số lần đo mỗi lệnh / runs per command.
+        #[arg(long, default_value_t = 21)]
         runs: usize,
+        /// Số lần ghi / writes through the service.
+        #[arg(long, default_value_t = 200)]
+        writes: usize,
+        /// Đơn vị con nhận chỉ tiêu khi đo ghi / the child unit the writes assign a target to
+        /// (`p0`: the first province of `bench national`).
+        #[arg(long, default_value = "p0")]
+        child: String,
     },
     /// Thời gian mở một nút có sẵn (--data), mỗi lần một tiến trình mới / open time of an
     /// existing node (--data): `Node::open` in fresh processes, and a real command end to end.
@@ -190,7 +200,11 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
                 dir,
             })
         }
-        BenchCommand::Report { runs } => report(ctx, runs),
+        BenchCommand::Report {
+            runs,
+            writes,
+            child,
+        } => report(ctx, runs, writes, &child),
         BenchCommand::Open { runs } => open_bench(ctx, runs),
         BenchCommand::OpenOnce => open_once(ctx),
         BenchCommand::Verify { count } => {
@@ -833,63 +847,170 @@ fn ack(count: u32, dir: Option<PathBuf>) -> Result<u8, Failure> {
 
 // ---- report latency and memory of an existing node -----------------------------------------
 
-fn report(ctx: &Ctx, runs: usize) -> Result<u8, Failure> {
-    let dir = ctx.data()?;
-    let rss0 = rss_bytes();
-    let t = Instant::now();
-    let n = Node::open(dir).map_err(fail)?;
-    let opened = t.elapsed();
-    let root = n.directory().root().clone();
-    let prefix = node::counters::counter_prefix(node::counters::SUBTREE, &root);
-    let mut buckets = Vec::new();
-    for k in n
-        .store()
-        .tree(node::sled_store::t::COUNTERS)
-        .scan_prefix(&prefix)
-        .keys()
-        .flatten()
-    {
-        let b = &k[prefix.len()..];
-        if b.len() == 20 {
-            let mut p = [0u8; 16];
-            p.copy_from_slice(&b[..16]);
-            let phase = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
-            buckets.push((sync_protocol::ids::RecordId(p), phase));
-        }
+/// A `node run` this bench started: stopped (SIGTERM, then waited for) when dropped.
+struct BenchService(std::process::Child);
+impl Drop for BenchService {
+    fn drop(&mut self) {
+        // A clean stop (SIGTERM) of the child this process started and has not waited for.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
     }
-    crate::outln!(
-        "opened {} in {:.2} s ({} entries, {} units)",
-        dir.display(),
-        opened.as_secs_f64(),
-        n.store().len().map_err(fail)?,
-        n.directory().units().len()
-    );
-    for (programme, phase) in buckets {
-        let mut times = Vec::with_capacity(runs);
-        let mut held = 0;
+}
+
+/// Asks the service in `data` to carry out `args`; returns its output, its own time and the
+/// round trip.
+fn through_service(
+    data: &Path,
+    args: &[&str],
+) -> Result<(node::control::RunOutput, Duration), Failure> {
+    let t = Instant::now();
+    let reply = node::control::request(
+        data,
+        node::control::Request::Run(node::control::RunRequest {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            data: data.to_owned(),
+            lang: "vi".into(),
+        }),
+    )
+    .map_err(fail)?;
+    let took = t.elapsed();
+    match reply {
+        node::control::Reply::Run(o) if o.code == 0 => Ok((o, took)),
+        node::control::Reply::Run(o) => Err(fail(format!(
+            "`{}` failed in the service (exit {}): {}",
+            args.join(" "),
+            o.code,
+            o.stderr
+        ))),
+        other => Err(fail(format!("unexpected reply: {other:?}"))),
+    }
+}
+
+fn summary(mut v: Vec<Duration>) -> String {
+    v.sort();
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(percentile(&v, 0.5)),
+        ms(percentile(&v, 0.99)),
+        ms(percentile(&v, 1.0))
+    )
+}
+
+fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8, Failure> {
+    let data = std::fs::canonicalize(ctx.data()?).map_err(fail)?;
+    let exe = std::env::current_exe().map_err(fail)?;
+    // The service: the one serving the node, or one started here.
+    let mut started = None;
+    if node::control::request(&data, node::control::Request::Status).is_err() {
+        let cfg =
+            std::env::temp_dir().join(format!("sangkien-bench-report-{}.toml", std::process::id()));
+        std::fs::write(
+            &cfg,
+            format!(
+                "data = {:?}\nlisten = \"127.0.0.1:0\"\ninterval_s = 3600\nlog_level = \"warn\"\n",
+                data.display().to_string()
+            ),
+        )
+        .map_err(fail)?;
+        let log =
+            std::env::temp_dir().join(format!("sangkien-bench-report-{}.log", std::process::id()));
+        let t = Instant::now();
+        let child = Command::new(&exe)
+            .args(["node", "run", "--config"])
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).map_err(fail)?)
+            .spawn()
+            .map_err(fail)?;
+        let mut svc = BenchService(child);
+        loop {
+            if node::control::request(&data, node::control::Request::Status).is_ok() {
+                break;
+            }
+            if let Ok(Some(st)) = svc.0.try_wait() {
+                return Err(fail(format!(
+                    "node run stopped ({st}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        crate::outln!(
+            "started `sangkien node run` on {} (ready in {:.1} s; log {})",
+            data.display(),
+            t.elapsed().as_secs_f64(),
+            log.display()
+        );
+        let _ = std::fs::remove_file(&cfg);
+        started = Some(svc);
+    } else {
+        crate::outln!("a running service serves {}", data.display());
+    }
+    let commands: [&[&str]; 4] = [
+        &["report"],
+        &["--json", "report"],
+        &["initiative", "list"],
+        &["initiative", "search", "sang kien"],
+    ];
+    crate::outln!("{runs} runs each; \"node\" = the service's own time for the command, \"round trip\" = the control request, \"whole command\" = a new `sangkien --data DIR ...` process start to exit");
+    for args in commands {
+        let (first, _) = through_service(&data, args)?;
+        let lines = first.stdout.lines().count();
+        let mut node_t = Vec::with_capacity(runs);
+        let mut trip = Vec::with_capacity(runs);
+        for _ in 0..runs.max(1) {
+            let (o, took) = through_service(&data, args)?;
+            node_t.push(Duration::from_micros(o.service_us));
+            trip.push(took);
+        }
+        let mut whole = Vec::with_capacity(runs);
         for _ in 0..runs.max(1) {
             let t = Instant::now();
-            let r = UnitReport::build(&n, &root, programme, phase, None, node::now_ms())
+            let st = Command::new(&exe)
+                .arg("--data")
+                .arg(&data)
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
                 .map_err(fail)?;
-            times.push(t.elapsed());
-            held = r.counts.initiatives;
+            whole.push(t.elapsed());
+            if !st.success() {
+                return Err(fail(format!("`sangkien {}` failed: {st}", args.join(" "))));
+            }
         }
-        let first = times[0];
-        times.sort();
-        crate::outln!(
-            "national report, programme {} phase {phase}: {held} initiatives; first {:.2} ms, p50 {:.2} ms, p99 {:.2} ms",
-            programme.short(),
-            ms(first),
-            ms(percentile(&times, 0.5)),
-            ms(percentile(&times, 0.99))
-        );
+        crate::outln!("`sangkien {}` ({lines} lines of output)", args.join(" "));
+        crate::outln!("  node:          {}", summary(node_t));
+        crate::outln!("  round trip:    {}", summary(trip));
+        crate::outln!("  whole command: {}", summary(whole));
+    }
+    // Writes through the service: a target assignment of the root to its first child (the
+    // national node registers no initiative itself), each a signed entry, verified, committed
+    // and fsynced before the reply.
+    let child = child_unit;
+    let mut node_t = Vec::with_capacity(writes);
+    let mut trip = Vec::with_capacity(writes);
+    for i in 0..writes {
+        let set = format!("{child}={}", 1000 + i);
+        let (o, took) =
+            through_service(&data, &["target", "assign", "--phase", "1", "--set", &set])?;
+        node_t.push(Duration::from_micros(o.service_us));
+        trip.push(took);
+    }
+    if writes > 0 {
+        crate::outln!("`sangkien target assign --phase 1 --set {child}=N` through the service, {writes} writes (signed, verified, committed, fsynced before the reply)");
+        crate::outln!("  node:          {}", summary(node_t));
+        crate::outln!("  round trip:    {}", summary(trip));
     }
     crate::outln!(
-        "resident memory: {:.0} MiB (at start {:.0} MiB); database on disk: {:.0} MiB",
-        rss_bytes() as f64 / 1048576.0,
-        rss0 as f64 / 1048576.0,
-        disk_bytes(&dir.join(node::node::DB_DIR)) as f64 / 1048576.0
+        "database on disk: {:.0} MiB",
+        disk_bytes(&data.join(node::node::DB_DIR)) as f64 / 1048576.0
     );
+    drop(started);
     Ok(0)
 }
 

@@ -153,7 +153,8 @@ impl Synth {
             phase: 1,
             sector,
             summary: text("summary", "Giảm thời gian dừng máy"),
-            registered_on: Date::from_unix_ms(t),
+            // Registered over 300 days (a campaign's progress over time has many points).
+            registered_on: Date::from_unix_ms(T0 + 86_400_000 * (1 + n % 300)),
             description: Description {
                 current_state: text("description", "Dừng máy 3 giờ mỗi tuần."),
                 solution: text("description", "Cảm biến rung."),
@@ -184,6 +185,55 @@ impl Synth {
             }),
         );
         (e, record, heads)
+    }
+
+    /// The programme record the initiatives belong to, launched by the root (`root`): phases
+    /// 2025 and 2026, a 40-day campaign.
+    pub fn programme_entry(&self, root: &Author) -> Entry {
+        use sync_protocol::record::{Campaign, Deadline, Phase, Programme};
+        let d = |s: &str| Date::parse(s).expect("a fixed date");
+        let p = Programme {
+            name: text("name", "01 triệu sáng kiến"),
+            phases: vec![
+                Phase {
+                    name: text("name", "Giai đoạn 1"),
+                    start: d("2025-01-01"),
+                    end: d("2025-12-31"),
+                    target: 1_000_000,
+                },
+                Phase {
+                    name: text("name", "Giai đoạn 2"),
+                    start: d("2026-01-01"),
+                    end: d("2026-12-31"),
+                    target: 1_500_000,
+                },
+            ],
+            deadlines: vec![Deadline {
+                label: text("label", "Nộp hồ sơ"),
+                date: d("2025-08-05"),
+            }],
+            campaigns: vec![Campaign {
+                name: text("name", "40 ngày cao điểm"),
+                start: d("2025-03-01"),
+                end: d("2025-04-09"),
+                target: 300_000,
+            }],
+            national_target: 2_500_000,
+        };
+        let mut doc = record::new_document(derive(self.seed, "actor", u64::MAX));
+        let change = record::commit_content(&mut doc, &RecordContent::Programme(p), T0)
+            .expect("a synthetic programme is valid")
+            .expect("a new programme is a change");
+        root.sign(
+            T0,
+            EntryBody::RecordChange(RecordChange {
+                record: self.programme,
+                kind: RecordKind::Programme,
+                owner: root.unit().clone(),
+                confidential: false,
+                change,
+            }),
+        )
     }
 
     /// The origin's submission of initiative `n` (whose single change is `heads`).
@@ -221,6 +271,11 @@ pub fn create(
         if let Some((h, why)) = r.rejected.first() {
             return Err(node::NodeError::Refused(format!("certificate {h}: {why}")));
         }
+    }
+    // The programme the initiatives name, so that `sangkien report` finds it.
+    let r = n.import(vec![s.programme_entry(n.author()?)], node::now_ms())?;
+    if let Some((h, why)) = r.rejected.first() {
+        return Err(node::NodeError::Refused(format!("programme {h}: {why}")));
     }
     Ok((n, s))
 }

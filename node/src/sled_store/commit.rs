@@ -125,6 +125,10 @@ impl SledStore {
                 buckets.insert(b);
             }
         }
+        let rx_suffixes = crate::report_index::move_suffixes(
+            &self.trees[crate::report_index::t::SUB],
+            c.parents.iter().map(|(u, _)| u.clone()),
+        )?;
         if c.accepted.is_empty()
             && c.records.is_empty()
             && adds.is_empty()
@@ -144,8 +148,8 @@ impl SledStore {
         // The sync index is filed after the transaction, before the batch is made durable;
         // its marker says a batch may be half-filed (see `sync_index`).
         crate::sync_index::begin(self)?;
-        let r: Result<(), TransactionError<String>> =
-            self.trees[..].transaction(|tx| self.apply(tx, c, &adds, &evicted, &buckets));
+        let r: Result<(), TransactionError<String>> = self.trees[..]
+            .transaction(|tx| self.apply(tx, c, &adds, &evicted, &buckets, &rx_suffixes));
         if r.is_err() {
             // Nothing was written: the index is as whole as before.
             crate::sync_index::abandon(self);
@@ -166,7 +170,9 @@ impl SledStore {
         adds: &[&(Entry, Vec<u8>, String)],
         evicted: &[EntryHash],
         buckets: &BTreeSet<Vec<u8>>,
+        rx_suffixes: &BTreeSet<Vec<u8>>,
     ) -> TxResult<()> {
+        let mut rx = crate::report_index::Pending::default();
         // Entries and their index rows. A unit's path row is the same for all its entries:
         // written only when new (a read is cheaper than a write in sled).
         let mut paths_seen: BTreeSet<Vec<u8>> = BTreeSet::new();
@@ -250,6 +256,7 @@ impl SledStore {
             if old.is_none() {
                 continue;
             }
+            rx.move_unit(tx, u, &old_chain, &new_chain, rx_suffixes)?;
             // Pending deltas first, so that the moved totals are current.
             flush_deltas(&tx[t::COUNTERS], &mut deltas)?;
             for b in buckets {
@@ -319,6 +326,12 @@ impl SledStore {
             };
         }
         flush_deltas(&tx[t::COUNTERS], &mut deltas)?;
+        rx.apply_rows(
+            tx,
+            &c.rows,
+            c.accepted.iter().map(|(v, _)| v.entry()),
+            |u| tx_chain(&tx[t::SHAPE], u),
+        )?;
         Ok(())
     }
 

@@ -210,6 +210,8 @@ pub struct Commit {
     pub accepted: Vec<(VerifiedEntry, Option<Place>)>,
     /// Records whose view or heads may have changed: new view and heads.
     pub records: Vec<(RecordId, Option<View>, Vec<ChangeHash>)>,
+    /// The same records' rows in the report and listing index ([`crate::report_index`]).
+    pub rows: Vec<(RecordId, Option<crate::report_index::Row>)>,
     /// Units (re)certified by this batch, in acceptance order, with their parent at
     /// [`counters::TREE_TIME`] (`None` for the root).
     pub parents: Vec<(UnitId, Option<UnitId>)>,

@@ -153,6 +153,10 @@ impl SledStore {
         for name in TREES {
             trees.push(db.open_tree(name).map_err(sled_err)?);
         }
+        // The report and listing index's own trees, after the store's (`report_index::t`).
+        for name in crate::report_index::TREES {
+            trees.push(db.open_tree(name).map_err(sled_err)?);
+        }
         let mut store = Self {
             path: path.to_owned(),
             db,
