@@ -14,9 +14,12 @@
 //! 3. `--rounds` sessions that each bring `--new` new initiatives from the province: the
 //!    service's CPU per session, beside the CPU of ingesting them.
 //!
-//! How long it runs: the service's open (the sync index is built once if the node lacks it:
-//! about a minute per 200,000 initiatives), the first sync (the province's share of the
-//! initiatives), then about 10-40 ms of wall time per session on loopback.
+//! How long it runs: the service's open (plus, once, building the sync index if the node was
+//! made before it: one pass over the entries), the first sync (the province's share of the
+//! initiatives and its subtree's certificates), then a few ms of wall time per session on
+//! loopback. On the 200,000-initiative national node: 31 s in all with the defaults (1,000
+//! no-op sessions, 10 sessions of 100 new initiatives), the machine loaded. At 1,000,000 the
+//! first sync carries about five times as much; the sessions cost about the same.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
