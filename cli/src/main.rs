@@ -44,7 +44,7 @@ struct Cli {
     #[arg(
         long,
         global = true,
-        value_enum,
+        value_parser = i18n::parse_lang,
         default_value = "vi",
         env = "SANGKIEN_LANG"
     )]
@@ -160,39 +160,13 @@ pub(crate) fn open_failure(lang: Lang, dir: &std::path::Path, e: node::NodeError
     if e.is_locked() {
         locked_failure(lang, dir, false).because(e)
     } else if let node::NodeError::UnsafeDir { path, problem } = &e {
-        Failure::input(unsafe_dir_message(lang, path, *problem)).because(e)
+        Failure::input(node::refusal::unsafe_dir_message(lang, path, *problem)).because(e)
     } else {
         Failure::input(refusal::node_error(lang, &e)).because(e)
     }
 }
 
 /// A data directory that another user could change, as a sentence with its fix.
-pub(crate) fn unsafe_dir_message(
-    lang: Lang,
-    path: &std::path::Path,
-    problem: node::node::DirProblem,
-) -> String {
-    use node::node::DirProblem;
-    let p = path.display();
-    match problem {
-        DirProblem::WritableByOthers { mode } => match lang {
-            Lang::Vi => format!(
-                "thư mục {p} có quyền {mode:o}: người dùng khác ghi được vào đó, nên có thể thay ổ điều khiển, khóa hoặc cơ sở dữ liệu của nút. Nút không mở thư mục như vậy. Sửa: chmod 700 {p}"
-            ),
-            Lang::En => format!(
-                "the directory {p} has mode {mode:o}: other users can write to it, and so could replace the node's control socket, key or database. The node does not open such a directory. Fix: chmod 700 {p}"
-            ),
-        },
-        DirProblem::OwnedByOther { owner, me } => match lang {
-            Lang::Vi => format!(
-                "thư mục {p} thuộc người dùng {owner}, không phải người dùng đang chạy sangkien ({me}). Nút không mở thư mục của người khác. Sửa: chạy sangkien bằng chủ của thư mục, hoặc chown -R {me} {p} rồi chmod 700 {p}"
-            ),
-            Lang::En => format!(
-                "the directory {p} belongs to user {owner}, not to the user running sangkien ({me}). The node does not open another user's directory. Fix: run sangkien as its owner, or chown -R {me} {p} then chmod 700 {p}"
-            ),
-        },
-    }
-}
 
 /// The database of the node in `dir` is held by another process (exit 1). `asked_service`:
 /// the command tried the node service's control socket and nothing answered.
