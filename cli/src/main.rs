@@ -9,6 +9,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod accounts_cli;
 mod bench_sync;
 mod cli_text;
 mod commands;
@@ -85,6 +86,9 @@ enum Command {
     /// Gói dữ liệu ngoại tuyến / offline bundles.
     #[command(subcommand)]
     Bundle(commands::BundleCommand),
+    /// Tài khoản cán bộ của giao diện web / officer accounts of the web interface.
+    #[command(subcommand, name = "officer")]
+    Accounts(accounts_cli::AccountsCommand),
     #[command(flatten)]
     Storage(storage_cli::StorageCommand),
     #[command(flatten)]
@@ -328,6 +332,7 @@ fn read_only(c: &Command) -> bool {
                     )
             )
             | Command::Sync(sync_cli::SyncCommand::Peers)
+            | Command::Accounts(accounts_cli::AccountsCommand::List)
     )
 }
 
@@ -557,6 +562,7 @@ fn execute(
         Command::Bundle(c) => commands::bundle(&ctx, c),
         Command::Storage(c) => storage_cli::run(&ctx, c),
         Command::Officer(c) => officer_cli::run(&ctx, c),
+        Command::Accounts(c) => accounts_cli::run(&ctx, c),
         Command::Simulate(c) => simulate_cli::run(&ctx, c),
         Command::Sync(c) => sync_cli::run(&ctx, c),
     });

@@ -9,6 +9,7 @@ pub mod control;
 pub mod counters;
 pub mod durable;
 pub mod ingest;
+pub mod input;
 pub mod keys;
 pub mod lang;
 pub mod node;
