@@ -9,3 +9,4 @@ mod quic;
 mod storage;
 mod sync;
 mod tidy;
+mod web;

@@ -213,6 +213,8 @@ mod tests {
     /// Every `t("key")` in the templates has its two sentences, and no key is there twice.
     #[test]
     fn every_template_key_is_worded() {
+        // Every template parses.
+        let _ = super::super::templates();
         let templates = [
             include_str!("templates/base.html"),
             include_str!("templates/login.html"),
