@@ -74,6 +74,10 @@ enum Command {
         /// Thư mục chứa các nút / where to put the nodes.
         #[arg(long, default_value = "sangkien-demo")]
         dir: PathBuf,
+        /// Không phục vụ giao diện web sau khi chạy (cho kịch bản) / do not serve the web
+        /// interfaces afterwards (for scripts).
+        #[arg(long)]
+        no_serve: bool,
     },
     /// Liên đoàn: tạo, xem / the federation: create, show.
     #[command(subcommand)]
@@ -555,7 +559,7 @@ fn execute(
         _ => Ok(()),
     };
     let result = result.and_then(|()| match cli.command {
-        Command::Demo { dir } => demo::run(&ctx, &dir),
+        Command::Demo { dir, no_serve } => demo::run_and_serve(&ctx, &dir, no_serve),
         Command::Federation(c) => commands::federation(&ctx, c),
         Command::Unit(c) => commands::unit(&ctx, c),
         Command::Verify => commands::verify(&ctx),
