@@ -70,4 +70,3 @@ pub fn role_flag(lang: Lang, s: &str) -> Result<UnitRole, Failure> {
         ))
     })
 }
-

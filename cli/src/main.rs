@@ -174,8 +174,6 @@ pub(crate) fn open_failure(lang: Lang, dir: &std::path::Path, e: node::NodeError
     }
 }
 
-/// A data directory that another user could change, as a sentence with its fix.
-
 /// The database of the node in `dir` is held by another process (exit 1). `asked_service`:
 /// the command tried the node service's control socket and nothing answered.
 pub(crate) fn locked_failure(lang: Lang, dir: &std::path::Path, asked_service: bool) -> Failure {

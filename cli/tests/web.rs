@@ -182,44 +182,94 @@ fn officers_register_submit_and_approve_in_the_browser() {
     sk(dir, &d(tld), &["federation", "init"]);
     for (parent, id, role, name) in [
         (tld, py, "provincial", "Liên đoàn Lao động tỉnh Phú Yên"),
-        (py, th, "direct-superior", "Liên đoàn Lao động thành phố Tuy Hòa"),
-        (th, ts, "grassroots", "Công đoàn cơ sở Công ty Thủy sản Tuy Hòa"),
+        (
+            py,
+            th,
+            "direct-superior",
+            "Liên đoàn Lao động thành phố Tuy Hòa",
+        ),
+        (
+            th,
+            ts,
+            "grassroots",
+            "Công đoàn cơ sở Công ty Thủy sản Tuy Hòa",
+        ),
     ] {
         let into = d(id);
         sk(
             dir,
             &d(parent),
-            &["unit", "enrol", "--id", id, "--role", role, "--name", name, "--into", into.to_str().unwrap()],
+            &[
+                "unit",
+                "enrol",
+                "--id",
+                id,
+                "--role",
+                role,
+                "--name",
+                name,
+                "--into",
+                into.to_str().unwrap(),
+            ],
         );
     }
     sk(
         dir,
         &d(tld),
         &[
-            "programme", "new", "--name", "01 triệu sáng kiến",
-            "--phase", "Giai đoạn 1|2021-12-15|2022-05-31|300000",
-            "--phase", "Giai đoạn 2|2022-06-01|2023-08-31|700000",
-            "--national-target", "1000000",
-            "--deadline", "Tổng kết chương trình|2030-12-31",
+            "programme",
+            "new",
+            "--name",
+            "01 triệu sáng kiến",
+            "--phase",
+            "Giai đoạn 1|2021-12-15|2022-05-31|300000",
+            "--phase",
+            "Giai đoạn 2|2022-06-01|2023-08-31|700000",
+            "--national-target",
+            "1000000",
+            "--deadline",
+            "Tổng kết chương trình|2030-12-31",
         ],
     );
-    for (from, to, target) in [(tld, py, Some("ldld-phu-yen=4133")), (py, th, Some("ldld-tuy-hoa=120")), (th, ts, Some("cdcs-thuy-san=12"))] {
+    for (from, to, target) in [
+        (tld, py, Some("ldld-phu-yen=4133")),
+        (py, th, Some("ldld-tuy-hoa=120")),
+        (th, ts, Some("cdcs-thuy-san=12")),
+    ] {
         if let Some(t) = target {
-            sk(dir, &d(from), &["target", "assign", "--phase", "2", "--set", t]);
+            sk(
+                dir,
+                &d(from),
+                &["target", "assign", "--phase", "2", "--set", t],
+            );
         }
         let f = format!("{from}-{to}.bundle");
         sk(dir, &d(from), &["bundle", "export", "--for", to, &f]);
         sk(dir, &d(to), &["bundle", "import", &f]);
     }
     // Two initiatives registered by command, for the dashboards' figures.
-    for title in ["Máy cấp đá vảy tiết kiệm điện", "Quy trình bảo quản cá ngừ"] {
+    for title in ["Máy cấp đá vảy tiết kiệm điện", "Quy trình bảo quản cá ngừ"]
+    {
         sk(
             dir,
             &d(ts),
             &[
-                "initiative", "new", "--title", title, "--author", "Trần Văn Hải|Tổ trưởng",
-                "--sector", "production-business", "--summary", "Giảm chi phí", "--phase", "2",
-                "--registered", "10/07/2022", "--benefit", "150.000.000",
+                "initiative",
+                "new",
+                "--title",
+                title,
+                "--author",
+                "Trần Văn Hải|Tổ trưởng",
+                "--sector",
+                "production-business",
+                "--summary",
+                "Giảm chi phí",
+                "--phase",
+                "2",
+                "--registered",
+                "10/07/2022",
+                "--benefit",
+                "150.000.000",
             ],
         );
     }
@@ -228,10 +278,32 @@ fn officers_register_submit_and_approve_in_the_browser() {
     let pw = pw.to_str().unwrap();
     for (unit, login, name, title, role) in [
         (ts, "canbo", "Lê Thị Hoa", "Tổ hỗ trợ sáng kiến", "support"),
-        (th, "thamdinh", "Phạm Văn Đức", "Phó Chủ tịch LĐLĐ", "appraiser"),
+        (
+            th,
+            "thamdinh",
+            "Phạm Văn Đức",
+            "Phó Chủ tịch LĐLĐ",
+            "appraiser",
+        ),
         (th, "hotro", "Ngô Thị Lan", "Cán bộ tổ hỗ trợ", "support"),
     ] {
-        sk(dir, &d(unit), &["officer", "add", login, "--name", name, "--title", title, "--role", role, "--password-file", pw]);
+        sk(
+            dir,
+            &d(unit),
+            &[
+                "officer",
+                "add",
+                login,
+                "--name",
+                name,
+                "--title",
+                title,
+                "--role",
+                role,
+                "--password-file",
+                pw,
+            ],
+        );
     }
     let (_th_run, th_quic, th_web) = start(dir, &d(th), "");
     let (_ts_run, _, ts_web) = start(
@@ -290,12 +362,23 @@ fn officers_register_submit_and_approve_in_the_browser() {
         login(&c, &ts_web, "canbo").await;
         shot(&c, "02-dashboard-grassroots").await;
         c.goto(&format!("{ts_web}initiatives")).await.unwrap();
-        let before = c.find(Locator::Id("total")).await.unwrap().text().await.unwrap();
+        let before = c
+            .find(Locator::Id("total"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(before, "2");
         shot(&c, "03-list").await;
-        c.goto(&format!("{ts_web}initiatives?q=bao+quan+ca+ngu")).await.unwrap();
+        c.goto(&format!("{ts_web}initiatives?q=bao+quan+ca+ngu"))
+            .await
+            .unwrap();
         let found = body(&c).await;
-        assert!(found.contains("Quy trình bảo quản cá ngừ") && !found.contains("Máy cấp đá"), "diacritic-insensitive search: {found}");
+        assert!(
+            found.contains("Quy trình bảo quản cá ngừ") && !found.contains("Máy cấp đá"),
+            "diacritic-insensitive search: {found}"
+        );
         shot(&c, "04-search").await;
 
         // A bad form: fields marked, nothing stored.
@@ -305,20 +388,64 @@ fn officers_register_submit_and_approve_in_the_browser() {
         fill(&c, "benefit", "2,5 tỷ").await;
         fill(&c, "registered_on", "31/02/2022").await;
         click(&c, "save").await;
-        for id in ["form-errors", "err-title", "err-benefit", "err-registered_on", "err-sector", "err-authors"] {
-            c.find(Locator::Id(id)).await.unwrap_or_else(|_| panic!("{id} marked"));
+        for id in [
+            "form-errors",
+            "err-title",
+            "err-benefit",
+            "err-registered_on",
+            "err-sector",
+            "err-authors",
+        ] {
+            c.find(Locator::Id(id))
+                .await
+                .unwrap_or_else(|_| panic!("{id} marked"));
         }
-        let kept = c.find(Locator::Id("summary")).await.unwrap().prop("value").await.unwrap();
-        assert_eq!(kept.as_deref(), Some("Giảm thời gian phân loại"), "what was typed is kept");
+        let title_error = c
+            .find(Locator::Id("err-title"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            title_error, "Không được để trống.",
+            "no command-line flag in the form"
+        );
+        let kept = c
+            .find(Locator::Id("summary"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap();
+        assert_eq!(
+            kept.as_deref(),
+            Some("Giảm thời gian phân loại"),
+            "what was typed is kept"
+        );
         shot(&c, "06-form-refused").await;
         c.goto(&format!("{ts_web}initiatives")).await.unwrap();
-        assert_eq!(c.find(Locator::Id("total")).await.unwrap().text().await.unwrap(), "2", "nothing stored");
+        assert_eq!(
+            c.find(Locator::Id("total"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            "2",
+            "nothing stored"
+        );
 
         // The good form.
         c.goto(&format!("{ts_web}initiatives/new")).await.unwrap();
         fill(&c, "title", "Cải tiến dây chuyền phân loại cá tự động").await;
         fill(&c, "summary", "Giảm 40 % thời gian phân loại, giảm hao hụt").await;
-        c.find(Locator::Id("sector")).await.unwrap().select_by_value("production-business").await.unwrap();
+        c.find(Locator::Id("sector"))
+            .await
+            .unwrap()
+            .select_by_value("production-business")
+            .await
+            .unwrap();
         fill(&c, "benefit", "2.400.000.000").await;
         fill(&c, "registered_on", "15/07/2022").await;
         fill(&c, "author_name_0", "Lê Thị Mai").await;
@@ -326,15 +453,28 @@ fn officers_register_submit_and_approve_in_the_browser() {
         fill(&c, "solution", "Băng tải có cảm biến trọng lượng").await;
         click(&c, "save").await;
         let page = body(&c).await;
-        assert!(page.contains("Cải tiến dây chuyền phân loại cá tự động") && page.contains("2.400.000.000 đ"), "{page}");
+        assert!(
+            page.contains("Cải tiến dây chuyền phân loại cá tự động")
+                && page.contains("2.400.000.000 đ"),
+            "{page}"
+        );
         assert!(page.contains("15/07/2022"));
         let url = c.current_url().await.unwrap();
         let id = url.path().rsplit('/').next().unwrap().to_owned();
         shot(&c, "07-initiative-registered").await;
         click(&c, "do-submit").await;
-        let status = c.find(Locator::Id("status")).await.unwrap().text().await.unwrap();
+        let status = c
+            .find(Locator::Id("status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(status, "Đã nộp");
-        assert!(body(&c).await.contains("Lê Thị Hoa, Tổ hỗ trợ sáng kiến"), "the officer's name and title signed in");
+        assert!(
+            body(&c).await.contains("Lê Thị Hoa, Tổ hỗ trợ sáng kiến"),
+            "the officer's name and title signed in"
+        );
         shot(&c, "08-initiative-submitted").await;
         logout(&c).await;
 
@@ -353,35 +493,69 @@ fn officers_register_submit_and_approve_in_the_browser() {
         // A support officer may not approve: refused with the rule.
         click(&c, "do-approve").await;
         let refused = body(&c).await;
-        assert!(refused.contains("Quy tắc: chỉ cán bộ có vai trò Thẩm định"), "{refused}");
+        assert!(
+            refused.contains("Quy tắc: chỉ cán bộ có vai trò Thẩm định"),
+            "{refused}"
+        );
         shot(&c, "09-forbidden").await;
         c.goto(&format!("{th_web}initiatives/{id}")).await.unwrap();
-        assert_eq!(c.find(Locator::Id("status")).await.unwrap().text().await.unwrap(), "Đã nộp", "nothing decided");
+        assert_eq!(
+            c.find(Locator::Id("status"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            "Đã nộp",
+            "nothing decided"
+        );
         logout(&c).await;
 
         login(&c, &th_web, "thamdinh").await;
         shot(&c, "10-dashboard-district").await;
         c.goto(&format!("{th_web}inbox")).await.unwrap();
-        assert!(body(&c).await.contains("Cải tiến dây chuyền phân loại cá tự động"));
+        assert!(body(&c)
+            .await
+            .contains("Cải tiến dây chuyền phân loại cá tự động"));
         shot(&c, "11-inbox").await;
         click(&c, "do-approve").await;
         c.goto(&format!("{th_web}initiatives/{id}")).await.unwrap();
         assert_eq!(
-            c.find(Locator::Id("status")).await.unwrap().text().await.unwrap(),
+            c.find(Locator::Id("status"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
             "Duyệt và chuyển lên"
         );
-        let timeline = c.find(Locator::Id("timeline")).await.unwrap().text().await.unwrap();
-        assert!(timeline.contains("Phạm Văn Đức, Phó Chủ tịch LĐLĐ") && timeline.contains("Lê Thị Hoa"), "{timeline}");
+        let timeline = c
+            .find(Locator::Id("timeline"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            timeline.contains("Phạm Văn Đức, Phó Chủ tịch LĐLĐ") && timeline.contains("Lê Thị Hoa"),
+            "{timeline}"
+        );
         c.find(Locator::Id("valid")).await.expect("verified");
         shot(&c, "12-initiative-approved").await;
 
         // --- English ---
         click(&c, "lang-switch").await;
         let en = body(&c).await;
-        assert!(en.contains("Approval chain") && en.contains("Approved and forwarded"), "{en}");
+        assert!(
+            en.contains("Approval chain") && en.contains("Approved and forwarded"),
+            "{en}"
+        );
         shot(&c, "13-initiative-en").await;
         c.goto(&th_web).await.unwrap();
-        assert!(body(&c).await.contains("Dashboard"), "the language is remembered");
+        assert!(
+            body(&c).await.contains("Dashboard"),
+            "the language is remembered"
+        );
         shot(&c, "14-dashboard-en").await;
         c.goto(&format!("{th_web}initiatives")).await.unwrap();
         shot(&c, "15-list-en").await;

@@ -11,7 +11,6 @@ use sync_protocol::text::fold_for_search;
 
 use crate::lang::Lang;
 
-
 /// A date as printed (day first) or ISO. `None`: not a date we can read without guessing, or
 /// a day that does not exist.
 pub fn date(s: &str) -> Option<Date> {

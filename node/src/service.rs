@@ -789,7 +789,9 @@ pub async fn run_with(
                 .await;
                 tasks.push(tokio::spawn(web.serve(listener)));
             }
-            Err(e) => tracing::warn!(address = %web_config.listen, error = %e, "no web interface: its address could not be bound (set http_listen in node.toml)"),
+            Err(e) => {
+                tracing::warn!(address = %web_config.listen, error = %e, "no web interface: its address could not be bound (set http_listen in node.toml)")
+            }
         }
     }
     let seed = crate::now_ms();

@@ -145,7 +145,11 @@ fn login(addr: SocketAddr, login: &str, password: &str) -> Result<String, Resp> 
         "POST",
         "/login",
         &format!("sk_pre={pre}"),
-        &format!("pre={pre}&next=%2F&login={}&password={}", enc(login), enc(password)),
+        &format!(
+            "pre={pre}&next=%2F&login={}&password={}",
+            enc(login),
+            enc(password)
+        ),
     );
     match (r.status, r.cookie("sk_session")) {
         (303, Some(s)) => Ok(s),
@@ -170,27 +174,55 @@ fn every_form_needs_its_csrf_token() {
     let cookie = format!("sk_session={session}");
     let page = http(s.addr, "GET", "/accounts", &cookie, "");
     assert_eq!(page.status, 200);
-    let csrf = page.hidden("csrf").expect("the accounts page carries its token");
+    let csrf = page
+        .hidden("csrf")
+        .expect("the accounts page carries its token");
     let add = "login=binh&name=Tr%E1%BA%A7n+B%C3%ACnh&title=Th%E1%BA%A9m+%C4%91%E1%BB%8Bnh&role=appraiser&password=mat-khau-cua-binh";
     // Without a token, with a wrong one, with another session's: refused, nothing added.
-    for bad in ["", "csrf=00&", "csrf=ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff&"] {
+    for bad in [
+        "",
+        "csrf=00&",
+        "csrf=ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff&",
+    ] {
         let r = http(s.addr, "POST", "/accounts", &cookie, &format!("{bad}{add}"));
         assert_eq!(r.status, 403, "{bad}");
     }
     let other = login(s.addr, "van-hanh", PASSWORD).ok().unwrap();
-    let other_csrf = http(s.addr, "GET", "/accounts", &format!("sk_session={other}"), "")
-        .hidden("csrf")
-        .unwrap();
+    let other_csrf = http(
+        s.addr,
+        "GET",
+        "/accounts",
+        &format!("sk_session={other}"),
+        "",
+    )
+    .hidden("csrf")
+    .unwrap();
     assert_ne!(other_csrf, csrf);
-    let r = http(s.addr, "POST", "/accounts", &cookie, &format!("csrf={other_csrf}&{add}"));
+    let r = http(
+        s.addr,
+        "POST",
+        "/accounts",
+        &cookie,
+        &format!("csrf={other_csrf}&{add}"),
+    );
     assert_eq!(r.status, 403, "another session's token");
     let r = http(s.addr, "POST", "/logout", &cookie, "");
     assert_eq!(r.status, 403, "logout without its token");
-    assert!(!http(s.addr, "GET", "/accounts", &cookie, "").body.contains("binh"));
+    assert!(!http(s.addr, "GET", "/accounts", &cookie, "")
+        .body
+        .contains("binh"));
     // With the token: added.
-    let r = http(s.addr, "POST", "/accounts", &cookie, &format!("csrf={csrf}&{add}"));
+    let r = http(
+        s.addr,
+        "POST",
+        "/accounts",
+        &cookie,
+        &format!("csrf={csrf}&{add}"),
+    );
     assert_eq!(r.status, 303, "{}", r.body);
-    assert!(http(s.addr, "GET", "/accounts", &cookie, "").body.contains("Trần Bình"));
+    assert!(http(s.addr, "GET", "/accounts", &cookie, "")
+        .body
+        .contains("Trần Bình"));
     // Logout with the token ends the session.
     let r = http(s.addr, "POST", "/logout", &cookie, &format!("csrf={csrf}"));
     assert_eq!(r.status, 303);
@@ -216,7 +248,9 @@ fn failed_logins_lock_the_account_out() {
         sync_protocol::limits::LOGIN_LOCKOUT_S * 1000 + 1,
         Ordering::SeqCst,
     );
-    login(s.addr, "van-hanh", PASSWORD).ok().expect("free again");
+    login(s.addr, "van-hanh", PASSWORD)
+        .ok()
+        .expect("free again");
 }
 
 #[test]
@@ -227,7 +261,11 @@ fn a_session_ends_after_its_idle_time() {
     assert_eq!(http(s.addr, "GET", "/", &cookie, "").status, 200);
     s.clock
         .fetch_add((WEB_SESSION_IDLE_S - 1) * 1000, Ordering::SeqCst);
-    assert_eq!(http(s.addr, "GET", "/", &cookie, "").status, 200, "still active");
+    assert_eq!(
+        http(s.addr, "GET", "/", &cookie, "").status,
+        200,
+        "still active"
+    );
     s.clock
         .fetch_add(WEB_SESSION_IDLE_S * 1000 + 1, Ordering::SeqCst);
     let r = http(s.addr, "GET", "/", &cookie, "");
@@ -257,25 +295,49 @@ fn cookies_errors_and_sizes() {
         .find(|(k, v)| k == "set-cookie" && v.starts_with("sk_session="))
         .map(|(_, v)| v.clone())
         .unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     // A page that does not exist: 404 in the officer's language, no internals.
     let r = http(s.addr, "GET", "/khong-co", &cookie, "");
     assert_eq!(r.status, 404);
     assert!(r.body.contains("Không tìm thấy"));
-    let r = http(s.addr, "GET", "/initiatives/00112233445566778899aabbccddeeff?lang=en", &cookie, "");
+    let r = http(
+        s.addr,
+        "GET",
+        "/initiatives/00112233445566778899aabbccddeeff?lang=en",
+        &cookie,
+        "",
+    );
     assert_eq!(r.status, 404);
-    assert!(r.body.contains("There is no such page or record"), "{}", r.body);
+    assert!(
+        r.body.contains("There is no such page or record"),
+        "{}",
+        r.body
+    );
     assert!(r.cookie("sk_lang").as_deref() == Some("en"));
     // The operator may not register initiatives: 403 with the rule.
     let r = http(s.addr, "GET", "/initiatives/new", &cookie, "");
     assert_eq!(r.status, 403);
-    assert!(r.body.contains("Quy tắc: chỉ cán bộ có vai trò Tổ hỗ trợ"), "{}", r.body);
+    assert!(
+        r.body.contains("Quy tắc: chỉ cán bộ có vai trò Tổ hỗ trợ"),
+        "{}",
+        r.body
+    );
     // Pages stay small and forbid scripts and framing.
     for p in ["/", "/initiatives", "/inbox", "/sync", "/accounts"] {
         let r = http(s.addr, "GET", p, &cookie, "");
         assert_eq!(r.status, 200, "{p}");
-        assert!(r.body.len() < MAX_WEB_PAGE_BYTES, "{p}: {} bytes", r.body.len());
-        assert!(r.header("content-security-policy").unwrap().contains("default-src 'none'"));
+        assert!(
+            r.body.len() < MAX_WEB_PAGE_BYTES,
+            "{p}: {} bytes",
+            r.body.len()
+        );
+        assert!(r
+            .header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'none'"));
         assert!(!r.body.contains("<script"), "{p}");
     }
     assert!(form.body.len() < MAX_WEB_PAGE_BYTES);

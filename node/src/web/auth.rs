@@ -21,8 +21,7 @@ pub fn token() -> String {
 /// Compares two tokens in constant time.
 pub fn same_token(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0

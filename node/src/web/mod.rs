@@ -183,14 +183,18 @@ fn templates() -> Environment<'static> {
         ("list.html", include_str!("templates/list.html")),
         ("form.html", include_str!("templates/form.html")),
         ("initiative.html", include_str!("templates/initiative.html")),
-        ("initiative_body.html", include_str!("templates/initiative_body.html")),
+        (
+            "initiative_body.html",
+            include_str!("templates/initiative_body.html"),
+        ),
         ("inbox.html", include_str!("templates/inbox.html")),
         ("sync.html", include_str!("templates/sync.html")),
         ("accounts.html", include_str!("templates/accounts.html")),
         ("error.html", include_str!("templates/error.html")),
     ] {
         // The templates are ours, checked by the tests: a syntax error is a bug.
-        env.add_template(name, src).expect("a template of the web interface");
+        env.add_template(name, src)
+            .expect("a template of the web interface");
     }
     env.add_function("t", |state: &minijinja::State, key: &str| -> String {
         let en = state
@@ -344,7 +348,12 @@ impl Web {
     }
 
     /// The account, if it has one of `roles`; otherwise the rule that forbids.
-    fn require<'a>(&self, r: &'a Req, roles: &[Role], what: (&str, &str)) -> Result<&'a Account, Page> {
+    fn require<'a>(
+        &self,
+        r: &'a Req,
+        roles: &[Role],
+        what: (&str, &str),
+    ) -> Result<&'a Account, Page> {
         let a = self.account(r)?;
         if roles.iter().any(|x| a.has(*x)) {
             return Ok(a);
@@ -456,7 +465,10 @@ impl Web {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
-        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
         if r.lang_set {
             if let Ok(v) = HeaderValue::from_str(&format!(
                 "sk_lang={}; Path=/; Max-Age=31536000; SameSite=Strict{}",
@@ -492,10 +504,7 @@ pub struct Form(pub Vec<(String, String)>);
 impl Form {
     /// The first value of a field.
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }
     /// The first value of a field, or "".
     pub fn str(&self, k: &str) -> &str {

@@ -311,12 +311,14 @@ fn dashboard_rows(
                         .unwrap_or_else(|| c.to_string()),
                     count: lang.int(ct),
                     target: tg.map(|t| lang.int(t)).unwrap_or_else(|| "—".into()),
-                    percent: tg.map(|t| lang.percent(ct, t)).unwrap_or_else(|| "—".into()),
+                    percent: tg
+                        .map(|t| lang.percent(ct, t))
+                        .unwrap_or_else(|| "—".into()),
                     bar: tg.map(|t| tenths(ct, t) / 10).unwrap_or(0),
                 },
             ));
         }
-        children.sort_by(|a, b| b.0.cmp(&a.0));
+        children.sort_by_key(|b| std::cmp::Reverse(b.0));
         let deadlines = programme
             .as_ref()
             .map(|p: &Programme| {
@@ -508,12 +510,21 @@ fn sectors(lang: Lang) -> Vec<(String, String)> {
 pub(super) async fn new_form(State(web): St, headers: HeaderMap, uri: Uri) -> Response {
     let r = web.req(&headers, &uri);
     page!(web, r, {
-        web.require(&r, &[Role::Support], ("đăng ký sáng kiến", "register initiatives"))?;
+        web.require(
+            &r,
+            &[Role::Support],
+            ("đăng ký sáng kiến", "register initiatives"),
+        )?;
         let today = r.lang.date(Date::from_unix_ms(web.now()));
-        Ok(form_page(&web, &r, Value::from_serialize(NewValues {
-            registered_on: today,
-            ..NewValues::default()
-        }), Vec::new()))
+        Ok(form_page(
+            &web,
+            &r,
+            Value::from_serialize(NewValues {
+                registered_on: today,
+                ..NewValues::default()
+            }),
+            Vec::new(),
+        ))
     })
 }
 
@@ -549,11 +560,20 @@ fn form_page(web: &Web, r: &Req, values: Value, errors: Vec<(String, String)>) -
     )
 }
 
-pub(super) async fn new_submit(State(web): St, headers: HeaderMap, uri: Uri, body: String) -> Response {
+pub(super) async fn new_submit(
+    State(web): St,
+    headers: HeaderMap,
+    uri: Uri,
+    body: String,
+) -> Response {
     let r = web.req(&headers, &uri);
     page!(web, r, {
         let account = web
-            .require(&r, &[Role::Support], ("đăng ký sáng kiến", "register initiatives"))?
+            .require(
+                &r,
+                &[Role::Support],
+                ("đăng ký sáng kiến", "register initiatives"),
+            )?
             .clone();
         let f = form(&body);
         if !web.csrf_ok(&r, &f) {
@@ -569,7 +589,7 @@ pub(super) async fn new_submit(State(web): St, headers: HeaderMap, uri: Uri, bod
         let title = match Text::required("title", f.str("title"), MAX_TITLE_CHARS) {
             Ok(t) => Some(t),
             Err(e) => {
-                err!("title", refusal::text_error(lang, &e));
+                err!("title", field_error(lang, &e));
                 None
             }
         };
@@ -580,7 +600,7 @@ pub(super) async fn new_submit(State(web): St, headers: HeaderMap, uri: Uri, bod
                 None
             }
             Err(e) => {
-                err!("summary", refusal::text_error(lang, &e));
+                err!("summary", field_error(lang, &e));
                 None
             }
         };
@@ -604,7 +624,10 @@ pub(super) async fn new_submit(State(web): St, headers: HeaderMap, uri: Uri, bod
         let mut authors = Vec::new();
         let mut author_values = Vec::new();
         for i in 0..FORM_AUTHOR_ROWS.min(MAX_AUTHORS_COUNT) {
-            let (n, p) = (f.str(&format!("author_name_{i}")), f.str(&format!("author_pos_{i}")));
+            let (n, p) = (
+                f.str(&format!("author_name_{i}")),
+                f.str(&format!("author_pos_{i}")),
+            );
             author_values.push((n.to_owned(), p.to_owned()));
             if n.trim().is_empty() && p.trim().is_empty() {
                 continue;
@@ -614,7 +637,7 @@ pub(super) async fn new_submit(State(web): St, headers: HeaderMap, uri: Uri, bod
                 Text::new("position", p, MAX_SHORT_TEXT_CHARS),
             ) {
                 (Ok(name), Ok(position)) => authors.push(Author { name, position }),
-                (Err(e), _) | (_, Err(e)) => err!("authors", refusal::text_error(lang, &e)),
+                (Err(e), _) | (_, Err(e)) => err!("authors", field_error(lang, &e)),
             }
         }
         if authors.is_empty() && !errors.iter().any(|(k, _)| k == "authors") {
@@ -630,7 +653,7 @@ pub(super) async fn new_submit(State(web): St, headers: HeaderMap, uri: Uri, bod
         ] {
             match Text::multiline("description", f.str(field), MAX_SUMMARY_CHARS) {
                 Ok(t) => *slot = t,
-                Err(e) => err!(field, refusal::text_error(lang, &e)),
+                Err(e) => err!(field, field_error(lang, &e)),
             }
         }
         let confidential = f.get("confidential").is_some();
@@ -679,7 +702,11 @@ pub(super) async fn new_submit(State(web): St, headers: HeaderMap, uri: Uri, bod
                     registered_on,
                     description,
                     benefit_vnd: benefit,
-                    application: if trial { Application::Trial } else { Application::Applied },
+                    application: if trial {
+                        Application::Trial
+                    } else {
+                        Application::Applied
+                    },
                     recognition: None,
                     confidential,
                     attachments: Vec::new(),
@@ -710,6 +737,19 @@ pub(super) async fn new_submit(State(web): St, headers: HeaderMap, uri: Uri, bod
             }
         }
     })
+}
+
+/// A text field's refusal as the form shows it beside the field (without the CLI's flag name).
+fn field_error(lang: Lang, e: &sync_protocol::text::TextError) -> String {
+    let s = refusal::text_error(lang, e);
+    let s = match s.split_once(": ") {
+        Some((flag, rest)) if flag.starts_with("--") => rest.to_owned(),
+        _ => s,
+    };
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str() + ".")
+        .unwrap_or_default()
 }
 
 fn bad_form_page(web: &Web, r: &Req, values: NewValues, errors: Vec<(String, String)>) -> Page {
@@ -785,7 +825,10 @@ fn roles_for(k: DecisionKind) -> (&'static [Role], (&'static str, &'static str))
     match k {
         DecisionKind::Submit => (
             &[Role::Support, Role::Appraiser],
-            ("nộp sáng kiến lên cấp trên", "submit initiatives to the superior"),
+            (
+                "nộp sáng kiến lên cấp trên",
+                "submit initiatives to the superior",
+            ),
         ),
         DecisionKind::ReturnForRevision | DecisionKind::Reject | DecisionKind::Approve => (
             &[Role::Appraiser],
@@ -796,7 +839,10 @@ fn roles_for(k: DecisionKind) -> (&'static [Role], (&'static str, &'static str))
         ),
         DecisionKind::Recognise | DecisionKind::Award(_) => (
             &[Role::Appraiser, Role::Leader],
-            ("công nhận hoặc khen thưởng sáng kiến", "recognise or award initiatives"),
+            (
+                "công nhận hoặc khen thưởng sáng kiến",
+                "recognise or award initiatives",
+            ),
         ),
     }
 }
@@ -816,7 +862,12 @@ fn kind_from_code(s: &str) -> Option<DecisionKind> {
 }
 
 /// Everything the initiative page and the inbox show of one record.
-fn initiative_ctx(node: &Node, id: RecordId, lang: Lang, now: u64) -> Result<Option<Value>, WebError> {
+fn initiative_ctx(
+    node: &Node,
+    id: RecordId,
+    lang: Lang,
+    now: u64,
+) -> Result<Option<Value>, WebError> {
     let rep = records::check(node, id, now).map_err(super::store_error)?;
     let Some(h) = rep.header.clone() else {
         return Ok(None);
@@ -863,11 +914,26 @@ fn initiative_ctx(node: &Node, id: RecordId, lang: Lang, now: u64) -> Result<Opt
                     .collect::<Vec<_>>(),
                 lang.date(i.registered_on),
                 vec![
-                    (texts::text(lang, "current_state"), i.description.current_state.as_str().to_owned()),
-                    (texts::text(lang, "solution"), i.description.solution.as_str().to_owned()),
-                    (texts::text(lang, "novelty"), i.description.novelty.as_str().to_owned()),
-                    (texts::text(lang, "scope"), i.description.scope.as_str().to_owned()),
-                    (texts::text(lang, "effectiveness"), i.description.effectiveness.as_str().to_owned()),
+                    (
+                        texts::text(lang, "current_state"),
+                        i.description.current_state.as_str().to_owned(),
+                    ),
+                    (
+                        texts::text(lang, "solution"),
+                        i.description.solution.as_str().to_owned(),
+                    ),
+                    (
+                        texts::text(lang, "novelty"),
+                        i.description.novelty.as_str().to_owned(),
+                    ),
+                    (
+                        texts::text(lang, "scope"),
+                        i.description.scope.as_str().to_owned(),
+                    ),
+                    (
+                        texts::text(lang, "effectiveness"),
+                        i.description.effectiveness.as_str().to_owned(),
+                    ),
                 ]
                 .into_iter()
                 .filter(|(_, v)| !v.is_empty())
@@ -929,7 +995,12 @@ fn parse_id(s: &str) -> Option<RecordId> {
     Some(RecordId(a))
 }
 
-pub(super) async fn initiative(State(web): St, Path(id): Path<String>, headers: HeaderMap, uri: Uri) -> Response {
+pub(super) async fn initiative(
+    State(web): St,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let r = web.req(&headers, &uri);
     page!(web, r, {
         web.account(&r)?;
@@ -940,7 +1011,11 @@ pub(super) async fn initiative(State(web): St, Path(id): Path<String>, headers: 
             .with_node(move |node| initiative_ctx(node, id, lang, now))
             .await??
             .ok_or_else(WebError::not_found)?;
-        Ok(web.render(&r, "initiative.html", context! { i => ctx, notice => Value::UNDEFINED }))
+        Ok(web.render(
+            &r,
+            "initiative.html",
+            context! { i => ctx, notice => Value::UNDEFINED },
+        ))
     })
 }
 
@@ -971,7 +1046,7 @@ pub(super) async fn decide(
                 Err(texts::text(lang, "err_reason").to_owned())
             }
             Ok(n) => Ok(n),
-            Err(e) => Err(refusal::text_error(lang, &e)),
+            Err(e) => Err(field_error(lang, &e)),
         };
         let note = match note {
             Ok(n) => n,
@@ -980,8 +1055,12 @@ pub(super) async fn decide(
                     .with_node(move |node| initiative_ctx(node, id, lang, now))
                     .await??
                     .ok_or_else(WebError::not_found)?;
-                return match web.render(&r, "initiative.html", context! { i => ctx, notice => msg }) {
-                    Page::Html(h) => Ok(Page::Status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, h)),
+                return match web.render(&r, "initiative.html", context! { i => ctx, notice => msg })
+                {
+                    Page::Html(h) => Ok(Page::Status(
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        h,
+                    )),
                     p => Ok(p),
                 };
             }
@@ -1011,11 +1090,21 @@ pub(super) async fn decide(
                 }))
             }
             Err(e) => {
-                web.audit(&account.login, "decide_refused", &format!("{} {}", id.to_hex(), kind.code()));
+                web.audit(
+                    &account.login,
+                    "decide_refused",
+                    &format!("{} {}", id.to_hex(), kind.code()),
+                );
                 let why = refusal::node_error(lang, &e);
                 Err(WebError::forbidden(
-                    format!("Nút không ghi quyết định «{}»: {why}. Không có gì được lưu.", lang.decision(kind)),
-                    format!("The node did not record the decision «{}»: {why}. Nothing was stored.", Lang::En.decision(kind)),
+                    format!(
+                        "Nút không ghi quyết định «{}»: {why}. Không có gì được lưu.",
+                        lang.decision(kind)
+                    ),
+                    format!(
+                        "The node did not record the decision «{}»: {why}. Nothing was stored.",
+                        Lang::En.decision(kind)
+                    ),
                 )
                 .into())
             }
@@ -1081,7 +1170,11 @@ struct PeerRow {
 pub(super) async fn sync_page(State(web): St, headers: HeaderMap, uri: Uri) -> Response {
     let r = web.req(&headers, &uri);
     page!(web, r, {
-        web.require(&r, &[Role::Operator], ("xem đồng bộ và cách ly", "see sync and quarantine"))?;
+        web.require(
+            &r,
+            &[Role::Operator],
+            ("xem đồng bộ và cách ly", "see sync and quarantine"),
+        )?;
         let lang = r.lang;
         let (dir, store) = {
             let n = web.node.lock().await;
@@ -1092,11 +1185,17 @@ pub(super) async fn sync_page(State(web): St, headers: HeaderMap, uri: Uri) -> R
             .map(|(k, s)| PeerRow {
                 name: s.unit.clone().unwrap_or_else(|| k.clone()),
                 address: s.address.clone().unwrap_or_else(|| "—".into()),
-                last_sync: s.last_sync_ms.map(|t| lang.time(t)).unwrap_or_else(|| "—".into()),
+                last_sync: s
+                    .last_sync_ms
+                    .map(|t| lang.time(t))
+                    .unwrap_or_else(|| "—".into()),
                 received: lang.int(s.received),
                 sent: lang.int(s.sent),
                 pending: lang.int(s.pending),
-                error: s.last_error.as_ref().map(|_| texts::text(lang, "sync_failed").to_owned()),
+                error: s
+                    .last_error
+                    .as_ref()
+                    .map(|_| texts::text(lang, "sync_failed").to_owned()),
             })
             .collect();
         let q = tokio::task::spawn_blocking(move || crate::quarantine::listing(&store, 20))
@@ -1109,7 +1208,9 @@ pub(super) async fn sync_page(State(web): St, headers: HeaderMap, uri: Uri) -> R
             .map(|h| {
                 (
                     h.entry.chars().take(16).collect(),
-                    h.since_ms.map(|t| lang.time(t)).unwrap_or_else(|| "—".into()),
+                    h.since_ms
+                        .map(|t| lang.time(t))
+                        .unwrap_or_else(|| "—".into()),
                     h.source.clone(),
                 )
             })
@@ -1143,35 +1244,56 @@ fn account_rows(web: &Web, lang: Lang) -> Result<Vec<Value>, WebError> {
 fn roles_ctx(lang: Lang) -> Vec<(String, String)> {
     Role::ALL
         .iter()
-        .map(|x| (x.code().to_owned(), lang.t(x.names().0, x.names().1).to_owned()))
+        .map(|x| {
+            (
+                x.code().to_owned(),
+                lang.t(x.names().0, x.names().1).to_owned(),
+            )
+        })
         .collect()
 }
 
 pub(super) async fn accounts(State(web): St, headers: HeaderMap, uri: Uri) -> Response {
     let r = web.req(&headers, &uri);
     page!(web, r, {
-        web.require(&r, &[Role::Operator], ("quản lý tài khoản", "manage accounts"))?;
+        web.require(
+            &r,
+            &[Role::Operator],
+            ("quản lý tài khoản", "manage accounts"),
+        )?;
         let rows = account_rows(&web, r.lang)?;
-        Ok(web.render(&r, "accounts.html", context! { rows, roles => roles_ctx(r.lang), error => Value::UNDEFINED }))
+        Ok(web.render(
+            &r,
+            "accounts.html",
+            context! { rows, roles => roles_ctx(r.lang), error => Value::UNDEFINED },
+        ))
     })
 }
 
-pub(super) async fn account_add(State(web): St, headers: HeaderMap, uri: Uri, body: String) -> Response {
+pub(super) async fn account_add(
+    State(web): St,
+    headers: HeaderMap,
+    uri: Uri,
+    body: String,
+) -> Response {
     let r = web.req(&headers, &uri);
     page!(web, r, {
         let me = web
-            .require(&r, &[Role::Operator], ("quản lý tài khoản", "manage accounts"))?
+            .require(
+                &r,
+                &[Role::Operator],
+                ("quản lý tài khoản", "manage accounts"),
+            )?
             .clone();
         let f = form(&body);
         if !web.csrf_ok(&r, &f) {
             return Err(WebError::bad_form().into());
         }
-        let roles: Vec<Role> = f
-            .0
-            .iter()
-            .filter(|(k, _)| k == "role")
-            .filter_map(|(_, v)| Role::parse(v))
-            .collect();
+        let roles: Vec<Role> =
+            f.0.iter()
+                .filter(|(k, _)| k == "role")
+                .filter_map(|(_, v)| Role::parse(v))
+                .collect();
         let store = web.store.clone();
         let (login, name, title, pw) = (
             f.str("login").trim().to_owned(),
@@ -1194,7 +1316,11 @@ pub(super) async fn account_add(State(web): St, headers: HeaderMap, uri: Uri, bo
             Err(e) => {
                 let rows = account_rows(&web, r.lang)?;
                 let msg = texts::account_error(r.lang, &e);
-                Ok(web.render(&r, "accounts.html", context! { rows, roles => roles_ctx(r.lang), error => msg }))
+                Ok(web.render(
+                    &r,
+                    "accounts.html",
+                    context! { rows, roles => roles_ctx(r.lang), error => msg },
+                ))
             }
         }
     })
@@ -1210,7 +1336,11 @@ pub(super) async fn account_remove(
     let r = web.req(&headers, &uri);
     page!(web, r, {
         let me = web
-            .require(&r, &[Role::Operator], ("quản lý tài khoản", "manage accounts"))?
+            .require(
+                &r,
+                &[Role::Operator],
+                ("quản lý tài khoản", "manage accounts"),
+            )?
             .clone();
         if !web.csrf_ok(&r, &form(&body)) {
             return Err(WebError::bad_form().into());

@@ -160,7 +160,9 @@ pub fn action_name(lang: Lang, k: DecisionKind) -> &'static str {
         DecisionKind::Reject => lang.t("Không công nhận", "Reject"),
         DecisionKind::Approve => lang.t("Duyệt và chuyển lên", "Approve and forward"),
         DecisionKind::Recognise => lang.t("Công nhận", "Recognise"),
-        DecisionKind::Award(AwardGrade::Typical) => lang.t("Khen thưởng (tiêu biểu)", "Award (typical)"),
+        DecisionKind::Award(AwardGrade::Typical) => {
+            lang.t("Khen thưởng (tiêu biểu)", "Award (typical)")
+        }
         DecisionKind::Award(AwardGrade::Excellent) => {
             lang.t("Khen thưởng (xuất sắc)", "Award (excellent)")
         }
@@ -171,7 +173,10 @@ pub fn action_name(lang: Lang, k: DecisionKind) -> &'static str {
 pub fn search_error(lang: Lang, e: &SearchError) -> String {
     match e {
         SearchError::Empty => lang
-            .t("Hãy gõ một hoặc vài từ để tìm.", "Type one or more words to search for.")
+            .t(
+                "Hãy gõ một hoặc vài từ để tìm.",
+                "Type one or more words to search for.",
+            )
             .into(),
         SearchError::TooLong { limit, .. } => match lang {
             Lang::Vi => format!("Chuỗi tìm quá dài: tối đa {limit} ký tự."),
