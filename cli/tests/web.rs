@@ -137,6 +137,23 @@ async fn body(c: &Client) -> String {
         .expect("text")
 }
 
+/// Waits until the page (after a click that navigates) shows `needle`; returns its text.
+async fn wait_text(c: &Client, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..MAX_POLLS {
+        if let Ok(e) = c.find(Locator::Css("body")).await {
+            if let Ok(t) = e.text().await {
+                if t.contains(needle) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page never showed {needle:?}: {last}");
+}
+
 async fn fill(c: &Client, id: &str, value: &str) {
     let e = c.find(Locator::Id(id)).await.expect(id);
     e.clear().await.expect("clear");
@@ -157,12 +174,12 @@ async fn login(c: &Client, base: &str, who: &str) {
     fill(c, "login", who).await;
     fill(c, "password", PASSWORD).await;
     click(c, "submit").await;
-    let b = body(c).await;
-    assert!(b.contains("Tổng quan"), "{who} logged in: {b}");
+    wait_text(c, "Đăng xuất").await;
 }
 
 async fn logout(c: &Client) {
     click(c, "logout").await;
+    wait_text(c, "Tên đăng nhập").await;
 }
 
 #[test]
@@ -388,6 +405,7 @@ fn officers_register_submit_and_approve_in_the_browser() {
         fill(&c, "benefit", "2,5 tỷ").await;
         fill(&c, "registered_on", "31/02/2022").await;
         click(&c, "save").await;
+        wait_text(&c, "Chưa lưu").await;
         for id in [
             "form-errors",
             "err-title",
@@ -452,7 +470,7 @@ fn officers_register_submit_and_approve_in_the_browser() {
         fill(&c, "author_pos_0", "Kỹ sư chế biến").await;
         fill(&c, "solution", "Băng tải có cảm biến trọng lượng").await;
         click(&c, "save").await;
-        let page = body(&c).await;
+        let page = wait_text(&c, "Chuỗi phê duyệt").await;
         assert!(
             page.contains("Cải tiến dây chuyền phân loại cá tự động")
                 && page.contains("2.400.000.000 đ"),
@@ -463,6 +481,7 @@ fn officers_register_submit_and_approve_in_the_browser() {
         let id = url.path().rsplit('/').next().unwrap().to_owned();
         shot(&c, "07-initiative-registered").await;
         click(&c, "do-submit").await;
+        wait_text(&c, "Lê Thị Hoa, Tổ hỗ trợ sáng kiến").await;
         let status = c
             .find(Locator::Id("status"))
             .await
@@ -492,7 +511,7 @@ fn officers_register_submit_and_approve_in_the_browser() {
         assert!(arrived, "the submission reached the district node");
         // A support officer may not approve: refused with the rule.
         click(&c, "do-approve").await;
-        let refused = body(&c).await;
+        let refused = wait_text(&c, "403").await;
         assert!(
             refused.contains("Quy tắc: chỉ cán bộ có vai trò Thẩm định"),
             "{refused}"
@@ -519,6 +538,7 @@ fn officers_register_submit_and_approve_in_the_browser() {
             .contains("Cải tiến dây chuyền phân loại cá tự động"));
         shot(&c, "11-inbox").await;
         click(&c, "do-approve").await;
+        wait_text(&c, "Không có sáng kiến nào chờ").await;
         c.goto(&format!("{th_web}initiatives/{id}")).await.unwrap();
         assert_eq!(
             c.find(Locator::Id("status"))
@@ -545,7 +565,7 @@ fn officers_register_submit_and_approve_in_the_browser() {
 
         // --- English ---
         click(&c, "lang-switch").await;
-        let en = body(&c).await;
+        let en = wait_text(&c, "Approval chain").await;
         assert!(
             en.contains("Approval chain") && en.contains("Approved and forwarded"),
             "{en}"
