@@ -153,6 +153,94 @@ fn date(s: &str) -> Date {
     Date::parse(s).expect("demo dates exist")
 }
 
+/// Login and password of the demo's officer account at every node (`--no-serve` makes none).
+pub const DEMO_LOGIN: (&str, &str) = ("demo", "sangkien-demo");
+/// The first port the demo serves a web interface on (one port per node, in enrolment order).
+pub const DEMO_FIRST_HTTP_PORT: u16 = 7480;
+
+/// Runs the demo in `dir`; then, unless `no_serve`, serves every node's web interface on
+/// 127.0.0.1 until Ctrl-C.
+pub fn run_and_serve(ctx: &Ctx, dir: &Path, no_serve: bool) -> Result<u8, Failure> {
+    let code = run(ctx, dir)?;
+    if no_serve || code != 0 {
+        return Ok(code);
+    }
+    serve(ctx, dir)
+}
+
+/// Serves every node of the demo (their web interfaces, QUIC on any port) until Ctrl-C.
+fn serve(ctx: &Ctx, dir: &Path) -> Result<u8, Failure> {
+    let lang = ctx.lang;
+    let mut units: Vec<&str> = vec!["tld"];
+    units.extend(UNITS.iter().map(|u| u.0));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("tokio: {e}")))?;
+    crate::outln!(
+        "\n{}",
+        lang.t(
+            "=== Giao diện web của từng nút (Ctrl-C để dừng) ===",
+            "=== Every node's web interface (Ctrl-C to stop) ==="
+        )
+    );
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for (i, unit) in units.iter().enumerate() {
+            let data = dir.join(unit);
+            {
+                let node = Node::open(&data).map_err(fail)?;
+                let all = node::officers::Role::ALL;
+                match node::officers::add(
+                    node.store(),
+                    DEMO_LOGIN.0,
+                    "Cán bộ mẫu",
+                    "Cán bộ công đoàn",
+                    &all,
+                    DEMO_LOGIN.1,
+                    node::now_ms(),
+                ) {
+                    Ok(_) | Err(node::officers::AccountError::Exists(_)) => {}
+                    Err(e) => return Err(fail(e)),
+                }
+            }
+            let port = DEMO_FIRST_HTTP_PORT + i as u16;
+            let config = node::service::ServiceConfig {
+                data,
+                listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                interval_s: 3600,
+                log_level: "warn".into(),
+                cache_mb: None,
+                http_listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], port))),
+                http_off: false,
+                web_secure_cookies: false,
+                web_session_idle_s: None,
+                peers: Vec::new(),
+            };
+            crate::outln!("  http://127.0.0.1:{port}/  {unit}");
+            tasks.push(tokio::spawn(node::service::run(config, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })));
+        }
+        crate::outln!(
+            "{}: {} / {}",
+            lang.t("Đăng nhập ở mọi nút", "Log in at every node with"),
+            DEMO_LOGIN.0,
+            DEMO_LOGIN.1
+        );
+        for t in tasks {
+            match t.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => crate::errln!("{e}"),
+                Err(e) => crate::errln!("{e}"),
+            }
+        }
+        Ok::<(), Failure>(())
+    })?;
+    Ok(0)
+}
+
 /// Runs the demo in `dir`.
 pub fn run(ctx: &Ctx, dir: &Path) -> Result<u8, Failure> {
     let lang = ctx.lang;

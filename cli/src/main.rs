@@ -9,6 +9,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod accounts_cli;
 mod bench_sync;
 mod cli_text;
 mod commands;
@@ -44,7 +45,7 @@ struct Cli {
     #[arg(
         long,
         global = true,
-        value_enum,
+        value_parser = i18n::parse_lang,
         default_value = "vi",
         env = "SANGKIEN_LANG"
     )]
@@ -73,6 +74,10 @@ enum Command {
         /// Thư mục chứa các nút / where to put the nodes.
         #[arg(long, default_value = "sangkien-demo")]
         dir: PathBuf,
+        /// Không phục vụ giao diện web sau khi chạy (cho kịch bản) / do not serve the web
+        /// interfaces afterwards (for scripts).
+        #[arg(long)]
+        no_serve: bool,
     },
     /// Liên đoàn: tạo, xem / the federation: create, show.
     #[command(subcommand)]
@@ -85,6 +90,9 @@ enum Command {
     /// Gói dữ liệu ngoại tuyến / offline bundles.
     #[command(subcommand)]
     Bundle(commands::BundleCommand),
+    /// Tài khoản cán bộ của giao diện web / officer accounts of the web interface.
+    #[command(subcommand, name = "officer")]
+    Accounts(accounts_cli::AccountsCommand),
     #[command(flatten)]
     Storage(storage_cli::StorageCommand),
     #[command(flatten)]
@@ -160,37 +168,9 @@ pub(crate) fn open_failure(lang: Lang, dir: &std::path::Path, e: node::NodeError
     if e.is_locked() {
         locked_failure(lang, dir, false).because(e)
     } else if let node::NodeError::UnsafeDir { path, problem } = &e {
-        Failure::input(unsafe_dir_message(lang, path, *problem)).because(e)
+        Failure::input(node::refusal::unsafe_dir_message(lang, path, *problem)).because(e)
     } else {
         Failure::input(refusal::node_error(lang, &e)).because(e)
-    }
-}
-
-/// A data directory that another user could change, as a sentence with its fix.
-pub(crate) fn unsafe_dir_message(
-    lang: Lang,
-    path: &std::path::Path,
-    problem: node::node::DirProblem,
-) -> String {
-    use node::node::DirProblem;
-    let p = path.display();
-    match problem {
-        DirProblem::WritableByOthers { mode } => match lang {
-            Lang::Vi => format!(
-                "thư mục {p} có quyền {mode:o}: người dùng khác ghi được vào đó, nên có thể thay ổ điều khiển, khóa hoặc cơ sở dữ liệu của nút. Nút không mở thư mục như vậy. Sửa: chmod 700 {p}"
-            ),
-            Lang::En => format!(
-                "the directory {p} has mode {mode:o}: other users can write to it, and so could replace the node's control socket, key or database. The node does not open such a directory. Fix: chmod 700 {p}"
-            ),
-        },
-        DirProblem::OwnedByOther { owner, me } => match lang {
-            Lang::Vi => format!(
-                "thư mục {p} thuộc người dùng {owner}, không phải người dùng đang chạy sangkien ({me}). Nút không mở thư mục của người khác. Sửa: chạy sangkien bằng chủ của thư mục, hoặc chown -R {me} {p} rồi chmod 700 {p}"
-            ),
-            Lang::En => format!(
-                "the directory {p} belongs to user {owner}, not to the user running sangkien ({me}). The node does not open another user's directory. Fix: run sangkien as its owner, or chown -R {me} {p} then chmod 700 {p}"
-            ),
-        },
     }
 }
 
@@ -356,6 +336,7 @@ fn read_only(c: &Command) -> bool {
                     )
             )
             | Command::Sync(sync_cli::SyncCommand::Peers)
+            | Command::Accounts(accounts_cli::AccountsCommand::List)
     )
 }
 
@@ -578,13 +559,14 @@ fn execute(
         _ => Ok(()),
     };
     let result = result.and_then(|()| match cli.command {
-        Command::Demo { dir } => demo::run(&ctx, &dir),
+        Command::Demo { dir, no_serve } => demo::run_and_serve(&ctx, &dir, no_serve),
         Command::Federation(c) => commands::federation(&ctx, c),
         Command::Unit(c) => commands::unit(&ctx, c),
         Command::Verify => commands::verify(&ctx),
         Command::Bundle(c) => commands::bundle(&ctx, c),
         Command::Storage(c) => storage_cli::run(&ctx, c),
         Command::Officer(c) => officer_cli::run(&ctx, c),
+        Command::Accounts(c) => accounts_cli::run(&ctx, c),
         Command::Simulate(c) => simulate_cli::run(&ctx, c),
         Command::Sync(c) => sync_cli::run(&ctx, c),
     });

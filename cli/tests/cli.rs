@@ -37,7 +37,7 @@ fn verify_json(dir: &Path) -> serde_json::Value {
 fn demo_tells_the_story_and_every_node_verifies() {
     let tmp = TempDir::new("demo");
     let dir = tmp.path().join("demo");
-    let o = sangkien(&["demo", "--dir", dir.to_str().unwrap()]);
+    let o = sangkien(&["demo", "--no-serve", "--dir", dir.to_str().unwrap()]);
     let out = stdout(&o);
     assert!(o.status.success(), "demo failed: {out}\n{}", stderr(&o));
     assert!(out.contains("Tất cả chuỗi phê duyệt hợp lệ"), "{out}");
@@ -108,7 +108,14 @@ fn demo_tells_the_story_and_every_node_verifies() {
     }
 
     // English on request, numbers the English way.
-    let o = sangkien(&["demo", "--dir", dir.to_str().unwrap(), "--lang", "en"]);
+    let o = sangkien(&[
+        "demo",
+        "--no-serve",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--lang",
+        "en",
+    ]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("all chains valid"), "{out}");
@@ -238,7 +245,14 @@ fn a_federation_is_created_units_enrolled_and_bad_input_refused() {
 fn a_forged_bundle_is_refused_and_stores_nothing() {
     let tmp = TempDir::new("bundle");
     let dir = tmp.path().join("demo");
-    let o = sangkien(&["demo", "--dir", dir.to_str().unwrap(), "--lang", "en"]);
+    let o = sangkien(&[
+        "demo",
+        "--no-serve",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--lang",
+        "en",
+    ]);
     assert!(o.status.success());
     let district = dir.join("ldld-tuy-hoa");
     let file = tmp.path().join("up.bundle");

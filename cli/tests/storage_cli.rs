@@ -11,7 +11,7 @@ use support::{sangkien, text};
 fn check_finds_a_damaged_counter_tree_repair_fixes_it_and_backups_restore() {
     let tmp = TempDir::new("storage");
     let demo = tmp.path().join("demo");
-    let o = sangkien(&["demo", "--dir", demo.to_str().unwrap()]);
+    let o = sangkien(&["demo", "--no-serve", "--dir", demo.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     // Every node the demo left is consistent.
     for e in std::fs::read_dir(&demo).unwrap() {
@@ -93,7 +93,7 @@ fn node_state(data: &str) -> (String, String) {
 fn an_incomplete_snapshot_or_a_damaged_conf_never_makes_a_node_unopenable() {
     let tmp = TempDir::new("reopen");
     let demo = tmp.path().join("demo");
-    let o = sangkien(&["demo", "--dir", demo.to_str().unwrap()]);
+    let o = sangkien(&["demo", "--no-serve", "--dir", demo.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let tld = demo.join("tld");
     let data = tld.to_str().unwrap();
@@ -152,7 +152,7 @@ fn a_backup_is_0600_never_follows_a_planted_link_and_a_loose_data_dir_is_refused
     use std::os::unix::fs::{symlink, PermissionsExt};
     let tmp = TempDir::new("files");
     let demo = tmp.path().join("demo");
-    let o = sangkien(&["demo", "--dir", demo.to_str().unwrap()]);
+    let o = sangkien(&["demo", "--no-serve", "--dir", demo.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let tld = demo.join("tld");
     let data = tld.to_str().unwrap();

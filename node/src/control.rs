@@ -178,6 +178,9 @@ pub struct ServiceStatus {
     pub unit: String,
     /// Its QUIC address.
     pub listen: Option<String>,
+    /// Its web interface's address, when it serves one.
+    #[serde(default)]
+    pub web: Option<String>,
     /// The sangkien version.
     pub version: String,
 }

@@ -134,6 +134,20 @@ pub struct ServiceConfig {
     /// more). See `sled_store::set_cache_bytes`.
     #[serde(default)]
     pub cache_mb: Option<u64>,
+    /// Where the web interface listens (default 127.0.0.1:7480, loopback only; e.g.
+    /// "0.0.0.0:7480" opens it to the office network, behind an HTTPS reverse proxy).
+    #[serde(default)]
+    pub http_listen: Option<SocketAddr>,
+    /// No web interface at all.
+    #[serde(default)]
+    pub http_off: bool,
+    /// The interface is reached over HTTPS (a reverse proxy): cookies are marked `Secure`.
+    #[serde(default)]
+    pub web_secure_cookies: bool,
+    /// Seconds without a request before an officer's session ends (default and most:
+    /// `WEB_SESSION_IDLE_S`).
+    #[serde(default)]
+    pub web_session_idle_s: Option<u64>,
     /// Peers.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
@@ -185,6 +199,12 @@ impl ServiceConfig {
                     crate::sled_store::MIN_CACHE_MB,
                     crate::sled_store::MAX_CACHE_MB
                 )));
+            }
+        }
+        if let Some(s) = c.web_session_idle_s {
+            let max = sync_protocol::limits::WEB_SESSION_IDLE_S;
+            if !(1..=max).contains(&s) {
+                return Err(bad(format!("web_session_idle_s must be 1 to {max}")));
             }
         }
         if c.data.is_relative() {
@@ -334,6 +354,8 @@ pub struct Service {
     /// One per configured peer: a local write through the service wakes each dialer at once
     /// (a permit is stored if the dialer is busy, so the write is never missed).
     sync_now: std::sync::Mutex<Vec<Arc<tokio::sync::Notify>>>,
+    /// Where the web interface listens, once bound.
+    web_addr: std::sync::Mutex<Option<SocketAddr>>,
 }
 
 impl Service {
@@ -359,6 +381,7 @@ impl Service {
             log: LogLimiter::new(),
             runner: None,
             sync_now: std::sync::Mutex::default(),
+            web_addr: std::sync::Mutex::default(),
         })
     }
 
@@ -613,6 +636,11 @@ impl Service {
                 pid: std::process::id(),
                 unit,
                 listen: self.local_addr().map(|a| a.to_string()),
+                web: self
+                    .web_addr
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .map(|a| format!("http://{a}/")),
                 version: env!("CARGO_PKG_VERSION").into(),
             }),
             Request::Backup { file, include_key } => {
@@ -745,6 +773,41 @@ pub async fn run_with(
         }
     };
     tasks.push(tokio::spawn(service.clone().expire_periodically()));
+    if !config.http_off {
+        let web_config = crate::web::WebConfig {
+            listen: config
+                .http_listen
+                .unwrap_or(crate::web::WebConfig::default().listen),
+            secure_cookies: config.web_secure_cookies,
+            session_idle_s: config
+                .web_session_idle_s
+                .unwrap_or(sync_protocol::limits::WEB_SESSION_IDLE_S),
+        };
+        match crate::web::bind(&web_config).await {
+            Ok(listener) => {
+                let addr = listener.local_addr().ok();
+                tracing::info!(address = ?addr, "web interface ready");
+                *service.web_addr.lock().unwrap_or_else(|p| p.into_inner()) = addr;
+                let weak = Arc::downgrade(&service);
+                let web = crate::web::Web::new(
+                    service.node.clone(),
+                    web_config,
+                    Arc::new(move || {
+                        // Initiatives and decisions: the trust directory is unchanged.
+                        if let Some(s) = weak.upgrade() {
+                            s.sync_now();
+                        }
+                    }),
+                    Arc::new(crate::now_ms),
+                )
+                .await;
+                tasks.push(tokio::spawn(web.serve(listener)));
+            }
+            Err(e) => {
+                tracing::warn!(address = %web_config.listen, error = %e, "no web interface: its address could not be bound (set http_listen in node.toml)")
+            }
+        }
+    }
     let seed = crate::now_ms();
     for (i, peer) in config.peers.iter().cloned().enumerate() {
         tasks.push(tokio::spawn(service.clone().dial(

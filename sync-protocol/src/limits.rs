@@ -182,6 +182,53 @@ pub const MAX_RECORD_CHANGES: usize = 2_000;
 /// record's changes are applied to one document, each once (least recently used goes first).
 pub const MAX_CACHED_RECORD_DOCS: usize = 64;
 
+// ---- The web interface (node::web) ---------------------------------------------------------
+
+/// Largest HTTP request body the web interface reads: its forms are a few text fields (an
+/// initiative's Mẫu 1 with its sections stays far below). Over it the request is refused before
+/// the body is read.
+pub const MAX_WEB_FORM_BYTES: usize = 256 * 1024;
+
+/// Most officer sessions a node keeps at once; over it the oldest session ends.
+pub const MAX_WEB_SESSIONS_COUNT: usize = 1_000;
+
+/// Seconds of inactivity after which an officer's session ends (default; `web_session_idle_s`
+/// in node.toml may shorten it).
+pub const WEB_SESSION_IDLE_S: u64 = 30 * 60;
+
+/// Seconds after which an officer's session ends whatever its activity.
+pub const WEB_SESSION_MAX_S: u64 = 12 * 60 * 60;
+
+/// Failed logins of one account (or from one address, times four) before it is locked out.
+pub const MAX_LOGIN_FAILURES_COUNT: u32 = 5;
+
+/// Seconds an account (or address) stays locked out after too many failed logins.
+pub const LOGIN_LOCKOUT_S: u64 = 15 * 60;
+
+/// Most accounts or addresses whose failed logins are remembered at once (the oldest goes).
+pub const MAX_LOGIN_TRACKED_COUNT: usize = 10_000;
+
+/// Shortest officer password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Longest officer password, in characters (argon2id hashes any length; this bounds the work).
+pub const MAX_PASSWORD_CHARS: usize = 200;
+
+/// Longest officer login name, in bytes (a-z, 0-9, '.', '-', '_').
+pub const MAX_LOGIN_BYTES: usize = 64;
+
+/// Most officer accounts one node holds.
+pub const MAX_OFFICER_ACCOUNTS_COUNT: usize = 1_000;
+
+/// Initiatives on one page of the web interface's list.
+pub const WEB_PAGE_ROWS_COUNT: usize = 25;
+
+/// Largest page the web interface sends, in bytes before compression (a goal its tests check).
+pub const MAX_WEB_PAGE_BYTES: usize = 100 * 1024;
+
+const _: () = assert!(MIN_PASSWORD_CHARS < MAX_PASSWORD_CHARS);
+const _: () = assert!(WEB_SESSION_IDLE_S <= WEB_SESSION_MAX_S);
+
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);

@@ -25,6 +25,10 @@ fn config(data: &Path) -> ServiceConfig {
         interval_s: 300,
         log_level: "info".into(),
         cache_mb: None,
+        http_listen: None,
+        http_off: true,
+        web_secure_cookies: false,
+        web_session_idle_s: None,
         peers: Vec::new(),
     }
 }

@@ -63,6 +63,10 @@ fn run_service(data: std::path::PathBuf, listen: SocketAddr) -> tokio::sync::one
         interval_s: 300,
         log_level: "warn".into(),
         cache_mb: None,
+        http_listen: None,
+        http_off: true,
+        web_secure_cookies: false,
+        web_session_idle_s: None,
         peers: Vec::new(),
     };
     tokio::spawn(async move {

@@ -10,3 +10,4 @@ mod report_index;
 mod storage;
 mod sync;
 mod tidy;
+mod web;

@@ -1,0 +1,251 @@
+//! Every sentence of the web interface, in Vietnamese and in English. Templates call
+//! `t("key")`; a key missing here is a bug the tests catch (they read every template).
+
+use sync_protocol::entry::{AwardGrade, DecisionKind};
+
+use crate::lang::Lang;
+use crate::officers::AccountError;
+use crate::search::SearchError;
+
+/// key, Vietnamese, English.
+pub const TEXTS: &[(&str, &str, &str)] = &[
+    ("app", "Sáng kiến công đoàn", "Union initiatives"),
+    ("nav_dashboard", "Tổng quan", "Dashboard"),
+    ("nav_list", "Sáng kiến", "Initiatives"),
+    ("nav_new", "Đăng ký mới", "Register"),
+    ("nav_inbox", "Chờ quyết định", "Inbox"),
+    ("nav_sync", "Đồng bộ", "Sync"),
+    ("nav_accounts", "Tài khoản", "Accounts"),
+    ("logout", "Đăng xuất", "Log out"),
+    ("login_title", "Đăng nhập", "Log in"),
+    ("login_name", "Tên đăng nhập", "Login name"),
+    ("password", "Mật khẩu", "Password"),
+    ("login_button", "Đăng nhập", "Log in"),
+    ("login_hint", "Tài khoản do cán bộ vận hành của nút cấp.", "Accounts are made by the node's operator."),
+    ("progress", "Tiến độ so với chỉ tiêu", "Progress against targets"),
+    ("phase", "Giai đoạn", "Phase"),
+    ("count", "Số sáng kiến", "Initiatives"),
+    ("target", "Chỉ tiêu", "Target"),
+    ("reached", "Đạt", "Reached"),
+    ("benefit_total", "Tổng giá trị làm lợi", "Total benefit"),
+    ("by_status", "Theo trạng thái", "By status"),
+    ("children", "Đơn vị trực thuộc (xếp theo tỷ lệ đạt)", "Child units (ranked by share of target)"),
+    ("unit", "Đơn vị", "Unit"),
+    ("deadlines", "Hạn sắp tới", "Deadlines coming up"),
+    ("no_deadlines", "Không có hạn nào sắp tới.", "No deadline coming up."),
+    ("no_counts", "Chưa có sáng kiến nào trong chương trình tại đơn vị này.", "No initiative in a programme at this unit yet."),
+    ("waits", "Việc chờ tôi", "What waits for me"),
+    ("open_inbox", "Mở hộp chờ quyết định", "Open the inbox"),
+    ("search", "Tìm (không cần dấu)", "Search (diacritics optional)"),
+    ("search_button", "Lọc", "Filter"),
+    ("all_statuses", "Mọi trạng thái", "Every status"),
+    ("all_sectors", "Mọi lĩnh vực", "Every sector"),
+    ("status", "Trạng thái", "Status"),
+    ("sector", "Lĩnh vực", "Sector"),
+    ("title", "Tên sáng kiến", "Title"),
+    ("origin", "Đơn vị", "Unit"),
+    ("benefit", "Giá trị làm lợi (đồng)", "Benefit (VND)"),
+    ("registered_on", "Ngày đăng ký (ngày/tháng/năm)", "Registered on (day/month/year)"),
+    ("found", "Tìm thấy", "Found"),
+    ("page", "Trang", "Page"),
+    ("prev", "‹ Trước", "‹ Previous"),
+    ("next", "Sau ›", "Next ›"),
+    ("none_found", "Không có sáng kiến nào khớp.", "No initiative matches."),
+    ("confidential", "Bí mật", "Confidential"),
+    ("form_title", "Đăng ký sáng kiến (Mẫu 1)", "Register an initiative (Mẫu 1)"),
+    ("form_errors", "Chưa lưu: sửa các ô được đánh dấu rồi gửi lại. Không có gì được lưu.", "Not saved: correct the marked fields and send again. Nothing was stored."),
+    ("summary", "Tóm tắt hiệu quả", "Summary of effect"),
+    ("authors", "Tác giả (họ tên — chức vụ)", "Authors (name — position)"),
+    ("author_name", "Họ tên", "Full name"),
+    ("author_pos", "Chức vụ, nghề nghiệp", "Position"),
+    ("application", "Tình trạng áp dụng", "Application"),
+    ("applied", "Đã áp dụng", "Applied"),
+    ("trial", "Áp dụng thử", "On trial"),
+    ("confidential_flag", "Sáng kiến có bí mật công nghệ (chỉ bản công khai được gửi lên trên cấp trực tiếp)", "Contains a technology secret (only its public projection goes above the direct superior)"),
+    ("mau4", "Mô tả (Mẫu 4, có thể bổ sung sau)", "Description (Mẫu 4, may be added later)"),
+    ("current_state", "Thực trạng", "Current state"),
+    ("solution", "Giải pháp", "Solution"),
+    ("novelty", "Tính mới", "Novelty"),
+    ("scope", "Phạm vi áp dụng", "Scope of application"),
+    ("effectiveness", "Hiệu quả", "Effectiveness"),
+    ("save", "Lưu (ký bằng khóa của đơn vị)", "Save (signed with the unit's key)"),
+    ("err_required", "Cần điền ô này.", "This field is required."),
+    ("err_sector", "Chọn một lĩnh vực.", "Choose a sector."),
+    ("err_money", "Không đọc được số tiền: viết số đồng như in, ví dụ 2.400.000.000 hoặc 2400000000, không có phần lẻ.", "Not an amount that can be read: write whole VND as printed, e.g. 2.400.000.000 or 2400000000, no decimal part."),
+    ("err_date", "Không đọc được ngày: viết ngày/tháng/năm, ví dụ 15/07/2022.", "Not a date that can be read: write day/month/year, e.g. 15/07/2022."),
+    ("err_author", "Cần ít nhất một tác giả (họ tên).", "At least one author (full name) is needed."),
+    ("err_reason", "Khi trả lại cần ghi lý do, để cơ sở biết cần bổ sung gì.", "A return needs its reason, so the origin knows what to revise."),
+    ("authors_h", "Tác giả", "Authors"),
+    ("chain", "Chuỗi phê duyệt", "Approval chain"),
+    ("no_chain", "Chưa có quyết định nào: sáng kiến mới đăng ký.", "No decision yet: the initiative is registered."),
+    ("verification", "Kiểm tra chữ ký và quy tắc", "Signature and rule check"),
+    ("valid", "Hợp lệ: mọi mục đã ký đều kiểm tra được đến khóa gốc của Tổng Liên đoàn.", "Valid: every signed entry verifies back to the national root key."),
+    ("invalid", "Không hợp lệ:", "Not valid:"),
+    ("differs", "Nội dung đã sửa sau quyết định gần nhất: quyết định đó xét một trạng thái khác.", "Edited after its last decision: that decision judged another state."),
+    ("conflicts", "Chuỗi quyết định có nhánh rẽ (đã theo nhánh chuẩn).", "The decision chain forks (the canonical branch is followed)."),
+    ("decide", "Quyết định của đơn vị này", "This unit's decision"),
+    ("note", "Ghi chú / lý do (bắt buộc khi trả lại)", "Note / reason (required for a return)"),
+    ("no_decision_here", "Đơn vị này không có quyết định nào để đưa ra lúc này.", "Nothing for this unit to decide now."),
+    ("signed_as", "Ký với tên", "Signed as"),
+    ("inbox_title", "Chờ quyết định của đơn vị", "Waiting for this unit's decision"),
+    ("inbox_empty", "Không có sáng kiến nào chờ đơn vị quyết định.", "No initiative waits for this unit's decision."),
+    ("of", "trên", "of"),
+    ("open", "Mở trang sáng kiến", "Open the initiative's page"),
+    ("sync_title", "Đồng bộ và tình trạng", "Sync and health"),
+    ("peers", "Các nút kết nối", "Peers"),
+    ("no_peers", "Chưa đồng bộ với nút nào.", "No sync with any peer yet."),
+    ("peer", "Nút", "Peer"),
+    ("address", "Địa chỉ", "Address"),
+    ("last_sync", "Đồng bộ lần cuối", "Last sync"),
+    ("received", "Nhận", "Received"),
+    ("sent", "Gửi", "Sent"),
+    ("pending", "Đang chờ", "Pending"),
+    ("sync_failed", "lần gần nhất thất bại (xem nhật ký)", "last attempt failed (see the log)"),
+    ("quarantine", "Cách ly (mục chờ điều kiện để kiểm tra)", "Quarantine (entries waiting for what they need)"),
+    ("held", "Đang giữ", "Held"),
+    ("expired", "Đã hết hạn", "Expired"),
+    ("entry", "Mục", "Entry"),
+    ("since", "Từ", "Since"),
+    ("source", "Nguồn", "Source"),
+    ("accounts_title", "Tài khoản cán bộ", "Officer accounts"),
+    ("name", "Họ tên", "Full name"),
+    ("officer_title", "Chức vụ", "Title"),
+    ("roles", "Vai trò", "Roles"),
+    ("add_account", "Thêm tài khoản", "Add an account"),
+    ("add", "Thêm", "Add"),
+    ("remove", "Xóa", "Remove"),
+    ("error_title", "Không thực hiện được", "Could not be done"),
+    ("back_home", "Về trang tổng quan", "Back to the dashboard"),
+    ("lang_switch", "Ngôn ngữ", "Language"),
+    ("description_h", "Mô tả (Mẫu 4)", "Description (Mẫu 4)"),
+];
+
+/// The sentence for `key` in `lang` (the key itself if missing: a bug the tests catch).
+pub fn text(lang: Lang, key: &str) -> &str {
+    TEXTS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, vi, en)| lang.t(vi, en))
+        .unwrap_or(key)
+}
+
+/// The title of an error page.
+pub fn status_title(lang: Lang, status: u16) -> &'static str {
+    match status {
+        403 => lang.t("Không được phép", "Not allowed"),
+        404 => lang.t("Không tìm thấy", "Not found"),
+        500 => lang.t("Lỗi của nút", "The node failed"),
+        _ => lang.t("Không thực hiện được", "Could not be done"),
+    }
+}
+
+/// The name of a status filter.
+pub fn status_name(lang: Lang, code: &str) -> &'static str {
+    match code {
+        "registered" => lang.t("Mới đăng ký", "Registered"),
+        "submit" => lang.t("Đã nộp", "Submitted"),
+        "return" => lang.t("Trả lại để bổ sung", "Returned for revision"),
+        "reject" => lang.t("Không công nhận", "Rejected"),
+        "approve" => lang.t("Đã duyệt, chuyển lên", "Approved and forwarded"),
+        "recognise" => lang.t("Đã công nhận", "Recognised"),
+        _ => lang.t("Đã khen thưởng", "Awarded"),
+    }
+}
+
+/// A decision as a button says it.
+pub fn action_name(lang: Lang, k: DecisionKind) -> &'static str {
+    match k {
+        DecisionKind::Submit => lang.t("Nộp lên cấp trên", "Submit to the superior"),
+        DecisionKind::ReturnForRevision => lang.t("Trả lại để bổ sung", "Return for revision"),
+        DecisionKind::Reject => lang.t("Không công nhận", "Reject"),
+        DecisionKind::Approve => lang.t("Duyệt và chuyển lên", "Approve and forward"),
+        DecisionKind::Recognise => lang.t("Công nhận", "Recognise"),
+        DecisionKind::Award(AwardGrade::Typical) => {
+            lang.t("Khen thưởng (tiêu biểu)", "Award (typical)")
+        }
+        DecisionKind::Award(AwardGrade::Excellent) => {
+            lang.t("Khen thưởng (xuất sắc)", "Award (excellent)")
+        }
+    }
+}
+
+/// A refused search.
+pub fn search_error(lang: Lang, e: &SearchError) -> String {
+    match e {
+        SearchError::Empty => lang
+            .t(
+                "Hãy gõ một hoặc vài từ để tìm.",
+                "Type one or more words to search for.",
+            )
+            .into(),
+        SearchError::TooLong { limit, .. } => match lang {
+            Lang::Vi => format!("Chuỗi tìm quá dài: tối đa {limit} ký tự."),
+            Lang::En => format!("The search is too long: at most {limit} characters."),
+        },
+        SearchError::Node(_) => lang
+            .t("Không tìm được lúc này.", "The search failed.")
+            .into(),
+    }
+}
+
+/// A refused account operation.
+pub fn account_error(lang: Lang, e: &AccountError) -> String {
+    use sync_protocol::limits::{MAX_LOGIN_BYTES, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+    match (lang, e) {
+        (Lang::Vi, AccountError::BadLogin(_)) => format!("Tên đăng nhập gồm 1 đến {MAX_LOGIN_BYTES} ký tự a-z, 0-9, '.', '-', '_' (không dấu, chữ thường)."),
+        (Lang::En, AccountError::BadLogin(_)) => format!("A login name is 1 to {MAX_LOGIN_BYTES} characters a-z, 0-9, '.', '-', '_'."),
+        (Lang::Vi, AccountError::BadText { field, .. }) => format!("Ô {} trống hoặc có ký tự không dùng được.", if *field == "name" { "họ tên" } else { "chức vụ" }),
+        (Lang::En, AccountError::BadText { field, .. }) => format!("The {field} is empty or has characters that cannot be used."),
+        (Lang::Vi, AccountError::BadPassword { .. }) => format!("Mật khẩu dài {MIN_PASSWORD_CHARS} đến {MAX_PASSWORD_CHARS} ký tự."),
+        (Lang::En, AccountError::BadPassword { .. }) => format!("A password is {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long."),
+        (Lang::Vi, AccountError::NoRole) => "Chọn ít nhất một vai trò.".into(),
+        (Lang::En, AccountError::NoRole) => "Choose at least one role.".into(),
+        (Lang::Vi, AccountError::Exists(l)) => format!("Đã có tài khoản {l}."),
+        (Lang::En, AccountError::Exists(l)) => format!("Account {l} exists already."),
+        (Lang::Vi, AccountError::Unknown(l)) => format!("Không có tài khoản {l}."),
+        (Lang::En, AccountError::Unknown(l)) => format!("There is no account {l}."),
+        (Lang::Vi, AccountError::TooMany) => "Nút đã có quá nhiều tài khoản; xóa bớt trước.".into(),
+        (Lang::En, AccountError::TooMany) => "The node has too many accounts; remove one first.".into(),
+        (Lang::Vi, AccountError::Store(_)) => "Không ghi được tài khoản vào cơ sở dữ liệu của nút.".into(),
+        (Lang::En, AccountError::Store(_)) => "The account could not be written to the node's database.".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `t("key")` in the templates has its two sentences, and no key is there twice.
+    #[test]
+    fn every_template_key_is_worded() {
+        // Every template parses.
+        let _ = super::super::templates();
+        let templates = [
+            include_str!("templates/base.html"),
+            include_str!("templates/login.html"),
+            include_str!("templates/dashboard.html"),
+            include_str!("templates/list.html"),
+            include_str!("templates/form.html"),
+            include_str!("templates/initiative.html"),
+            include_str!("templates/initiative_body.html"),
+            include_str!("templates/inbox.html"),
+            include_str!("templates/sync.html"),
+            include_str!("templates/accounts.html"),
+            include_str!("templates/error.html"),
+        ];
+        for src in templates {
+            for part in src.split("t(\"").skip(1) {
+                let key = part.split('"').next().unwrap();
+                assert!(
+                    TEXTS.iter().any(|(k, _, _)| *k == key),
+                    "no sentence for {key}"
+                );
+            }
+        }
+        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
+        keys.sort();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "a key twice");
+    }
+}
