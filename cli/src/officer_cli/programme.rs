@@ -13,7 +13,6 @@ use sync_protocol::limits::*;
 use sync_protocol::record::{
     Campaign, Deadline, Phase, Programme, RecordContent, TargetAssignment,
 };
-use sync_protocol::store::EntryStore;
 
 use super::{date, open, print_json, refused, store_failed, text, unit_name};
 use crate::i18n::Lang;
@@ -328,9 +327,8 @@ fn own_target(
     phase: u32,
 ) -> Result<Option<(RecordId, TargetAssignment)>, Failure> {
     let now = now_ms();
-    for r in node
-        .store()
-        .records()
+    // The unit's target records for the phase, from the target index (not every record).
+    for r in node::report::target_records(node, node.unit(), programme, phase)
         .map_err(|e| store_failed(ctx.lang, e))?
     {
         let rep = records::check(node, r, now).map_err(|e| store_failed(ctx.lang, e))?;
