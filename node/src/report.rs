@@ -881,3 +881,27 @@ fn upcoming(p: &Programme, today: Date) -> Vec<DeadlineRow> {
     out.sort_by(|a, b| a.date.cmp(&b.date).then(a.label.cmp(&b.label)));
     out
 }
+
+/// The target records `assigner` owns for a programme phase, from the target index
+/// (O(its targets), not O(records)); their validity is the caller's to check.
+pub fn target_records(
+    node: &Node,
+    assigner: &UnitId,
+    programme: RecordId,
+    phase: u32,
+) -> Result<Vec<RecordId>, NodeError> {
+    let prefix = crate::counters::target_prefix(programme, phase, assigner);
+    let mut out = Vec::new();
+    for k in node
+        .store()
+        .tree(crate::sled_store::t::TARGETS)
+        .scan_prefix(&prefix)
+        .keys()
+    {
+        let k = k.map_err(|e| crate::sled_store::err("targets", e))?;
+        if let Ok(r) = <[u8; 16]>::try_from(&k[prefix.len()..]) {
+            out.push(RecordId(r));
+        }
+    }
+    Ok(out)
+}

@@ -13,7 +13,6 @@ use sync_protocol::limits::*;
 use sync_protocol::record::{
     Campaign, Deadline, Phase, Programme, RecordContent, TargetAssignment,
 };
-use sync_protocol::store::EntryStore;
 
 use super::{date, open, print_json, refused, store_failed, text, unit_name};
 use crate::i18n::Lang;
@@ -328,9 +327,8 @@ fn own_target(
     phase: u32,
 ) -> Result<Option<(RecordId, TargetAssignment)>, Failure> {
     let now = now_ms();
-    for r in node
-        .store()
-        .records()
+    // The unit's target records for the phase, from the target index (not every record).
+    for r in node::report::target_records(node, node.unit(), programme, phase)
         .map_err(|e| store_failed(ctx.lang, e))?
     {
         let rep = records::check(node, r, now).map_err(|e| store_failed(ctx.lang, e))?;
@@ -360,7 +358,6 @@ pub fn run_target(ctx: &Ctx, c: TargetCommand) -> Result<u8, Failure> {
             let now = now_ms();
             let (prog, p) = super::programme(ctx, &node, programme.as_deref())?;
             let phase = super::phase_of(ctx, &p, phase)?;
-            let children = node.directory().children_at(node.unit(), now);
             let mut given = BTreeMap::new();
             for s in &sets {
                 let Some((u, n)) = s.split_once('=') else {
@@ -373,7 +370,8 @@ pub fn run_target(ctx: &Ctx, c: TargetCommand) -> Result<u8, Failure> {
                     )));
                 };
                 let unit = super::known_unit(ctx, &node, "set", u)?;
-                if !children.contains(&unit) {
+                // A child of this unit now (one lookup, not a walk of every unit).
+                if node.directory().parent_at(&unit, now) != Some(node.unit()) {
                     return Err(Failure::input(format!("--set {s:?}: {unit} {}", lang.t("không phải đơn vị trực thuộc của đơn vị này; chỉ giao chỉ tiêu cho cấp ngay dưới", "is not a child of this unit; targets go to the level just below"))));
                 }
                 let n: u64 = n
