@@ -8,6 +8,7 @@ pub mod check;
 pub mod control;
 pub mod counters;
 pub mod durable;
+pub mod enrolment;
 pub mod ingest;
 pub mod keys;
 pub mod node;

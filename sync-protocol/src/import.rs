@@ -294,3 +294,45 @@ fn add_trust_entry(d: &mut Directory, e: &Entry) {
         _ => {}
     }
 }
+
+/// Whether `key` is a valid key of `unit` at `now_ms`: by `directory` alone, or else once the
+/// certificates a peer `presented` with its key (its own chain, see
+/// [`crate::limits::MAX_PRESENTED_TRUST_ENTRIES`]) are verified against `directory` exactly as
+/// an import would verify them. This is how a node accepts a peer's rotated key before the
+/// rotation certificate has reached it by sync: the certificate comes with the key, and the
+/// key is trusted only if the certificate chains to keys this directory already trusts.
+///
+/// `directory` is not changed (the certificates are checked on a copy, made only when the
+/// directory alone does not accept the key); the caller stores them through the normal
+/// import when it wants to keep them.
+pub fn key_valid_with_presented(
+    directory: &Directory,
+    unit: &UnitId,
+    key: &crate::ids::UnitKey,
+    now_ms: u64,
+    presented: &[Entry],
+) -> Result<(), crate::directory::KeyProblem> {
+    let plain = directory.key_valid_at(unit, key, now_ms);
+    let certifies_it = |e: &Entry| {
+        matches!(e.body(), EntryBody::Certificate(c) if c.unit == *unit && c.key == *key)
+    };
+    if plain.is_ok()
+        || presented.len() > crate::limits::MAX_PRESENTED_TRUST_ENTRIES
+        || !presented.iter().any(certifies_it)
+    {
+        return plain;
+    }
+    // Only certificates: a presented revocation could only take trust away, and is better
+    // received through sync where it is stored.
+    let certificates: Vec<Entry> = presented
+        .iter()
+        .filter(|e| matches!(e.body(), EntryBody::Certificate(_)))
+        .cloned()
+        .collect();
+    let mut copy = directory.clone();
+    let empty = crate::store::MemStore::new();
+    match import_batch(&empty, &mut copy, certificates, None, now_ms) {
+        Ok(_) => copy.key_valid_at(unit, key, now_ms),
+        Err(_) => plain,
+    }
+}
