@@ -11,7 +11,7 @@
 //!    certificates and the new one). No private key is in either file.
 //!    An **emergency** rotation (the current key lost or stolen) is certified without the
 //!    current key's signature, on the operator's word (the check code read out).
-//! 3. The child imports the answer ([`accept`]): a new node is created around the key it already
+//! 3. The child imports the answer ([`accept_new`], [`accept_rotation`]): a new node is created around the key it already
 //!    holds; a rotating node imports the certificate and switches to the new key (the old one is
 //!    kept, renamed, as `unit.key.retired-<time>`).
 
@@ -361,7 +361,7 @@ pub struct NewUnit {
 }
 
 /// Makes a new node's key in `dir` (a new or empty directory, created private) and its request;
-/// keeps a copy of the request in the directory until [`accept`]. Returns the request's text.
+/// keeps a copy of the request in the directory until [`accept_new`]. Returns the request's text.
 pub fn request_new(
     dir: &Path,
     unit: NewUnit,
@@ -548,8 +548,8 @@ pub fn certify(
 
 /// What [`accept`] did.
 pub struct Accepted {
-    /// The node, working with its new key.
-    pub node: Node,
+    /// The new node (`None` for a rotation: the caller's node now signs with the new key).
+    pub node: Option<Node>,
     /// Whether it was a rotation (else a new node).
     pub rotation: bool,
     /// The key now in use.
@@ -581,58 +581,13 @@ fn parse_answer(text: &str) -> Result<(FederationFile, Entry, Vec<Entry>), Enrol
     Ok((a.federation, genesis, entries))
 }
 
-/// Imports the parent's answer in the child's directory `dir`: creates the new node around the
-/// key made by [`request_new`], or switches a rotating node to the key made by
-/// [`request_rotation`]. Refuses an answer that does not certify exactly the key waiting here.
-pub fn accept(dir: &Path, answer_text: &str, now_ms: u64) -> Result<Accepted, EnrolError> {
+/// Imports the parent's answer at a new node's directory `dir` (made by [`request_new`]):
+/// creates the node around the key already there. Refuses an answer that does not certify
+/// exactly that key.
+pub fn accept_new(dir: &Path, answer_text: &str, now_ms: u64) -> Result<Accepted, EnrolError> {
     let (ff, genesis, entries) = parse_answer(answer_text)?;
-    let certifies = |unit: &UnitId, key: &UnitKey| {
-        entries.iter().any(|e| {
-            matches!(e.body(), EntryBody::Certificate(c) if c.unit == *unit && c.key == *key)
-        })
-    };
     if dir.join(NODE_FILE).exists() {
-        let new_path = dir.join(NEW_KEY_FILE);
-        if !new_path.exists() {
-            return Err(EnrolError::NothingPending(dir.to_owned()));
-        }
-        let new = keys::read(&new_path)?;
-        let new_public = UnitKey(new.verifying_key().to_bytes());
-        let mut node = Node::open(dir)?;
-        if ff.federation_id != node.federation().to_hex() {
-            return Err(EnrolError::MalformedAnswer(
-                "the certificate file is for another federation".into(),
-            ));
-        }
-        let unit = node.unit().clone();
-        if !certifies(&unit, &new_public) {
-            return Err(EnrolError::AnswerNotForThisKey {
-                unit,
-                key: new_public.short(),
-            });
-        }
-        node.import(entries, now_ms)?;
-        if node.directory().key_valid_at(&unit, &new_public, now_ms).is_err() {
-            return Err(EnrolError::AnswerNotForThisKey {
-                unit,
-                key: new_public.short(),
-            });
-        }
-        let key_path = dir.join(KEY_FILE);
-        let retired = dir.join(format!("unit.key.retired-{now_ms}"));
-        fs::rename(&key_path, &retired)
-            .and_then(|_| fs::rename(&new_path, &key_path))
-            .and_then(|_| crate::durable::sync_dir(dir))
-            .map_err(|e| EnrolError::File {
-                path: key_path.clone(),
-                reason: e.to_string(),
-            })?;
-        node.reload_key()?;
-        return Ok(Accepted {
-            node,
-            rotation: true,
-            key: new_public,
-        });
+        return Err(EnrolError::Node(NodeError::AlreadyANode(dir.to_owned())));
     }
     let pending = dir.join(PENDING_FILE);
     if !pending.exists() || !dir.join(KEY_FILE).exists() {
@@ -641,7 +596,7 @@ pub fn accept(dir: &Path, answer_text: &str, now_ms: u64) -> Result<Accepted, En
     let req = EnrolmentRequest::decode(&read_bounded(&pending, MAX_ENROLMENT_REQUEST_BYTES)?)?;
     let key = UnitKey(keys::read(&dir.join(KEY_FILE))?.verifying_key().to_bytes());
     let unit = req.request.unit.clone();
-    if req.request.key != key || !certifies(&unit, &key) {
+    if req.request.key != key || !certifies(&entries, &unit, &key) {
         return Err(EnrolError::AnswerNotForThisKey {
             unit,
             key: key.short(),
@@ -656,10 +611,73 @@ pub fn accept(dir: &Path, answer_text: &str, now_ms: u64) -> Result<Accepted, En
     }
     let _ = fs::remove_file(&pending);
     Ok(Accepted {
-        node,
+        node: Some(node),
         rotation: false,
         key,
     })
+}
+
+/// Imports the parent's answer at a rotating node: stores the certificate and switches to the
+/// key made by [`request_rotation`] (the old key file is kept as `unit.key.retired-<time>`).
+/// Refuses an answer that does not certify exactly that key.
+pub fn accept_rotation(
+    node: &mut Node,
+    answer_text: &str,
+    now_ms: u64,
+) -> Result<Accepted, EnrolError> {
+    let (ff, _, entries) = parse_answer(answer_text)?;
+    let dir = node.dir().to_owned();
+    let new_path = dir.join(NEW_KEY_FILE);
+    if !new_path.exists() {
+        return Err(EnrolError::NothingPending(dir));
+    }
+    let new = keys::read(&new_path)?;
+    let new_public = UnitKey(new.verifying_key().to_bytes());
+    if ff.federation_id != node.federation().to_hex() {
+        return Err(EnrolError::MalformedAnswer(
+            "the certificate file is for another federation".into(),
+        ));
+    }
+    let unit = node.unit().clone();
+    if !certifies(&entries, &unit, &new_public) {
+        return Err(EnrolError::AnswerNotForThisKey {
+            unit,
+            key: new_public.short(),
+        });
+    }
+    node.import(entries, now_ms)?;
+    if node
+        .directory()
+        .key_valid_at(&unit, &new_public, now_ms)
+        .is_err()
+    {
+        return Err(EnrolError::AnswerNotForThisKey {
+            unit,
+            key: new_public.short(),
+        });
+    }
+    let key_path = dir.join(KEY_FILE);
+    let retired = dir.join(format!("unit.key.retired-{now_ms}"));
+    fs::rename(&key_path, &retired)
+        .and_then(|_| fs::rename(&new_path, &key_path))
+        // Both names survive a power cut before the rotation is reported.
+        .and_then(|_| crate::durable::sync_dir(&dir))
+        .map_err(|e| EnrolError::File {
+            path: key_path.clone(),
+            reason: e.to_string(),
+        })?;
+    node.reload_key()?;
+    Ok(Accepted {
+        node: None,
+        rotation: true,
+        key: new_public,
+    })
+}
+
+fn certifies(entries: &[Entry], unit: &UnitId, key: &UnitKey) -> bool {
+    entries
+        .iter()
+        .any(|e| matches!(e.body(), EntryBody::Certificate(c) if c.unit == *unit && c.key == *key))
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), EnrolError> {

@@ -21,6 +21,7 @@ pub mod service;
 pub mod sled_store;
 pub mod suggest;
 pub mod sync;
+pub mod unit_keys;
 
 pub use node::{ImportReport, Node, NodeError};
 pub use sled_store::SledStore;
