@@ -193,8 +193,16 @@ fn a_districts_key_rotated_between_two_offices_verifies_everywhere_and_its_grass
     assert_eq!(seen[1]["valid_now"], true);
     let programmes = ok(&grassroots, &["programme", "show"]);
     assert!(programmes.contains("Tuy Hòa"), "{programmes}");
-    // The other grassroots union of the district too.
+    // The other grassroots union of the district first gets a bundle the district signed with
+    // its new key: the rotation certificate inside proves the key.
     let other = demo.join("cdcs-bv-phu-yen");
+    assert_eq!(keys_of(&other, "ldld-tuy-hoa").len(), 1);
+    let bundle = district_office.join("down.bundle");
+    ok(&district, &["bundle", "export", "--for", "cdcs-bv-phu-yen", p(&bundle)]);
+    let o = ok(&other, &["--json", "bundle", "import", p(&bundle)]);
+    let rep: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(rep["rejected"], serde_json::json!([]), "{o}");
+    assert_eq!(keys_of(&other, "ldld-tuy-hoa")[1]["key"], new_key.as_str());
     let s = ok(&other, &["sync", "--peer", &district_addr]);
     assert!(s.starts_with("Synced with"), "{s}");
     // The province (which certified the key) syncs with the district, the national node with
