@@ -58,11 +58,9 @@ pub fn date_time(s: &str) -> Option<u64> {
             return None;
         }
     }
-    let ms = date.days_since_epoch() * 86_400_000
-        + hms[0] * 3_600_000
-        + hms[1] * 60_000
-        + hms[2] * 1000
-        - offset_ms;
+    let ms =
+        date.days_since_epoch() * 86_400_000 + hms[0] * 3_600_000 + hms[1] * 60_000 + hms[2] * 1000
+            - offset_ms;
     u64::try_from(ms).ok()
 }
 
@@ -235,10 +233,7 @@ fn key_lookup_error(lang: Lang, e: &KeyLookupError) -> String {
         ),
         KeyLookupError::Unknown(p) => format!(
             "{}: {p}",
-            lang.t(
-                "không có khóa nào bắt đầu bằng",
-                "no key starts with"
-            )
+            lang.t("không có khóa nào bắt đầu bằng", "no key starts with")
         ),
         KeyLookupError::Ambiguous { prefix, matches } => format!(
             "{prefix}: {} {} {}:\n{}",
@@ -298,12 +293,8 @@ pub fn request(
         let node = crate::commands::open(ctx)?;
         enrolment::request_rotation(&node, now).map_err(|e| crate::refusal::input(ctx.lang, e))?
     } else {
-        let missing = |flag: &str| {
-            Failure::input(format!(
-                "{} {flag}",
-                ctx.lang.t("thiếu", "missing")
-            ))
-        };
+        let missing =
+            |flag: &str| Failure::input(format!("{} {flag}", ctx.lang.t("thiếu", "missing")));
         let dir = ctx.data()?;
         let unit = NewUnit {
             unit: unit_id(ctx, &id.ok_or_else(|| missing("--id"))?)?,
@@ -378,7 +369,8 @@ pub fn enrol_request(
         crate::outln!(
             "{} {} ({}) {} {}\n{}: {}\n{}: {}\n{} {}",
             if done.rotation {
-                ctx.lang.t("Đã chứng thực khóa mới cho", "Certified the new key of")
+                ctx.lang
+                    .t("Đã chứng thực khóa mới cho", "Certified the new key of")
             } else {
                 ctx.lang.t("Đã chứng thực đơn vị", "Certified unit")
             },
@@ -388,7 +380,8 @@ pub fn enrol_request(
             parent.unit(),
             ctx.lang.t("khóa", "key"),
             r.key.to_hex(),
-            ctx.lang.t("mã kiểm tra của yêu cầu", "the request's check code"),
+            ctx.lang
+                .t("mã kiểm tra của yêu cầu", "the request's check code"),
             req.check_code(),
             ctx.lang.t(
                 "Gửi tệp chứng thư cho đơn vị con:",
@@ -429,7 +422,8 @@ pub fn accept(ctx: &Ctx, file: &Path) -> Result<u8, Failure> {
     } else if accepted.rotation {
         crate::outln!(
             "{} {unit}: {} ({})",
-            ctx.lang.t("Đã chuyển sang khóa mới", "Switched to the new key"),
+            ctx.lang
+                .t("Đã chuyển sang khóa mới", "Switched to the new key"),
             accepted.key.short(),
             ctx.lang.t(
                 "khóa cũ được giữ lại dưới tên unit.key.retired-…",
@@ -525,7 +519,8 @@ pub fn list(ctx: &Ctx, only: Option<String>) -> Result<u8, Failure> {
         );
         for k in &keys {
             let since = if k.from_ms == 0 {
-                lang.t("từ khi lập liên đoàn", "since the federation began").to_owned()
+                lang.t("từ khi lập liên đoàn", "since the federation began")
+                    .to_owned()
             } else {
                 format!("{} {}", lang.t("từ", "from"), show_time(k.from_ms))
             };
@@ -650,15 +645,16 @@ pub fn revoke(
         (None, Some(ms)) => ms,
         (None, None) => now,
     };
-    let reason = sync_protocol::text::Text::required("reason", reason, MAX_NOTE_CHARS).map_err(|e| {
-        Failure::input(format!(
-            "{}: {}",
-            lang.t("giá trị không hợp lệ", "invalid value"),
-            crate::refusal::text_error(lang, &e)
-        ))
-    })?;
-    let (entry, cascade) =
-        unit_keys::prepare_revocation(&node, &unit, key, effective, reason, now).map_err(|e| {
+    let reason =
+        sync_protocol::text::Text::required("reason", reason, MAX_NOTE_CHARS).map_err(|e| {
+            Failure::input(format!(
+                "{}: {}",
+                lang.t("giá trị không hợp lệ", "invalid value"),
+                crate::refusal::text_error(lang, &e)
+            ))
+        })?;
+    let (entry, cascade) = unit_keys::prepare_revocation(&node, &unit, key, effective, reason, now)
+        .map_err(|e| {
             let msg = match &e {
                 RevokeError::Refused(r) => crate::refusal::reject(lang, r),
                 RevokeError::Node(n) => crate::refusal::node_error(lang, n),
@@ -679,7 +675,10 @@ pub fn revoke(
         }
         crate::out!(
             "{} ",
-            lang.t("Xác nhận thu hồi? Gõ \"có\" để tiếp tục:", "Revoke? Type \"yes\" to go on:")
+            lang.t(
+                "Xác nhận thu hồi? Gõ \"có\" để tiếp tục:",
+                "Revoke? Type \"yes\" to go on:"
+            )
         );
         let mut answer = String::new();
         let _ = std::io::stdin().read_line(&mut answer);

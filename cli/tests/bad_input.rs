@@ -1813,7 +1813,10 @@ fn bad_enrolment_requests_and_revocations_are_refused_and_the_parent_keeps_servi
     let out = file("answer.json");
 
     // A genuine rotation request of the district, then altered or forged copies of it.
-    let o = at_vi(&district, &["unit", "request", "--rotate", "--out", &s(&file("rot.txt"))]);
+    let o = at_vi(
+        &district,
+        &["unit", "request", "--rotate", "--out", &s(&file("rot.txt"))],
+    );
     assert!(o.status.success(), "{}", support::text(&o));
     let genuine = std::fs::read_to_string(file("rot.txt")).unwrap();
     let altered = genuine.replacen("name Liên đoàn", "name Liên minh", 1);
@@ -1856,30 +1859,77 @@ fn bad_enrolment_requests_and_revocations_are_refused_and_the_parent_keeps_servi
 
     let before = digest_at(&province);
     let cases: [(&str, String, &str); 5] = [
-        ("altered request", s(&file("altered.txt")), "yêu cầu đã bị sửa hoặc giả mạo"),
-        ("request signed for another key", s(&file("forged.txt")), "yêu cầu đã bị sửa hoặc giả mạo"),
-        ("not a request", s(&file("garbage.txt")), "không phải là yêu cầu kết nạp hợp lệ"),
-        ("request over its size limit", s(&file("huge.txt")), "vượt giới hạn 4096"),
-        ("first enrolment of a certified unit", s(&file("again.txt")), "đơn vị đã được chứng thực"),
+        (
+            "altered request",
+            s(&file("altered.txt")),
+            "yêu cầu đã bị sửa hoặc giả mạo",
+        ),
+        (
+            "request signed for another key",
+            s(&file("forged.txt")),
+            "yêu cầu đã bị sửa hoặc giả mạo",
+        ),
+        (
+            "not a request",
+            s(&file("garbage.txt")),
+            "không phải là yêu cầu kết nạp hợp lệ",
+        ),
+        (
+            "request over its size limit",
+            s(&file("huge.txt")),
+            "vượt giới hạn 4096",
+        ),
+        (
+            "first enrolment of a certified unit",
+            s(&file("again.txt")),
+            "đơn vị đã được chứng thực",
+        ),
     ];
     for (what, path, says) in &cases {
-        let o = at_vi(&province, &["unit", "enrol", "--request", path, "--out", &s(&out)]);
+        let o = at_vi(
+            &province,
+            &["unit", "enrol", "--request", path, "--out", &s(&out)],
+        );
         assert_eq!(o.status.code(), Some(2), "{what}: {}", support::text(&o));
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(says), "{what}: {err}");
         assert!(!out.exists(), "{what}: no certificate file");
-        assert_eq!(digest_at(&province), before, "{what}: the store is unchanged");
+        assert_eq!(
+            digest_at(&province),
+            before,
+            "{what}: the store is unchanged"
+        );
     }
 
     // The genuine request is then certified and accepted; replaying it is refused (it replaces
     // a certificate that is no longer current), and so is a certificate file at a node that
     // waits for no such key.
-    let o = at_vi(&province, &["unit", "enrol", "--request", &s(&file("rot.txt")), "--out", &s(&out)]);
+    let o = at_vi(
+        &province,
+        &[
+            "unit",
+            "enrol",
+            "--request",
+            &s(&file("rot.txt")),
+            "--out",
+            &s(&out),
+        ],
+    );
     assert!(o.status.success(), "{}", support::text(&o));
     let o = at_vi(&district, &["unit", "accept", &s(&out)]);
     assert!(o.status.success(), "{}", support::text(&o));
     let before = digest_at(&province);
-    let o = at_vi(&province, &["unit", "enrol", "--request", &s(&file("rot.txt")), "--out", &s(&file("replay.json"))]);
+    let o = at_vi(
+        &province,
+        &[
+            "unit",
+            "enrol",
+            "--request",
+            &s(&file("rot.txt")),
+            "--out",
+            &s(&file("replay.json")),
+        ],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", support::text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("không còn hiệu lực"),
@@ -1890,7 +1940,8 @@ fn bad_enrolment_requests_and_revocations_are_refused_and_the_parent_keeps_servi
     let o = at_vi(&district, &["unit", "accept", &s(&out)]);
     assert_eq!(o.status.code(), Some(2), "{}", support::text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("không có yêu cầu kết nạp hoặc đổi khóa nào đang chờ"),
+        String::from_utf8_lossy(&o.stderr)
+            .contains("không có yêu cầu kết nạp hoặc đổi khóa nào đang chờ"),
         "{}",
         support::text(&o)
     );
@@ -1913,7 +1964,11 @@ fn bad_enrolment_requests_and_revocations_are_refused_and_the_parent_keeps_servi
     let shared = keys
         .windows(2)
         .map(|w| {
-            let n = w[0].bytes().zip(w[1].bytes()).take_while(|(a, b)| a == b).count();
+            let n = w[0]
+                .bytes()
+                .zip(w[1].bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
             w[0][..n].to_owned()
         })
         .max_by_key(|p| p.len())
@@ -1925,10 +1980,26 @@ fn bad_enrolment_requests_and_revocations_are_refused_and_the_parent_keeps_servi
         .unwrap();
     let before = digest_at(&tld);
     let revocations: [(&str, Vec<&str>, &str); 5] = [
-        ("unknown fingerprint", vec!["--key", &unknown], "không có khóa nào bắt đầu bằng"),
-        ("ambiguous prefix", vec!["--key", &shared], "khóa; hãy gõ thêm chữ số"),
-        ("not a fingerprint", vec!["--key", "khóa-xyz"], "không phải dấu vân tay khóa"),
-        ("unknown unit", vec!["--unit", "ldld-khong-co"], "đơn vị không có ở nút này"),
+        (
+            "unknown fingerprint",
+            vec!["--key", &unknown],
+            "không có khóa nào bắt đầu bằng",
+        ),
+        (
+            "ambiguous prefix",
+            vec!["--key", &shared],
+            "khóa; hãy gõ thêm chữ số",
+        ),
+        (
+            "not a fingerprint",
+            vec!["--key", "khóa-xyz"],
+            "không phải dấu vân tay khóa",
+        ),
+        (
+            "unknown unit",
+            vec!["--unit", "ldld-khong-co"],
+            "đơn vị không có ở nút này",
+        ),
         (
             "a time that does not exist",
             vec!["--unit", "ldld-phu-yen", "--from", "31/02/2025 08:00"],
@@ -1947,11 +2018,27 @@ fn bad_enrolment_requests_and_revocations_are_refused_and_the_parent_keeps_servi
     // The parent's key cannot be revoked by its child (not an ancestor): the verifier says so
     // before anything is asked or signed.
     let before = digest_at(&province);
-    let o = at_vi(&province, &["unit", "revoke", "--unit", "tld", "--reason", "thử", "--yes"]);
+    let o = at_vi(
+        &province,
+        &[
+            "unit", "revoke", "--unit", "tld", "--reason", "thử", "--yes",
+        ],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", support::text(&o));
     assert_eq!(digest_at(&province), before);
     // And the node keeps serving: a valid revocation by unit id goes through.
-    let o = at_vi(&province, &["unit", "revoke", "--unit", "cdcs-bv-phu-yen", "--reason", "giải thể", "--yes"]);
+    let o = at_vi(
+        &province,
+        &[
+            "unit",
+            "revoke",
+            "--unit",
+            "cdcs-bv-phu-yen",
+            "--reason",
+            "giải thể",
+            "--yes",
+        ],
+    );
     assert!(o.status.success(), "{}", support::text(&o));
     assert_ne!(digest_at(&province), before);
 }

@@ -49,9 +49,19 @@ fn carry(from: &Path, to_dir: &Path) -> PathBuf {
 fn verify_clean(data: &Path) -> serde_json::Value {
     let o = at(data, &["--json", "verify"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert!(o.status.success(), "verify at {}: {}", data.display(), text(&o));
+    assert!(
+        o.status.success(),
+        "verify at {}: {}",
+        data.display(),
+        text(&o)
+    );
     assert_eq!(v["invalid"], serde_json::json!([]), "{}", data.display());
-    assert_eq!(v["trust_problems"], serde_json::json!([]), "{}", data.display());
+    assert_eq!(
+        v["trust_problems"],
+        serde_json::json!([]),
+        "{}",
+        data.display()
+    );
     assert_eq!(v["records"], v["valid"], "{}", data.display());
     v
 }
@@ -116,7 +126,10 @@ fn start(dir: &Path, data: &Path) -> (Service, String) {
 /// Stops the service as an operator would (SIGTERM: it stops cleanly, removing its socket).
 fn stop(mut service: Service, data: &Path) {
     let pid = service.0.id().to_string();
-    let o = Command::new("kill").args(["-TERM", &pid]).output().expect("kill");
+    let o = Command::new("kill")
+        .args(["-TERM", &pid])
+        .output()
+        .expect("kill");
     assert!(o.status.success());
     let status = service.0.wait().expect("the service ends");
     assert!(status.success(), "{}: {status}", data.display());
@@ -142,7 +155,10 @@ fn a_districts_key_rotated_between_two_offices_verifies_everywhere_and_its_grass
     let district_office = tmp.path().join("district-office");
     std::fs::create_dir_all(&district_office).unwrap();
     let request = district_office.join("rotate-ldld-tuy-hoa.txt");
-    let out = ok(&district, &["unit", "request", "--rotate", "--out", p(&request)]);
+    let out = ok(
+        &district,
+        &["unit", "request", "--rotate", "--out", p(&request)],
+    );
     assert!(out.contains("Check code"), "{out}");
     assert!(district.join("unit.key.new").is_file());
     // Carried to the province's office, which certifies the new key.
@@ -151,9 +167,19 @@ fn a_districts_key_rotated_between_two_offices_verifies_everywhere_and_its_grass
     let answer = province_office.join("certificate-ldld-tuy-hoa.json");
     let out = ok(
         &province,
-        &["unit", "enrol", "--request", p(&carried), "--out", p(&answer)],
+        &[
+            "unit",
+            "enrol",
+            "--request",
+            p(&carried),
+            "--out",
+            p(&answer),
+        ],
     );
-    assert!(out.contains("Certified the new key of ldld-tuy-hoa"), "{out}");
+    assert!(
+        out.contains("Certified the new key of ldld-tuy-hoa"),
+        "{out}"
+    );
     // Carried back; the district switches to the new key.
     let back = carry(&answer, &district_office);
     let out = ok(&district, &["unit", "accept", p(&back)]);
@@ -198,7 +224,10 @@ fn a_districts_key_rotated_between_two_offices_verifies_everywhere_and_its_grass
     let other = demo.join("cdcs-bv-phu-yen");
     assert_eq!(keys_of(&other, "ldld-tuy-hoa").len(), 1);
     let bundle = district_office.join("down.bundle");
-    ok(&district, &["bundle", "export", "--for", "cdcs-bv-phu-yen", p(&bundle)]);
+    ok(
+        &district,
+        &["bundle", "export", "--for", "cdcs-bv-phu-yen", p(&bundle)],
+    );
     let o = ok(&other, &["--json", "bundle", "import", p(&bundle)]);
     let rep: serde_json::Value = serde_json::from_str(&o).unwrap();
     assert_eq!(rep["rejected"], serde_json::json!([]), "{o}");
@@ -290,7 +319,14 @@ fn a_unit_enrolled_by_request_keeps_its_private_key_in_its_own_directory() {
     let answer = national_office.join("certificate.json");
     let out = ok(
         &tld,
-        &["unit", "enrol", "--request", p(&carried), "--out", p(&answer)],
+        &[
+            "unit",
+            "enrol",
+            "--request",
+            p(&carried),
+            "--out",
+            p(&answer),
+        ],
     );
     assert!(out.contains(&code), "{out}");
     let back = carry(&answer, &province_office);
@@ -392,7 +428,10 @@ fn an_emergency_rotation_and_a_revocation_by_fingerprint_show_what_they_invalida
     // The district makes a new key; its request cannot be signed by a key it no longer trusts,
     // so the province certifies it as an emergency (check code confirmed by telephone).
     let request = tmp.path().join("rotate.txt");
-    ok(&district, &["unit", "request", "--rotate", "--out", p(&request)]);
+    ok(
+        &district,
+        &["unit", "request", "--rotate", "--out", p(&request)],
+    );
     // A request missing the current key's signature is refused without --emergency.
     let text_req = std::fs::read_to_string(&request).unwrap();
     let unsigned: String = text_req
@@ -405,7 +444,14 @@ fn an_emergency_rotation_and_a_revocation_by_fingerprint_show_what_they_invalida
     let answer = tmp.path().join("answer.json");
     let o = at(
         &province,
-        &["unit", "enrol", "--request", p(&unsigned_path), "--out", p(&answer)],
+        &[
+            "unit",
+            "enrol",
+            "--request",
+            p(&unsigned_path),
+            "--out",
+            p(&answer),
+        ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--emergency"), "{}", text(&o));

@@ -481,8 +481,10 @@ pub fn parse_signed(
     if maybe_rotated {
         // The signer's chain as the bundle carries it: certificates of the signer and its
         // ancestors, newest first, at most MAX_PRESENTED_TRUST_ENTRIES.
-        let mut line: std::collections::BTreeSet<UnitId> =
-            directory.ancestors_at(&signer, created_ms).into_iter().collect();
+        let mut line: std::collections::BTreeSet<UnitId> = directory
+            .ancestors_at(&signer, created_ms)
+            .into_iter()
+            .collect();
         line.insert(signer.clone());
         let mut chain: Vec<Entry> = entries
             .iter()

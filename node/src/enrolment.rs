@@ -100,7 +100,9 @@ pub enum EnrolError {
     #[error("{0} is not a child of this unit")]
     NotAChild(UnitId),
     /// A rotation request that replaces another certificate than the unit's current one.
-    #[error("the request replaces certificate {got}, but {unit}'s current certificate is {current}")]
+    #[error(
+        "the request replaces certificate {got}, but {unit}'s current certificate is {current}"
+    )]
     NotCurrentCertificate {
         /// the unit
         unit: UnitId,
@@ -121,7 +123,9 @@ pub enum EnrolError {
     #[error("not a certificate file for this node: {0}")]
     MalformedAnswer(String),
     /// The answer does not certify the key this node holds.
-    #[error("the certificate file does not certify {unit} with the key {key} this directory holds")]
+    #[error(
+        "the certificate file does not certify {unit} with the key {key} this directory holds"
+    )]
     AnswerNotForThisKey {
         /// the unit
         unit: UnitId,
@@ -221,13 +225,23 @@ impl EnrolmentRequest {
     /// The request's text, signed by `new` (whose public key it names) and, for a rotation, by
     /// the unit's `current` key.
     pub fn sign(&self, new: &SigningKey, current: Option<&SigningKey>) -> String {
-        assert_eq!(new.verifying_key().to_bytes(), self.key.0, "the new key signs");
+        assert_eq!(
+            new.verifying_key().to_bytes(),
+            self.key.0,
+            "the new key signs"
+        );
         let payload = self.payload();
         let m = signed_message(&payload);
         let mut text = payload;
-        text.push_str(&format!("signature {}\n", hex::encode(new.sign(&m).to_bytes())));
+        text.push_str(&format!(
+            "signature {}\n",
+            hex::encode(new.sign(&m).to_bytes())
+        ));
         if let Some(c) = current {
-            text.push_str(&format!("current-signature {}\n", hex::encode(c.sign(&m).to_bytes())));
+            text.push_str(&format!(
+                "current-signature {}\n",
+                hex::encode(c.sign(&m).to_bytes())
+            ));
         }
         text
     }
@@ -272,9 +286,7 @@ impl EnrolmentRequest {
             "-" => None,
             h => Some(EntryHash::from_hex(h).map_err(|e| bad(format!("replaces: {e}")))?),
         };
-        let time_ms: u64 = field(8, "time")?
-            .parse()
-            .map_err(|_| bad("time".into()))?;
+        let time_ms: u64 = field(8, "time")?.parse().map_err(|_| bad("time".into()))?;
         let sig = |s: &str| -> Result<[u8; 64], EnrolError> {
             let mut a = [0u8; 64];
             hex::decode_to_slice(s.trim(), &mut a).map_err(|e| bad(format!("signature: {e}")))?;
@@ -300,8 +312,11 @@ impl EnrolmentRequest {
         };
         let payload = request.payload();
         let vk = VerifyingKey::from_bytes(&key.0).map_err(|_| EnrolError::BadRequestSignature)?;
-        vk.verify_strict(&signed_message(&payload), &Signature::from_bytes(&signature))
-            .map_err(|_| EnrolError::BadRequestSignature)?;
+        vk.verify_strict(
+            &signed_message(&payload),
+            &Signature::from_bytes(&signature),
+        )
+        .map_err(|_| EnrolError::BadRequestSignature)?;
         let mut canonical = request.sign_text_from(&payload, &signature, current_signature);
         canonical.truncate(canonical.trim_end().len());
         Ok(SignedRequest {
@@ -574,7 +589,9 @@ fn parse_answer(text: &str) -> Result<(FederationFile, Entry, Vec<Entry>), Enrol
         let bytes = hex::decode(h).map_err(|e| bad(format!("entry: {e}")))?;
         let e = Entry::decode(&bytes).map_err(|e| bad(format!("entry: {e}")))?;
         if !sync_protocol::scope::is_trust(&e) {
-            return Err(bad("an entry that is not a certificate or revocation".into()));
+            return Err(bad(
+                "an entry that is not a certificate or revocation".into()
+            ));
         }
         entries.push(e);
     }

@@ -313,9 +313,7 @@ pub fn key_valid_with_presented(
     presented: &[Entry],
 ) -> Result<(), crate::directory::KeyProblem> {
     let plain = directory.key_valid_at(unit, key, now_ms);
-    let certifies_it = |e: &Entry| {
-        matches!(e.body(), EntryBody::Certificate(c) if c.unit == *unit && c.key == *key)
-    };
+    let certifies_it = |e: &Entry| matches!(e.body(), EntryBody::Certificate(c) if c.unit == *unit && c.key == *key);
     if plain.is_ok()
         || presented.len() > crate::limits::MAX_PRESENTED_TRUST_ENTRIES
         || !presented.iter().any(certifies_it)
@@ -363,15 +361,24 @@ mod presented_tests {
         let new_key = key_of(&fed, "ldld-tuy-hoa");
         let now = fed.now_ms() + 1;
         // Not known yet, and nothing presented: unknown.
-        assert_eq!(known.key_valid_at(&u, &new_key, now), Err(KeyProblem::Unknown));
+        assert_eq!(
+            known.key_valid_at(&u, &new_key, now),
+            Err(KeyProblem::Unknown)
+        );
         assert_eq!(
             key_valid_with_presented(&known, &u, &new_key, now, &[]),
             Err(KeyProblem::Unknown)
         );
         // The rotation with the certificate it replaces proves it; the directory is unchanged.
         let chain = [rotation.clone(), old.clone()];
-        assert_eq!(key_valid_with_presented(&known, &u, &new_key, now, &chain), Ok(()));
-        assert_eq!(known.key_valid_at(&u, &new_key, now), Err(KeyProblem::Unknown));
+        assert_eq!(
+            key_valid_with_presented(&known, &u, &new_key, now, &chain),
+            Ok(())
+        );
+        assert_eq!(
+            known.key_valid_at(&u, &new_key, now),
+            Err(KeyProblem::Unknown)
+        );
         // A sibling's "rotation" of the unit, with a key of its own, proves nothing.
         let thief = fed.new_key();
         let thief_key = UnitKey(thief.verifying_key().to_bytes());

@@ -22,7 +22,9 @@ use sync_protocol::ids::{UnitId, UnitKey};
 use tokio::sync::{mpsc, Mutex, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::identity::{peer_of_certificate, presented_of_certificate, FederationVerifier, QuicIdentity};
+use super::identity::{
+    peer_of_certificate, presented_of_certificate, FederationVerifier, QuicIdentity,
+};
 use super::lograte::{warn_limited, LogLimiter};
 use super::{
     ALPN_PROTOCOL, CONNECT_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS,

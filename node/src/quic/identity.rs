@@ -75,7 +75,11 @@ impl QuicIdentity {
 
     /// The identity of `unit` holding `key`, presenting `chain` (certificate entries: its own
     /// and its ancestors', at most [`MAX_PRESENTED_TRUST_ENTRIES`]; the rest is left out).
-    pub fn with_chain(unit: UnitId, key: &SigningKey, chain: &[Entry]) -> Result<Self, IdentityError> {
+    pub fn with_chain(
+        unit: UnitId,
+        key: &SigningKey,
+        chain: &[Entry],
+    ) -> Result<Self, IdentityError> {
         let fail = |reason: String| IdentityError::Certificate {
             unit: unit.clone(),
             reason,
@@ -97,8 +101,9 @@ impl QuicIdentity {
             .filter(|e| matches!(e.body(), EntryBody::Certificate(_)))
             .take(MAX_PRESENTED_TRUST_ENTRIES)
         {
-            let uri = rcgen::Ia5String::try_from(format!("{TRUST_URI_PREFIX}{}", hex::encode(e.bytes())))
-                .map_err(|e| fail(format!("certificate entry: {e}")))?;
+            let uri =
+                rcgen::Ia5String::try_from(format!("{TRUST_URI_PREFIX}{}", hex::encode(e.bytes())))
+                    .map_err(|e| fail(format!("certificate entry: {e}")))?;
             params.subject_alt_names.push(rcgen::SanType::URI(uri));
         }
         params.distinguished_name = rcgen::DistinguishedName::new();
