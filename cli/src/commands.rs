@@ -7,9 +7,9 @@ use node::node::{prepare_enrolment, FederationFile, KEY_FILE};
 use node::{bundle, now_ms, Node};
 use serde_json::json;
 use sync_protocol::audit::{verify_store, StoreReport};
-use sync_protocol::entry::{Certificate, EntryBody, Revocation};
+use sync_protocol::entry::{Certificate, EntryBody};
 use sync_protocol::ids::{UnitId, UnitKey};
-use sync_protocol::limits::{MAX_NOTE_CHARS, MAX_UNIT_NAME_CHARS};
+use sync_protocol::limits::MAX_UNIT_NAME_CHARS;
 use sync_protocol::text::Text;
 
 use crate::{Ctx, Failure};
@@ -33,23 +33,65 @@ pub enum FederationCommand {
 /// `sangkien unit ...`
 #[derive(Subcommand, Debug)]
 pub enum UnitCommand {
-    /// Kết nạp đơn vị con của nút --data / enrol a child unit of the --data node.
+    /// Kết nạp đơn vị con của nút --data / enrol a child unit of the --data node: all in one
+    /// place (--id ... --into DIR), or by the child's request (--request FILE --out FILE).
     Enrol {
         /// Mã đơn vị (a-z, 0-9, -) / unit id.
-        #[arg(long)]
-        id: String,
+        #[arg(long, required_unless_present = "request")]
+        id: Option<String>,
         /// Tên đơn vị / unit name.
-        #[arg(long)]
-        name: String,
+        #[arg(long, required_unless_present = "request")]
+        name: Option<String>,
         /// Vai trò, theo tên hoặc mã / role, by name or code: provincial, central-sector,
         /// corporation, direct-superior, grassroots.
-        #[arg(long)]
-        role: String,
+        #[arg(long, required_unless_present = "request")]
+        role: Option<String>,
         /// Thư mục dữ liệu của nút mới / the new node's data directory.
-        #[arg(long)]
-        into: PathBuf,
+        #[arg(long, required_unless_present = "request")]
+        into: Option<PathBuf>,
+        /// Yêu cầu kết nạp hoặc đổi khóa do đơn vị con lập / the child's enrolment or
+        /// rotation request (`unit request`).
+        #[arg(long, conflicts_with_all = ["id", "name", "role", "into"])]
+        request: Option<PathBuf>,
+        /// Tệp chứng thư gửi lại đơn vị con / the certificate file to send back to the child.
+        #[arg(long, requires = "request")]
+        out: Option<PathBuf>,
+        /// Đổi khóa khẩn cấp: chứng thực khóa mới khi khóa hiện tại đã mất hoặc bị lộ (đã đối
+        /// chiếu mã kiểm tra qua điện thoại) / emergency rotation: certify the new key although
+        /// the request is not signed by the current key (lost or stolen; check code confirmed
+        /// by telephone).
+        #[arg(long, requires = "request")]
+        emergency: bool,
     },
-    /// Cấp khóa mới cho đơn vị con / rotate a child unit's key (run at the parent).
+    /// Lập yêu cầu kết nạp (nút mới, tại --data) hoặc đổi khóa (--rotate) / make an enrolment
+    /// request (a new node, at --data) or a key rotation request (--rotate).
+    Request {
+        /// Đổi khóa của nút --data / rotate the key of the --data node.
+        #[arg(long, conflicts_with_all = ["id", "name", "role", "parent"])]
+        rotate: bool,
+        /// Mã đơn vị / unit id.
+        #[arg(long, required_unless_present = "rotate")]
+        id: Option<String>,
+        /// Tên đơn vị / unit name.
+        #[arg(long, required_unless_present = "rotate")]
+        name: Option<String>,
+        /// Vai trò / role.
+        #[arg(long, required_unless_present = "rotate")]
+        role: Option<String>,
+        /// Mã đơn vị cấp trên sẽ chứng thực / the parent unit that will certify it.
+        #[arg(long, required_unless_present = "rotate")]
+        parent: Option<String>,
+        /// Tệp yêu cầu / the request file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Nhận tệp chứng thư của đơn vị cấp trên / accept the parent's certificate file.
+    Accept {
+        /// Tệp chứng thư / the certificate file.
+        file: PathBuf,
+    },
+    /// Cấp khóa mới cho đơn vị con (cả hai thư mục ở cùng máy) / rotate a child unit's key,
+    /// both directories on this machine (run at the parent).
     RotateKey {
         /// Thư mục dữ liệu của nút con / the child's data directory.
         #[arg(long)]
@@ -57,21 +99,35 @@ pub enum UnitCommand {
     },
     /// Thu hồi khóa của đơn vị / revoke a unit's key.
     Revoke {
-        /// Mã đơn vị / unit id.
+        /// Mã đơn vị (thu hồi khóa hiện tại) / unit id (revokes its current key).
+        #[arg(long, required_unless_present = "key")]
+        unit: Option<String>,
+        /// Dấu vân tay khóa, hoặc phần đầu của nó / key fingerprint, or its start (as `unit
+        /// list` shows it).
         #[arg(long)]
-        unit: String,
-        /// Khóa công khai (hex) / public key (hex).
+        key: Option<String>,
+        /// Có hiệu lực từ ngày giờ (giờ Việt Nam), ví dụ "01/07/2025 08:00" hoặc
+        /// 2025-07-01T08:00+07:00; mặc định: bây giờ / effective from this date and time
+        /// (Vietnam time), e.g. "01/07/2025 08:00" or 2025-07-01T08:00+07:00; default now.
         #[arg(long)]
-        key: String,
-        /// Có hiệu lực từ (Unix ms; mặc định: bây giờ) / effective from (Unix ms; default now).
-        #[arg(long)]
+        from: Option<String>,
+        /// Có hiệu lực từ (Unix ms) / effective from (Unix ms).
+        #[arg(long, hide = true, conflicts_with = "from")]
         effective_ms: Option<u64>,
         /// Lý do / reason.
         #[arg(long)]
         reason: String,
+        /// Không hỏi lại / do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
     },
-    /// Liệt kê đơn vị đã biết / list known units.
-    List,
+    /// Liệt kê đơn vị đã biết, khóa và chuỗi chứng thực / list known units, their keys and
+    /// certificate chains.
+    List {
+        /// Chỉ một đơn vị / one unit only.
+        #[arg(long)]
+        unit: Option<String>,
+    },
 }
 
 /// `sangkien bundle ...`
@@ -200,11 +256,24 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
 pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
     match c {
         UnitCommand::Enrol {
+            request: Some(file),
+            out,
+            emergency,
+            ..
+        } => crate::unit_cli::enrol_request(ctx, &file, out, emergency),
+        UnitCommand::Enrol {
             id,
             name,
             role,
             into,
+            ..
         } => {
+            let (Some(id), Some(name), Some(role), Some(into)) = (id, name, role, into) else {
+                return Err(Failure::input(ctx.lang.t(
+                    "cần --id, --name, --role và --into, hoặc --request",
+                    "give --id, --name, --role and --into, or --request",
+                )));
+            };
             let mut parent = open(ctx)?;
             let child = enrol(ctx, &mut parent, &id, &name, &role, &into)?;
             if ctx.json {
@@ -226,6 +295,15 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        UnitCommand::Request {
+            rotate,
+            id,
+            name,
+            role,
+            parent,
+            out,
+        } => crate::unit_cli::request(ctx, rotate, id, name, role, parent, &out),
+        UnitCommand::Accept { file } => crate::unit_cli::accept(ctx, &file),
         UnitCommand::RotateKey { child } => {
             let mut parent = open(ctx)?;
             let child_node = Node::open(&child).map_err(|e| crate::refusal::input(ctx.lang, e))?;
@@ -284,61 +362,12 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
         UnitCommand::Revoke {
             unit,
             key,
+            from,
             effective_ms,
             reason,
-        } => {
-            let mut node = open(ctx)?;
-            let unit = unit_id(ctx, &unit)?;
-            let key = UnitKey::from_hex(&key).map_err(|e| crate::refusal::input(ctx.lang, e))?;
-            let reason = text(ctx, "reason", &reason, MAX_NOTE_CHARS)?;
-            let now = now_ms();
-            let entry = node
-                .write(
-                    EntryBody::Revocation(Revocation {
-                        unit: unit.clone(),
-                        key,
-                        effective_ms: effective_ms.unwrap_or(now),
-                        reason,
-                    }),
-                    now,
-                )
-                .map_err(|e| crate::refusal::problem(ctx.lang, e))?;
-            crate::outln!(
-                "{} {unit} ({}), {}: {}",
-                ctx.lang.t("Đã thu hồi khóa của", "Revoked the key of"),
-                key.short(),
-                ctx.lang.t("mục", "entry"),
-                entry.hash()
-            );
-            Ok(0)
-        }
-        UnitCommand::List => {
-            let node = open(ctx)?;
-            let d = node.directory();
-            let now = now_ms();
-            let mut rows = Vec::new();
-            for u in d.units() {
-                let role = d.role_at(&u, now);
-                rows.push(json!({
-                    "unit": u.as_str(),
-                    "name": d.name(&u).map(|n| n.to_string()),
-                    "role": role.map(|r| r.code()),
-                    "parent": d.parent_at(&u, now).map(|p| p.to_string()),
-                }));
-                if !ctx.json {
-                    crate::outln!(
-                        "{:<28} {:<34} {}",
-                        u.as_str(),
-                        role.map(|r| ctx.lang.role(r)).unwrap_or("?"),
-                        d.name(&u).map(|n| n.to_string()).unwrap_or_default()
-                    );
-                }
-            }
-            if ctx.json {
-                crate::outln!("{}", serde_json::to_string_pretty(&rows).expect("json"));
-            }
-            Ok(0)
-        }
+            yes,
+        } => crate::unit_cli::revoke(ctx, unit, key, from, effective_ms, &reason, yes),
+        UnitCommand::List { unit } => crate::unit_cli::list(ctx, unit),
     }
 }
 

@@ -25,6 +25,7 @@ mod refusal;
 mod simulate_cli;
 mod storage_cli;
 mod sync_cli;
+mod unit_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -299,6 +300,7 @@ fn local_only(c: &Command) -> bool {
         c,
         Command::Demo { .. }
             | Command::Federation(commands::FederationCommand::Init { .. })
+            | Command::Unit(commands::UnitCommand::Request { rotate: false, .. })
             | Command::Simulate(_)
             | Command::Storage(StorageCommand::Bench(_))
             | Command::Storage(StorageCommand::Node(
@@ -317,7 +319,7 @@ fn read_only(c: &Command) -> bool {
         c,
         Command::Verify
             | Command::Federation(commands::FederationCommand::Show)
-            | Command::Unit(commands::UnitCommand::List)
+            | Command::Unit(commands::UnitCommand::List { .. })
             | Command::Bundle(commands::BundleCommand::Export { .. })
             | Command::Storage(StorageCommand::Node(
                 NodeCommand::Check { repair: false }

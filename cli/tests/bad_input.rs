@@ -1866,3 +1866,264 @@ fn paging_arguments_outside_their_bounds_are_refused() {
     ]);
     assert!(o.status.success(), "{}", support::text(&o));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Enrolment requests, certificate files and revocations (issue 16, items 1-3).
+
+/// `sangkien --data DATA ARGS...` in Vietnamese (the default).
+fn at_vi(data: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--data", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    support::sangkien(&all)
+}
+
+/// The store digest of the node in `dir` (opened and closed again).
+fn digest_at(dir: &Path) -> blake3::Hash {
+    digest(&Node::open(dir).unwrap())
+}
+
+#[test]
+fn bad_enrolment_requests_and_revocations_are_refused_and_the_parent_keeps_serving() {
+    let tmp = TempDir::new("enrol-requests");
+    let demo = tmp.path().join("demo");
+    let o = support::sangkien(&["demo", "--dir", demo.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", support::text(&o));
+    let (tld, province, district) = (
+        demo.join("tld"),
+        demo.join("ldld-phu-yen"),
+        demo.join("ldld-tuy-hoa"),
+    );
+    let file = |n: &str| tmp.path().join(n);
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let out = file("answer.json");
+
+    // A genuine rotation request of the district, then altered or forged copies of it.
+    let o = at_vi(
+        &district,
+        &["unit", "request", "--rotate", "--out", &s(&file("rot.txt"))],
+    );
+    assert!(o.status.success(), "{}", support::text(&o));
+    let genuine = std::fs::read_to_string(file("rot.txt")).unwrap();
+    let altered = genuine.replacen("name Liên đoàn", "name Liên minh", 1);
+    assert_ne!(altered, genuine);
+    let other_key = hex::encode(node::keys::generate().verifying_key().to_bytes());
+    let forged: String = genuine
+        .lines()
+        .map(|l| {
+            if l.starts_with("key ") {
+                format!("key {other_key}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    let garbage = "sangkien-enrolment-request 1\nunit x\n";
+    // A first enrolment request for a unit that is already certified.
+    let o = at_vi(
+        &file("again"),
+        &[
+            "unit",
+            "request",
+            "--id",
+            "ldld-tuy-hoa",
+            "--name",
+            "Liên đoàn Lao động thành phố Tuy Hòa",
+            "--role",
+            "direct-superior",
+            "--parent",
+            "ldld-phu-yen",
+            "--out",
+            &s(&file("again.txt")),
+        ],
+    );
+    assert!(o.status.success(), "{}", support::text(&o));
+    std::fs::write(file("altered.txt"), &altered).unwrap();
+    std::fs::write(file("forged.txt"), &forged).unwrap();
+    std::fs::write(file("garbage.txt"), garbage).unwrap();
+    std::fs::write(file("huge.txt"), "x".repeat(5000)).unwrap();
+
+    let before = digest_at(&province);
+    let cases: [(&str, String, &str); 5] = [
+        (
+            "altered request",
+            s(&file("altered.txt")),
+            "yêu cầu đã bị sửa hoặc giả mạo",
+        ),
+        (
+            "request signed for another key",
+            s(&file("forged.txt")),
+            "yêu cầu đã bị sửa hoặc giả mạo",
+        ),
+        (
+            "not a request",
+            s(&file("garbage.txt")),
+            "không phải là yêu cầu kết nạp hợp lệ",
+        ),
+        (
+            "request over its size limit",
+            s(&file("huge.txt")),
+            "vượt giới hạn 4096",
+        ),
+        (
+            "first enrolment of a certified unit",
+            s(&file("again.txt")),
+            "đơn vị đã được chứng thực",
+        ),
+    ];
+    for (what, path, says) in &cases {
+        let o = at_vi(
+            &province,
+            &["unit", "enrol", "--request", path, "--out", &s(&out)],
+        );
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", support::text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{what}: {err}");
+        assert!(!out.exists(), "{what}: no certificate file");
+        assert_eq!(
+            digest_at(&province),
+            before,
+            "{what}: the store is unchanged"
+        );
+    }
+
+    // The genuine request is then certified and accepted; replaying it is refused (it replaces
+    // a certificate that is no longer current), and so is a certificate file at a node that
+    // waits for no such key.
+    let o = at_vi(
+        &province,
+        &[
+            "unit",
+            "enrol",
+            "--request",
+            &s(&file("rot.txt")),
+            "--out",
+            &s(&out),
+        ],
+    );
+    assert!(o.status.success(), "{}", support::text(&o));
+    let o = at_vi(&district, &["unit", "accept", &s(&out)]);
+    assert!(o.status.success(), "{}", support::text(&o));
+    let before = digest_at(&province);
+    let o = at_vi(
+        &province,
+        &[
+            "unit",
+            "enrol",
+            "--request",
+            &s(&file("rot.txt")),
+            "--out",
+            &s(&file("replay.json")),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", support::text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("không còn hiệu lực"),
+        "{}",
+        support::text(&o)
+    );
+    assert_eq!(digest_at(&province), before);
+    let o = at_vi(&district, &["unit", "accept", &s(&out)]);
+    assert_eq!(o.status.code(), Some(2), "{}", support::text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("không có yêu cầu kết nạp hoặc đổi khóa nào đang chờ"),
+        "{}",
+        support::text(&o)
+    );
+
+    // Revocations: an unknown fingerprint, an ambiguous prefix (the national node holds 17
+    // keys, so two share a first digit at least), something that is no fingerprint, a time that
+    // does not exist. Nothing is signed.
+    let list = at_vi(&tld, &["--json", "unit", "list"]);
+    let units: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let mut keys: Vec<String> = units
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|u| u["keys"].as_array().unwrap().iter())
+        .map(|k| k["key"].as_str().unwrap().to_owned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert!(keys.len() > 16, "{}", keys.len());
+    let shared = keys
+        .windows(2)
+        .map(|w| {
+            let n = w[0]
+                .bytes()
+                .zip(w[1].bytes())
+                .take_while(|(a, b)| a == b)
+                .count();
+            w[0][..n].to_owned()
+        })
+        .max_by_key(|p| p.len())
+        .unwrap();
+    assert!(!shared.is_empty());
+    let unknown = (0..16u8)
+        .map(|d| format!("{d:x}{d:x}{d:x}{d:x}{d:x}{d:x}{d:x}{d:x}"))
+        .find(|p| !keys.iter().any(|k| k.starts_with(p.as_str())))
+        .unwrap();
+    let before = digest_at(&tld);
+    let revocations: [(&str, Vec<&str>, &str); 5] = [
+        (
+            "unknown fingerprint",
+            vec!["--key", &unknown],
+            "không có khóa nào bắt đầu bằng",
+        ),
+        (
+            "ambiguous prefix",
+            vec!["--key", &shared],
+            "khóa; hãy gõ thêm chữ số",
+        ),
+        (
+            "not a fingerprint",
+            vec!["--key", "khóa-xyz"],
+            "không phải dấu vân tay khóa",
+        ),
+        (
+            "unknown unit",
+            vec!["--unit", "ldld-khong-co"],
+            "đơn vị không có ở nút này",
+        ),
+        (
+            "a time that does not exist",
+            vec!["--unit", "ldld-phu-yen", "--from", "31/02/2025 08:00"],
+            "không đọc được ngày giờ",
+        ),
+    ];
+    for (what, args, says) in &revocations {
+        let mut all = vec!["unit", "revoke", "--reason", "thử", "--yes"];
+        all.extend(args.iter().copied());
+        let o = at_vi(&tld, &all);
+        assert_eq!(o.status.code(), Some(2), "{what}: {}", support::text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{what}: {err}");
+        assert_eq!(digest_at(&tld), before, "{what}: nothing signed");
+    }
+    // The parent's key cannot be revoked by its child (not an ancestor): the verifier says so
+    // before anything is asked or signed.
+    let before = digest_at(&province);
+    let o = at_vi(
+        &province,
+        &[
+            "unit", "revoke", "--unit", "tld", "--reason", "thử", "--yes",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", support::text(&o));
+    assert_eq!(digest_at(&province), before);
+    // And the node keeps serving: a valid revocation by unit id goes through.
+    let o = at_vi(
+        &province,
+        &[
+            "unit",
+            "revoke",
+            "--unit",
+            "cdcs-bv-phu-yen",
+            "--reason",
+            "giải thể",
+            "--yes",
+        ],
+    );
+    assert!(o.status.success(), "{}", support::text(&o));
+    assert_ne!(digest_at(&province), before);
+}

@@ -239,6 +239,11 @@ fn a_federation_is_created_units_enrolled_and_bad_input_refused() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = sangkien(&["--data", prov.to_str().unwrap(), "federation", "show"]);
     assert!(o.status.success());
+    // A rotation is a valid re-certification: `verify` is clean at both ends.
+    for data in [root.as_path(), prov.as_path()] {
+        let o = sangkien(&["--data", data.to_str().unwrap(), "verify"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
 }
 
 #[test]

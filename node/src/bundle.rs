@@ -446,13 +446,20 @@ pub fn parse_signed(
     sig_bytes.copy_from_slice(sig);
     vk.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&sig_bytes))
         .map_err(|_| bad("forged or damaged: the bundle's signature does not verify".into()))?;
-    directory
-        .key_valid_at(&signer, &key, created_ms)
-        .map_err(|p| {
+    // A key this directory does not know yet, of a unit it knows, may be a rotation whose
+    // certificate travels in this very bundle: checked below against the signer's chain in it.
+    let key_check = directory.key_valid_at(&signer, &key, created_ms);
+    let maybe_rotated = matches!(
+        key_check,
+        Err(sync_protocol::directory::KeyProblem::Unknown)
+    ) && directory.knows(&signer);
+    if !maybe_rotated {
+        key_check.map_err(|p| {
             bad(format!(
                 "signed by {signer} with a key that was not valid then: {p:?}"
             ))
         })?;
+    }
     let mut payload = Vec::new();
     flate2::read::DeflateDecoder::new(compressed)
         .take(uncompressed_len + 1)
@@ -471,6 +478,32 @@ pub fn parse_signed(
         )));
     }
     let (entries, sections) = decode_entries(path, &payload, 0)?;
+    if maybe_rotated {
+        // The signer's chain as the bundle carries it: certificates of the signer and its
+        // ancestors, newest first, at most MAX_PRESENTED_TRUST_ENTRIES.
+        let mut line: std::collections::BTreeSet<UnitId> = directory
+            .ancestors_at(&signer, created_ms)
+            .into_iter()
+            .collect();
+        line.insert(signer.clone());
+        let mut chain: Vec<Entry> = entries
+            .iter()
+            .filter(|e| {
+                matches!(e.body(), sync_protocol::entry::EntryBody::Certificate(c) if line.contains(&c.unit))
+            })
+            .cloned()
+            .collect();
+        chain.sort_by_key(|e| std::cmp::Reverse((e.time_ms(), e.hash())));
+        chain.truncate(sync_protocol::limits::MAX_PRESENTED_TRUST_ENTRIES);
+        sync_protocol::import::key_valid_with_presented(
+            directory, &signer, &key, created_ms, &chain,
+        )
+        .map_err(|p| {
+            bad(format!(
+                "signed by {signer} with a key that was not valid then: {p:?}"
+            ))
+        })?;
+    }
     Ok(SignedBundle {
         signer,
         for_unit,

@@ -8,6 +8,7 @@ pub mod check;
 pub mod control;
 pub mod counters;
 pub mod durable;
+pub mod enrolment;
 pub mod ingest;
 pub mod input;
 pub mod keys;
@@ -27,6 +28,7 @@ pub mod sled_store;
 pub mod suggest;
 pub mod sync;
 pub mod sync_index;
+pub mod unit_keys;
 pub mod web;
 
 pub use node::{ImportReport, Node, NodeError};

@@ -258,8 +258,21 @@ impl FederationFile {
             path: path.to_owned(),
             reason: format!("not a federation file: {e}"),
         })?;
+        let entry = Self::check(&f).map_err(|e| match e {
+            NodeError::File { reason, .. } => NodeError::File {
+                path: path.to_owned(),
+                reason,
+            },
+            other => other,
+        })?;
+        Ok((f, entry))
+    }
+
+    /// Checks a federation file's content: the genesis decodes, verifies, and agrees with the
+    /// other fields. Returns the genesis.
+    pub fn check(f: &FederationFile) -> Result<Entry, NodeError> {
         let bad = |reason: String| NodeError::File {
-            path: path.to_owned(),
+            path: PathBuf::from(FEDERATION_FILE),
             reason,
         };
         let bytes = hex::decode(&f.genesis).map_err(|e| bad(format!("genesis: {e}")))?;
@@ -277,7 +290,7 @@ impl FederationFile {
                 "the genesis does not match the federation id, root unit or root key".into(),
             ));
         }
-        Ok((f, entry))
+        Ok(entry)
     }
 }
 

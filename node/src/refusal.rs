@@ -768,3 +768,124 @@ pub fn unsafe_dir_message(
         },
     }
 }
+
+/// An enrolment error, as a sentence in `lang`.
+pub fn enrol_error(lang: Lang, e: &crate::enrolment::EnrolError) -> String {
+    use crate::enrolment::EnrolError as E;
+    match e {
+        E::TooLarge { path, bytes, limit } => format!(
+            "{}: {} {bytes} {}, {} {limit}",
+            path.display(),
+            lang.t("tệp có", "the file has"),
+            lang.t("byte", "bytes"),
+            lang.t("vượt giới hạn", "over the limit of"),
+        ),
+        E::File { path, .. } => format!(
+            "{}: {}",
+            path.display(),
+            lang.t(
+                "không đọc hoặc ghi được tệp (chi tiết: --verbose)",
+                "the file could not be read or written (details: --verbose)"
+            )
+        ),
+        E::MalformedRequest(_) => lang
+            .t(
+                "tệp không phải là yêu cầu kết nạp hợp lệ (chi tiết: --verbose)",
+                "the file is not a valid enrolment request (details: --verbose)",
+            )
+            .to_owned(),
+        E::BadRequestSignature => lang
+            .t(
+                "chữ ký của yêu cầu không khớp: yêu cầu đã bị sửa hoặc giả mạo",
+                "the request's signature does not match: it was altered or forged",
+            )
+            .to_owned(),
+        E::NotSignedByCurrentKey { unit, key } => format!(
+            "{unit}: {} {key}; {}",
+            lang.t(
+                "yêu cầu đổi khóa không được ký bằng khóa hiện tại",
+                "the rotation request is not signed by the current key"
+            ),
+            lang.t(
+                "nếu khóa đã mất hoặc bị lộ, hãy xác nhận mã kiểm tra qua điện thoại rồi dùng --emergency",
+                "if the key was lost or stolen, confirm the check code by telephone and use --emergency"
+            )
+        ),
+        E::WrongFederation { .. } => lang
+            .t(
+                "yêu cầu thuộc một liên đoàn khác",
+                "the request is for another federation",
+            )
+            .to_owned(),
+        E::WrongParent { named, this } => format!(
+            "{} {named}, {} {this}",
+            lang.t("yêu cầu ghi đơn vị cha là", "the request names as parent"),
+            lang.t("không phải", "not"),
+        ),
+        E::AlreadyCertified(u) => format!(
+            "{u}: {}",
+            lang.t(
+                "đơn vị đã được chứng thực; khóa mới cho đơn vị này phải là yêu cầu đổi khóa (unit request --rotate)",
+                "the unit is already certified; a new key for it is a rotation request (unit request --rotate)"
+            )
+        ),
+        E::NotAChild(u) => format!(
+            "{u}: {}",
+            lang.t(
+                "không phải đơn vị con của đơn vị này",
+                "not a child of this unit"
+            )
+        ),
+        E::NotCurrentCertificate { unit, .. } => format!(
+            "{unit}: {}",
+            lang.t(
+                "yêu cầu thay một chứng thư không còn hiệu lực; đơn vị con cần lập yêu cầu mới",
+                "the request replaces a certificate that is no longer current; the child must make a new request"
+            )
+        ),
+        E::RoleNotAllowed { parent, child } => format!(
+            "{}: {parent} → {child}",
+            lang.t(
+                "vai trò không được phép dưới đơn vị này",
+                "role not allowed under this unit"
+            )
+        ),
+        E::MalformedAnswer(_) => lang
+            .t(
+                "tệp không phải là tệp chứng thư hợp lệ cho nút này (chi tiết: --verbose)",
+                "the file is not a valid certificate file for this node (details: --verbose)",
+            )
+            .to_owned(),
+        E::AnswerNotForThisKey { unit, key } => format!(
+            "{unit}: {} {key}",
+            lang.t(
+                "tệp chứng thư không chứng thực khóa đang chờ ở đây",
+                "the certificate file does not certify the key waiting here"
+            )
+        ),
+        E::NothingPending(p) => format!(
+            "{}: {}",
+            p.display(),
+            lang.t(
+                "không có yêu cầu kết nạp hoặc đổi khóa nào đang chờ ở đây",
+                "no enrolment or rotation request is waiting here"
+            )
+        ),
+        E::NotEmpty(p) => format!(
+            "{}: {}",
+            p.display(),
+            lang.t(
+                "thư mục đã có dữ liệu: hãy chọn một thư mục mới hoặc trống",
+                "the directory is not empty: choose a new or empty directory"
+            )
+        ),
+        E::Node(n) => node_error(lang, n),
+        E::Key(k) => Worded::worded(k, lang),
+    }
+}
+
+impl Worded for crate::enrolment::EnrolError {
+    fn worded(&self, lang: Lang) -> String {
+        enrol_error(lang, self)
+    }
+}

@@ -285,8 +285,16 @@ pub async fn run_session<N: BorrowMut<Node> + Send>(
     let peer = connection.peer().clone();
     let started = clock();
     let (source, federation) = {
-        let guard = node.lock().await;
-        let n: &Node = (*guard).borrow();
+        let mut guard = node.lock().await;
+        let n: &mut Node = (*guard).borrow_mut();
+        // The certificates the peer presented with its key (its chain, e.g. a rotation it has
+        // just been given): stored first, through the one verified import, so that this node
+        // keeps what the handshake accepted and everything the new key signed verifies.
+        if !connection.presented().is_empty() {
+            if let Err(e) = n.import(connection.presented().to_vec(), started) {
+                tracing::warn!(%peer, error = %e, "the peer's presented certificates were not stored");
+            }
+        }
         (PeerSource::for_peer(n, &peer, started)?, n.federation())
     };
     let mut session = SyncSession::with_deadlines(role, federation, started, limits.deadlines);

@@ -294,3 +294,118 @@ fn add_trust_entry(d: &mut Directory, e: &Entry) {
         _ => {}
     }
 }
+
+/// Whether `key` is a valid key of `unit` at `now_ms`: by `directory` alone, or else once the
+/// certificates a peer `presented` with its key (its own chain, see
+/// [`crate::limits::MAX_PRESENTED_TRUST_ENTRIES`]) are verified against `directory` exactly as
+/// an import would verify them. This is how a node accepts a peer's rotated key before the
+/// rotation certificate has reached it by sync: the certificate comes with the key, and the
+/// key is trusted only if the certificate chains to keys this directory already trusts.
+///
+/// `directory` is not changed (the certificates are checked on a copy, made only when the
+/// directory alone does not accept the key); the caller stores them through the normal
+/// import when it wants to keep them.
+pub fn key_valid_with_presented(
+    directory: &Directory,
+    unit: &UnitId,
+    key: &crate::ids::UnitKey,
+    now_ms: u64,
+    presented: &[Entry],
+) -> Result<(), crate::directory::KeyProblem> {
+    let plain = directory.key_valid_at(unit, key, now_ms);
+    let certifies_it = |e: &Entry| matches!(e.body(), EntryBody::Certificate(c) if c.unit == *unit && c.key == *key);
+    if plain.is_ok()
+        || presented.len() > crate::limits::MAX_PRESENTED_TRUST_ENTRIES
+        || !presented.iter().any(certifies_it)
+    {
+        return plain;
+    }
+    // Only certificates: a presented revocation could only take trust away, and is better
+    // received through sync where it is stored.
+    let certificates: Vec<Entry> = presented
+        .iter()
+        .filter(|e| matches!(e.body(), EntryBody::Certificate(_)))
+        .cloned()
+        .collect();
+    let mut copy = directory.clone();
+    let empty = crate::store::MemStore::new();
+    match import_batch(&empty, &mut copy, certificates, None, now_ms) {
+        Ok(_) => copy.key_valid_at(unit, key, now_ms),
+        Err(_) => plain,
+    }
+}
+
+#[cfg(test)]
+mod presented_tests {
+    use super::*;
+    use crate::directory::KeyProblem;
+    use crate::entry::Certificate;
+    use crate::ids::UnitKey;
+    use crate::testkit::{unit, Federation};
+
+    fn key_of(fed: &Federation, u: &str) -> UnitKey {
+        UnitKey(fed.signing_key(u).verifying_key().to_bytes())
+    }
+
+    #[test]
+    fn a_rotated_key_is_accepted_with_the_certificates_that_prove_it_and_only_then() {
+        let mut fed = Federation::new();
+        let known = fed.directory.clone();
+        let u = unit("ldld-tuy-hoa");
+        let old = fed
+            .store
+            .entry(&fed.certificate_of("ldld-tuy-hoa"))
+            .unwrap()
+            .unwrap();
+        let rotation = fed.rotate_key("ldld-tuy-hoa");
+        let new_key = key_of(&fed, "ldld-tuy-hoa");
+        let now = fed.now_ms() + 1;
+        // Not known yet, and nothing presented: unknown.
+        assert_eq!(
+            known.key_valid_at(&u, &new_key, now),
+            Err(KeyProblem::Unknown)
+        );
+        assert_eq!(
+            key_valid_with_presented(&known, &u, &new_key, now, &[]),
+            Err(KeyProblem::Unknown)
+        );
+        // The rotation with the certificate it replaces proves it; the directory is unchanged.
+        let chain = [rotation.clone(), old.clone()];
+        assert_eq!(
+            key_valid_with_presented(&known, &u, &new_key, now, &chain),
+            Ok(())
+        );
+        assert_eq!(
+            known.key_valid_at(&u, &new_key, now),
+            Err(KeyProblem::Unknown)
+        );
+        // A sibling's "rotation" of the unit, with a key of its own, proves nothing.
+        let thief = fed.new_key();
+        let thief_key = UnitKey(thief.verifying_key().to_bytes());
+        let by_sibling = fed.sign_certificate_as(
+            "ldld-tp-tra-vinh",
+            Certificate {
+                key: thief_key,
+                replaces: Some(old.hash()),
+                ..match old.body() {
+                    EntryBody::Certificate(c) => c.clone(),
+                    _ => unreachable!(),
+                }
+            },
+            thief,
+        );
+        assert!(
+            key_valid_with_presented(&known, &u, &thief_key, now, &[by_sibling, old.clone()])
+                .is_err()
+        );
+        // More than the limit presented: not even looked at.
+        let many = vec![old.clone(); crate::limits::MAX_PRESENTED_TRUST_ENTRIES]
+            .into_iter()
+            .chain([rotation])
+            .collect::<Vec<_>>();
+        assert_eq!(
+            key_valid_with_presented(&known, &u, &new_key, now, &many),
+            Err(KeyProblem::Unknown)
+        );
+    }
+}

@@ -229,6 +229,20 @@ pub const MAX_WEB_PAGE_BYTES: usize = 100 * 1024;
 const _: () = assert!(MIN_PASSWORD_CHARS < MAX_PASSWORD_CHARS);
 const _: () = assert!(WEB_SESSION_IDLE_S <= WEB_SESSION_MAX_S);
 
+/// Largest enrolment or rotation request file (`sangkien unit request`), in bytes: a few short
+/// lines (unit id, name, role, parent, key, signatures); the name is at most
+/// `MAX_UNIT_NAME_CHARS` characters of at most 4 bytes each.
+pub const MAX_ENROLMENT_REQUEST_BYTES: u64 = 4 * 1024;
+
+/// Largest certificate file the parent hands back for a request (`unit enrol --request`): the
+/// federation file and the child's chain of certificates, each at most a few hundred bytes.
+pub const MAX_ENROLMENT_ANSWER_BYTES: u64 = 256 * 1024;
+
+/// Most certificates a node presents inside its QUIC identity (its chain: the certificates of
+/// itself and its ancestors in force, and those they replaced), so that a peer which has not
+/// yet received a rotation can check the new key. A national tree is 4 levels deep.
+pub const MAX_PRESENTED_TRUST_ENTRIES: usize = 16;
+
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);

@@ -22,7 +22,9 @@ use sync_protocol::ids::{UnitId, UnitKey};
 use tokio::sync::{mpsc, Mutex, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::identity::{peer_of_certificate, FederationVerifier, QuicIdentity};
+use super::identity::{
+    peer_of_certificate, presented_of_certificate, FederationVerifier, QuicIdentity,
+};
 use super::lograte::{warn_limited, LogLimiter};
 use super::{
     ALPN_PROTOCOL, CONNECT_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, IDLE_TIMEOUT_MS,
@@ -328,7 +330,7 @@ impl QuicEndpoint {
             let connection = connecting
                 .await
                 .map_err(|source| ConnectError::Connection { addr, source })?;
-            let (peer, peer_key) = peer_identity(&connection, addr)?;
+            let identity = peer_identity(&connection, addr)?;
             let (mut send, mut recv) = connection
                 .open_bi()
                 .await
@@ -337,7 +339,7 @@ impl QuicEndpoint {
                 .await
                 .map_err(|e| write_to_connect_error(e, addr))?;
             read_preamble(&connection, &mut recv, addr).await?;
-            Ok(PeerConnection::new(connection, peer, peer_key, send, recv))
+            Ok(PeerConnection::new(connection, identity, send, recv))
         };
         tokio::time::timeout(Duration::from_millis(CONNECT_TIMEOUT_MS), attempt)
             .await
@@ -385,6 +387,7 @@ impl Drop for QuicEndpoint {
 pub struct PeerConnection {
     peer: UnitId,
     peer_key: UnitKey,
+    presented: Vec<sync_protocol::entry::Entry>,
     sender: FrameSender,
     receiver: FrameReceiver,
 }
@@ -392,14 +395,14 @@ pub struct PeerConnection {
 impl PeerConnection {
     fn new(
         connection: quinn::Connection,
-        peer: UnitId,
-        peer_key: UnitKey,
+        (peer, peer_key, presented): PeerIdentity,
         send: quinn::SendStream,
         recv: quinn::RecvStream,
     ) -> Self {
         Self {
             peer,
             peer_key,
+            presented,
             sender: FrameSender {
                 connection: connection.clone(),
                 send,
@@ -421,6 +424,12 @@ impl PeerConnection {
     /// The key the peer proved holding.
     pub fn peer_key(&self) -> UnitKey {
         self.peer_key
+    }
+
+    /// The certificate entries the peer presented with its key (its chain): the session stores
+    /// them first, so a rotation reaches this node with the rotated peer's first handshake.
+    pub fn presented(&self) -> &[sync_protocol::entry::Entry] {
+        &self.presented
     }
 
     /// The peer's address.
@@ -734,7 +743,7 @@ async fn handshake_incoming(
         .map_err(|source| ConnectError::Connection { addr, source })?
         .await
         .map_err(|source| ConnectError::Connection { addr, source })?;
-    let (peer, peer_key) = peer_identity(&connection, addr)?;
+    let identity = peer_identity(&connection, addr)?;
     let (mut send, mut recv) = connection
         .accept_bi()
         .await
@@ -743,7 +752,7 @@ async fn handshake_incoming(
     send.write_all(&PREAMBLE)
         .await
         .map_err(|e| write_to_connect_error(e, addr))?;
-    Ok(PeerConnection::new(connection, peer, peer_key, send, recv))
+    Ok(PeerConnection::new(connection, identity, send, recv))
 }
 
 async fn read_preamble(
@@ -785,10 +794,13 @@ fn write_to_connect_error(e: quinn::WriteError, addr: SocketAddr) -> ConnectErro
     }
 }
 
+/// A peer's unit, key and presented certificate entries.
+type PeerIdentity = (UnitId, UnitKey, Vec<sync_protocol::entry::Entry>);
+
 fn peer_identity(
     connection: &quinn::Connection,
     addr: SocketAddr,
-) -> Result<(UnitId, UnitKey), ConnectError> {
+) -> Result<PeerIdentity, ConnectError> {
     let certificates = connection
         .peer_identity()
         .and_then(|any| {
@@ -800,7 +812,11 @@ fn peer_identity(
         .first()
         .ok_or(ConnectError::NoPeerIdentity { addr })?;
     // The verifier accepted this certificate during the handshake; read the same names back.
-    peer_of_certificate(first).map_err(|_| ConnectError::NoPeerIdentity { addr })
+    let (unit, key) =
+        peer_of_certificate(first).map_err(|_| ConnectError::NoPeerIdentity { addr })?;
+    let presented =
+        presented_of_certificate(first).map_err(|_| ConnectError::NoPeerIdentity { addr })?;
+    Ok((unit, key, presented))
 }
 
 fn read_error(e: quinn::ReadError) -> FrameError {

@@ -17,7 +17,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
 use sync_protocol::directory::Directory;
+use sync_protocol::entry::{Entry, EntryBody};
 use sync_protocol::ids::{UnitId, UnitKey};
+use sync_protocol::limits::{MAX_ENTRY_BYTES, MAX_PRESENTED_TRUST_ENTRIES};
 
 use crate::keys::{self, KeyError};
 use crate::node::KEY_FILE;
@@ -26,6 +28,12 @@ use crate::Node;
 /// The subject-alternative-name URI prefix naming a unit in a node's certificate:
 /// `urn:sangkien:unit:<unit id>`.
 pub const UNIT_URI_PREFIX: &str = "urn:sangkien:unit:";
+
+/// The subject-alternative-name URI prefix of a certificate entry a node presents with its
+/// key (hex of the entry's canonical bytes): its chain, so that a peer that has not yet
+/// received a rotation can check the new key against the keys it already trusts (at most
+/// [`MAX_PRESENTED_TRUST_ENTRIES`]).
+pub const TRUST_URI_PREFIX: &str = "urn:sangkien:trust:";
 
 /// Why a node's TLS identity could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -60,8 +68,18 @@ impl fmt::Debug for QuicIdentity {
 }
 
 impl QuicIdentity {
-    /// The identity of `unit` holding `key`.
+    /// The identity of `unit` holding `key`, presenting no certificate.
     pub fn new(unit: UnitId, key: &SigningKey) -> Result<Self, IdentityError> {
+        Self::with_chain(unit, key, &[])
+    }
+
+    /// The identity of `unit` holding `key`, presenting `chain` (certificate entries: its own
+    /// and its ancestors', at most [`MAX_PRESENTED_TRUST_ENTRIES`]; the rest is left out).
+    pub fn with_chain(
+        unit: UnitId,
+        key: &SigningKey,
+        chain: &[Entry],
+    ) -> Result<Self, IdentityError> {
         let fail = |reason: String| IdentityError::Certificate {
             unit: unit.clone(),
             reason,
@@ -78,6 +96,16 @@ impl QuicIdentity {
             .map_err(|e| fail(format!("unit name: {e}")))?;
         let mut params = rcgen::CertificateParams::default();
         params.subject_alt_names = vec![rcgen::SanType::URI(uri)];
+        for e in chain
+            .iter()
+            .filter(|e| matches!(e.body(), EntryBody::Certificate(_)))
+            .take(MAX_PRESENTED_TRUST_ENTRIES)
+        {
+            let uri =
+                rcgen::Ia5String::try_from(format!("{TRUST_URI_PREFIX}{}", hex::encode(e.bytes())))
+                    .map_err(|e| fail(format!("certificate entry: {e}")))?;
+            params.subject_alt_names.push(rcgen::SanType::URI(uri));
+        }
         params.distinguished_name = rcgen::DistinguishedName::new();
         params
             .distinguished_name
@@ -102,10 +130,12 @@ impl QuicIdentity {
         })
     }
 
-    /// The identity of `node`, reading its key from the node's key file (`unit.key`).
+    /// The identity of `node`, reading its key from the node's key file (`unit.key`) and
+    /// presenting its chain ([`chain_of`]).
     pub fn for_node(node: &Node) -> Result<Self, IdentityError> {
         let key = keys::read(&node.dir().join(KEY_FILE))?;
-        Self::new(node.unit().clone(), &key)
+        let chain = chain_of(node);
+        Self::with_chain(node.unit().clone(), &key, &chain)
     }
 
     /// The unit.
@@ -128,10 +158,46 @@ impl QuicIdentity {
     }
 }
 
+/// The certificates a node presents with its key: for itself and each ancestor (nearest
+/// first), its certificates newest first, at most [`MAX_PRESENTED_TRUST_ENTRIES`] in all. A
+/// rotation certificate comes with the one it replaces, so a peer can check it whole.
+pub fn chain_of(node: &Node) -> Vec<Entry> {
+    let d = node.directory();
+    let now = crate::now_ms();
+    let mut units = vec![node.unit().clone()];
+    units.extend(d.ancestors_at(node.unit(), now));
+    let mut out = Vec::new();
+    for u in &units {
+        let mut certs: Vec<_> = d.certificates_of(u).collect();
+        certs.sort_by_key(|c| std::cmp::Reverse((c.from_ms, c.hash)));
+        for c in certs {
+            if out.len() >= MAX_PRESENTED_TRUST_ENTRIES {
+                return out;
+            }
+            if let Ok(Some(e)) = sync_protocol::store::EntryLookup::entry(node.store(), &c.hash) {
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
 /// Whether a peer's (unit, key) may talk to this node now.
 pub trait PeerTrust: Send + Sync {
     /// `Ok` when `key` is a valid key of `unit` at `now_ms`; otherwise why not.
     fn check_peer(&self, unit: &UnitId, key: &UnitKey, now_ms: u64) -> Result<(), String>;
+    /// [`PeerTrust::check_peer`], accepting also a key that the certificates the peer
+    /// `presented` prove (see [`sync_protocol::import::key_valid_with_presented`]).
+    fn check_peer_presented(
+        &self,
+        unit: &UnitId,
+        key: &UnitKey,
+        now_ms: u64,
+        presented: &[Entry],
+    ) -> Result<(), String> {
+        let _ = presented;
+        self.check_peer(unit, key, now_ms)
+    }
 }
 
 impl PeerTrust for RwLock<Directory> {
@@ -141,11 +207,33 @@ impl PeerTrust for RwLock<Directory> {
             .map_err(|_| "the trust directory is unavailable (a writer panicked)".to_string())?;
         directory.check_peer(unit, key, now_ms)
     }
+    fn check_peer_presented(
+        &self,
+        unit: &UnitId,
+        key: &UnitKey,
+        now_ms: u64,
+        presented: &[Entry],
+    ) -> Result<(), String> {
+        let directory = self
+            .read()
+            .map_err(|_| "the trust directory is unavailable (a writer panicked)".to_string())?;
+        directory.check_peer_presented(unit, key, now_ms, presented)
+    }
 }
 
 impl PeerTrust for Directory {
     fn check_peer(&self, unit: &UnitId, key: &UnitKey, now_ms: u64) -> Result<(), String> {
         self.key_valid_at(unit, key, now_ms)
+            .map_err(|problem| format!("{problem:?}"))
+    }
+    fn check_peer_presented(
+        &self,
+        unit: &UnitId,
+        key: &UnitKey,
+        now_ms: u64,
+        presented: &[Entry],
+    ) -> Result<(), String> {
+        sync_protocol::import::key_valid_with_presented(self, unit, key, now_ms, presented)
             .map_err(|problem| format!("{problem:?}"))
     }
 }
@@ -211,8 +299,12 @@ impl FederationVerifier {
             tracing::warn!(%reason, "refused a peer certificate");
             rustls::Error::InvalidCertificate(CertificateError::BadEncoding)
         })?;
+        let presented = presented_of_certificate(end_entity).map_err(|reason| {
+            tracing::warn!(%reason, "refused a peer certificate");
+            rustls::Error::InvalidCertificate(CertificateError::BadEncoding)
+        })?;
         self.trust
-            .check_peer(&unit, &key, (self.clock)())
+            .check_peer_presented(&unit, &key, (self.clock)(), &presented)
             .map_err(|reason| {
                 tracing::warn!(%unit, key = %key.short(), %reason, "refused a peer");
                 refused(format!(
@@ -335,6 +427,37 @@ pub(crate) fn peer_of_certificate(cert: &CertificateDer<'_>) -> Result<(UnitId, 
     }
     let unit = UnitId::new(unit).map_err(|e| format!("the certificate's unit id: {e}"))?;
     Ok((unit, UnitKey(key)))
+}
+
+/// The certificate entries a peer's certificate presents ([`TRUST_URI_PREFIX`]), or why they
+/// cannot be read: more than [`MAX_PRESENTED_TRUST_ENTRIES`] (counted before any is decoded),
+/// one over [`MAX_ENTRY_BYTES`], or one that does not decode with a valid signature.
+pub(crate) fn presented_of_certificate(cert: &CertificateDer<'_>) -> Result<Vec<Entry>, String> {
+    let parsed = webpki::EndEntityCert::try_from(cert)
+        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let count = parsed
+        .valid_uri_names()
+        .filter(|u| u.starts_with(TRUST_URI_PREFIX))
+        .count();
+    if count > MAX_PRESENTED_TRUST_ENTRIES {
+        return Err(format!(
+            "{count} certificate entries presented, over the limit of {MAX_PRESENTED_TRUST_ENTRIES}"
+        ));
+    }
+    let mut out = Vec::with_capacity(count);
+    for h in parsed
+        .valid_uri_names()
+        .filter_map(|u| u.strip_prefix(TRUST_URI_PREFIX))
+    {
+        if h.len() > 2 * MAX_ENTRY_BYTES {
+            return Err("a presented certificate entry is over the entry limit".into());
+        }
+        let bytes = hex::decode(h).map_err(|e| format!("a presented certificate entry: {e}"))?;
+        let entry =
+            Entry::decode(&bytes).map_err(|e| format!("a presented certificate entry: {e}"))?;
+        out.push(entry);
+    }
+    Ok(out)
 }
 
 fn refused(reason: String) -> rustls::Error {
