@@ -629,6 +629,7 @@ pub fn bundle(ctx: &Ctx, c: BundleCommand) -> Result<u8, Failure> {
                             sync_protocol::entry::EntryBody::Genesis(_)
                                 | sync_protocol::entry::EntryBody::Certificate(_)
                                 | sync_protocol::entry::EntryBody::Revocation(_)
+                                | sync_protocol::entry::EntryBody::UnitEnd(_)
                         )
                 });
             }

@@ -589,7 +589,7 @@ pub fn recount_counters<'a>(
             .or_default()
             .count(f, 1);
         let units = chain(&f.origin, |u| {
-            Ok(directory.parent_at(u, TREE_TIME).cloned())
+            Ok(directory.report_parent(u).cloned())
         })?;
         for u in units {
             out.entry(counter_key(SUBTREE, &u, p, ph))

@@ -32,7 +32,7 @@ use sync_protocol::scope;
 use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
 use sync_protocol::verify::{record_header, VerifiedEntry};
 
-use crate::counters::{self, TREE_TIME};
+use crate::counters;
 use crate::keys::{self, KeyError};
 use crate::sled_store::{self, Commit, OpenError, Place, SledStore};
 
@@ -365,7 +365,7 @@ pub struct Node {
 fn children_of(d: &Directory) -> BTreeMap<UnitId, Vec<UnitId>> {
     let mut out: BTreeMap<UnitId, Vec<UnitId>> = BTreeMap::new();
     for u in d.units() {
-        if let Some(p) = d.parent_at(&u, TREE_TIME) {
+        if let Some(p) = d.report_parent(&u) {
             out.entry(p.clone()).or_default().push(u);
         }
     }
@@ -818,7 +818,7 @@ impl Node {
                 EntryBody::Certificate(c) => {
                     parents.push((
                         c.unit.clone(),
-                        self.directory.parent_at(&c.unit, TREE_TIME).cloned(),
+                        self.directory.report_parent(&c.unit).cloned(),
                     ));
                     // A rotation may end the old key's validity, and a move may change
                     // which unit is an entry's superior at its time: re-verify the subtree.
@@ -827,6 +827,15 @@ impl Node {
                     }
                 }
                 EntryBody::Revocation(r) => affected.push(r.unit.clone()),
+                // A merged unit's history moves under its successor; an end also ends the
+                // unit's keys, which may void what it signed after the end.
+                EntryBody::UnitEnd(x) => {
+                    parents.push((
+                        x.unit.clone(),
+                        self.directory.report_parent(&x.unit).cloned(),
+                    ));
+                    affected.push(x.unit.clone());
+                }
                 _ => {}
             }
         }
@@ -979,6 +988,7 @@ pub fn place_of<L: EntryLookup>(
         EntryBody::Genesis(g) => g.root_unit.clone(),
         EntryBody::Certificate(c) => c.unit.clone(),
         EntryBody::Revocation(r) => r.unit.clone(),
+        EntryBody::UnitEnd(x) => x.unit.clone(),
         EntryBody::RecordChange(c) => c.owner.clone(),
         EntryBody::Projection(_) => e.author().clone(),
         EntryBody::Decision(x) => match record_header(&lookup.record_entries(&x.record)?) {
