@@ -21,6 +21,7 @@ mod officer_cli;
 mod out;
 mod progress;
 mod refusal;
+mod reorg_cli;
 mod simulate_cli;
 mod storage_cli;
 mod sync_cli;
@@ -317,6 +318,8 @@ fn local_only(c: &Command) -> bool {
         c,
         Command::Demo { .. }
             | Command::Federation(commands::FederationCommand::Init { .. })
+            | Command::Federation(commands::FederationCommand::Sample2024(_))
+            | Command::Unit(commands::UnitCommand::ReformPlan(_))
             | Command::Simulate(_)
             | Command::Storage(StorageCommand::Bench(_))
             | Command::Storage(StorageCommand::Node(

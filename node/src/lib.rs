@@ -14,6 +14,7 @@ pub mod node;
 pub mod quarantine;
 pub mod quic;
 pub mod records;
+pub mod reorg;
 pub mod report;
 pub mod search;
 pub mod service;

@@ -908,6 +908,51 @@ impl Node {
         Ok(entry)
     }
 
+    /// Stores entries this node signed as one whole (a re-organisation plan): every entry is
+    /// verified first against a copy of the trust directory, and nothing is stored unless all
+    /// are accepted; the first refusal (entry index, reason) is returned. Up to
+    /// [`sync_protocol::limits::MAX_BATCH_ENTRIES`] entries are one sled transaction; a longer
+    /// batch, verified whole, is then written in that many at a time, in order.
+    pub fn write_signed_all(
+        &mut self,
+        entries: Vec<Entry>,
+        now_ms: u64,
+    ) -> Result<(), (usize, NodeError)> {
+        let max = sync_protocol::limits::MAX_BATCH_ENTRIES;
+        let mut directory = self.directory.clone();
+        let mut accepted_all = Vec::with_capacity(entries.len());
+        for (ci, chunk) in entries.chunks(max).enumerate() {
+            let outcome = import_batch(
+                &self.store,
+                &mut directory,
+                chunk.to_vec(),
+                Some(&self.unit),
+                now_ms,
+            )
+            .map_err(|e| (ci * max, NodeError::from(e)))?;
+            let index_of = |h: &EntryHash| {
+                ci * max + chunk.iter().position(|e| e.hash() == *h).unwrap_or(0)
+            };
+            if let Some((h, r)) = outcome.rejected.first() {
+                return Err((index_of(h), NodeError::Rejected(r.clone())));
+            }
+            if let Some((e, m)) = outcome.waiting.first() {
+                return Err((index_of(&e.hash()), NodeError::Waiting(m.clone())));
+            }
+            accepted_all.push(outcome.accepted);
+        }
+        self.directory = directory;
+        for accepted in accepted_all {
+            let commit = self
+                .plan(accepted, &StateMemo::new(), now_ms)
+                .map_err(|e| (0, e))?;
+            self.commit_or_reload(&commit).map_err(|e| (0, e))?;
+        }
+        // The counters' tree is rebuilt once the whole batch is in.
+        self.children = children_of(&self.directory);
+        Ok(())
+    }
+
     /// Every stored entry the node of `recipient` should hold, trust entries first, parents
     /// first (see [`Node::trust_entries_for`]).
     pub fn entries_for(&self, recipient: &UnitId, now_ms: u64) -> Result<Vec<Entry>, NodeError> {

@@ -182,6 +182,14 @@ pub const MAX_RECORD_CHANGES: usize = 2_000;
 /// record's changes are applied to one document, each once (least recently used goes first).
 pub const MAX_CACHED_RECORD_DOCS: usize = 64;
 
+/// Largest re-organisation plan file read, in bytes. The plan of the July 2025 reform (new
+/// commune unions, commune and district lines, province merges) is under 1 MiB; a plan that
+/// also names every one of ~127,000 grassroots unions fits with room to spare.
+pub const MAX_PLAN_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Most lines in a re-organisation plan (bounds the steps planned before anything is signed).
+pub const MAX_PLAN_LINES_COUNT: usize = 500_000;
+
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);
@@ -199,3 +207,4 @@ const _: () = assert!(MAX_SESSIONS_PER_PEER_COUNT <= MAX_ANSWERED_SESSIONS_COUNT
 const _: () = assert!(MAX_SESSION_BUFFERED_BYTES >= MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_BUFFERED_BYTES_TOTAL >= MAX_SESSION_BUFFERED_BYTES);
 const _: () = assert!(MAX_BUFFERED_BYTES_TOTAL <= u32::MAX as usize);
+const _: () = assert!(MAX_PLAN_LINES_COUNT as u64 <= MAX_PLAN_BYTES);
