@@ -202,8 +202,14 @@ pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<u8, Failure> {
         Some(u) => super::known_unit(ctx, &node, "unit", u)?,
         None => node.unit().clone(),
     };
+    let as_of = match a.as_of.as_deref() {
+        Some(s) => Some(
+            node::reorg::date_ms(crate::input::date_flag(lang, "as-of", s)?) + 86_400_000 - 1,
+        ),
+        None => None,
+    };
     let pb = super::spinner(lang.t("đang lập báo cáo…", "building the report…"));
-    let report = build(&node, &unit, prog, &p, phase, today, now_ms());
+    let report = build_as_of(&node, &unit, prog, &p, phase, today, now_ms(), as_of);
     pb.finish_and_clear();
     let report = report.map_err(|e| store_failed(lang, e))?;
     emit(lang, &report, format, a.out.as_ref())
@@ -271,13 +277,63 @@ pub fn build(
     today: Date,
     now: u64,
 ) -> Result<Report, node::NodeError> {
+    build_as_of(node, unit, prog, p, phase, today, now, None)
+}
+
+/// [`build`], or with `as_of` (Unix ms) the report as it was then: the tree of that time (a
+/// unit merged by then under its successor) and the initiatives registered by then
+/// (`UnitReport::as_of`).
+#[allow(clippy::too_many_arguments)]
+pub fn build_as_of(
+    node: &Node,
+    unit: &UnitId,
+    prog: RecordId,
+    p: &Programme,
+    phase: u32,
+    today: Date,
+    now: u64,
+    as_of: Option<u64>,
+) -> Result<Report, node::NodeError> {
     let d = node.directory();
     let phase_target = p.phases.get(phase as usize - 1).map(|ph| ph.target);
-    let ur = UnitReport::build(node, unit, prog, phase, phase_target, now)?;
+    let ur = match as_of {
+        Some(at) => UnitReport::as_of(node, unit, prog, phase, phase_target, at, now)?,
+        None => UnitReport::build(node, unit, prog, phase, phase_target, now)?,
+    };
+    // Whether an origin is in the unit's subtree: now, or in the tree "as of" (walking report
+    // parents, so that merged units count under their successor).
+    let in_subtree = |origin: &UnitId| match as_of {
+        None => {
+            let mut cur = origin.clone();
+            for _ in 0..=sync_protocol::directory::MAX_TREE_DEPTH {
+                if cur == *unit {
+                    return true;
+                }
+                match d.report_parent(&cur) {
+                    Some(p) => cur = p.clone(),
+                    None => return false,
+                }
+            }
+            false
+        }
+        Some(at) => {
+            let mut cur = origin.clone();
+            for _ in 0..=sync_protocol::directory::MAX_TREE_DEPTH {
+                if cur == *unit {
+                    return true;
+                }
+                match d.report_parent_at(&cur, at) {
+                    Some(p) => cur = p.clone(),
+                    None => return false,
+                }
+            }
+            false
+        }
+    };
     let listing: Vec<Listed> = node::search::listing(node, now)?
         .into_iter()
         .filter(|l| l.programme.map(|(x, _)| x) == Some(prog))
-        .filter(|l| d.is_self_or_ancestor_at(unit, &l.origin, now))
+        .filter(|l| in_subtree(&l.origin))
         .collect();
 
     let by_status = ur

@@ -36,3 +36,24 @@ fn communes_are_read_from_grassroots_ids() {
     assert_eq!(commune_of(&u("cs0000a-1")), None);
     assert_eq!(commune_of(&u("x00001-1")), None);
 }
+
+#[test]
+fn the_committed_reform_plan_is_the_generated_one() {
+    let generated = reform::plan_2025(&reform::ReformData::shipped());
+    let committed = include_str!("../../../data/reform_2025.plan");
+    assert!(
+        generated == committed,
+        "data/reform_2025.plan is stale: run `sangkien unit reform-plan --out data/reform_2025.plan`"
+    );
+    let plan = parse_plan(committed).expect("the committed plan parses");
+    let count = |f: fn(&Step) -> bool| plan.steps.iter().filter(|(_, s)| f(s)).count();
+    assert_eq!(count(|s| matches!(s, Step::New { .. })), 3_321);
+    assert_eq!(count(|s| matches!(s, Step::Close { .. })), 696);
+    assert_eq!(count(|s| matches!(s, Step::Merge { .. })), 63 - 34);
+    assert_eq!(count(|s| matches!(s, Step::Commune { .. })), 10_035);
+    assert_eq!(plan.effective_ms, reorg_date());
+}
+
+fn reorg_date() -> u64 {
+    date_ms(Date::parse("2025-07-01").unwrap())
+}
