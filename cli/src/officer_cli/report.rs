@@ -267,20 +267,7 @@ fn emit(lang: Lang, r: &Report, format: Format, out: Option<&PathBuf>) -> Result
     Ok(0)
 }
 
-/// Builds the report of `unit`'s subtree.
-pub fn build(
-    node: &Node,
-    unit: &UnitId,
-    prog: RecordId,
-    p: &Programme,
-    phase: u32,
-    today: Date,
-    now: u64,
-) -> Result<Report, node::NodeError> {
-    build_as_of(node, unit, prog, p, phase, today, now, None)
-}
-
-/// [`build`], or with `as_of` (Unix ms) the report as it was then: the tree of that time (a
+/// Builds the report of `unit`'s subtree; with `as_of` (Unix ms), as it was then: the tree of that time (a
 /// unit merged by then under its successor) and the initiatives registered by then
 /// (`UnitReport::as_of`).
 #[allow(clippy::too_many_arguments)]
