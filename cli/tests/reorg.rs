@@ -173,7 +173,7 @@ fn single_unit_commands_and_their_refusals() {
             "a unit merges only into one of the same role",
         ),
         (
-            &["unit", "move", "--unit", "t03", "--to", "h001"],
+            &["unit", "move", "--unit", "t04", "--to", "h001"],
             "không được đặt dưới",
             "may not sit under",
         ),
@@ -183,7 +183,7 @@ fn single_unit_commands_and_their_refusals() {
             "has been closed or merged",
         ),
         (
-            &["unit", "merge", "--unit", "t03", "--into", "t04", "--date", "31/06/2025"],
+            &["unit", "merge", "--unit", "t04", "--into", "t06", "--date", "31/06/2025"],
             "31/06/2025",
             "31/06/2025",
         ),
