@@ -86,7 +86,10 @@ fn detail(lang: Lang, en: &str) -> String {
             "only the unit's parent or an ancestor of it may replace its certificate",
             "chỉ đơn vị cấp trên mới được thay chứng thư của đơn vị",
         ),
-        ("the root never ends", "đơn vị gốc không thể giải thể hay sáp nhập"),
+        (
+            "the root never ends",
+            "đơn vị gốc không thể giải thể hay sáp nhập",
+        ),
         (
             "only the unit's parent or an ancestor of it may merge or close it",
             "chỉ đơn vị cấp trên mới được sáp nhập hay giải thể đơn vị",
@@ -476,10 +479,7 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
         R::EndRefused { unit, signer, why } => with(
             format!(
                 "{signer} {} {unit}",
-                t(
-                    "không được sáp nhập hay giải thể",
-                    "may not merge or close"
-                )
+                t("không được sáp nhập hay giải thể", "may not merge or close")
             ),
             detail(lang, why),
         ),

@@ -139,11 +139,7 @@ fn date_ms(lang: Lang, s: Option<&str>) -> Result<u64, Failure> {
 
 fn note(lang: Lang, s: &str) -> Result<Text, Failure> {
     Text::new("note", s, MAX_NOTE_CHARS).map_err(|e| {
-        Failure::input(format!(
-            "--note: {}",
-            crate::refusal::text_error(lang, &e)
-        ))
-        .because(e)
+        Failure::input(format!("--note: {}", crate::refusal::text_error(lang, &e))).because(e)
     })
 }
 
@@ -178,7 +174,11 @@ pub fn close_unit(ctx: &Ctx, a: CloseArgs) -> Result<u8, Failure> {
 /// `unit rename`
 pub fn rename_unit(ctx: &Ctx, a: RenameArgs) -> Result<u8, Failure> {
     let name = Text::required("name", &a.name, MAX_UNIT_NAME_CHARS).map_err(|e| {
-        Failure::input(format!("--name: {}", crate::refusal::text_error(ctx.lang, &e))).because(e)
+        Failure::input(format!(
+            "--name: {}",
+            crate::refusal::text_error(ctx.lang, &e)
+        ))
+        .because(e)
     })?;
     let step = Step::Rename {
         unit: unit_id(ctx.lang, "unit", &a.unit)?,
@@ -249,7 +249,11 @@ fn render(ctx: &Ctx, o: &Outcome, dry_run: bool) {
     );
     for (n, vi, en) in [
         (o.new_count, "thành lập đơn vị mới", "certify new units"),
-        (o.moved_count, "chuyển đơn vị sang cấp trên mới", "move units to a new parent"),
+        (
+            o.moved_count,
+            "chuyển đơn vị sang cấp trên mới",
+            "move units to a new parent",
+        ),
         (o.renamed_count, "đổi tên đơn vị", "rename units"),
         (o.closed_count, "giải thể đơn vị", "close units"),
         (o.merged_count, "sáp nhập đơn vị", "merge units"),
@@ -479,7 +483,8 @@ pub fn reform_plan(ctx: &Ctx, a: ReformPlanArgs) -> Result<u8, Failure> {
                 Failure::input(format!(
                     "--out {}: {e} ({})",
                     path.display(),
-                    ctx.lang.t("chọn một tệp ghi được", "choose a writable file")
+                    ctx.lang
+                        .t("chọn một tệp ghi được", "choose a writable file")
                 ))
             })?;
             crate::errln!("{} {}", ctx.lang.t("Đã ghi", "Wrote"), path.display());
@@ -504,7 +509,10 @@ pub fn sample_2024(ctx: &Ctx, a: SampleArgs) -> Result<u8, Failure> {
     } else {
         crate::outln!(
             "{} {}: {} {}, {} {}, {} {}",
-            ctx.lang.t("Đã tạo liên đoàn mẫu theo cơ cấu 2024 tại", "Created a sample federation of the 2024 structure at"),
+            ctx.lang.t(
+                "Đã tạo liên đoàn mẫu theo cơ cấu 2024 tại",
+                "Created a sample federation of the 2024 structure at"
+            ),
             dir.display(),
             ctx.lang.int(s.units_count as u64),
             ctx.lang.t("đơn vị", "units"),

@@ -59,7 +59,17 @@ fn the_real_2025_plan_keeps_every_total() {
     }
 
     let plan = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/reform_2025.plan");
-    let dry = run(&["--lang", "en", "--data", data, "unit", "reorganise", "--plan", plan, "--dry-run"]);
+    let dry = run(&[
+        "--lang",
+        "en",
+        "--data",
+        data,
+        "unit",
+        "reorganise",
+        "--plan",
+        plan,
+        "--dry-run",
+    ]);
     assert!(dry.contains("Dry run (nothing written)"), "{dry}");
     assert!(dry.contains("3,321  certify new units"), "{dry}");
     assert!(dry.contains("696  close units"), "{dry}");
@@ -148,13 +158,42 @@ fn single_unit_commands_and_their_refusals() {
     let (h001, _, kids) = report(data, "h001", &[]);
     assert_eq!(kids, vec!["cs00001-1".to_owned()]);
     // Move it to a district of Hà Giang: Hà Nội's totals pass to Hà Giang.
-    run(&["--data", data, "unit", "move", "--unit", "cs00001-1", "--to", "h024"]);
+    run(&[
+        "--data",
+        data,
+        "unit",
+        "move",
+        "--unit",
+        "cs00001-1",
+        "--to",
+        "h024",
+    ]);
     assert_eq!(report(data, "t01", &[]).0, t01_before - h001);
     assert_eq!(report(data, "t02", &[]).0, t02_before + h001);
-    run(&["--data", data, "unit", "rename", "--unit", "t02", "--name", "Liên đoàn Lao động tỉnh Hà Giang (mới)"]);
+    run(&[
+        "--data",
+        data,
+        "unit",
+        "rename",
+        "--unit",
+        "t02",
+        "--name",
+        "Liên đoàn Lao động tỉnh Hà Giang (mới)",
+    ]);
     // Merge Hà Giang into Tuyên Quang: its children follow, its total is reported there.
     let (t08_before, _, _) = report(data, "t08", &[]);
-    run(&["--data", data, "unit", "merge", "--unit", "t02", "--into", "t08", "--date", "01/07/2025"]);
+    run(&[
+        "--data",
+        data,
+        "unit",
+        "merge",
+        "--unit",
+        "t02",
+        "--into",
+        "t08",
+        "--date",
+        "01/07/2025",
+    ]);
     assert_eq!(report(data, "t08", &[]).0, t08_before + t02_before + h001);
     assert_eq!(report(data, "tld", &[]).0, national);
     let v = sangkien(&["--data", data, "verify"]);
@@ -162,11 +201,7 @@ fn single_unit_commands_and_their_refusals() {
 
     // Refusals: in Vietnamese by default, in English on request; nothing written.
     let cases: &[(&[&str], &str, &str)] = &[
-        (
-            &["unit", "close", "--unit", "t01"],
-            "còn",
-            "still has",
-        ),
+        (&["unit", "close", "--unit", "t01"], "còn", "still has"),
         (
             &["unit", "merge", "--unit", "h001", "--into", "t01"],
             "chỉ sáp nhập được vào đơn vị cùng cấp",
@@ -183,7 +218,16 @@ fn single_unit_commands_and_their_refusals() {
             "has been closed or merged",
         ),
         (
-            &["unit", "merge", "--unit", "t04", "--into", "t06", "--date", "31/06/2025"],
+            &[
+                "unit",
+                "merge",
+                "--unit",
+                "t04",
+                "--into",
+                "t06",
+                "--date",
+                "31/06/2025",
+            ],
             "31/06/2025",
             "31/06/2025",
         ),
@@ -207,6 +251,15 @@ fn single_unit_commands_and_their_refusals() {
         }
     }
     // Closing h001 (now empty) works, and its unit then signs nothing.
-    run(&["--data", data, "unit", "close", "--unit", "h001", "--date", "01/07/2025"]);
+    run(&[
+        "--data",
+        data,
+        "unit",
+        "close",
+        "--unit",
+        "h001",
+        "--date",
+        "01/07/2025",
+    ]);
     assert_eq!(report(data, "tld", &[]).0, national);
 }

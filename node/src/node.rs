@@ -930,9 +930,8 @@ impl Node {
                 now_ms,
             )
             .map_err(|e| (ci * max, NodeError::from(e)))?;
-            let index_of = |h: &EntryHash| {
-                ci * max + chunk.iter().position(|e| e.hash() == *h).unwrap_or(0)
-            };
+            let index_of =
+                |h: &EntryHash| ci * max + chunk.iter().position(|e| e.hash() == *h).unwrap_or(0);
             if let Some((h, r)) = outcome.rejected.first() {
                 return Err((index_of(h), NodeError::Rejected(r.clone())));
             }

@@ -42,7 +42,9 @@ use std::path::{Path, PathBuf};
 use sync_protocol::date::Date;
 use sync_protocol::entry::{Certificate, Entry, EntryBody, UnitEnd, UnitRole};
 use sync_protocol::ids::{UnitId, UnitKey};
-use sync_protocol::limits::{MAX_NOTE_CHARS, MAX_PLAN_BYTES, MAX_PLAN_LINES_COUNT, MAX_UNIT_NAME_CHARS};
+use sync_protocol::limits::{
+    MAX_NOTE_CHARS, MAX_PLAN_BYTES, MAX_PLAN_LINES_COUNT, MAX_UNIT_NAME_CHARS,
+};
 use sync_protocol::text::Text;
 
 use crate::node::{Node, NodeError};
@@ -401,7 +403,10 @@ pub fn parse_plan(text: &str) -> Result<Plan, ReorgError> {
                 continue;
             }
             "note" => {
-                let rest = l["note".len()..].trim_start().trim_start_matches(',').trim();
+                let rest = l["note".len()..]
+                    .trim_start()
+                    .trim_start_matches(',')
+                    .trim();
                 note = Some(
                     Text::new("note", rest, MAX_NOTE_CHARS)
                         .map_err(|e| err(LineProblem::BadText(e.to_string())))?,
@@ -489,9 +494,8 @@ pub fn parse_date(s: &str) -> Option<Date> {
     let [d, m, y] = parts.as_slice() else {
         return None;
     };
-    let digits = |p: &str, lens: &[usize]| {
-        lens.contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit())
-    };
+    let digits =
+        |p: &str, lens: &[usize]| lens.contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit());
     if !digits(d, &[1, 2]) || !digits(m, &[1, 2]) || !digits(y, &[4]) {
         return None;
     }
@@ -572,7 +576,10 @@ impl Tree {
                 s.remove(u);
             }
         }
-        self.children.entry(p.clone()).or_default().insert(u.clone());
+        self.children
+            .entry(p.clone())
+            .or_default()
+            .insert(u.clone());
     }
 
     /// Checks that `u` may move under `p`.
@@ -597,7 +604,12 @@ impl Tree {
     fn open_children(&self, u: &UnitId) -> Vec<UnitId> {
         self.children
             .get(u)
-            .map(|s| s.iter().filter(|c| !self.ended.contains(*c)).cloned().collect())
+            .map(|s| {
+                s.iter()
+                    .filter(|c| !self.ended.contains(*c))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -733,7 +745,11 @@ pub fn apply(
     let new_set: BTreeSet<&UnitId> = new_units.iter().map(|n| &n.0).collect();
     for (unit, role, _, _) in &new_units {
         let key = crate::keys::generate();
-        let parent = tree.parent.get(unit).cloned().unwrap_or_else(|| tree.root.clone());
+        let parent = tree
+            .parent
+            .get(unit)
+            .cloned()
+            .unwrap_or_else(|| tree.root.clone());
         let name = tree.name.get(unit).cloned().expect("a new unit has a name");
         entries.push(author.sign(
             now_ms,
@@ -768,7 +784,11 @@ pub fn apply(
         let Some(current) = d.latest_cert(unit) else {
             continue;
         };
-        let name = tree.name.get(unit).cloned().unwrap_or(current.cert.name.clone());
+        let name = tree
+            .name
+            .get(unit)
+            .cloned()
+            .unwrap_or(current.cert.name.clone());
         entries.push(author.sign(
             now_ms,
             EntryBody::Certificate(Certificate {
@@ -825,7 +845,10 @@ pub fn apply(
     // Every entry is verified against a copy of the directory before anything is stored.
     if dry_run {
         let mut dir = node.directory().clone();
-        for (ci, chunk) in entries.chunks(sync_protocol::limits::MAX_BATCH_ENTRIES).enumerate() {
+        for (ci, chunk) in entries
+            .chunks(sync_protocol::limits::MAX_BATCH_ENTRIES)
+            .enumerate()
+        {
             let o = sync_protocol::import::import_batch(
                 node.store(),
                 &mut dir,
@@ -842,7 +865,11 @@ pub fn apply(
                 return Err(refused(&per_entry, at(h), NodeError::Rejected(r.clone())));
             }
             if let Some((e, m)) = o.waiting.first() {
-                return Err(refused(&per_entry, at(&e.hash()), NodeError::Waiting(m.clone())));
+                return Err(refused(
+                    &per_entry,
+                    at(&e.hash()),
+                    NodeError::Waiting(m.clone()),
+                ));
             }
         }
         return Ok(out);
@@ -861,12 +888,9 @@ pub fn apply(
 }
 
 fn refused(per_entry: &[Action], index: usize, source: NodeError) -> ReorgError {
-    let action = per_entry
-        .get(index)
-        .cloned()
-        .unwrap_or(Action::Close {
-            unit: UnitId::new("unknown").expect("a valid id"),
-        });
+    let action = per_entry.get(index).cloned().unwrap_or(Action::Close {
+        unit: UnitId::new("unknown").expect("a valid id"),
+    });
     ReorgError::Refused {
         action: Box::new(action),
         source,

@@ -319,7 +319,9 @@ pub fn index_rows(e: &Entry, place: Option<&Place>) -> Vec<(usize, Vec<u8>, Vec<
         EntryBody::RecordChange(c) => {
             rows.push((t::BY_CHANGE, c.change.hash().0.to_vec(), h.0.to_vec()));
         }
-        EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_)
+        EntryBody::Genesis(_)
+        | EntryBody::Certificate(_)
+        | EntryBody::Revocation(_)
         | EntryBody::UnitEnd(_) => {
             // The entry's bytes again (schema 5): opening a node builds its trust directory by
             // reading this one tree in order, instead of one random read per certificate in

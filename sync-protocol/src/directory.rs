@@ -298,7 +298,13 @@ impl Directory {
         list.iter().find(|r| {
             depth >= MAX_TREE_DEPTH
                 || self
-                    .key_valid_at_depth(&r.signer, &r.signer_key, r.time_ms, KeyUse::Sign, depth + 1)
+                    .key_valid_at_depth(
+                        &r.signer,
+                        &r.signer_key,
+                        r.time_ms,
+                        KeyUse::Sign,
+                        depth + 1,
+                    )
                     .is_ok()
         })
     }

@@ -38,7 +38,9 @@ pub fn in_scope(
             || directory.is_self_or_ancestor_at(unit, origin, t)
     };
     match entry.body() {
-        EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_)
+        EntryBody::Genesis(_)
+        | EntryBody::Certificate(_)
+        | EntryBody::Revocation(_)
         | EntryBody::UnitEnd(_) => true,
         EntryBody::RecordChange(c) => match c.kind {
             RecordKind::Target => true,
@@ -75,7 +77,9 @@ pub fn trust_subject(entry: &Entry) -> Option<&UnitId> {
 pub fn is_trust(entry: &Entry) -> bool {
     matches!(
         entry.body(),
-        EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_)
+        EntryBody::Genesis(_)
+            | EntryBody::Certificate(_)
+            | EntryBody::Revocation(_)
             | EntryBody::UnitEnd(_)
     )
 }

@@ -203,9 +203,9 @@ pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<u8, Failure> {
         None => node.unit().clone(),
     };
     let as_of = match a.as_of.as_deref() {
-        Some(s) => Some(
-            node::reorg::date_ms(crate::input::date_flag(lang, "as-of", s)?) + 86_400_000 - 1,
-        ),
+        Some(s) => {
+            Some(node::reorg::date_ms(crate::input::date_flag(lang, "as-of", s)?) + 86_400_000 - 1)
+        }
         None => None,
     };
     let pb = super::spinner(lang.t("đang lập báo cáo…", "building the report…"));

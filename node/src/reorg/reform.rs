@@ -14,7 +14,9 @@ use std::fmt::Write as _;
 use ed25519_dalek::SigningKey;
 use sync_protocol::author::Author;
 use sync_protocol::date::Date;
-use sync_protocol::entry::{Certificate, Entry, EntryBody, RecordChange, RecordKind, Sector, UnitRole};
+use sync_protocol::entry::{
+    Certificate, Entry, EntryBody, RecordChange, RecordKind, Sector, UnitRole,
+};
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::record::{
     self, Application, Description, Initiative, Phase, Programme, RecordContent,
@@ -153,7 +155,10 @@ pub fn plan_2025(d: &ReformData) -> String {
         d.communes_2025.len()
     );
     for (code, (province, name)) in &d.communes_2025 {
-        let _ = writeln!(s, "new,x{code},direct-superior,t{province},Công đoàn {name}");
+        let _ = writeln!(
+            s,
+            "new,x{code},direct-superior,t{province},Công đoàn {name}"
+        );
     }
     let _ = writeln!(
         s,
@@ -320,8 +325,11 @@ pub fn sample_2024(
         campaigns: Vec::new(),
         national_target: 1_000_000,
     };
-    let programme =
-        crate::records::create(&mut node, &RecordContent::Programme(programme), SAMPLE_T0_MS)?;
+    let programme = crate::records::create(
+        &mut node,
+        &RecordContent::Programme(programme),
+        SAMPLE_T0_MS,
+    )?;
     let mut entries = Vec::new();
     let mut n = 0u64;
     for (g, district) in &grassroots {

@@ -19,13 +19,34 @@ fn plans_parse_and_bad_lines_are_named() {
         Ok(7),
     );
     check("move,a,b\n", Err("no `effective"));
-    check("effective,31/06/2025\n", Err("line 1: \"31/06/2025\" is not a date"));
-    check("effective,01/07/2025\nsplit,a,b\n", Err("line 2: unknown instruction"));
-    check("effective,01/07/2025\nmove,a\n", Err("line 2: move takes 3 fields, found 2"));
-    check("effective,01/07/2025\nmove,A B,b\n", Err("is not a unit id"));
-    check("effective,01/07/2025\nnew,a,mayor,b,Tên\n", Err("is not a unit role"));
-    check("effective,01/07/2025\ncommune,0001,b\n", Err("5-digit commune code"));
-    check("effective,01/07/2025\neffective,02/07/2025\n", Err("a second effective date"));
+    check(
+        "effective,31/06/2025\n",
+        Err("line 1: \"31/06/2025\" is not a date"),
+    );
+    check(
+        "effective,01/07/2025\nsplit,a,b\n",
+        Err("line 2: unknown instruction"),
+    );
+    check(
+        "effective,01/07/2025\nmove,a\n",
+        Err("line 2: move takes 3 fields, found 2"),
+    );
+    check(
+        "effective,01/07/2025\nmove,A B,b\n",
+        Err("is not a unit id"),
+    );
+    check(
+        "effective,01/07/2025\nnew,a,mayor,b,Tên\n",
+        Err("is not a unit role"),
+    );
+    check(
+        "effective,01/07/2025\ncommune,0001,b\n",
+        Err("5-digit commune code"),
+    );
+    check(
+        "effective,01/07/2025\neffective,02/07/2025\n",
+        Err("a second effective date"),
+    );
 }
 
 #[test]

@@ -1814,20 +1814,44 @@ fn an_end_is_signed_by_an_ancestor_and_names_a_successor_of_the_same_role() {
     let mut fed = Federation::new();
     let t = fed.tick();
     let cases: [(&str, EntryBody, &str); 5] = [
-        ("cdcs-a", end_of("cdcs-a", None, t), "only the unit's parent"),
-        ("ldld-tp-tra-vinh", end_of("cdcs-a", None, t), "only the unit's parent"),
-        ("ldld-tuy-hoa", end_of("cdcs-a", Some("cdcs-a"), t), "into itself"),
-        ("tld", end_of("ldld-tuy-hoa", Some("ldld-phu-yen"), t), "another role"),
-        ("ldld-tuy-hoa", end_of("cdcs-a", Some("cdcs-c"), t), "neither the successor"),
+        (
+            "cdcs-a",
+            end_of("cdcs-a", None, t),
+            "only the unit's parent",
+        ),
+        (
+            "ldld-tp-tra-vinh",
+            end_of("cdcs-a", None, t),
+            "only the unit's parent",
+        ),
+        (
+            "ldld-tuy-hoa",
+            end_of("cdcs-a", Some("cdcs-a"), t),
+            "into itself",
+        ),
+        (
+            "tld",
+            end_of("ldld-tuy-hoa", Some("ldld-phu-yen"), t),
+            "another role",
+        ),
+        (
+            "ldld-tuy-hoa",
+            end_of("cdcs-a", Some("cdcs-c"), t),
+            "neither the successor",
+        ),
     ];
     for (signer, body, why) in cases {
         let e = fed.author(signer).sign(t, body);
-        check_rejected(&mut fed, &e, |r| {
-            matches!(r, RejectReason::EndRefused { why: w, .. } if w.contains(why))
-        });
+        check_rejected(
+            &mut fed,
+            &e,
+            |r| matches!(r, RejectReason::EndRefused { why: w, .. } if w.contains(why)),
+        );
     }
     let root = fed.author("tld").sign(t, end_of("tld", None, t));
-    check_rejected(&mut fed, &root, |r| matches!(r, RejectReason::EndRefused { .. }));
+    check_rejected(&mut fed, &root, |r| {
+        matches!(r, RejectReason::EndRefused { .. })
+    });
 }
 
 #[test]
@@ -1843,13 +1867,20 @@ fn a_merged_unit_signs_nothing_after_its_end_and_is_reported_under_its_successor
         .sign(t_end, end_of("cdcs-b", Some("cdcs-a"), t));
     fed.import_ok(vec![merge]);
     // The end takes effect at its own time, not earlier: what was signed before stays valid.
-    let end = fed.directory.end_of(&unit("cdcs-b")).expect("ended").clone();
+    let end = fed
+        .directory
+        .end_of(&unit("cdcs-b"))
+        .expect("ended")
+        .clone();
     assert_eq!(end.end_ms, t_end);
     assert_eq!(
         fed.directory.report_parent(&unit("cdcs-b")),
         Some(&unit("cdcs-a"))
     );
-    assert_eq!(fed.directory.predecessors_of(&unit("cdcs-a")), vec![unit("cdcs-b")]);
+    assert_eq!(
+        fed.directory.predecessors_of(&unit("cdcs-a")),
+        vec![unit("cdcs-b")]
+    );
     assert_eq!(
         fed.directory.report_parent_at(&unit("cdcs-b"), t - 1),
         Some(&unit("ldld-tuy-hoa"))
@@ -1857,9 +1888,11 @@ fn a_merged_unit_signs_nothing_after_its_end_and_is_reported_under_its_successor
     // After it, nothing from the merged unit, and nothing certified under it.
     fed.tick();
     let (_, after) = fed.new_initiative("cdcs-b", "Sau khi sáp nhập", false);
-    check_rejected(&mut fed, &after[0], |r| {
-        matches!(r, RejectReason::UnitEnded { unit: u, .. } if *u == unit("cdcs-b"))
-    });
+    check_rejected(
+        &mut fed,
+        &after[0],
+        |r| matches!(r, RejectReason::UnitEnded { unit: u, .. } if *u == unit("cdcs-b")),
+    );
     let t2 = fed.tick();
     let under = fed.author("ldld-tuy-hoa").sign(
         t2,
@@ -1873,7 +1906,10 @@ fn a_merged_unit_signs_nothing_after_its_end_and_is_reported_under_its_successor
         }),
     );
     check_rejected(&mut fed, &under, |r| {
-        matches!(r, RejectReason::UnitEnded { .. } | RejectReason::RoleNotAllowed { .. })
+        matches!(
+            r,
+            RejectReason::UnitEnded { .. } | RejectReason::RoleNotAllowed { .. }
+        )
     });
 }
 
