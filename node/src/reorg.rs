@@ -878,7 +878,7 @@ pub fn apply(
         crate::node::create_private_dir(keys_dir)?;
         for (unit, key) in &new_keys {
             crate::keys::write_new(&keys_dir.join(format!("{unit}.key")), key)
-                .map_err(|e| NodeError::from(e))?;
+                .map_err(NodeError::from)?;
         }
         out.keys_dir = Some(keys_dir.to_path_buf());
     }
