@@ -1817,18 +1817,45 @@ fn bad_reorganisation_plans_are_refused_and_change_nothing() {
         std::fs::write(&file, plan).unwrap();
         let f = file.to_str().unwrap();
         for (lang, want) in [("vi", vi), ("en", en)] {
-            let o = support::sangkien(&["--lang", lang, "--data", d, "unit", "reorganise", "--plan", f]);
+            let o = support::sangkien(&[
+                "--lang",
+                lang,
+                "--data",
+                d,
+                "unit",
+                "reorganise",
+                "--plan",
+                f,
+            ]);
             assert_eq!(o.status.code(), Some(2), "{plan:?}: {}", support::text(&o));
-            assert!(support::text(&o).contains(want), "{plan:?} ({lang}): {}", support::text(&o));
+            assert!(
+                support::text(&o).contains(want),
+                "{plan:?} ({lang}): {}",
+                support::text(&o)
+            );
         }
     }
     // An oversized plan is refused before it is read.
     let big = dir.path().join("big.txt");
     let f = std::fs::File::create(&big).unwrap();
-    f.set_len(sync_protocol::limits::MAX_PLAN_BYTES + 1).unwrap();
-    let o = support::sangkien(&["--lang", "en", "--data", d, "unit", "reorganise", "--plan", big.to_str().unwrap()]);
+    f.set_len(sync_protocol::limits::MAX_PLAN_BYTES + 1)
+        .unwrap();
+    let o = support::sangkien(&[
+        "--lang",
+        "en",
+        "--data",
+        d,
+        "unit",
+        "reorganise",
+        "--plan",
+        big.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(support::text(&o).contains("over the limit of"), "{}", support::text(&o));
+    assert!(
+        support::text(&o).contains("over the limit of"),
+        "{}",
+        support::text(&o)
+    );
     // Nothing was certified: the list still holds the root alone, no keys were written.
     let o = support::sangkien(&["--data", d, "--json", "unit", "list"]);
     let units: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -743,7 +743,10 @@ pub fn apply(
     let mut per_entry: Vec<Action> = Vec::new();
     let mut new_keys = Vec::new();
     let new_set: BTreeSet<&UnitId> = new_units.iter().map(|n| &n.0).collect();
-    for (unit, role, _, _) in &new_units {
+    // New units are certified a millisecond apart before `now_ms`, in plan order (parents
+    // first), so that each exists before anything names it as parent.
+    let first_new_ms = now_ms.saturating_sub(new_units.len() as u64);
+    for (i, (unit, role, _, _)) in new_units.iter().enumerate() {
         let key = crate::keys::generate();
         let parent = tree
             .parent
@@ -752,7 +755,7 @@ pub fn apply(
             .unwrap_or_else(|| tree.root.clone());
         let name = tree.name.get(unit).cloned().expect("a new unit has a name");
         entries.push(author.sign(
-            now_ms,
+            first_new_ms + i as u64,
             EntryBody::Certificate(Certificate {
                 unit: unit.clone(),
                 name: name.clone(),

@@ -655,21 +655,6 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 .directory
                 .ancestors_at(&c.parent, t)
                 .contains(e.author());
-        if !signer_ok && !self.directory.knows(&c.parent) {
-            // The named parent's own certificate has not arrived (e.g. a new commune union
-            // certified in the same batch): whether the signer is its ancestor is not known yet.
-            return Err(self.missing(
-                Missing::Certificate {
-                    unit: c.parent.clone(),
-                    key: e.key(),
-                },
-                RejectReason::SignerNotParent {
-                    unit: c.unit.clone(),
-                    parent: c.parent.clone(),
-                    signer: e.author().clone(),
-                },
-            ));
-        }
         if !signer_ok {
             return Err(RejectReason::SignerNotParent {
                 unit: c.unit.clone(),
