@@ -28,6 +28,10 @@ pub enum FederationCommand {
     },
     /// Xem tệp liên đoàn / show the federation file.
     Show,
+    /// Tạo liên đoàn mẫu theo cơ cấu năm 2024 (63 tỉnh, 696 huyện) tại --data / create a
+    /// sample federation of the 2024 structure (63 provinces, 696 districts) at --data.
+    #[command(name = "sample-2024")]
+    Sample2024(crate::reorg_cli::SampleArgs),
 }
 
 /// `sangkien unit ...`
@@ -128,6 +132,20 @@ pub enum UnitCommand {
         #[arg(long)]
         unit: Option<String>,
     },
+    /// Chuyển đơn vị sang cấp trên mới / move a unit under another parent.
+    Move(crate::reorg_cli::MoveArgs),
+    /// Sáp nhập đơn vị vào đơn vị khác / merge a unit into another.
+    Merge(crate::reorg_cli::MergeArgs),
+    /// Giải thể đơn vị / close a unit.
+    Close(crate::reorg_cli::CloseArgs),
+    /// Đổi tên đơn vị / rename a unit.
+    Rename(crate::reorg_cli::RenameArgs),
+    /// Áp dụng kế hoạch sắp xếp (một lần, tất cả hoặc không) / apply a re-organisation plan
+    /// (as one whole: all or nothing).
+    Reorganise(crate::reorg_cli::ReorganiseArgs),
+    /// In kế hoạch sắp xếp tháng 7/2025 (từ data/) / print the July 2025 reform plan (from
+    /// data/).
+    ReformPlan(crate::reorg_cli::ReformPlanArgs),
 }
 
 /// `sangkien bundle ...`
@@ -242,6 +260,7 @@ pub fn federation(ctx: &Ctx, c: FederationCommand) -> Result<u8, Failure> {
             }
             Ok(0)
         }
+        FederationCommand::Sample2024(a) => crate::reorg_cli::sample_2024(ctx, a),
         FederationCommand::Show => {
             let node = open(ctx)?;
             let (ff, _) = node
@@ -368,6 +387,12 @@ pub fn unit(ctx: &Ctx, c: UnitCommand) -> Result<u8, Failure> {
             yes,
         } => crate::unit_cli::revoke(ctx, unit, key, from, effective_ms, &reason, yes),
         UnitCommand::List { unit } => crate::unit_cli::list(ctx, unit),
+        UnitCommand::Move(a) => crate::reorg_cli::move_unit(ctx, a),
+        UnitCommand::Merge(a) => crate::reorg_cli::merge_unit(ctx, a),
+        UnitCommand::Close(a) => crate::reorg_cli::close_unit(ctx, a),
+        UnitCommand::Rename(a) => crate::reorg_cli::rename_unit(ctx, a),
+        UnitCommand::Reorganise(a) => crate::reorg_cli::reorganise(ctx, a),
+        UnitCommand::ReformPlan(a) => crate::reorg_cli::reform_plan(ctx, a),
     }
 }
 

@@ -22,6 +22,7 @@ mod officer_cli;
 mod out;
 mod progress;
 mod refusal;
+mod reorg_cli;
 mod simulate_cli;
 mod storage_cli;
 mod sync_cli;
@@ -301,6 +302,8 @@ fn local_only(c: &Command) -> bool {
         Command::Demo { .. }
             | Command::Federation(commands::FederationCommand::Init { .. })
             | Command::Unit(commands::UnitCommand::Request { rotate: false, .. })
+            | Command::Federation(commands::FederationCommand::Sample2024(_))
+            | Command::Unit(commands::UnitCommand::ReformPlan(_))
             | Command::Simulate(_)
             | Command::Storage(StorageCommand::Bench(_))
             | Command::Storage(StorageCommand::Node(

@@ -2127,3 +2127,84 @@ fn bad_enrolment_requests_and_revocations_are_refused_and_the_parent_keeps_servi
     assert!(o.status.success(), "{}", support::text(&o));
     assert_ne!(digest_at(&province), before);
 }
+
+// ---- re-organisation plans (issue 16) ------------------------------------------------------
+
+/// Bad plan files and bad re-organisation commands: each refused with exit 2 and a sentence
+/// naming the line and what is wrong, nothing written (the store's digest unchanged).
+#[test]
+fn bad_reorganisation_plans_are_refused_and_change_nothing() {
+    let dir = support::TempDir::new("bad-plan");
+    let data = dir.path().join("tld");
+    let d = data.to_str().unwrap();
+    let o = support::sangkien(&["--data", d, "federation", "init"]);
+    assert!(o.status.success(), "{}", support::text(&o));
+    let plans: &[(&str, &str, &str)] = &[
+        ("move,a,b\n", "thiếu dòng ngày hiệu lực", "no effective date line"),
+        ("effective,31/06/2025\n", "dòng 1", "line 1: \"31/06/2025\": not a date"),
+        ("effective,01/07/2025\nsplit,a,b\n", "lệnh không rõ", "line 2: unknown instruction"),
+        ("effective,01/07/2025\nmove,a\n", "dòng 2", "line 2: move takes 3 fields, found 2"),
+        ("effective,01/07/2025\nmove,t99,tld\n", "không có ở nút này", "line 2: t99: no such unit"),
+        ("effective,01/07/2025\nclose,tld\n", "đơn vị gốc", "the root unit cannot be"),
+        (
+            "effective,01/07/2025\nnew,x1,direct-superior,tld,Công đoàn X\nnew,x1,grassroots,x1,Y\n",
+            "mã đơn vị đã có",
+            "line 3: x1: the unit id is taken",
+        ),
+        (
+            "effective,01/07/2025\nnew,x1,provincial,tld,Tỉnh\nnew,x2,provincial,x1,Tỉnh con\n",
+            "không được đặt dưới",
+            "may not sit under",
+        ),
+    ];
+    let before = std::fs::read_dir(&data).unwrap().count();
+    for (i, (plan, vi, en)) in plans.iter().enumerate() {
+        let file = dir.path().join(format!("plan{i}.txt"));
+        std::fs::write(&file, plan).unwrap();
+        let f = file.to_str().unwrap();
+        for (lang, want) in [("vi", vi), ("en", en)] {
+            let o = support::sangkien(&[
+                "--lang",
+                lang,
+                "--data",
+                d,
+                "unit",
+                "reorganise",
+                "--plan",
+                f,
+            ]);
+            assert_eq!(o.status.code(), Some(2), "{plan:?}: {}", support::text(&o));
+            assert!(
+                support::text(&o).contains(want),
+                "{plan:?} ({lang}): {}",
+                support::text(&o)
+            );
+        }
+    }
+    // An oversized plan is refused before it is read.
+    let big = dir.path().join("big.txt");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(sync_protocol::limits::MAX_PLAN_BYTES + 1)
+        .unwrap();
+    let o = support::sangkien(&[
+        "--lang",
+        "en",
+        "--data",
+        d,
+        "unit",
+        "reorganise",
+        "--plan",
+        big.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        support::text(&o).contains("over the limit of"),
+        "{}",
+        support::text(&o)
+    );
+    // Nothing was certified: the list still holds the root alone, no keys were written.
+    let o = support::sangkien(&["--data", d, "--json", "unit", "list"]);
+    let units: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(units.as_array().map(|a| a.len()), Some(1), "{units}");
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), before);
+}

@@ -304,7 +304,7 @@ pub fn restore(file: &Path, dir: &Path, now_ms: u64) -> Result<(Node, BackupSumm
 fn trust_first(e: &Entry) -> u8 {
     match e.body() {
         EntryBody::Genesis(_) => 0,
-        EntryBody::Revocation(_) | EntryBody::Certificate(_) => 1,
+        EntryBody::Revocation(_) | EntryBody::Certificate(_) | EntryBody::UnitEnd(_) => 1,
         _ => 2,
     }
 }

@@ -549,6 +549,7 @@ pub fn export(
                     sync_protocol::entry::EntryBody::Genesis(_)
                         | sync_protocol::entry::EntryBody::Certificate(_)
                         | sync_protocol::entry::EntryBody::Revocation(_)
+                        | sync_protocol::entry::EntryBody::UnitEnd(_)
                 )
         });
     }

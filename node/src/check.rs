@@ -14,7 +14,7 @@ use sync_protocol::entry::{Entry, EntryBody};
 use sync_protocol::store::{EntryStore, StoreError};
 use sync_protocol::verify::{verify_entry, VerifyError, VerifyOptions};
 
-use crate::counters::{self, Tally, View, TREE_TIME};
+use crate::counters::{self, Tally, View};
 use crate::node::{place_of, Node, NodeError};
 use crate::report_index;
 use crate::sled_store::{self, err, index_rows, t, view_rows, TREES};
@@ -292,7 +292,7 @@ fn walk(node: &Node, now_ms: u64, sink: &mut Sink<'_>) -> Result<(), NodeError> 
         }
         if matches!(
             e.body(),
-            EntryBody::Certificate(_) | EntryBody::Revocation(_)
+            EntryBody::Certificate(_) | EntryBody::Revocation(_) | EntryBody::UnitEnd(_)
         ) {
             match verify_entry(store, d, &e, opts) {
                 Ok(_) => {}
@@ -369,9 +369,9 @@ fn walk(node: &Node, now_ms: u64, sink: &mut Sink<'_>) -> Result<(), NodeError> 
     for (k, tally) in expected {
         sink.row(store, t::COUNTERS, k, tally.encode().to_vec())?;
     }
-    // The counters' tree: every unit's parent at TREE_TIME.
+    // The counters' tree: every unit's report parent (a merged unit under its successor).
     for u in d.units() {
-        if let Some(p) = d.parent_at(&u, TREE_TIME) {
+        if let Some(p) = d.report_parent(&u) {
             sink.row(
                 store,
                 t::SHAPE,

@@ -615,9 +615,7 @@ pub fn recount_counters<'a>(
         out.entry(counter_key(OWN, &f.origin, p, ph))
             .or_default()
             .count(f, 1);
-        let units = chain(&f.origin, |u| {
-            Ok(directory.parent_at(u, TREE_TIME).cloned())
-        })?;
+        let units = chain(&f.origin, |u| Ok(directory.report_parent(u).cloned()))?;
         for u in units {
             out.entry(counter_key(SUBTREE, &u, p, ph))
                 .or_default()

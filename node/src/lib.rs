@@ -20,6 +20,7 @@ pub mod quarantine;
 pub mod quic;
 pub mod records;
 pub mod refusal;
+pub mod reorg;
 pub mod report;
 pub mod report_index;
 pub mod search;

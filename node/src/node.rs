@@ -33,7 +33,7 @@ use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
 use sync_protocol::sync::SyncKey;
 use sync_protocol::verify::{record_header, VerifiedEntry};
 
-use crate::counters::{self, TREE_TIME};
+use crate::counters;
 use crate::keys::{self, KeyError};
 use crate::sled_store::{self, Commit, OpenError, Place, SledStore};
 
@@ -379,7 +379,7 @@ pub struct Node {
 fn children_of(d: &Directory) -> BTreeMap<UnitId, Vec<UnitId>> {
     let mut out: BTreeMap<UnitId, Vec<UnitId>> = BTreeMap::new();
     for u in d.units() {
-        if let Some(p) = d.parent_at(&u, TREE_TIME) {
+        if let Some(p) = d.report_parent(&u) {
             out.entry(p.clone()).or_default().push(u);
         }
     }
@@ -879,7 +879,7 @@ impl Node {
                 EntryBody::Certificate(c) => {
                     parents.push((
                         c.unit.clone(),
-                        self.directory.parent_at(&c.unit, TREE_TIME).cloned(),
+                        self.directory.report_parent(&c.unit).cloned(),
                     ));
                     // A rotation may end the old key's validity, and a move may change
                     // which unit is an entry's superior at its time: re-verify the subtree.
@@ -888,6 +888,15 @@ impl Node {
                     }
                 }
                 EntryBody::Revocation(r) => affected.push(r.unit.clone()),
+                // A merged unit's history moves under its successor; an end also ends the
+                // unit's keys, which may void what it signed after the end.
+                EntryBody::UnitEnd(x) => {
+                    parents.push((
+                        x.unit.clone(),
+                        self.directory.report_parent(&x.unit).cloned(),
+                    ));
+                    affected.push(x.unit.clone());
+                }
                 _ => {}
             }
         }
@@ -949,6 +958,50 @@ impl Node {
         let memo = crate::ingest::memo_for(std::slice::from_ref(&entry));
         self.import_door(vec![entry.clone()], &memo, now_ms, Door::LocalWrite)?;
         Ok(entry)
+    }
+
+    /// Stores entries this node signed as one whole (a re-organisation plan): every entry is
+    /// verified first against a copy of the trust directory, and nothing is stored unless all
+    /// are accepted; the first refusal (entry index, reason) is returned. Up to
+    /// [`sync_protocol::limits::MAX_BATCH_ENTRIES`] entries are one sled transaction; a longer
+    /// batch, verified whole, is then written in that many at a time, in order.
+    pub fn write_signed_all(
+        &mut self,
+        entries: Vec<Entry>,
+        now_ms: u64,
+    ) -> Result<(), (usize, NodeError)> {
+        let max = sync_protocol::limits::MAX_BATCH_ENTRIES;
+        let mut directory = self.directory.clone();
+        let mut accepted_all = Vec::with_capacity(entries.len());
+        for (ci, chunk) in entries.chunks(max).enumerate() {
+            let outcome = import_batch(
+                &self.store,
+                &mut directory,
+                chunk.to_vec(),
+                Some(&self.unit),
+                now_ms,
+            )
+            .map_err(|e| (ci * max, NodeError::from(e)))?;
+            let index_of =
+                |h: &EntryHash| ci * max + chunk.iter().position(|e| e.hash() == *h).unwrap_or(0);
+            if let Some((h, r)) = outcome.rejected.first() {
+                return Err((index_of(h), NodeError::Rejected(r.clone())));
+            }
+            if let Some((e, m)) = outcome.waiting.first() {
+                return Err((index_of(&e.hash()), NodeError::Waiting(m.clone())));
+            }
+            accepted_all.push(outcome.accepted);
+        }
+        self.directory = directory;
+        for accepted in accepted_all {
+            let commit = self
+                .plan(accepted, &StateMemo::new(), now_ms)
+                .map_err(|e| (0, e))?;
+            self.commit_or_reload(&commit).map_err(|e| (0, e))?;
+        }
+        // The counters' tree is rebuilt once the whole batch is in.
+        self.children = children_of(&self.directory);
+        Ok(())
     }
 
     /// Every stored entry the node of `recipient` should hold, trust entries first, parents
@@ -1049,6 +1102,7 @@ pub fn place_of<L: EntryLookup>(
         EntryBody::Genesis(g) => g.root_unit.clone(),
         EntryBody::Certificate(c) => c.unit.clone(),
         EntryBody::Revocation(r) => r.unit.clone(),
+        EntryBody::UnitEnd(x) => x.unit.clone(),
         EntryBody::RecordChange(c) => c.owner.clone(),
         EntryBody::Projection(_) => e.author().clone(),
         EntryBody::Decision(x) => match record_header(&lookup.record_entries(&x.record)?) {

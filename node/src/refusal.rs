@@ -86,6 +86,30 @@ fn detail(lang: Lang, en: &str) -> String {
             "only the unit's parent or an ancestor of it may replace its certificate",
             "chỉ đơn vị cấp trên mới được thay chứng thư của đơn vị",
         ),
+        (
+            "the root never ends",
+            "đơn vị gốc không thể giải thể hay sáp nhập",
+        ),
+        (
+            "only the unit's parent or an ancestor of it may merge or close it",
+            "chỉ đơn vị cấp trên mới được sáp nhập hay giải thể đơn vị",
+        ),
+        (
+            "a unit cannot be merged into itself",
+            "không thể sáp nhập một đơn vị vào chính nó",
+        ),
+        (
+            "the successor is inside the merged unit's subtree",
+            "đơn vị tiếp nhận nằm trong chính đơn vị bị sáp nhập",
+        ),
+        (
+            "the successor has another role",
+            "đơn vị tiếp nhận khác cấp với đơn vị bị sáp nhập",
+        ),
+        (
+            "the signer is neither the successor nor an ancestor of it",
+            "đơn vị ký không phải đơn vị tiếp nhận hay cấp trên của nó",
+        ),
     ];
     match lang {
         Lang::En => en.to_owned(),
@@ -443,6 +467,21 @@ pub fn reject(lang: Lang, r: &RejectReason) -> String {
                 "the public projection differs from the initiative",
             ),
             detail(lang, what),
+        ),
+        R::UnitEnded { unit, end_ms } => format!(
+            "{unit}: {} {}",
+            t(
+                "đơn vị đã giải thể hoặc sáp nhập từ",
+                "the unit was closed or merged from"
+            ),
+            lang.date(sync_protocol::date::Date::from_unix_ms(*end_ms))
+        ),
+        R::EndRefused { unit, signer, why } => with(
+            format!(
+                "{signer} {} {unit}",
+                t("không được sáp nhập hay giải thể", "may not merge or close")
+            ),
+            detail(lang, why),
         ),
     }
 }

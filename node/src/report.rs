@@ -313,6 +313,77 @@ impl UnitReport {
         Ok(r)
     }
 
+    /// The report "as it was on" `at_ms`: the tree as the certificates and ends in force then
+    /// made it (a unit merged by then counted under its successor), and the initiatives
+    /// registered by then (first entry at or before `at_ms`), each with its status now.
+    /// O(records), like [`UnitReport::recount`].
+    pub fn as_of(
+        node: &Node,
+        unit: &UnitId,
+        programme: RecordId,
+        phase: u32,
+        phase_target: Option<u64>,
+        at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Self, NodeError> {
+        let d = node.directory();
+        let store = node.store();
+        let under = |a: &UnitId, u: &UnitId| {
+            let mut cur = u.clone();
+            for _ in 0..=sync_protocol::directory::MAX_TREE_DEPTH {
+                if cur == *a {
+                    return true;
+                }
+                match d.report_parent_at(&cur, at_ms) {
+                    Some(p) => cur = p.clone(),
+                    None => return false,
+                }
+            }
+            false
+        };
+        let mut in_phase = Vec::new();
+        for i in initiatives(node, now_ms)? {
+            if i.programme != Some((programme, phase)) || !under(unit, &i.origin) {
+                continue;
+            }
+            let first = store
+                .record_entries(&i.record)?
+                .iter()
+                .map(|e| e.time_ms())
+                .min();
+            if first.is_some_and(|t| t <= at_ms) {
+                in_phase.push(i);
+            }
+        }
+        let mut counts = Counts::default();
+        for i in &in_phase {
+            counts.add(i);
+        }
+        let children = d
+            .units()
+            .into_iter()
+            .filter(|c| d.report_parent_at(c, at_ms) == Some(unit))
+            .filter(|c| d.cert_at(c, at_ms).is_some())
+            .map(|c| {
+                let mut counts = Counts::default();
+                for i in in_phase.iter().filter(|i| under(&c, &i.origin)) {
+                    counts.add(i);
+                }
+                (counts, c)
+            })
+            .collect();
+        Self::assemble(
+            node,
+            unit,
+            programme,
+            phase,
+            phase_target,
+            now_ms,
+            counts,
+            children,
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn assemble(
         node: &Node,
@@ -325,13 +396,31 @@ impl UnitReport {
         children: Vec<(Counts, UnitId)>,
     ) -> Result<Self, NodeError> {
         let d = node.directory();
-        let target = match d.parent_at(unit, crate::counters::TREE_TIME) {
+        // A merged unit's target passes to its successor (added to the successor's own), from
+        // whoever assigned it.
+        let mut target = match d.parent_at(unit, crate::counters::TREE_TIME) {
             Some(p) => targets(node, p, programme, phase, now_ms)?
                 .get(unit)
                 .copied(),
             None => phase_target,
         };
-        let assigned = targets(node, unit, programme, phase, now_ms)?;
+        for p in predecessors_deep(d, unit) {
+            if let Some(pp) = d.parent_at(&p, crate::counters::TREE_TIME) {
+                if let Some(t) = targets(node, pp, programme, phase, now_ms)?.get(&p) {
+                    target = Some(target.unwrap_or(0) + t);
+                }
+            }
+        }
+        let mut assigned = targets(node, unit, programme, phase, now_ms)?;
+        let succession: Vec<(UnitId, u64)> = assigned
+            .iter()
+            .filter_map(|(c, t)| d.successor_of(c).map(|s| (s, *t)))
+            .collect();
+        for (s, t) in succession {
+            if s != *unit {
+                *assigned.entry(s).or_default() += t;
+            }
+        }
         let name = |u: &UnitId| {
             d.name(u)
                 .map(|n| n.to_string())
@@ -676,6 +765,101 @@ pub fn recount_progress(
     assemble_progress(node, &figures, ur, prog, p, phase, today, now_ms)
 }
 
+/// [`progress`] as it was at `at_ms`: the tree of that time (a unit merged by then reported
+/// under its successor) and the initiatives registered by then (their first entry at or before
+/// it), each with its status today (`UnitReport::as_of`). O(records): a look back, not the
+/// everyday report.
+#[allow(clippy::too_many_arguments)]
+pub fn progress_as_of(
+    node: &Node,
+    unit: &UnitId,
+    prog: RecordId,
+    p: &Programme,
+    phase: u32,
+    today: Date,
+    now_ms: u64,
+    at_ms: u64,
+) -> Result<ProgressReport, NodeError> {
+    let ur = UnitReport::as_of(
+        node,
+        unit,
+        prog,
+        phase,
+        p.phases.get(phase as usize - 1).map(|ph| ph.target),
+        at_ms,
+        now_ms,
+    )?;
+    let store = node.store();
+    let mut all = Vec::new();
+    for r in store.records()? {
+        let entries = store.record_entries(&r)?;
+        let Some(first) = entries.iter().map(|e| e.time_ms()).min() else {
+            continue;
+        };
+        if first > at_ms {
+            continue;
+        }
+        let rep = verify_record(store, node.directory(), r, Some(node.unit()), now_ms)?;
+        let Some(v) = initiative_view(store, &rep)? else {
+            continue;
+        };
+        let day = match &rep.content {
+            Some(RecordContent::Initiative(i)) => i.registered_on.days_since_epoch(),
+            _ => Date::from_unix_ms(first).days_since_epoch(),
+        };
+        all.push((v.origin, v.programme, day));
+    }
+    let figures = AsOf { node, all, at_ms };
+    assemble_progress(node, &figures, ur, prog, p, phase, today, now_ms)
+}
+
+/// The figures of [`progress_as_of`]: the recount, in the tree as it was at `at_ms`.
+struct AsOf<'a> {
+    node: &'a Node,
+    all: Vec<Counted>,
+    at_ms: u64,
+}
+impl AsOf<'_> {
+    fn of(&self, unit: &UnitId, prog: RecordId, phase: u32) -> impl Iterator<Item = i64> + '_ {
+        let d = self.node.directory();
+        let (unit, at) = (unit.clone(), self.at_ms);
+        let under = move |u: &UnitId| {
+            let mut cur = u.clone();
+            for _ in 0..=sync_protocol::directory::MAX_TREE_DEPTH {
+                if cur == unit {
+                    return true;
+                }
+                match d.report_parent_at(&cur, at) {
+                    Some(p) => cur = p.clone(),
+                    None => return false,
+                }
+            }
+            false
+        };
+        self.all
+            .iter()
+            .filter(move |(o, p, _)| *p == Some((prog, phase)) && under(o))
+            .map(|(_, _, day)| *day)
+    }
+}
+impl Figures for AsOf<'_> {
+    fn phase_count(&self, unit: &UnitId, prog: RecordId, phase: u32) -> Result<u64, NodeError> {
+        Ok(self.of(unit, prog, phase).count() as u64)
+    }
+    fn per_day(
+        &self,
+        unit: &UnitId,
+        prog: RecordId,
+        phase: u32,
+    ) -> Result<BTreeMap<i64, u64>, NodeError> {
+        let mut out = BTreeMap::new();
+        for day in self.of(unit, prog, phase) {
+            *out.entry(day).or_default() += 1;
+        }
+        Ok(out)
+    }
+}
+
 fn unit_name(node: &Node, u: &UnitId) -> String {
     node.directory()
         .name(u)
@@ -904,4 +1088,18 @@ pub fn target_records(
         }
     }
     Ok(out)
+}
+
+/// Every unit merged into `unit`, directly or through earlier merges (bounded).
+fn predecessors_deep(d: &sync_protocol::directory::Directory, unit: &UnitId) -> Vec<UnitId> {
+    let mut out = Vec::new();
+    let mut todo = d.predecessors_of(unit);
+    while let Some(p) = todo.pop() {
+        if out.contains(&p) || out.len() >= 1_000 {
+            continue;
+        }
+        todo.extend(d.predecessors_of(&p));
+        out.push(p);
+    }
+    out
 }

@@ -225,7 +225,7 @@ fn file(e: &Entry, place: &Place, chains: &mut Chains<'_>) -> Result<Filing, Sto
     };
     match e.body() {
         EntryBody::Genesis(_) => buckets.push(bucket(b'A', None)),
-        EntryBody::Certificate(_) | EntryBody::Revocation(_) => {
+        EntryBody::Certificate(_) | EntryBody::Revocation(_) | EntryBody::UnitEnd(_) => {
             record_buckets(b'T', &up, &mut buckets);
             buckets.push(bucket(b'U', Some(&place.unit)));
         }
@@ -258,7 +258,10 @@ fn file(e: &Entry, place: &Place, chains: &mut Chains<'_>) -> Result<Filing, Sto
     // Signers: the author, and a record change's owner.
     if !matches!(
         e.body(),
-        EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_)
+        EntryBody::Genesis(_)
+            | EntryBody::Certificate(_)
+            | EntryBody::Revocation(_)
+            | EntryBody::UnitEnd(_)
     ) {
         let mut who = vec![e.author().clone()];
         if let EntryBody::RecordChange(c) = e.body() {

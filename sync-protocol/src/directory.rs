@@ -20,6 +20,13 @@
 //!   ends the key's own signatures from `effective_ms` and voids the certificates that key
 //!   signed from `effective_ms` on (certificates it signed before stay valid). A reaching-back
 //!   revocation signed by a key that an ancestor has since revoked is void, whenever dated.
+//!
+//! **Ends** (re-organisation: a merge into a successor, or a closure; `EntryBody::UnitEnd`) are
+//! kept with their signer too. An end counts when its signer's key was valid when it signed;
+//! of those that count the earliest (time, hash) wins, so the result does not depend on arrival
+//! order. From the end's time — its `effective_ms`, never earlier than the entry's own time —
+//! every key of the unit signs and certifies nothing ([`KeyProblem::Ended`]). A merged unit's
+//! history is reported under its successor: [`Directory::report_parent`].
 
 use std::collections::BTreeMap;
 
@@ -70,6 +77,11 @@ pub enum KeyProblem {
         /// rotating or revoking the key: see the module doc)
         by_self_only: bool,
     },
+    /// The unit ended (merged or closed) at or before the time.
+    Ended {
+        /// when the end took effect
+        end_ms: u64,
+    },
     /// The certificate was signed by a key that was not valid then (revoked, rotated away):
     /// nothing it certified is valid.
     IssuerInvalid {
@@ -88,6 +100,29 @@ pub struct Directory {
     revoked: BTreeMap<(UnitId, UnitKey), Vec<RevocationRecord>>,
     /// How many certificates and revocations were added: see [`Directory::changes`].
     changes: u64,
+    ended: BTreeMap<UnitId, Vec<EndRecord>>,
+    /// Units merged into each unit (by any recorded end naming it), for reports.
+    merged_into: BTreeMap<UnitId, Vec<UnitId>>,
+}
+
+/// One end of a unit (merge or closure) as the directory keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EndRecord {
+    /// From when the unit's keys sign nothing: the end's `effective_ms`, no earlier than the
+    /// entry's own time.
+    pub end_ms: u64,
+    /// The entry's hash.
+    pub hash: EntryHash,
+    /// The date the re-organisation names (reports "as of" a date use it).
+    pub effective_ms: u64,
+    /// The unit it was merged into; `None` for a closure.
+    pub successor: Option<UnitId>,
+    /// The entry's own time.
+    pub time_ms: u64,
+    /// The unit that signed it.
+    pub signer: UnitId,
+    /// The key that signed it.
+    pub signer_key: UnitKey,
 }
 
 /// One revocation as the directory keeps it (see the module doc for what it counts for).
@@ -126,9 +161,11 @@ impl Directory {
             certs: BTreeMap::new(),
             revoked: BTreeMap::new(),
             changes: 0,
+            ended: BTreeMap::new(),
+            merged_into: BTreeMap::new(),
         }
     }
-    /// How many certificates and revocations were added to this directory (or to the one it
+    /// How many certificates, revocations and ends were added to this directory (or to the one it
     /// was cloned from): a copy whose count is the same is not stale, so a service refreshes
     /// its copy only when this moved, not after every session (a national directory is
     /// about 128,500 certificates).
@@ -222,6 +259,124 @@ impl Directory {
             list.push(record);
             list.sort();
         }
+    }
+
+    /// Records a verified end (merge or closure) of `unit`, signed by `signer` with
+    /// `signer_key` at `time_ms`. Only [`crate::verify`] and [`crate::import`] call this, after
+    /// verification.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn add_end(
+        &mut self,
+        hash: EntryHash,
+        unit: UnitId,
+        successor: Option<UnitId>,
+        effective_ms: u64,
+        time_ms: u64,
+        signer: UnitId,
+        signer_key: UnitKey,
+    ) {
+        let record = EndRecord {
+            end_ms: effective_ms.max(time_ms),
+            hash,
+            effective_ms,
+            successor: successor.clone(),
+            time_ms,
+            signer,
+            signer_key,
+        };
+        let list = self.ended.entry(unit.clone()).or_default();
+        if list.contains(&record) {
+            return;
+        }
+        list.push(record);
+        list.sort();
+        self.changes += 1;
+        if let Some(s) = successor {
+            let preds = self.merged_into.entry(s).or_default();
+            if !preds.contains(&unit) {
+                preds.push(unit);
+                preds.sort();
+            }
+        }
+    }
+
+    /// The end of `unit` that counts (the earliest whose signer's key was valid when it
+    /// signed), whatever its time; `None` while the unit has not ended.
+    pub fn end_of(&self, unit: &UnitId) -> Option<&EndRecord> {
+        self.end_of_depth(unit, 0)
+    }
+
+    fn end_of_depth(&self, unit: &UnitId, depth: usize) -> Option<&EndRecord> {
+        let list = self.ended.get(unit)?;
+        list.iter().find(|r| {
+            depth >= MAX_TREE_DEPTH
+                || self
+                    .key_valid_at_depth(
+                        &r.signer,
+                        &r.signer_key,
+                        r.time_ms,
+                        KeyUse::Sign,
+                        depth + 1,
+                    )
+                    .is_ok()
+        })
+    }
+
+    /// Whether `unit` had ended at `t_ms` (by the date its end names).
+    pub fn ended_at(&self, unit: &UnitId, t_ms: u64) -> bool {
+        self.end_of(unit).is_some_and(|e| e.effective_ms <= t_ms)
+    }
+
+    /// The unit a merged unit's history is reported under: its successor, followed through
+    /// successive merges (bounded by [`MAX_TREE_DEPTH`]); `None` when it was not merged.
+    pub fn successor_of(&self, unit: &UnitId) -> Option<UnitId> {
+        let mut cur = self.end_of(unit)?.successor.clone()?;
+        for _ in 0..MAX_TREE_DEPTH {
+            match self.end_of(&cur).and_then(|e| e.successor.clone()) {
+                Some(next) if next != *unit => cur = next,
+                _ => break,
+            }
+        }
+        Some(cur)
+    }
+
+    /// The units merged into `unit` (directly), by id.
+    pub fn predecessors_of(&self, unit: &UnitId) -> Vec<UnitId> {
+        self.merged_into
+            .get(unit)
+            .map(|v| {
+                v.iter()
+                    .filter(|p| {
+                        self.end_of(p)
+                            .is_some_and(|e| e.successor.as_ref() == Some(unit))
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The parent a unit is reported under in the tree every certificate and end held
+    /// defines: a merged unit's direct successor (its history is carried there), otherwise
+    /// its latest certificate's parent. Counters and reports follow this tree.
+    pub fn report_parent(&self, unit: &UnitId) -> Option<&UnitId> {
+        if let Some(s) = self.end_of(unit).and_then(|e| e.successor.as_ref()) {
+            return Some(s);
+        }
+        self.parent_at(unit, u64::MAX)
+    }
+
+    /// [`Directory::report_parent`] as it was at `t_ms`: the certificate in force then, and
+    /// ends whose date had come.
+    pub fn report_parent_at(&self, unit: &UnitId, t_ms: u64) -> Option<&UnitId> {
+        if let Some(e) = self.end_of(unit) {
+            if e.effective_ms <= t_ms {
+                if let Some(s) = e.successor.as_ref() {
+                    return Some(s);
+                }
+            }
+        }
+        self.parent_at(unit, t_ms)
     }
 
     /// The revocations recorded for a key (whether each counts is decided when a key is checked).
@@ -346,6 +501,11 @@ impl Directory {
         }
         if *unit == self.genesis.root_unit && *key == self.genesis.root_key {
             return Ok(());
+        }
+        if let Some(e) = self.end_of_depth(unit, depth) {
+            if e.end_ms <= t_ms {
+                return Err(KeyProblem::Ended { end_ms: e.end_ms });
+            }
         }
         let Some(list) = self.certs.get(unit) else {
             return Err(KeyProblem::Unknown);

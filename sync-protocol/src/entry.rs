@@ -314,6 +314,25 @@ pub struct Revocation {
     pub reason: Text,
 }
 
+/// The end of a unit in a re-organisation (giải thể / sáp nhập): a **merge** into `successor`
+/// or a **closure** (`successor` is `None`). Signed by an ancestor of the unit (the same rule
+/// as re-parenting: its parent or one of its ancestors); for a merge the signer is also the
+/// successor itself or one of its ancestors. From `effective_ms` on, the unit's keys sign
+/// nothing — but never earlier than the entry's own time, so an end voids nothing already
+/// signed — and its history is reported under its successor. Its records keep their origin.
+/// Move its children first (certificates): an end does not move them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitEnd {
+    /// The unit that ends.
+    pub unit: UnitId,
+    /// The unit it is merged into; `None` for a closure.
+    pub successor: Option<UnitId>,
+    /// When it takes effect (the re-organisation's date), Unix milliseconds.
+    pub effective_ms: u64,
+    /// Why (the decision number, the reform), for people.
+    pub note: Text,
+}
+
 /// One Automerge change to one record, by the record's owner unit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordChange {
@@ -398,6 +417,9 @@ pub enum EntryBody {
     Decision(Decision),
     /// The public projection of a confidential initiative.
     Projection(Projection),
+    /// A unit's end in a re-organisation (merge or closure). Encoded with tag 6, after every
+    /// older kind, so no earlier entry's encoding changes.
+    UnitEnd(UnitEnd),
 }
 
 impl EntryBody {
@@ -410,6 +432,7 @@ impl EntryBody {
             EntryBody::RecordChange(_) => "record-change",
             EntryBody::Decision(_) => "decision",
             EntryBody::Projection(_) => "projection",
+            EntryBody::UnitEnd(_) => "unit-end",
         }
     }
     /// The record this entry belongs to, if it belongs to one.
@@ -739,6 +762,19 @@ fn encode_unsigned(w: &mut Writer, e: &UnsignedEntry) {
             w.u8(p.sector as u8);
             w.array(&p.commitment.0);
         }
+        EntryBody::UnitEnd(x) => {
+            w.u8(6);
+            w.text(x.unit.as_str());
+            match &x.successor {
+                None => w.u8(0),
+                Some(s) => {
+                    w.u8(1);
+                    w.text(s.as_str());
+                }
+            }
+            w.u64(x.effective_ms);
+            w.text(x.note.as_str());
+        }
     }
 }
 
@@ -870,6 +906,21 @@ fn decode_unsigned(r: &mut Reader<'_>) -> Result<UnsignedEntry, DecodeError> {
             phase: r.u32("phase")?,
             sector: Sector::from_tag(r.u8("sector")?)?,
             commitment: ContentHash(r.array("commitment")?),
+        }),
+        6 => EntryBody::UnitEnd(UnitEnd {
+            unit: decode_unit_id(r, "ended unit")?,
+            successor: match r.u8("successor")? {
+                0 => None,
+                1 => Some(decode_unit_id(r, "successor")?),
+                tag => {
+                    return Err(DecodeError::UnknownTag {
+                        field: "successor",
+                        tag,
+                    })
+                }
+            },
+            effective_ms: r.u64("effective time")?,
+            note: decode_multiline(r, "unit end note", MAX_NOTE_CHARS)?,
         }),
         tag => {
             return Err(DecodeError::UnknownTag {

@@ -192,6 +192,8 @@ fn order_class(e: &Entry) -> u8 {
         // the revoked key refuses the certificates.
         EntryBody::Revocation(_) => 1,
         EntryBody::Certificate(_) => 2,
+        // After the certificates it may rest on (the unit, its successor).
+        EntryBody::UnitEnd(_) => 2,
         EntryBody::RecordChange(_) => 3,
         EntryBody::Projection(_) => 4,
         EntryBody::Decision(_) => 5,
@@ -287,6 +289,15 @@ fn add_trust_entry(d: &mut Directory, e: &Entry) {
             r.unit.clone(),
             r.key,
             r.effective_ms,
+            e.time_ms(),
+            e.author().clone(),
+            e.key(),
+        ),
+        EntryBody::UnitEnd(x) => d.add_end(
+            e.hash(),
+            x.unit.clone(),
+            x.successor.clone(),
+            x.effective_ms,
             e.time_ms(),
             e.author().clone(),
             e.key(),

@@ -243,6 +243,14 @@ pub const MAX_ENROLMENT_ANSWER_BYTES: u64 = 256 * 1024;
 /// yet received a rotation can check the new key. A national tree is 4 levels deep.
 pub const MAX_PRESENTED_TRUST_ENTRIES: usize = 16;
 
+/// Largest re-organisation plan file read, in bytes. The plan of the July 2025 reform (new
+/// commune unions, commune and district lines, province merges) is under 1 MiB; a plan that
+/// also names every one of ~127,000 grassroots unions fits with room to spare.
+pub const MAX_PLAN_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Most lines in a re-organisation plan (bounds the steps planned before anything is signed).
+pub const MAX_PLAN_LINES_COUNT: usize = 500_000;
+
 const _: () = assert!(MAX_CHANGE_BYTES < MAX_ENTRY_BYTES);
 const _: () = assert!(MAX_ENTRY_BYTES + 64 < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_IDS_COUNT * 16 < MAX_MESSAGE_BYTES);
@@ -268,3 +276,5 @@ pub const MAX_PAGE_ITEMS_COUNT: usize = 1_000;
 pub const DEFAULT_PAGE_ITEMS_COUNT: usize = 50;
 /// Highest page number accepted (`--page`): skipping to a page walks the index's keys before it.
 pub const MAX_PAGE_NUMBER: u64 = 10_000_000;
+
+const _: () = assert!(MAX_PLAN_LINES_COUNT as u64 <= MAX_PLAN_BYTES);

@@ -38,7 +38,10 @@ pub fn in_scope(
             || directory.is_self_or_ancestor_at(unit, origin, t)
     };
     match entry.body() {
-        EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_) => true,
+        EntryBody::Genesis(_)
+        | EntryBody::Certificate(_)
+        | EntryBody::Revocation(_)
+        | EntryBody::UnitEnd(_) => true,
         EntryBody::RecordChange(c) => match c.kind {
             RecordKind::Target => true,
             RecordKind::Programme => {
@@ -65,15 +68,19 @@ pub fn trust_subject(entry: &Entry) -> Option<&UnitId> {
     match entry.body() {
         EntryBody::Certificate(c) => Some(&c.unit),
         EntryBody::Revocation(r) => Some(&r.unit),
+        EntryBody::UnitEnd(x) => Some(&x.unit),
         _ => None,
     }
 }
 
-/// Whether `entry` is a trust entry (genesis, certificate, revocation).
+/// Whether `entry` is a trust entry (genesis, certificate, revocation, unit end).
 pub fn is_trust(entry: &Entry) -> bool {
     matches!(
         entry.body(),
-        EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_)
+        EntryBody::Genesis(_)
+            | EntryBody::Certificate(_)
+            | EntryBody::Revocation(_)
+            | EntryBody::UnitEnd(_)
     )
 }
 

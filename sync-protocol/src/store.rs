@@ -67,7 +67,10 @@ impl MemStore {
             return;
         }
         match e.body() {
-            EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_) => {
+            EntryBody::Genesis(_)
+            | EntryBody::Certificate(_)
+            | EntryBody::Revocation(_)
+            | EntryBody::UnitEnd(_) => {
                 self.trust.insert((e.time_ms(), h));
             }
             EntryBody::RecordChange(c) => {

@@ -325,6 +325,25 @@ pub enum RejectReason {
     /// A projection whose public field differs from the private record.
     #[error("projection's {0} differs from the initiative")]
     ProjectionMismatch(&'static str),
+    /// Signed by, certifying, or placing something under a unit that had ended (merged or
+    /// closed) by then.
+    #[error("unit {unit} ended (merged or closed) at {end_ms}")]
+    UnitEnded {
+        /// the unit
+        unit: UnitId,
+        /// when it ended
+        end_ms: u64,
+    },
+    /// An end (merge, closure) that breaks a re-organisation rule.
+    #[error("{signer} may not end {unit}: {why}")]
+    EndRefused {
+        /// the unit
+        unit: UnitId,
+        /// who signed
+        signer: UnitId,
+        /// why not
+        why: &'static str,
+    },
 }
 
 /// The outcome of verifying one entry, when it is not accepted.
@@ -487,7 +506,75 @@ impl<L: EntryLookup> Verifier<'_, L> {
             EntryBody::RecordChange(c) => self.record_change(e, c),
             EntryBody::Decision(d) => self.decision(e, d),
             EntryBody::Projection(p) => self.projection(e, p),
+            EntryBody::UnitEnd(x) => self.unit_end(e, x),
         }
+    }
+
+    /// An end (merge, closure): signed by an ancestor of the unit, as re-parenting is; a merge
+    /// names a successor of the same role, outside the unit's subtree, not ended, that the
+    /// signer is or is an ancestor of.
+    fn unit_end(&self, e: &Entry, x: &crate::entry::UnitEnd) -> Result<(), VerifyError> {
+        let t = e.time_ms();
+        let refuse = |why: &'static str| -> VerifyError {
+            RejectReason::EndRefused {
+                unit: x.unit.clone(),
+                signer: e.author().clone(),
+                why,
+            }
+            .into()
+        };
+        let wait_for = |u: &UnitId| {
+            self.missing(
+                Missing::Certificate {
+                    unit: u.clone(),
+                    key: e.key(),
+                },
+                RejectReason::NotChainedToRoot {
+                    unit: u.clone(),
+                    key: e.key().short(),
+                },
+            )
+        };
+        if x.unit == *self.directory.root() {
+            return Err(refuse("the root never ends"));
+        }
+        let Some(role) = self.directory.role_at(&x.unit, t) else {
+            return Err(wait_for(&x.unit));
+        };
+        if !self.directory.ancestors_at(&x.unit, t).contains(e.author()) {
+            return Err(refuse(
+                "only the unit's parent or an ancestor of it may merge or close it",
+            ));
+        }
+        if let Some(s) = &x.successor {
+            if *s == x.unit {
+                return Err(refuse("a unit cannot be merged into itself"));
+            }
+            let Some(s_role) = self.directory.role_at(s, t) else {
+                return Err(wait_for(s));
+            };
+            if self.directory.is_self_or_ancestor_at(&x.unit, s, t) {
+                return Err(refuse("the successor is inside the merged unit's subtree"));
+            }
+            if s_role != role {
+                return Err(refuse("the successor has another role"));
+            }
+            if !self.directory.is_self_or_ancestor_at(e.author(), s, t) {
+                return Err(refuse(
+                    "the signer is neither the successor nor an ancestor of it",
+                ));
+            }
+            if let Some(end) = self.directory.end_of(s) {
+                if end.end_ms <= t.max(x.effective_ms) {
+                    return Err(RejectReason::UnitEnded {
+                        unit: s.clone(),
+                        end_ms: end.end_ms,
+                    }
+                    .into());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn key(&self, unit: &UnitId, key: &UnitKey, t: u64, usage: KeyUse) -> Result<(), VerifyError> {
@@ -544,6 +631,11 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 }
                 Err(reason.into())
             }
+            Err(KeyProblem::Ended { end_ms }) => Err(RejectReason::UnitEnded {
+                unit: unit.clone(),
+                end_ms,
+            }
+            .into()),
             Err(KeyProblem::IssuerInvalid { issuer }) => Err(RejectReason::IssuerKeyInvalid {
                 unit: unit.clone(),
                 issuer,
@@ -553,16 +645,16 @@ impl<L: EntryLookup> Verifier<'_, L> {
     }
 
     fn certificate(&self, e: &Entry, c: &crate::entry::Certificate) -> Result<(), VerifyError> {
-        // A first certificate is signed by the parent it names. A replacement (rotation,
-        // re-parenting) may also be signed by an ancestor of the new parent, provided it is the
-        // old parent or one of its ancestors too (checked below).
+        // A certificate is signed by the parent it names or by an ancestor of it (a
+        // re-organisation certifies new commune unions from above). A replacement (rotation,
+        // re-parenting) signed by an ancestor must be by the old parent or one of its
+        // ancestors too (checked below).
         let t = e.time_ms();
         let signer_ok = e.author() == &c.parent
-            || (c.replaces.is_some()
-                && self
-                    .directory
-                    .ancestors_at(&c.parent, t)
-                    .contains(e.author()));
+            || self
+                .directory
+                .ancestors_at(&c.parent, t)
+                .contains(e.author());
         if !signer_ok {
             return Err(RejectReason::SignerNotParent {
                 unit: c.unit.clone(),
@@ -570,6 +662,18 @@ impl<L: EntryLookup> Verifier<'_, L> {
                 signer: e.author().clone(),
             }
             .into());
+        }
+        // Nothing is certified for, or placed under, a unit that has ended.
+        for u in [&c.unit, &c.parent] {
+            if let Some(end) = self.directory.end_of(u) {
+                if end.end_ms <= t {
+                    return Err(RejectReason::UnitEnded {
+                        unit: u.clone(),
+                        end_ms: end.end_ms,
+                    }
+                    .into());
+                }
+            }
         }
         if c.unit == *self.directory.root()
             || c.parent == c.unit

@@ -86,6 +86,10 @@ pub struct ReportArgs {
     /// (default: today).
     #[arg(long)]
     pub today: Option<String>,
+    /// Theo cơ cấu và số liệu cuối ngày này, ví dụ 30/06/2025 (trước sắp xếp) / as it was at
+    /// the end of this day, e.g. 30/06/2025 (before the re-organisation).
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 /// Runs an officer subcommand.

@@ -64,8 +64,14 @@ pub fn run(ctx: &Ctx, a: ReportArgs) -> Result<u8, Failure> {
         Some(u) => super::known_unit(ctx, &node, "unit", u)?,
         None => node.unit().clone(),
     };
+    let as_of = match a.as_of.as_deref() {
+        Some(s) => {
+            Some(node::reorg::date_ms(crate::input::date_flag(lang, "as-of", s)?) + 86_400_000 - 1)
+        }
+        None => None,
+    };
     let pb = super::spinner(lang.t("đang lập báo cáo…", "building the report…"));
-    let report = build(&node, &unit, prog, &p, phase, today, now_ms());
+    let report = build_as_of(&node, &unit, prog, &p, phase, today, now_ms(), as_of);
     pb.finish_and_clear();
     let report = report.map_err(|e| store_failed(lang, e))?;
     emit(lang, &report, format, a.out.as_ref())
@@ -124,8 +130,11 @@ fn emit(lang: Lang, r: &Report, format: Format, out: Option<&PathBuf>) -> Result
 }
 
 /// Builds the report of `unit`'s subtree: the node's [`node::report::progress`], from its
-/// materialised counters and series.
-pub fn build(
+/// materialised counters and series; with `as_of` (Unix ms), as it was then
+/// ([`node::report::progress_as_of`]: the tree of that time, a unit merged by then under its
+/// successor, and the initiatives registered by then).
+#[allow(clippy::too_many_arguments)]
+pub fn build_as_of(
     node: &Node,
     unit: &UnitId,
     prog: RecordId,
@@ -133,8 +142,12 @@ pub fn build(
     phase: u32,
     today: Date,
     now: u64,
+    as_of: Option<u64>,
 ) -> Result<Report, node::NodeError> {
-    node::report::progress(node, unit, prog, p, phase, today, now)
+    match as_of {
+        Some(at) => node::report::progress_as_of(node, unit, prog, p, phase, today, now, at),
+        None => node::report::progress(node, unit, prog, p, phase, today, now),
+    }
 }
 
 /// The label of a status code.

@@ -51,7 +51,7 @@ use std::path::{Path, PathBuf};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
-use sync_protocol::entry::{Entry, EntryBody};
+use sync_protocol::entry::{Entry, EntryBody, Revocation, UnitEnd};
 use sync_protocol::ids::{ChangeHash, EntryHash, RecordId, UnitId};
 use sync_protocol::store::{EntryLookup, EntryStore, StoreError};
 use sync_protocol::verify::{Missing, VerifiedEntry};
@@ -265,10 +265,11 @@ pub fn provides(e: &Entry) -> Vec<Vec<u8>> {
             out.push(k);
         }
         // An ancestor's revocation can void a unit's self-revocation: what waits on the
-        // unit's key is retried.
-        EntryBody::Revocation(r) => {
+        // unit's key is retried. An end names the unit too.
+        EntryBody::Revocation(Revocation { unit, .. })
+        | EntryBody::UnitEnd(UnitEnd { unit, .. }) => {
             let mut k = vec![b'c'];
-            k.extend_from_slice(r.unit.as_str().as_bytes());
+            k.extend_from_slice(unit.as_str().as_bytes());
             k.push(0);
             out.push(k);
         }
@@ -303,7 +304,10 @@ pub fn index_rows(e: &Entry, place: Option<&Place>) -> Vec<(usize, Vec<u8>, Vec<
         EntryBody::RecordChange(c) => {
             rows.push((t::BY_CHANGE, c.change.hash().0.to_vec(), h.0.to_vec()));
         }
-        EntryBody::Genesis(_) | EntryBody::Certificate(_) | EntryBody::Revocation(_) => {
+        EntryBody::Genesis(_)
+        | EntryBody::Certificate(_)
+        | EntryBody::Revocation(_)
+        | EntryBody::UnitEnd(_) => {
             // The entry's bytes again (schema 5): opening a node builds its trust directory by
             // reading this one tree in order, instead of one random read per certificate in
             // `entries` (which touches every page of that tree, so costs O(records)).

@@ -91,13 +91,34 @@ fn revocation_strategy() -> impl Strategy<Value = EntryBody> {
         })
 }
 
+fn unit_end_strategy() -> impl Strategy<Value = EntryBody> {
+    (
+        unit_strategy(),
+        proptest::option::of(unit_strategy()),
+        any::<u64>(),
+        text_strategy(0, 50, MAX_NOTE_CHARS),
+    )
+        .prop_map(|(unit, successor, effective_ms, note)| {
+            EntryBody::UnitEnd(UnitEnd {
+                unit,
+                successor,
+                effective_ms,
+                note,
+            })
+        })
+}
+
 fn entry_strategy() -> impl Strategy<Value = Entry> {
     (
         hash32(),
         unit_strategy(),
         hash32(),
         any::<u64>(),
-        prop_oneof![decision_strategy(), revocation_strategy()],
+        prop_oneof![
+            decision_strategy(),
+            revocation_strategy(),
+            unit_end_strategy()
+        ],
     )
         .prop_map(|(federation, author, seed, time_ms, body)| {
             let key = SigningKey::from_bytes(&seed);

@@ -1797,3 +1797,133 @@ fn a_districts_programme_reaches_only_its_subtree_and_its_ancestors() {
             if *p == programme && *launcher == unit("ldld-tuy-hoa") && *u == unit("cdcs-c"))
     });
 }
+
+// ---- re-organisation: ends (merge, closure) ----------------------------------------------
+
+fn end_of(unit_id: &str, successor: Option<&str>, effective_ms: u64) -> EntryBody {
+    EntryBody::UnitEnd(crate::entry::UnitEnd {
+        unit: unit(unit_id),
+        successor: successor.map(unit),
+        effective_ms,
+        note: text("note", "Nghị quyết 202/2025/QH15", 200),
+    })
+}
+
+#[test]
+fn an_end_is_signed_by_an_ancestor_and_names_a_successor_of_the_same_role() {
+    let mut fed = Federation::new();
+    let t = fed.tick();
+    let cases: [(&str, EntryBody, &str); 5] = [
+        (
+            "cdcs-a",
+            end_of("cdcs-a", None, t),
+            "only the unit's parent",
+        ),
+        (
+            "ldld-tp-tra-vinh",
+            end_of("cdcs-a", None, t),
+            "only the unit's parent",
+        ),
+        (
+            "ldld-tuy-hoa",
+            end_of("cdcs-a", Some("cdcs-a"), t),
+            "into itself",
+        ),
+        (
+            "tld",
+            end_of("ldld-tuy-hoa", Some("ldld-phu-yen"), t),
+            "another role",
+        ),
+        (
+            "ldld-tuy-hoa",
+            end_of("cdcs-a", Some("cdcs-c"), t),
+            "neither the successor",
+        ),
+    ];
+    for (signer, body, why) in cases {
+        let e = fed.author(signer).sign(t, body);
+        check_rejected(
+            &mut fed,
+            &e,
+            |r| matches!(r, RejectReason::EndRefused { why: w, .. } if w.contains(why)),
+        );
+    }
+    let root = fed.author("tld").sign(t, end_of("tld", None, t));
+    check_rejected(&mut fed, &root, |r| {
+        matches!(r, RejectReason::EndRefused { .. })
+    });
+}
+
+#[test]
+fn a_merged_unit_signs_nothing_after_its_end_and_is_reported_under_its_successor() {
+    let mut fed = Federation::new();
+    let t = fed.tick();
+    // Before the end, cdcs-b's key works.
+    let (_, before) = fed.new_initiative("cdcs-b", "Trước khi sáp nhập", false);
+    fed.import_ok(before);
+    let t_end = fed.tick();
+    let merge = fed
+        .author("ldld-tuy-hoa")
+        .sign(t_end, end_of("cdcs-b", Some("cdcs-a"), t));
+    fed.import_ok(vec![merge]);
+    // The end takes effect at its own time, not earlier: what was signed before stays valid.
+    let end = fed
+        .directory
+        .end_of(&unit("cdcs-b"))
+        .expect("ended")
+        .clone();
+    assert_eq!(end.end_ms, t_end);
+    assert_eq!(
+        fed.directory.report_parent(&unit("cdcs-b")),
+        Some(&unit("cdcs-a"))
+    );
+    assert_eq!(
+        fed.directory.predecessors_of(&unit("cdcs-a")),
+        vec![unit("cdcs-b")]
+    );
+    assert_eq!(
+        fed.directory.report_parent_at(&unit("cdcs-b"), t - 1),
+        Some(&unit("ldld-tuy-hoa"))
+    );
+    // After it, nothing from the merged unit, and nothing certified under it.
+    fed.tick();
+    let (_, after) = fed.new_initiative("cdcs-b", "Sau khi sáp nhập", false);
+    check_rejected(
+        &mut fed,
+        &after[0],
+        |r| matches!(r, RejectReason::UnitEnded { unit: u, .. } if *u == unit("cdcs-b")),
+    );
+    let t2 = fed.tick();
+    let under = fed.author("ldld-tuy-hoa").sign(
+        t2,
+        EntryBody::Certificate(Certificate {
+            unit: unit("cdcs-z"),
+            name: text("name", "Công đoàn cơ sở Z", 200),
+            role: UnitRole::Grassroots,
+            parent: unit("cdcs-b"),
+            key: UnitKey(key_of(201).verifying_key().to_bytes()),
+            replaces: None,
+        }),
+    );
+    check_rejected(&mut fed, &under, |r| {
+        matches!(
+            r,
+            RejectReason::UnitEnded { .. } | RejectReason::RoleNotAllowed { .. }
+        )
+    });
+}
+
+#[test]
+fn an_ancestor_of_the_named_parent_may_certify_a_new_unit_a_sibling_may_not() {
+    let mut fed = Federation::new();
+    let body = certificate_for("cdcs-moi", "ldld-tuy-hoa", UnitRole::Grassroots, 202);
+    let t = fed.tick();
+    let by_province = fed.author("ldld-phu-yen").sign(t, body);
+    fed.import_ok(vec![by_province]);
+    let body = certificate_for("cdcs-moi-2", "ldld-tuy-hoa", UnitRole::Grassroots, 203);
+    let t = fed.tick();
+    let by_other_province = fed.author("ldld-tra-vinh").sign(t, body);
+    check_rejected(&mut fed, &by_other_province, |r| {
+        matches!(r, RejectReason::SignerNotParent { .. })
+    });
+}
