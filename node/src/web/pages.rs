@@ -428,21 +428,76 @@ pub(super) async fn list(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
         let status = q.str("status").to_owned();
         let sector = q.str("sector").to_owned();
         let page: usize = q.str("page").parse().unwrap_or(1).max(1);
+        // Unknown filter values (a hand-edited address) are ignored, not errors.
+        let status = if STATUS_CODES.contains(&status.as_str()) {
+            status
+        } else {
+            String::new()
+        };
+        let sector = if Sector::ALL.iter().any(|s| s.code() == sector) {
+            sector
+        } else {
+            String::new()
+        };
         let t2 = text.clone();
+        let (status2, sector2) = (status.clone(), sector.clone());
         let now = web.now();
+        // The listing and search index answers a page at the cost of the page when the filters
+        // allow it (a status alone, or a search alone); a sector filter, or a search with a
+        // status, still filters every record (O(records)).
         let found = web
-            .with_node(move |node| {
-                if t2.is_empty() {
-                    search::listing(node, now).map_err(|e| e.to_string())
-                } else {
-                    search::search(node, &t2, now).map_err(|e| e.to_string())
+            .with_node(move |node| -> Result<(Vec<Listed>, usize, usize), String> {
+                let paged = |p: Result<search::Page, search::PageError>| {
+                    p.map(|p| (p.items, p.total as usize, p.page as usize))
+                        .map_err(|e| e.to_string())
+                };
+                if sector2.is_empty() && t2.is_empty() && status2 != "award" {
+                    let st = (!status2.is_empty()).then_some(status2.as_str());
+                    return paged(search::list_page(
+                        node,
+                        st,
+                        None,
+                        page as u64,
+                        WEB_PAGE_ROWS_COUNT,
+                        now,
+                    ));
                 }
+                if sector2.is_empty() && status2.is_empty() {
+                    return paged(search::search_page(
+                        node,
+                        &t2,
+                        page as u64,
+                        WEB_PAGE_ROWS_COUNT,
+                        now,
+                    ));
+                }
+                let all = if t2.is_empty() {
+                    search::listing(node, now).map_err(|e| e.to_string())?
+                } else {
+                    search::search(node, &t2, now).map_err(|e| e.to_string())?
+                };
+                let chosen: Vec<Listed> = all
+                    .into_iter()
+                    .filter(|l| status2.is_empty() || status_code(l) == status2)
+                    .filter(|l| sector2.is_empty() || l.sector.code() == sector2)
+                    .collect();
+                let total = chosen.len();
+                let pages = total.div_ceil(WEB_PAGE_ROWS_COUNT).max(1);
+                let page = page.min(pages);
+                let rows = chosen
+                    .into_iter()
+                    .skip((page - 1) * WEB_PAGE_ROWS_COUNT)
+                    .take(WEB_PAGE_ROWS_COUNT)
+                    .collect();
+                Ok((rows, total, page))
             })
             .await?;
-        let (all, error) = match found {
-            Ok(v) => (v, None),
+        let (shown, total, page, error) = match found {
+            Ok((v, total, page)) => (v, total, page, None),
             Err(e) => (
                 Vec::new(),
+                0,
+                1,
                 Some(match crate::search::Query::new(&text) {
                     Err(q) => texts::search_error(lang, &q),
                     Ok(_) => {
@@ -452,20 +507,8 @@ pub(super) async fn list(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
                 }),
             ),
         };
-        let chosen: Vec<&Listed> = all
-            .iter()
-            .filter(|l| status.is_empty() || status_code(l) == status)
-            .filter(|l| sector.is_empty() || l.sector.code() == sector)
-            .collect();
-        let total = chosen.len();
         let pages = total.div_ceil(WEB_PAGE_ROWS_COUNT).max(1);
-        let page = page.min(pages);
-        let rows: Vec<Row> = chosen
-            .iter()
-            .skip((page - 1) * WEB_PAGE_ROWS_COUNT)
-            .take(WEB_PAGE_ROWS_COUNT)
-            .map(|l| row(lang, l))
-            .collect();
+        let rows: Vec<Row> = shown.iter().map(|l| row(lang, l)).collect();
         let link = |p: usize| {
             format!(
                 "/initiatives?{}",
