@@ -352,4 +352,33 @@ mod tests {
             seen.insert(c.unit.clone());
         }
     }
+
+    #[test]
+    fn sending_order_puts_what_an_entry_depends_on_before_it() {
+        let mut fed = Federation::new();
+        let (_, first) = fed.new_initiative("cdcs-a", "Một", false);
+        let (_, second) = fed.new_initiative("ldld-tuy-hoa", "Hai", false);
+        let t = fed.now_ms();
+        let revocation = fed.revoke("ldld-phu-yen", "cdcs-a", t);
+        // The worst order: records newest first, the revocation, then the tree leaves first.
+        let mut entries: Vec<Entry> = second.iter().chain(first.iter()).cloned().collect();
+        entries.push(revocation.clone());
+        entries.extend(fed.trust_entries.iter().rev().cloned());
+        sort_for_sending(&mut entries);
+        assert!(matches!(entries[0].body(), EntryBody::Genesis(_)));
+        let mut seen = BTreeSet::from([fed.genesis.root_unit.clone()]);
+        let certs = fed.trust_entries.len() - 1;
+        for e in &entries[1..=certs] {
+            let EntryBody::Certificate(c) = e.body() else {
+                panic!("certificates after the genesis")
+            };
+            assert!(seen.contains(&c.parent), "{} before its parent", c.unit);
+            seen.insert(c.unit.clone());
+        }
+        assert_eq!(entries[certs + 1].hash(), revocation.hash());
+        let records = &entries[certs + 2..];
+        assert_eq!(records.len(), first.len() + second.len());
+        assert!(records.windows(2).all(|w| w[0].time_ms() <= w[1].time_ms()));
+        assert_eq!(records[0].hash(), first[0].hash());
+    }
 }
