@@ -21,6 +21,22 @@ pub const BRANCHING: usize = 16;
 pub const ID_LIST_THRESHOLD: usize = 2 * BRANCHING;
 /// Most hashes sent as one id list on the cursor fast path; more go by fingerprint.
 pub const MAX_CURSOR_ID_LIST: usize = 4_096;
+/// Most entries a side puts in one message of entries it sends (well under the receiver's bound
+/// [`MAX_MESSAGE_ENTRIES`]): the receiver checks one message's signatures on every core while it
+/// stores the message before it, so a large transfer (a new node's first sync) in messages of
+/// this size is stored at about the rate of the node's own ingest instead of waiting for one
+/// huge message to be checked before anything is stored.
+pub const SEND_MESSAGE_ENTRIES: usize = 1_000;
+/// Most bytes of entries a side puts in one message it sends (well under [`MAX_MESSAGE_BYTES`]),
+/// for the same reason as [`SEND_MESSAGE_ENTRIES`]; an entry larger than this goes alone.
+pub const SEND_MESSAGE_BYTES: usize = 1024 * 1024;
+// A message of entries we send stays within the receiver's bounds, even with one entry of the
+// largest size.
+const _: () = assert!(
+    SEND_MESSAGE_ENTRIES <= MAX_MESSAGE_ENTRIES
+        && SEND_MESSAGE_BYTES < MAX_MESSAGE_BYTES - 64 * 1024
+        && crate::limits::MAX_ENTRY_BYTES + 8 < MAX_MESSAGE_BYTES - 64
+);
 /// A session with no progress from the peer for this long times out
 /// ([`MAX_SESSION_IDLE_MS`]).
 pub const SESSION_TIMEOUT_MS: u64 = MAX_SESSION_IDLE_MS;
@@ -347,8 +363,8 @@ impl SyncSession {
             .map(|e| e.bytes().to_vec())
             .chain(undecodable);
         for bytes in all {
-            if batch.len() == MAX_MESSAGE_ENTRIES
-                || batch_bytes + bytes.len() + 8 > MAX_MESSAGE_BYTES - 64
+            if batch.len() == SEND_MESSAGE_ENTRIES
+                || (!batch.is_empty() && batch_bytes + bytes.len() + 8 > SEND_MESSAGE_BYTES)
             {
                 self.send_entries(std::mem::take(&mut batch));
                 batch_bytes = 0;
