@@ -203,7 +203,9 @@ fn cert_depth<'a>(
             .into_iter()
             .flatten()
             .copied()
-            .filter(|p| parents.contains_key(*p) && !depths.contains_key(*p) && !on_stack.contains(*p))
+            .filter(|p| {
+                parents.contains_key(*p) && !depths.contains_key(*p) && !on_stack.contains(*p)
+            })
             .collect();
         if let Some(p) = pending.first() {
             on_stack.insert(p);

@@ -1074,5 +1074,8 @@ fn a_new_provinces_first_sync_parks_nothing_in_quarantine() {
     // 6 grassroots units and 2 districts, their certificates and 18 initiatives at least.
     assert!(accepted >= 26, "{accepted}");
     let held: std::collections::BTreeSet<_> = hashes(&fresh).into_iter().collect();
-    assert!(expected.is_subset(&held), "the province lacks some of its scope");
+    assert!(
+        expected.is_subset(&held),
+        "the province lacks some of its scope"
+    );
 }
