@@ -183,7 +183,8 @@ pub fn sort_for_sending(entries: &mut [Entry]) {
         let (class, depth) = match e.body() {
             EntryBody::Genesis(_) => (0u8, 0usize),
             EntryBody::Certificate(c) => (1, depths.get(&c.unit).copied().unwrap_or(1)),
-            EntryBody::Revocation(_) => (2, 0),
+            // An end names its successor: after the certificates, like a revocation.
+            EntryBody::Revocation(_) | EntryBody::UnitEnd(_) => (2, 0),
             _ => (3, 0),
         };
         (class, depth, e.time_ms(), e.hash())
