@@ -1886,7 +1886,7 @@ fn digest_at(dir: &Path) -> blake3::Hash {
 fn bad_enrolment_requests_and_revocations_are_refused_and_the_parent_keeps_serving() {
     let tmp = TempDir::new("enrol-requests");
     let demo = tmp.path().join("demo");
-    let o = support::sangkien(&["demo", "--dir", demo.to_str().unwrap()]);
+    let o = support::sangkien(&["demo", "--no-serve", "--dir", demo.to_str().unwrap()]);
     assert!(o.status.success(), "{}", support::text(&o));
     let (tld, province, district) = (
         demo.join("tld"),

@@ -140,7 +140,7 @@ fn a_districts_key_rotated_between_two_offices_verifies_everywhere_and_its_grass
 ) {
     let tmp = TempDir::new("rotate");
     let demo = tmp.path().join("demo");
-    let o = sangkien(&["demo", "--dir", p(&demo), "--lang", "en"]);
+    let o = sangkien(&["demo", "--no-serve", "--dir", p(&demo), "--lang", "en"]);
     assert!(o.status.success(), "{}", text(&o));
     let (tld, province, district, grassroots) = (
         demo.join("tld"),
@@ -393,7 +393,7 @@ fn a_unit_enrolled_by_request_keeps_its_private_key_in_its_own_directory() {
 fn an_emergency_rotation_and_a_revocation_by_fingerprint_show_what_they_invalidate() {
     let tmp = TempDir::new("revoke");
     let demo = tmp.path().join("demo");
-    let o = sangkien(&["demo", "--dir", p(&demo), "--lang", "en"]);
+    let o = sangkien(&["demo", "--no-serve", "--dir", p(&demo), "--lang", "en"]);
     assert!(o.status.success(), "{}", text(&o));
     let (province, district) = (demo.join("ldld-phu-yen"), demo.join("ldld-tuy-hoa"));
 

@@ -927,8 +927,9 @@ impl IndexSource {
         if filed.iter().any(|b| self.large.buckets.contains(b)) {
             return true;
         }
-        // Small part: its keys hold the time; find it by the hash.
-        self.small.keys().iter().any(|k| k.hash == *hash)
+        // Small part: its keys hold the time; find it by the hash (through its id map, not a
+        // scan per entry: a first sync asks for thousands).
+        self.small.hash_of(&IdPrefix::of(hash)) == Some(*hash)
     }
 
     /// Count and sum of one bucket's keys in `[lo, hi)` (bytes as [`bound_bytes`]).

@@ -972,3 +972,110 @@ fn after_a_reparenting_the_offer_follows_the_new_tree_and_keeps_the_old() {
     assert!(to_b.len() >= 2 + 2, "{}", to_b.len());
     assert!(node::check::run(&mut tld, now, false).unwrap().is_clean());
 }
+
+/// A new province's first sync from the national node: the national node sends what each entry
+/// depends on before it (the grassroots units' certificates before their initiatives, a parent's
+/// certificate before its children's), so even a receiver that imports the stream one entry at
+/// a time (as it does message by message when the first sync spans many messages) parks
+/// nothing in quarantine.
+#[test]
+fn a_new_provinces_first_sync_parks_nothing_in_quarantine() {
+    use sync_protocol::sync::{Event, Role, SyncSession};
+    let tmp = TempDir::new("sync-first-province");
+    let p = tmp.path().to_owned();
+    let mut tld = root(&p, T0);
+    let prov = enrol(
+        &mut tld,
+        &p,
+        "ldld-phu-yen",
+        UnitRole::ProvincialFederation,
+        T0 + 1,
+    );
+    // The province as it was when it was enrolled: a new node holding only its own chain.
+    let dir = prov.dir().to_owned();
+    let fresh_dir = dir.with_extension("fresh");
+    drop(prov);
+    copy_dir(&dir, &fresh_dir);
+    let mut prov = Node::open(&dir).unwrap();
+    let mut t = T0 + 10;
+    for d in 0..2 {
+        let mut district = enrol(
+            &mut prov,
+            &p,
+            &format!("ldld-huyen-{d}"),
+            UnitRole::DirectSuperior,
+            t,
+        );
+        t += 1;
+        for g in 0..3 {
+            let mut grass = enrol(
+                &mut district,
+                &p,
+                &format!("cdcs-{d}-{g}"),
+                UnitRole::Grassroots,
+                t,
+            );
+            t += 1;
+            for i in 0..3 {
+                initiative(&mut grass, &format!("Sáng kiến {d}-{g}-{i}"), false, t);
+                t += 1;
+            }
+            sync_in_memory(&mut grass, &mut district, None, t).unwrap();
+            t += 1;
+        }
+        sync_in_memory(&mut district, &mut prov, None, t).unwrap();
+        t += 1;
+    }
+    sync_in_memory(&mut prov, &mut tld, None, t).unwrap();
+    t += 1;
+    let expected: std::collections::BTreeSet<_> = tld
+        .entries_for(&unit("ldld-phu-yen"), t)
+        .unwrap()
+        .iter()
+        .map(|e| e.hash())
+        .collect();
+    // The fresh province syncs with the national node, importing entry by entry.
+    let mut fresh = Node::open(&fresh_dir).unwrap();
+    let federation = fresh.federation();
+    let src_fresh = node::sync::PeerSource::for_peer(&fresh, tld.unit(), t).unwrap();
+    let src_tld = node::sync::PeerSource::for_peer(&tld, fresh.unit(), t).unwrap();
+    let mut a = SyncSession::new(Role::Initiator, federation, t);
+    let mut b = SyncSession::new(Role::Responder, federation, t);
+    a.start(t, &src_fresh, None);
+    let (mut accepted, mut parked) = (0usize, Vec::new());
+    for _ in 0..1_000 {
+        let mut moved = false;
+        while let Some(m) = a.poll_transmit() {
+            moved = true;
+            b.handle_message(t, m, &src_tld);
+        }
+        while let Some(m) = b.poll_transmit() {
+            moved = true;
+            a.handle_message(t, m, &src_fresh);
+        }
+        while let Some(ev) = a.poll_event() {
+            if let Event::Received(raw) = ev {
+                for bytes in raw {
+                    let e = sync_protocol::entry::Entry::decode(&bytes).unwrap();
+                    let r = fresh.import(vec![e], t).unwrap();
+                    assert!(r.rejected.is_empty(), "{r:?}");
+                    accepted += r.accepted + r.released;
+                    parked.extend(r.quarantined);
+                }
+            }
+        }
+        while b.poll_event().is_some() {}
+        if !moved {
+            break;
+        }
+    }
+    assert!(a.is_finished() && b.is_finished());
+    assert!(parked.is_empty(), "parked in quarantine: {parked:?}");
+    // 6 grassroots units and 2 districts, their certificates and 18 initiatives at least.
+    assert!(accepted >= 26, "{accepted}");
+    let held: std::collections::BTreeSet<_> = hashes(&fresh).into_iter().collect();
+    assert!(
+        expected.is_subset(&held),
+        "the province lacks some of its scope"
+    );
+}

@@ -27,7 +27,10 @@ mod source;
 
 pub use message::{Bound, Message, MessageError, Range, RangePayload};
 pub use range::{fingerprint, Fingerprint, IdPrefix, KeySum, SyncKey, ID_PREFIX_BYTES};
-pub use session::{Deadlines, Event, Role, SessionStats, SyncSession, SESSION_TIMEOUT_MS};
+pub use session::{
+    Deadlines, Event, Role, SessionStats, SyncSession, SEND_MESSAGE_BYTES, SEND_MESSAGE_ENTRIES,
+    SESSION_TIMEOUT_MS,
+};
 pub use source::{split_sorted, SortedKeys, SyncSource};
 
 #[cfg(test)]

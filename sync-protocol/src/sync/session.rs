@@ -2,11 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use crate::entry::Entry;
 use crate::ids::{EntryHash, FederationId};
 use crate::limits::{
     MAX_IDS_COUNT, MAX_MESSAGE_BYTES, MAX_MESSAGE_ENTRIES, MAX_OUTSTANDING_WANTS, MAX_RANGES_COUNT,
     MAX_SESSION_DURATION_MS, MAX_SESSION_IDLE_MS,
 };
+
+use crate::scope::sort_for_sending;
 
 use super::message::{Bound, Message, Range, RangePayload, SYNC_VERSION};
 use super::range::IdPrefix;
@@ -18,6 +21,22 @@ pub const BRANCHING: usize = 16;
 pub const ID_LIST_THRESHOLD: usize = 2 * BRANCHING;
 /// Most hashes sent as one id list on the cursor fast path; more go by fingerprint.
 pub const MAX_CURSOR_ID_LIST: usize = 4_096;
+/// Most entries a side puts in one message of entries it sends (well under the receiver's bound
+/// [`MAX_MESSAGE_ENTRIES`]): the receiver checks one message's signatures on every core while it
+/// stores the message before it, so a large transfer (a new node's first sync) in messages of
+/// this size is stored at about the rate of the node's own ingest instead of waiting for one
+/// huge message to be checked before anything is stored.
+pub const SEND_MESSAGE_ENTRIES: usize = 1_000;
+/// Most bytes of entries a side puts in one message it sends (well under [`MAX_MESSAGE_BYTES`]),
+/// for the same reason as [`SEND_MESSAGE_ENTRIES`]; an entry larger than this goes alone.
+pub const SEND_MESSAGE_BYTES: usize = 1024 * 1024;
+// A message of entries we send stays within the receiver's bounds, even with one entry of the
+// largest size.
+const _: () = assert!(
+    SEND_MESSAGE_ENTRIES <= MAX_MESSAGE_ENTRIES
+        && SEND_MESSAGE_BYTES < MAX_MESSAGE_BYTES - 64 * 1024
+        && crate::limits::MAX_ENTRY_BYTES + 8 < MAX_MESSAGE_BYTES - 64
+);
 /// A session with no progress from the peer for this long times out
 /// ([`MAX_SESSION_IDLE_MS`]).
 pub const SESSION_TIMEOUT_MS: u64 = MAX_SESSION_IDLE_MS;
@@ -248,23 +267,8 @@ impl SyncSession {
             (State::Reconciling, Message::Want(ids)) => {
                 let hashes: Vec<EntryHash> =
                     ids.iter().filter_map(|id| source.hash_of(id)).collect();
-                let mut batch = Vec::new();
-                let mut batch_bytes = 0usize;
-                for h in hashes {
-                    // Only what we offer: a want for anything else is ignored, not served.
-                    let Some(bytes) = source.entry_bytes(&h) else {
-                        continue;
-                    };
-                    if batch.len() == MAX_MESSAGE_ENTRIES
-                        || batch_bytes + bytes.len() + 8 > MAX_MESSAGE_BYTES - 64
-                    {
-                        self.send_entries(std::mem::take(&mut batch));
-                        batch_bytes = 0;
-                    }
-                    batch_bytes += bytes.len() + 4;
-                    batch.push(bytes);
-                }
-                self.send_entries(batch);
+                // Only what we offer: a want for anything else is ignored, not served.
+                self.send_in_order(source, hashes);
             }
             (State::Reconciling, Message::Done) => {
                 self.reconciled = true;
@@ -331,6 +335,44 @@ impl SyncSession {
 
     fn queue(&mut self, m: Message) {
         self.outbox.push_back(m);
+    }
+
+    /// Sends the offered entries among `hashes` (the rest is skipped), in the order of
+    /// [`sort_for_sending`]: what an entry depends on before it, so that a receiver importing
+    /// message by message parks nothing in quarantine for something it is being sent.
+    fn send_in_order(&mut self, source: &impl SyncSource, hashes: Vec<EntryHash>) {
+        let mut entries: Vec<Entry> = Vec::with_capacity(hashes.len());
+        let mut undecodable: Vec<Vec<u8>> = Vec::new();
+        for h in hashes {
+            let Some(bytes) = source.entry_bytes(&h) else {
+                continue;
+            };
+            // The source's own stored bytes, verified when stored: decoded only for their
+            // kind, time and parent, not verified again. Bytes that do not decode go last,
+            // for the receiver to refuse.
+            match Entry::decode_stored_unchecked(&bytes) {
+                Ok(e) => entries.push(e),
+                Err(_) => undecodable.push(bytes),
+            }
+        }
+        sort_for_sending(&mut entries);
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0usize;
+        let all = entries
+            .into_iter()
+            .map(|e| e.bytes().to_vec())
+            .chain(undecodable);
+        for bytes in all {
+            if batch.len() == SEND_MESSAGE_ENTRIES
+                || (!batch.is_empty() && batch_bytes + bytes.len() + 8 > SEND_MESSAGE_BYTES)
+            {
+                self.send_entries(std::mem::take(&mut batch));
+                batch_bytes = 0;
+            }
+            batch_bytes += bytes.len() + 4;
+            batch.push(bytes);
+        }
+        self.send_entries(batch);
     }
 
     fn send_entries(&mut self, batch: Vec<Vec<u8>>) {
@@ -404,21 +446,7 @@ impl SyncSession {
             lower = Some(range.upper);
         }
         // Entries the peer lacks, then what we lack, then the next step.
-        let mut batch = Vec::new();
-        let mut batch_bytes = 0usize;
-        for h in push_to_peer {
-            if let Some(bytes) = source.entry_bytes(&h) {
-                if batch.len() == MAX_MESSAGE_ENTRIES
-                    || batch_bytes + bytes.len() + 8 > MAX_MESSAGE_BYTES - 64
-                {
-                    self.send_entries(std::mem::take(&mut batch));
-                    batch_bytes = 0;
-                }
-                batch_bytes += bytes.len() + 4;
-                batch.push(bytes);
-            }
-        }
-        self.send_entries(batch);
+        self.send_in_order(source, push_to_peer);
         if self.wanted.len() + want.len() > MAX_OUTSTANDING_WANTS {
             return self.fail(format!(
                 "the peer lists more than {MAX_OUTSTANDING_WANTS} entries we lack in one session"
