@@ -176,7 +176,6 @@ pub fn serve(a: ServeArgs) -> Result<u8, Failure> {
     let now = node::now_ms();
     let offered = national.offer_keys(&province, now).map_err(fail)?.len();
     drop(national);
-
     // The province node, holding the synthetic key, enrolled with its own certificate only.
     let prov_dir = scratch.path.join("province");
     std::fs::create_dir_all(&prov_dir).map_err(fail)?;
@@ -208,34 +207,48 @@ pub fn serve(a: ServeArgs) -> Result<u8, Failure> {
         ),
     )
     .map_err(fail)?;
-    let log = std::fs::File::create(scratch.path.join("service.log")).map_err(fail)?;
     let t = Instant::now();
-    let child = Command::new(std::env::current_exe().map_err(fail)?)
-        .arg("node")
-        .arg("run")
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(fail)?;
-    let mut service = ServiceProcess { child };
-    loop {
-        if node::control::request(&national_dir, node::control::Request::Status).is_ok() {
-            break;
+    // sled lets go of its lock only when its last thread has finished with the files, which can
+    // take a moment after this process dropped the node on a large database: a service that
+    // found it still locked is started again.
+    let mut attempts = 0;
+    let service = loop {
+        attempts += 1;
+        let log = std::fs::File::create(scratch.path.join("service.log")).map_err(fail)?;
+        let child = Command::new(std::env::current_exe().map_err(fail)?)
+            .arg("node")
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(fail)?;
+        let mut service = ServiceProcess { child };
+        let ready = loop {
+            if node::control::request(&national_dir, node::control::Request::Status).is_ok() {
+                break true;
+            }
+            if let Ok(Some(status)) = service.child.try_wait() {
+                if attempts < 30 {
+                    break false;
+                }
+                return Err(fail(format!(
+                    "the service stopped ({status}); see {}",
+                    scratch.path.join("service.log").display()
+                )));
+            }
+            if t.elapsed() > READY_TIMEOUT {
+                return Err(fail("the service did not answer in time"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        if ready {
+            break service;
         }
-        if let Ok(Some(status)) = service.child.try_wait() {
-            return Err(fail(format!(
-                "the service stopped ({status}); see {}",
-                scratch.path.join("service.log").display()
-            )));
-        }
-        if t.elapsed() > READY_TIMEOUT {
-            return Err(fail("the service did not answer in time"));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     crate::outln!(
         "service pid {} serving {} on {addr}: ready in {:.1} s, RSS {:.0} MiB, CPU so far {:.1} s",
         service.pid(),
