@@ -666,17 +666,33 @@ struct Recounted<'a> {
     node: &'a Node,
     /// (origin, programme and phase, day) of every valid initiative.
     all: Vec<Counted>,
+    /// `None`: the counters' tree; `Some(t)`: the tree as it was at `t` (a unit merged by then
+    /// under its successor), for [`progress_as_of`].
+    at_ms: Option<u64>,
 }
 impl Recounted<'_> {
     fn of(&self, unit: &UnitId, prog: RecordId, phase: u32) -> impl Iterator<Item = i64> + '_ {
         let d = self.node.directory();
-        let unit = unit.clone();
+        let (unit, at) = (unit.clone(), self.at_ms);
+        let under = move |u: &UnitId| match at {
+            None => d.is_self_or_ancestor_at(&unit, u, crate::counters::TREE_TIME),
+            Some(at) => {
+                let mut cur = u.clone();
+                for _ in 0..=sync_protocol::directory::MAX_TREE_DEPTH {
+                    if cur == unit {
+                        return true;
+                    }
+                    match d.report_parent_at(&cur, at) {
+                        Some(p) => cur = p.clone(),
+                        None => return false,
+                    }
+                }
+                false
+            }
+        };
         self.all
             .iter()
-            .filter(move |(o, p, _)| {
-                *p == Some((prog, phase))
-                    && d.is_self_or_ancestor_at(&unit, o, crate::counters::TREE_TIME)
-            })
+            .filter(move |(o, p, _)| *p == Some((prog, phase)) && under(o))
             .map(|(_, _, day)| *day)
     }
 }
@@ -761,7 +777,11 @@ pub fn recount_progress(
         };
         all.push((v.origin, v.programme, day));
     }
-    let figures = Recounted { node, all };
+    let figures = Recounted {
+        node,
+        all,
+        at_ms: None,
+    };
     assemble_progress(node, &figures, ur, prog, p, phase, today, now_ms)
 }
 
@@ -809,55 +829,12 @@ pub fn progress_as_of(
         };
         all.push((v.origin, v.programme, day));
     }
-    let figures = AsOf { node, all, at_ms };
+    let figures = Recounted {
+        node,
+        all,
+        at_ms: Some(at_ms),
+    };
     assemble_progress(node, &figures, ur, prog, p, phase, today, now_ms)
-}
-
-/// The figures of [`progress_as_of`]: the recount, in the tree as it was at `at_ms`.
-struct AsOf<'a> {
-    node: &'a Node,
-    all: Vec<Counted>,
-    at_ms: u64,
-}
-impl AsOf<'_> {
-    fn of(&self, unit: &UnitId, prog: RecordId, phase: u32) -> impl Iterator<Item = i64> + '_ {
-        let d = self.node.directory();
-        let (unit, at) = (unit.clone(), self.at_ms);
-        let under = move |u: &UnitId| {
-            let mut cur = u.clone();
-            for _ in 0..=sync_protocol::directory::MAX_TREE_DEPTH {
-                if cur == unit {
-                    return true;
-                }
-                match d.report_parent_at(&cur, at) {
-                    Some(p) => cur = p.clone(),
-                    None => return false,
-                }
-            }
-            false
-        };
-        self.all
-            .iter()
-            .filter(move |(o, p, _)| *p == Some((prog, phase)) && under(o))
-            .map(|(_, _, day)| *day)
-    }
-}
-impl Figures for AsOf<'_> {
-    fn phase_count(&self, unit: &UnitId, prog: RecordId, phase: u32) -> Result<u64, NodeError> {
-        Ok(self.of(unit, prog, phase).count() as u64)
-    }
-    fn per_day(
-        &self,
-        unit: &UnitId,
-        prog: RecordId,
-        phase: u32,
-    ) -> Result<BTreeMap<i64, u64>, NodeError> {
-        let mut out = BTreeMap::new();
-        for day in self.of(unit, prog, phase) {
-            *out.entry(day).or_default() += 1;
-        }
-        Ok(out)
-    }
 }
 
 fn unit_name(node: &Node, u: &UnitId) -> String {
