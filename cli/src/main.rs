@@ -22,6 +22,7 @@ mod officer_cli;
 mod out;
 mod progress;
 mod refusal;
+mod registration_cli;
 mod reorg_cli;
 mod simulate_cli;
 mod storage_cli;
@@ -328,6 +329,9 @@ fn read_only(c: &Command) -> bool {
                 NodeCommand::Check { repair: false }
                     | NodeCommand::Backup { .. }
                     | NodeCommand::Quarantine { .. }
+                    | NodeCommand::Registration(
+                        crate::registration_cli::RegistrationCommand::Status
+                    )
             ))
             | Command::Officer(
                 OfficerCommand::Report(_)

@@ -278,3 +278,25 @@ pub const DEFAULT_PAGE_ITEMS_COUNT: usize = 50;
 pub const MAX_PAGE_NUMBER: u64 = 10_000_000;
 
 const _: () = assert!(MAX_PLAN_LINES_COUNT as u64 <= MAX_PLAN_BYTES);
+
+// ---- members' self-registration page (node/src/web/register.rs) -------------------------
+
+/// Largest body of the self-registration form (`POST /register`), refused before it is read
+/// whole: the form has about ten short fields, so far less than [`MAX_WEB_FORM_BYTES`].
+pub const MAX_SELF_REGISTRATION_FORM_BYTES: usize = 32 * 1024;
+/// Most characters of the worker's contact (phone or e-mail) on the self-registration form.
+pub const MAX_CONTACT_CHARS: usize = 100;
+/// Co-authors the self-registration form takes besides the worker.
+pub const SELF_REGISTRATION_COAUTHORS_COUNT: usize = 2;
+/// The window the self-registration limits count in.
+pub const SELF_REGISTRATION_WINDOW_S: u64 = 60 * 60;
+/// Most self-registration forms (good or bad) one client address may send in a window.
+pub const MAX_SELF_REGISTRATIONS_PER_ADDRESS_COUNT: u32 = 10;
+/// Most self-registration forms the node takes from everyone in a window.
+pub const MAX_SELF_REGISTRATIONS_PER_WINDOW_COUNT: u32 = 200;
+/// Most client addresses the self-registration limiter tracks (the oldest go first).
+pub const MAX_SELF_REGISTRATION_TRACKED_COUNT: usize = 10_000;
+
+const _: () = assert!(MAX_SELF_REGISTRATION_FORM_BYTES < MAX_WEB_FORM_BYTES);
+const _: () =
+    assert!(MAX_SELF_REGISTRATIONS_PER_ADDRESS_COUNT <= MAX_SELF_REGISTRATIONS_PER_WINDOW_COUNT);

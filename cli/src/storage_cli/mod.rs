@@ -74,6 +74,10 @@ pub enum NodeCommand {
     EncryptKey,
     /// Bỏ mã hóa khóa riêng / store the unit key unencrypted again.
     DecryptKey,
+    /// Trang người lao động tự đăng ký sáng kiến: mở, đóng, xem / the workers'
+    /// self-registration page: open, close, status.
+    #[command(subcommand)]
+    Registration(crate::registration_cli::RegistrationCommand),
 }
 
 /// Runs a storage subcommand.
@@ -147,6 +151,7 @@ fn node_command(ctx: &Ctx, c: NodeCommand) -> Result<u8, Failure> {
     let l = ctx.lang;
     match c {
         NodeCommand::Run { config } => crate::sync_cli::run_node(ctx, &config),
+        NodeCommand::Registration(c) => crate::registration_cli::run(ctx, c),
         NodeCommand::Check { repair } => {
             let Some(mut n) = open_or_running(ctx)? else {
                 let dir = ctx.data()?;

@@ -18,6 +18,7 @@
 
 pub mod auth;
 mod pages;
+mod register;
 mod texts;
 
 use std::net::SocketAddr;
@@ -74,6 +75,8 @@ pub struct Web {
     unit_name: String,
     sessions: auth::Sessions,
     limiter: auth::Limiter,
+    /// Members' self-registration: forms counted per address and for everyone.
+    reg_limiter: register::Limiter,
     env: Environment<'static>,
     config: WebConfig,
     on_write: Arc<dyn Fn() + Send + Sync>,
@@ -99,6 +102,8 @@ impl Web {
                 .unwrap_or_else(|| unit.to_string());
             (n.store().clone(), unit, name)
         };
+        let mut env = templates();
+        register::functions(&mut env, store.clone(), config.secure_cookies);
         Arc::new(Self {
             node,
             store,
@@ -106,7 +111,8 @@ impl Web {
             unit_name,
             sessions: auth::Sessions::new(config.session_idle_s),
             limiter: auth::Limiter::default(),
-            env: templates(),
+            reg_limiter: register::Limiter::default(),
+            env,
             config,
             on_write,
             now,
@@ -131,6 +137,8 @@ impl Web {
             .route("/accounts", get(pages::accounts).post(pages::account_add))
             .route("/accounts/{login}/remove", post(pages::account_remove))
             .route("/style.css", get(style))
+            // Members' self-registration (register.rs): its own, smaller body bound.
+            .merge(register::routes())
             .fallback(pages::not_found)
             .layer(DefaultBodyLimit::max(MAX_WEB_FORM_BYTES))
             .with_state(self.clone())
@@ -191,7 +199,10 @@ fn templates() -> Environment<'static> {
         ("sync.html", include_str!("templates/sync.html")),
         ("accounts.html", include_str!("templates/accounts.html")),
         ("error.html", include_str!("templates/error.html")),
-    ] {
+    ]
+    .into_iter()
+    .chain(register::TEMPLATES.iter().copied())
+    {
         // The templates are ours, checked by the tests: a syntax error is a bug.
         env.add_template(name, src)
             .expect("a template of the web interface");
@@ -295,6 +306,8 @@ pub struct Req {
     account: Option<Account>,
     path: String,
     query: String,
+    /// The Host header as the browser sent it (the dashboard's QR code shows it).
+    host: Option<String>,
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -333,6 +346,10 @@ impl Web {
             account,
             path: uri.path().to_owned(),
             query,
+            host: headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| h.to_owned()),
         }
     }
 
@@ -420,6 +437,7 @@ impl Web {
             is_operator => a.is_some_and(|a| a.has(Role::Operator)),
             csrf => r.session.as_ref().map(|s| s.csrf.clone()),
             path => r.path.clone(),
+            host => r.host.clone(),
         };
         match tpl.render(minijinja::context! { ..ctx, ..base }) {
             Ok(html) => Page::Html(html),

@@ -784,7 +784,7 @@ pub(super) async fn new_submit(
 }
 
 /// A text field's refusal as the form shows it beside the field (without the CLI's flag name).
-fn field_error(lang: Lang, e: &sync_protocol::text::TextError) -> String {
+pub(super) fn field_error(lang: Lang, e: &sync_protocol::text::TextError) -> String {
     let s = refusal::text_error(lang, e);
     let s = match s.split_once(": ") {
         Some((flag, rest)) if flag.starts_with("--") => rest.to_owned(),
@@ -805,7 +805,7 @@ fn bad_form_page(web: &Web, r: &Req, values: NewValues, errors: Vec<(String, Str
 
 /// The programme and phase a registration date falls in, among the programmes held here (a
 /// grassroots node holds few records).
-fn programme_for(node: &Node, d: Date, now: u64) -> Option<(RecordId, u32)> {
+pub(super) fn programme_for(node: &Node, d: Date, now: u64) -> Option<(RecordId, u32)> {
     let mut found = Vec::new();
     for r in node.store().records().ok()? {
         let rep = records::check(node, r, now).ok()?;
