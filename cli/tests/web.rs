@@ -69,12 +69,11 @@ fn start(dir: &Path, data: &Path, peers: &str) -> (Proc, String, String) {
             .expect("node run"),
     );
     for _ in 0..MAX_POLLS {
+        // The control socket answers a moment before the web interface is bound: wait for both.
         if let Ok(Reply::Status(s)) = control::request(data, Request::Status) {
-            return (
-                p,
-                s.listen.expect("QUIC"),
-                s.web.expect("the web interface is served"),
-            );
+            if let (Some(quic), Some(web)) = (s.listen, s.web) {
+                return (p, quic, web);
+            }
         }
         assert!(
             matches!(p.0.try_wait(), Ok(None)),
@@ -124,6 +123,60 @@ async fn shot(c: &Client, name: &str) {
         c.set_window_size(w, h + 140).await.expect("resize");
         let png = c.screenshot().await.expect("screenshot");
         std::fs::write(shots_dir().join(format!("{name}-{tag}.png")), png).expect("save");
+    }
+    c.set_window_size(1280, 900).await.expect("resize");
+}
+
+/// Every page of the interface: (name, node, login or "" for none, path). `{id}` is the
+/// initiative approved at the district, `{reg}` the one a worker registered. Each is saved as
+/// `NAME-LANG-WIDTH.png` (vi and en; 1280 and 360) under `target/web-screenshots/`; a new page
+/// is one more line here.
+const PAGES: &[(&str, &str, &str, &str)] = &[
+    ("login", "ts", "", "/login"),
+    ("register", "ts", "", "/register"),
+    ("register-thanks", "ts", "", "/register/thanks"),
+    ("dashboard", "ts", "canbo", "/"),
+    ("list", "ts", "canbo", "/initiatives"),
+    ("search", "ts", "canbo", "/initiatives?q=may+cap+da"),
+    ("form", "ts", "canbo", "/initiatives/new"),
+    ("initiative-self-registered", "ts", "canbo", "/initiatives/{reg}"),
+    ("inbox", "ts", "canbo", "/inbox"),
+    ("forbidden", "ts", "canbo", "/sync"),
+    ("not-found", "ts", "canbo", "/no-such-page"),
+    ("sync", "ts", "vanhanh", "/sync"),
+    ("accounts", "ts", "vanhanh", "/accounts"),
+    ("dashboard-district", "th", "thamdinh", "/"),
+    ("initiative", "th", "thamdinh", "/initiatives/{id}"),
+    ("inbox-district", "th", "thamdinh", "/inbox"),
+    ("list-district", "th", "thamdinh", "/initiatives"),
+];
+
+/// Saves the whole page as `NAME-1280.png` and `NAME-360.png`, and checks that at 360 px
+/// nothing is wider than the window (wide tables scroll inside their own box).
+async fn page_shot(c: &Client, name: &str) {
+    for w in [1280u32, 360] {
+        c.set_window_size(w, 800).await.expect("resize");
+        let h = c
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(800)
+            .clamp(400, 6000) as u32;
+        c.set_window_size(w, h + 140).await.expect("resize");
+        let png = c.screenshot().await.expect("screenshot");
+        std::fs::write(shots_dir().join(format!("{name}-{w}.png")), png).expect("save");
+        if w == 360 {
+            let fits = c
+                .execute(
+                    "return document.documentElement.scrollWidth <= document.documentElement.clientWidth",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_bool());
+            assert_eq!(fits, Some(true), "{name}: wider than 360 px");
+        }
     }
     c.set_window_size(1280, 900).await.expect("resize");
 }
@@ -303,6 +356,7 @@ fn officers_register_submit_and_approve_in_the_browser() {
             "appraiser",
         ),
         (th, "hotro", "Ngô Thị Lan", "Cán bộ tổ hỗ trợ", "support"),
+        (ts, "vanhanh", "Đỗ Văn Minh", "Cán bộ vận hành", "operator"),
     ] {
         sk(
             dir,
@@ -495,6 +549,105 @@ fn officers_register_submit_and_approve_in_the_browser() {
             "the officer's name and title signed in"
         );
         shot(&c, "08-initiative-submitted").await;
+
+        // --- a member registers an initiative from a phone (360 px), without an account ---
+        // Closed by default.
+        c.goto(&format!("{ts_web}register")).await.unwrap();
+        assert!(body(&c).await.contains("đang đóng"), "closed by default");
+        // The operator opens the page; the command goes through the running service.
+        let said = sk(dir, &d(ts), &["node", "registration", "open"]);
+        assert!(said.contains("đang MỞ"), "{said}");
+        c.goto(&ts_web).await.unwrap();
+        c.find(Locator::Id("registration-qr"))
+            .await
+            .expect("the dashboard shows the page's QR code");
+        let reg_url = c
+            .find(Locator::Id("registration-url"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(reg_url, format!("{ts_web}register"));
+        logout(&c).await;
+        c.set_window_size(360, 780).await.expect("a phone's width");
+        c.goto(&reg_url).await.unwrap();
+        let width = c
+            .execute("return document.documentElement.clientWidth", vec![])
+            .await
+            .unwrap();
+        assert_eq!(width.as_u64(), Some(360), "a 360 px viewport");
+        // A bad form from the phone: marked, kept, nothing stored.
+        fill(&c, "title", "Máy cấp đá vảy dùng nhiệt thải").await;
+        fill(&c, "contact", "0905 123 456").await;
+        click(&c, "send").await;
+        wait_text(&c, "Chưa lưu").await;
+        for id in ["form-errors", "err-name", "err-summary", "err-sector"] {
+            c.find(Locator::Id(id))
+                .await
+                .unwrap_or_else(|_| panic!("{id} marked"));
+        }
+        let scroll = c
+            .execute(
+                "return document.documentElement.scrollWidth <= document.documentElement.clientWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(scroll.as_bool(), Some(true), "nothing wider than the phone");
+        // The good form.
+        fill(&c, "name", "Trần Văn Hải").await;
+        fill(&c, "position", "Công nhân cơ điện").await;
+        fill(&c, "summary", "Tận dụng nhiệt thải của máy nén, giảm 15 % điện năng").await;
+        c.find(Locator::Id("sector"))
+            .await
+            .unwrap()
+            .select_by_value("production-business")
+            .await
+            .unwrap();
+        fill(&c, "benefit", "85.000.000").await;
+        fill(&c, "coauthor_name_0", "Võ Thị Thu").await;
+        click(&c, "send").await;
+        let thanks = wait_text(&c, "Cảm ơn bạn").await;
+        assert!(
+            !thanks.contains("Máy cấp đá vảy dùng nhiệt thải"),
+            "nothing of the record shown back: {thanks}"
+        );
+        c.set_window_size(1280, 900).await.expect("resize");
+        // The support team sees it in their list: registered, not submitted, marked.
+        login(&c, &ts_web, "canbo").await;
+        c.goto(&format!("{ts_web}initiatives?status=registered"))
+            .await
+            .unwrap();
+        let list = body(&c).await;
+        assert!(
+            list.contains("Máy cấp đá vảy dùng nhiệt thải")
+                && list.contains("Người lao động tự đăng ký"),
+            "{list}"
+        );
+        c.find(Locator::LinkText("Máy cấp đá vảy dùng nhiệt thải"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let page = wait_text(&c, "Chuỗi phê duyệt").await;
+        assert!(
+            page.contains("Trần Văn Hải — 0905 123 456") && page.contains("Mới đăng ký"),
+            "{page}"
+        );
+        c.find(Locator::Id("do-submit"))
+            .await
+            .expect("the support team may submit it");
+        let reg_id = c
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
         logout(&c).await;
 
         // --- the district union: the submission arrives by QUIC (the write started a sync) ---
@@ -584,6 +737,45 @@ fn officers_register_submit_and_approve_in_the_browser() {
         c.goto(&format!("{th_web}no-such-page")).await.unwrap();
         assert!(body(&c).await.contains("There is no such page"));
         shot(&c, "17-not-found-en").await;
+
+        // --- every page, in Vietnamese and English, at 1280 and 360 px ---
+        let base = |site: &str| if site == "th" { th_web.clone() } else { ts_web.clone() };
+        let mut current: Option<(&str, &str)> = Some(("th", "thamdinh"));
+        for (name, site, who, path) in PAGES {
+            if current != Some((site, who)) {
+                if let Some((s, w)) = current {
+                    if !w.is_empty() {
+                        c.goto(&format!("{}?lang=vi", base(s))).await.unwrap();
+                        logout(&c).await;
+                    }
+                }
+                if !who.is_empty() {
+                    c.goto(&format!("{}login?lang=vi", base(site)))
+                        .await
+                        .unwrap();
+                    login(&c, &base(site), who).await;
+                }
+                current = Some((site, who));
+            }
+            let path = path.replace("{id}", &id).replace("{reg}", &reg_id);
+            for lang in ["vi", "en"] {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                c.goto(&format!("{}{}{sep}lang={lang}", base(site), &path[1..]))
+                    .await
+                    .unwrap();
+                page_shot(&c, &format!("{name}-{lang}")).await;
+            }
+        }
+        // The registration page once closed again.
+        let said = sk(dir, &d(ts), &["node", "registration", "close"]);
+        assert!(said.contains("đang ĐÓNG"), "{said}");
+        for lang in ["vi", "en"] {
+            c.goto(&format!("{ts_web}register?lang={lang}")).await.unwrap();
+            assert!(body(&c)
+                .await
+                .contains(if lang == "vi" { "đang đóng" } else { "is closed" }));
+            page_shot(&c, &format!("register-closed-{lang}")).await;
+        }
         c.close().await.ok();
     });
 }
