@@ -2208,3 +2208,86 @@ fn bad_reorganisation_plans_are_refused_and_change_nothing() {
     assert_eq!(units.as_array().map(|a| a.len()), Some(1), "{units}");
     assert_eq!(std::fs::read_dir(&data).unwrap().count(), before);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The members' self-registration page: `sangkien node registration` (issue 15, item 4).
+
+/// A bad `--url` is refused naming the flag, in the person's language, the page left closed;
+/// opening and closing are kept in the store (they survive the process: a restart).
+#[test]
+fn bad_registration_addresses_are_refused_and_the_state_is_kept() {
+    let tmp = TempDir::new("bad-registration");
+    let data = tmp.path().join("tld");
+    let d = data.to_str().unwrap();
+    let o = support::sangkien(&["--data", d, "federation", "init"]);
+    assert!(o.status.success(), "{}", support::text(&o));
+    let before = digest(&Node::open(&data).expect("open"));
+    let long = format!("http://{}", "a".repeat(600));
+    for (lang, url, words) in [
+        (
+            "vi",
+            "ftp://192.168.1.20/register",
+            "cần một địa chỉ http://",
+        ),
+        (
+            "en",
+            "http://192.168.1.20/dang ky",
+            "needs an http:// or https://",
+        ),
+        ("en", long.as_str(), "at most 512 characters"),
+        ("vi", "", "cần một địa chỉ http://"),
+    ] {
+        let o = support::sangkien(&[
+            "--lang",
+            lang,
+            "--data",
+            d,
+            "node",
+            "registration",
+            "open",
+            "--url",
+            url,
+        ]);
+        let out = support::text(&o);
+        assert_eq!(o.status.code(), Some(2), "{url}: {out}");
+        assert!(out.contains("--url") && out.contains(words), "{url}: {out}");
+    }
+    let status = |lang: &str| {
+        let o = support::sangkien(&[
+            "--lang",
+            lang,
+            "--data",
+            d,
+            "node",
+            "registration",
+            "status",
+        ]);
+        assert!(o.status.success(), "{}", support::text(&o));
+        support::text(&o)
+    };
+    assert!(status("vi").contains("đang ĐÓNG"), "closed by default");
+    assert_eq!(
+        digest(&Node::open(&data).expect("open")),
+        before,
+        "no entry written"
+    );
+    let o = support::sangkien(&[
+        "--data",
+        d,
+        "node",
+        "registration",
+        "open",
+        "--url",
+        "http://192.168.1.20:7480/register",
+    ]);
+    assert!(o.status.success(), "{}", support::text(&o));
+    let now = status("en");
+    assert!(
+        now.contains("is OPEN") && now.contains("http://192.168.1.20:7480/register"),
+        "kept by the next process: {now}"
+    );
+    let o = support::sangkien(&["--json", "--data", d, "node", "registration", "close"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["open"], false);
+    assert!(status("vi").contains("đang ĐÓNG"));
+}

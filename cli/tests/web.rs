@@ -2,8 +2,12 @@
 //! `sangkien node run` processes syncing over QUIC on 127.0.0.1: an officer of a grassroots
 //! union logs in, is refused a bad form, registers and submits an initiative; at the district
 //! union, a support officer is refused the approval (the rule shown), an appraiser finds it in
-//! the inbox after the sync and approves it; the English switch. Every page visited is saved
-//! as a screenshot at desktop width and at 360 px under `target/web-screenshots/`.
+//! the inbox after the sync and approves it; the English switch. A member of the grassroots
+//! union registers an initiative from a 360 px window once the operator opened the page
+//! (`sangkien node registration open`, through the running service), and the support team
+//! finds it in their list. Every step is saved as `flow-NAME-WIDTH.png`, and every page of the
+//! table [`PAGES`] as `PAGE-LANG-WIDTH.png` (vi and en, 1280 and 360 px), under
+//! `target/web-screenshots/`; at 360 px no page may be wider than the window.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: chromium, chromium-driver; `.ci/run` installs
 //! them). Without them the test says so and passes, except under CI (`CI=true`), where it fails.
@@ -109,9 +113,10 @@ fn shots_dir() -> PathBuf {
     d
 }
 
-/// Saves the whole page at desktop width and at 360 px.
+/// Saves the whole page at desktop width and at 360 px, as a step of the flow
+/// (`flow-NAME-WIDTH.png`).
 async fn shot(c: &Client, name: &str) {
-    for (w, tag) in [(1280u32, "desktop"), (360, "360")] {
+    for w in [1280u32, 360] {
         c.set_window_size(w, 800).await.expect("resize");
         let h = c
             .execute("return document.documentElement.scrollHeight", vec![])
@@ -122,7 +127,7 @@ async fn shot(c: &Client, name: &str) {
             .clamp(400, 4000) as u32;
         c.set_window_size(w, h + 140).await.expect("resize");
         let png = c.screenshot().await.expect("screenshot");
-        std::fs::write(shots_dir().join(format!("{name}-{tag}.png")), png).expect("save");
+        std::fs::write(shots_dir().join(format!("flow-{name}-{w}.png")), png).expect("save");
     }
     c.set_window_size(1280, 900).await.expect("resize");
 }
@@ -139,7 +144,12 @@ const PAGES: &[(&str, &str, &str, &str)] = &[
     ("list", "ts", "canbo", "/initiatives"),
     ("search", "ts", "canbo", "/initiatives?q=may+cap+da"),
     ("form", "ts", "canbo", "/initiatives/new"),
-    ("initiative-self-registered", "ts", "canbo", "/initiatives/{reg}"),
+    (
+        "initiative-self-registered",
+        "ts",
+        "canbo",
+        "/initiatives/{reg}",
+    ),
     ("inbox", "ts", "canbo", "/inbox"),
     ("forbidden", "ts", "canbo", "/sync"),
     ("not-found", "ts", "canbo", "/no-such-page"),
@@ -608,6 +618,8 @@ fn officers_register_submit_and_approve_in_the_browser() {
             .await
             .unwrap();
         assert_eq!(scroll.as_bool(), Some(true), "nothing wider than the phone");
+        page_shot(&c, "register-refused-vi").await;
+        c.set_window_size(360, 780).await.expect("a phone's width");
         // The good form.
         fill(&c, "name", "Trần Văn Hải").await;
         fill(&c, "position", "Công nhân cơ điện").await;

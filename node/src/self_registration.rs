@@ -104,8 +104,11 @@ pub fn set_mark(
     mark: &Mark,
 ) -> Result<(), SelfRegistrationError> {
     let t = tree(store)?;
-    t.insert(mark_key(record), serde_json::to_vec(mark).map_err(store_err)?)
-        .map_err(store_err)?;
+    t.insert(
+        mark_key(record),
+        serde_json::to_vec(mark).map_err(store_err)?,
+    )
+    .map_err(store_err)?;
     t.flush().map_err(store_err)?;
     Ok(())
 }

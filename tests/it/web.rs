@@ -465,7 +465,13 @@ fn self_registration_is_closed_until_the_operator_opens_it() {
         assert!(r.body.contains(lang_text), "{path}: {}", r.body);
         assert!(!r.body.contains("<form"), "{path}: no form");
     }
-    let r = http(s.addr, "POST", "/register", "sk_reg=aa", &format!("reg=aa&{GOOD_FORM}"));
+    let r = http(
+        s.addr,
+        "POST",
+        "/register",
+        "sk_reg=aa",
+        &format!("reg=aa&{GOOD_FORM}"),
+    );
     assert_eq!(r.status, 403);
     assert!(r.body.contains("đang đóng"), "{}", r.body);
     assert_eq!(self_registered(&store), 0);
@@ -479,7 +485,11 @@ fn self_registration_is_closed_until_the_operator_opens_it() {
     // of the address the officer used, and a worker's form lands as a registered initiative.
     node::self_registration::set_state(&store, true, None, T0).unwrap();
     let dash = http(s.addr, "GET", "/", &cookie, "");
-    assert!(dash.body.contains("id=\"registration-qr\""), "{}", dash.body);
+    assert!(
+        dash.body.contains("id=\"registration-qr\""),
+        "{}",
+        dash.body
+    );
     assert!(dash.body.contains("<svg"));
     // (minijinja writes '/' as "&#x2f;" in HTML.)
     assert!(dash
@@ -518,7 +528,10 @@ fn self_registration_is_closed_until_the_operator_opens_it() {
     assert!(page.body.contains("0905 123 456"), "{}", page.body);
     assert!(page.body.contains("Trần Văn Hải"));
     assert!(page.body.contains("Mới đăng ký"));
-    assert!(page.body.contains("id=\"do-submit\""), "the support team may submit it");
+    assert!(
+        page.body.contains("id=\"do-submit\""),
+        "the support team may submit it"
+    );
 
     // Closed again: refused, the QR code gone.
     node::self_registration::set_state(&store, false, None, T0).unwrap();
@@ -539,7 +552,10 @@ fn self_registration_needs_its_token_and_marks_bad_fields() {
     for (cookie, body) in [
         (String::new(), format!("reg={token}&{GOOD_FORM}")),
         (format!("sk_reg={token}"), GOOD_FORM.to_owned()),
-        (format!("sk_reg={token}"), format!("reg={other}&{GOOD_FORM}")),
+        (
+            format!("sk_reg={token}"),
+            format!("reg={other}&{GOOD_FORM}"),
+        ),
     ] {
         let r = http(s.addr, "POST", "/register", &cookie, &body);
         assert_eq!(r.status, 403, "{cookie} {body}");
@@ -556,7 +572,14 @@ fn self_registration_needs_its_token_and_marks_bad_fields() {
         &format!("reg={token}&name=&contact={long}&title=&summary=Gi%E1%BA%A3m&sector=x&benefit=2%2C5+t%E1%BB%B7"),
     );
     assert_eq!(r.status, 422, "{}", r.body);
-    for id in ["form-errors", "err-name", "err-contact", "err-title", "err-sector", "err-benefit"] {
+    for id in [
+        "form-errors",
+        "err-name",
+        "err-contact",
+        "err-title",
+        "err-sector",
+        "err-benefit",
+    ] {
         assert!(r.body.contains(&format!("id=\"{id}\"")), "{id}: {}", r.body);
     }
     assert!(r.body.contains("Not saved"), "English: {}", r.body);
@@ -568,7 +591,13 @@ fn self_registration_needs_its_token_and_marks_bad_fields() {
         "reg={token}&summary={}",
         "x".repeat(sync_protocol::limits::MAX_SELF_REGISTRATION_FORM_BYTES)
     );
-    let r = http(s.addr, "POST", "/register", &format!("sk_reg={token}"), &big);
+    let r = http(
+        s.addr,
+        "POST",
+        "/register",
+        &format!("sk_reg={token}"),
+        &big,
+    );
     assert_eq!(r.status, 413);
     assert_eq!(self_registered(&store), 0);
 }
@@ -584,7 +613,13 @@ fn self_registration_is_rate_limited_per_address() {
     let cookie = format!("sk_reg={token}");
     // Bad forms count too.
     for i in 0..MAX_SELF_REGISTRATIONS_PER_ADDRESS_COUNT {
-        let r = http(s.addr, "POST", "/register", &cookie, &format!("reg={token}&title="));
+        let r = http(
+            s.addr,
+            "POST",
+            "/register",
+            &cookie,
+            &format!("reg={token}&title="),
+        );
         assert_eq!(r.status, 422, "form {i}");
     }
     let r = http(

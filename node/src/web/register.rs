@@ -128,8 +128,8 @@ fn good_host(h: &str) -> bool {
 
 /// The QR code of `url` as an inline SVG element.
 pub fn qr_svg(url: &str) -> Option<String> {
-    let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
-        .ok()?;
+    let code =
+        qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M).ok()?;
     let svg = code
         .render::<qrcode::render::svg::Color>()
         .min_dimensions(200, 200)
@@ -276,12 +276,15 @@ fn form_page(
 }
 
 /// A page with a title and a sentence, and no link anywhere but the page itself.
-fn message(web: &Web, r: &Req, status: StatusCode, title: &str, text: &str, again: bool) -> Response {
-    let page = match web.render(
-        r,
-        "register_message.html",
-        context! { title, text, again },
-    ) {
+fn message(
+    web: &Web,
+    r: &Req,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    again: bool,
+) -> Response {
+    let page = match web.render(r, "register_message.html", context! { title, text, again }) {
         Page::Html(h) => Page::Status(status, h),
         p => p,
     };
@@ -369,7 +372,9 @@ pub(super) async fn submit(
         Ok(false) => return closed(&web, &r),
         Err(e) => return web.finish(&r, Page::Error(e)),
     }
-    let f = Form(super::form_urlencoded_pairs(&String::from_utf8_lossy(&bytes)));
+    let f = Form(super::form_urlencoded_pairs(&String::from_utf8_lossy(
+        &bytes,
+    )));
     let token = match (super::cookie(&headers, "sk_reg"), f.get("reg")) {
         (Some(c), Some(t)) if auth::same_token(c, t) => c.to_owned(),
         _ => {
@@ -632,6 +637,9 @@ mod tests {
     fn the_qr_code_is_an_inline_svg() {
         let svg = qr_svg("http://192.168.1.20:7480/register").unwrap();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
-        assert!(!svg.contains("style="), "no inline style (the page's CSP forbids it)");
+        assert!(
+            !svg.contains("style="),
+            "no inline style (the page's CSP forbids it)"
+        );
     }
 }
