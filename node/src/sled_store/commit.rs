@@ -148,17 +148,37 @@ impl SledStore {
         // The sync index is filed after the transaction, before the batch is made durable;
         // its marker says a batch may be half-filed (see `sync_index`).
         crate::sync_index::begin(self)?;
-        let r: Result<(), TransactionError<String>> = self.trees[..]
-            .transaction(|tx| self.apply(tx, c, &adds, &evicted, &buckets, &rx_suffixes));
-        if r.is_err() {
-            // Nothing was written: the index is as whole as before.
-            crate::sync_index::abandon(self);
-        }
-        r.map_err(|e| match e {
+        let transaction = || -> Result<(), TransactionError<String>> {
+            self.trees[..]
+                .transaction(|tx| self.apply(tx, c, &adds, &evicted, &buckets, &rx_suffixes))
+        };
+        let storage = |e| match e {
             TransactionError::Abort(s) => err("write", s),
             TransactionError::Storage(e) => self.storage_error(e),
-        })?;
-        crate::sync_index::apply(self, c)?;
+        };
+        if c.parents.is_empty() {
+            // No unit moves: the index reads nothing the transaction writes (its own tree, and
+            // the tree's shape, unchanged by this batch), so both are written at once, on two
+            // cores. Should the transaction fail, the index has filed a batch that was not
+            // stored: it is marked half-filed again and rebuilt (at the next open if not now).
+            let (r, filed) = rayon::join(transaction, || crate::sync_index::apply(self, c));
+            if let Err(e) = r {
+                let _ = crate::sync_index::begin(self);
+                if let Err(why) = crate::sync_index::rebuild(self) {
+                    tracing::warn!(error = %why, "the sync index will be rebuilt at the next open");
+                }
+                return Err(storage(e));
+            }
+            filed?;
+        } else {
+            let r = transaction();
+            if r.is_err() {
+                // Nothing was written: the index is as whole as before.
+                crate::sync_index::abandon(self);
+            }
+            r.map_err(storage)?;
+            crate::sync_index::apply(self, c)?;
+        }
         self.durable()?;
         Ok(refused)
     }
