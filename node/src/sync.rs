@@ -210,6 +210,10 @@ const FINISH_GRACE_MS: u64 = 10_000;
 /// yet imported; then it imports it, so a silent peer never holds buffer space others need.
 const PIPELINE_WAIT_MS: u64 = 50;
 
+/// Received messages already prepared are imported together up to about this many entries
+/// (each message holds at most `SEND_MESSAGE_ENTRIES`), well under `MAX_BATCH_ENTRIES`.
+const MERGED_IMPORT_ENTRIES: usize = 5_000;
+
 /// The bounds one QUIC session runs under.
 #[derive(Clone, Debug)]
 pub struct SessionLimits {
@@ -551,10 +555,33 @@ impl<N: BorrowMut<Node> + Send> Importer<'_, N> {
             else {
                 break;
             };
-            let prepared = job.await.map_err(|e| SyncError::Internal {
+            let mut prepared = job.await.map_err(|e| SyncError::Internal {
                 peer: self.peer.clone(),
                 what: format!("preparing received entries: {e}"),
             })?;
+            // Messages already prepared behind this one are imported with it, in one
+            // transaction and one fsync (up to `MERGED_IMPORT_ENTRIES`): a receiver that falls
+            // behind its peer (a first sync) catches up in larger batches.
+            let mut permits = vec![permit];
+            while pending.len() > keep
+                && pending.front().is_some_and(|h| h.job.is_finished())
+                && prepared.entries.len() < MERGED_IMPORT_ENTRIES
+            {
+                let Some(next) = pending.pop_front() else {
+                    break;
+                };
+                let more = next.job.await.map_err(|e| SyncError::Internal {
+                    peer: self.peer.clone(),
+                    what: format!("preparing received entries: {e}"),
+                })?;
+                let offset = prepared.entries.len();
+                prepared.entries.extend(more.entries);
+                prepared.memo.absorb(more.memo);
+                prepared
+                    .undecodable
+                    .extend(more.undecodable.into_iter().map(|(i, e)| (offset + i, e)));
+                permits.push(next._permit);
+            }
             outcome
                 .malformed
                 .extend(prepared.undecodable.iter().map(|(_, e)| e.to_string()));
@@ -598,7 +625,7 @@ impl<N: BorrowMut<Node> + Send> Importer<'_, N> {
                     });
                 }
             };
-            drop(permit);
+            drop(permits);
             outcome.import.accepted += r.accepted;
             outcome.import.duplicates += r.duplicates;
             outcome.import.released += r.released;

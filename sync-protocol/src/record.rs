@@ -448,6 +448,10 @@ impl StateMemo {
     pub fn extend(&mut self, states: impl IntoIterator<Item = (ChangeHash, OpTree)>) {
         self.trees.extend(states);
     }
+    /// Takes in the states of another memo (two batches imported as one).
+    pub fn absorb(&mut self, other: StateMemo) {
+        self.trees.extend(other.trees);
+    }
     /// How many states it holds.
     pub fn len(&self) -> usize {
         self.trees.len()
