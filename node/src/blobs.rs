@@ -171,6 +171,35 @@ pub fn stage(data_dir: &Path, file: &Path) -> Result<Staged, BlobError> {
     Ok(staged)
 }
 
+/// Stages bytes already received (a file uploaded through the web form, whose body was bounded
+/// before it was read): the size is checked against [`MAX_ATTACHMENT_BYTES`] before anything
+/// is written. `what` names the upload in the error.
+pub fn stage_bytes(data_dir: &Path, what: &str, bytes: &[u8]) -> Result<Staged, BlobError> {
+    let size_bytes = bytes.len() as u64;
+    if size_bytes > MAX_ATTACHMENT_BYTES {
+        return Err(BlobError::TooLarge {
+            path: PathBuf::from(what),
+            size_bytes,
+            limit_bytes: MAX_ATTACHMENT_BYTES,
+        });
+    }
+    let dir = data_dir.join(BLOB_DIR);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let tmp = dir.join(format!("staging-{:016x}", OsRng.next_u64()));
+    let hash = ContentHash(*blake3::hash(bytes).as_bytes());
+    // From here on a failure drops the staged blob, which removes the temporary file.
+    let staged = Staged {
+        hash,
+        size_bytes,
+        tmp: Some(tmp.clone()),
+        dest: path_of(data_dir, &hash),
+    };
+    let mut out = File::create(&tmp).map_err(io(&tmp))?;
+    out.write_all(bytes).map_err(io(&tmp))?;
+    out.sync_all().map_err(io(&tmp))?;
+    Ok(staged)
+}
+
 /// Where the blob with `hash` lives (whether or not it is held).
 pub fn path_of(data_dir: &Path, hash: &ContentHash) -> PathBuf {
     let hex = hash.to_hex();

@@ -18,6 +18,7 @@
 
 pub mod auth;
 mod initiatives;
+mod multipart;
 mod pages;
 mod texts;
 
@@ -127,8 +128,17 @@ impl Web {
                 get(initiatives::new_form).post(initiatives::new_submit),
             )
             .route("/initiatives/{id}", get(initiatives::initiative))
+            .route(
+                "/initiatives/{id}/edit",
+                get(initiatives::edit_form).post(initiatives::edit_submit),
+            )
+            .route(
+                "/initiatives/{id}/files/{hash}",
+                get(initiatives::attachment),
+            )
             .route("/initiatives/{id}/decide", post(initiatives::decide))
             .route("/inbox", get(initiatives::inbox))
+            .route("/inbox/decide", post(initiatives::inbox_decide))
             // ---- end of the initiative pages ----
             .route("/sync", get(pages::sync_page))
             .route("/accounts", get(pages::accounts).post(pages::account_add))
