@@ -118,9 +118,8 @@ struct FormValues {
 
 fn form_page(web: &Web, r: &Req, values: FormValues, errors: Vec<(String, String)>) -> Page {
     let errs: std::collections::BTreeMap<String, String> = errors.iter().cloned().collect();
-    let rows = (values.authors.len() + FORM_EXTRA_AUTHOR_ROWS)
-        .max(FORM_AUTHOR_ROWS)
-        .min(MAX_AUTHORS_COUNT);
+    let rows =
+        (values.authors.len() + FORM_EXTRA_AUTHOR_ROWS).clamp(FORM_AUTHOR_ROWS, MAX_AUTHORS_COUNT);
     let action = if values.id.is_empty() {
         "/initiatives/new".to_owned()
     } else {
@@ -1571,6 +1570,13 @@ struct InboxRow {
     actions: String,
 }
 
+/// One item of a batch: its id (if it was one), its title, the decision entry or why not.
+type ItemResult = (
+    Option<RecordId>,
+    String,
+    Result<sync_protocol::ids::EntryHash, String>,
+);
+
 #[derive(Serialize)]
 struct BatchResult {
     id: String,
@@ -1751,74 +1757,62 @@ pub(super) async fn inbox_decide(
         let (name, title) = signer(&account)?;
         let now = web.now();
         let results = web
-            .with_node(
-                move |node| -> Result<
-                    Vec<(
-                        Option<RecordId>,
-                        String,
-                        Result<sync_protocol::ids::EntryHash, String>,
-                    )>,
-                    WebError,
-                > {
-                    // Each item: its id, its title, and either the rule that refuses it here or a
-                    // request for the node.
-                    let mut items: Vec<(Option<RecordId>, String, Option<String>)> = Vec::new();
-                    let mut requests = Vec::new();
-                    for raw in &ids {
-                        let Some(id) = parse_id(raw) else {
-                            items.push((
-                                None,
-                                raw.chars().take(32).collect(),
-                                Some(
-                                    lang.t("Không phải mã sáng kiến.", "Not an initiative id.")
-                                        .into(),
-                                ),
-                            ));
-                            continue;
-                        };
-                        let title = title_of(node, id, now).unwrap_or_else(|| id.short());
-                        match chain_rule(node, id, kind, lang, now)? {
-                            Some(rule) => items.push((Some(id), title, Some(rule))),
-                            None => {
-                                items.push((Some(id), title, None));
-                                requests.push(decisions::Request {
-                                    record: id,
-                                    kind,
-                                    note: note.clone(),
-                                });
-                            }
+            .with_node(move |node| -> Result<Vec<ItemResult>, WebError> {
+                // Each item: its id, its title, and either the rule that refuses it here or a
+                // request for the node.
+                let mut items: Vec<(Option<RecordId>, String, Option<String>)> = Vec::new();
+                let mut requests = Vec::new();
+                for raw in &ids {
+                    let Some(id) = parse_id(raw) else {
+                        items.push((
+                            None,
+                            raw.chars().take(32).collect(),
+                            Some(
+                                lang.t("Không phải mã sáng kiến.", "Not an initiative id.")
+                                    .into(),
+                            ),
+                        ));
+                        continue;
+                    };
+                    let title = title_of(node, id, now).unwrap_or_else(|| id.short());
+                    match chain_rule(node, id, kind, lang, now)? {
+                        Some(rule) => items.push((Some(id), title, Some(rule))),
+                        None => {
+                            items.push((Some(id), title, None));
+                            requests.push(decisions::Request {
+                                record: id,
+                                kind,
+                                note: note.clone(),
+                            });
                         }
                     }
-                    let outcomes = match decisions::decide_all(node, &requests, &name, &title, now)
-                    {
-                        Ok(o) => o,
-                        Err(decisions::BatchError::TooMany { .. }) => {
-                            return Err(WebError::internal())
-                        }
-                        Err(decisions::BatchError::Node(e)) => return Err(super::store_error(e)),
-                    };
-                    let mut outcomes = outcomes.into_iter();
-                    Ok(items
-                        .into_iter()
-                        .map(|(id, title, rule)| {
-                            let result = match rule {
-                                Some(rule) => Err(rule),
-                                None => match outcomes.next() {
-                                    Some(Outcome::Done(h)) => Ok(h),
-                                    Some(Outcome::Refused(ItemRefusal::Node(e))) => {
-                                        Err(refusal::node_error(lang, &e))
-                                    }
-                                    Some(Outcome::Refused(ItemRefusal::Twice(_))) => {
-                                        Err(texts::text(lang, "err_batch_twice").into())
-                                    }
-                                    None => Err(texts::text(lang, "err_batch_none").into()),
-                                },
-                            };
-                            (id, title, result)
-                        })
-                        .collect())
-                },
-            )
+                }
+                let outcomes = match decisions::decide_all(node, &requests, &name, &title, now) {
+                    Ok(o) => o,
+                    Err(decisions::BatchError::TooMany { .. }) => return Err(WebError::internal()),
+                    Err(decisions::BatchError::Node(e)) => return Err(super::store_error(e)),
+                };
+                let mut outcomes = outcomes.into_iter();
+                Ok(items
+                    .into_iter()
+                    .map(|(id, title, rule)| {
+                        let result = match rule {
+                            Some(rule) => Err(rule),
+                            None => match outcomes.next() {
+                                Some(Outcome::Done(h)) => Ok(h),
+                                Some(Outcome::Refused(ItemRefusal::Node(e))) => {
+                                    Err(refusal::node_error(lang, &e))
+                                }
+                                Some(Outcome::Refused(ItemRefusal::Twice(_))) => {
+                                    Err(texts::text(lang, "err_batch_twice").into())
+                                }
+                                None => Err(texts::text(lang, "err_batch_none").into()),
+                            },
+                        };
+                        (id, title, result)
+                    })
+                    .collect())
+            })
             .await??;
         let mut any = false;
         let rows: Vec<BatchResult> = results
