@@ -638,6 +638,82 @@ mod initiatives {
         assert!(inbox.body.contains("inbox-empty"), "{}", inbox.body);
     }
 
+    /// The node's batch, without the web's checks in front: the verifier judges each request,
+    /// a refused one stores nothing and does not stop the others.
+    #[test]
+    fn decide_all_judges_each_request_on_its_own() {
+        use node::decisions::{decide_all, ItemRefusal, Outcome, Request};
+        let tmp = TempDir::new("web-decide-all");
+        let (_tld, mut d, mut a, _b) = federation(&tmp);
+        let ia = register(&mut a, "Máy cấp đá tự động", true);
+        let ic = register(&mut a, "Băng tải phân loại", true);
+        let draft = register(&mut a, "Bản nháp chưa nộp", false);
+        d.import(a.all_entries().unwrap(), T0 + 2).unwrap();
+        decide(&mut d, ic, DecisionKind::Approve);
+        let entries_before = d.all_entries().unwrap().len();
+        let t = |s: &str| Text::new("t", s, 200).unwrap();
+        let req = |record, kind| Request {
+            record,
+            kind,
+            note: t(""),
+        };
+        let out = decide_all(
+            &mut d,
+            &[
+                req(ia, DecisionKind::Approve),
+                req(ic, DecisionKind::Approve),
+                req(ia, DecisionKind::Reject),
+                req(draft, DecisionKind::Approve),
+                req(RecordId([9; 16]), DecisionKind::Approve),
+            ],
+            &t("Phạm Văn Đức"),
+            &t("Phó Chủ tịch"),
+            T0 + 3,
+        )
+        .unwrap();
+        assert!(matches!(out[0], Outcome::Done(_)), "{out:?}");
+        assert!(
+            matches!(
+                &out[1],
+                Outcome::Refused(ItemRefusal::Node(node::NodeError::Rejected(_)))
+            ),
+            "{out:?}"
+        );
+        assert!(
+            matches!(out[2], Outcome::Refused(ItemRefusal::Twice(_))),
+            "{out:?}"
+        );
+        assert!(
+            matches!(
+                &out[3],
+                Outcome::Refused(ItemRefusal::Node(node::NodeError::Rejected(_)))
+            ),
+            "{out:?}"
+        );
+        assert!(
+            matches!(out[4], Outcome::Refused(ItemRefusal::Node(_))),
+            "{out:?}"
+        );
+        assert_eq!(
+            d.all_entries().unwrap().len(),
+            entries_before + 1,
+            "one decision stored"
+        );
+        let status = |id| records::check(&d, id, T0 + 4).unwrap().status.map(|s| s.0);
+        assert_eq!(status(ia), Some(DecisionKind::Approve));
+        assert_eq!(status(ic), Some(DecisionKind::Approve));
+        assert_eq!(status(draft), None);
+        // Over the bound: refused whole before anything is signed.
+        let many: Vec<Request> = (0..=sync_protocol::limits::MAX_DECISIONS_PER_BATCH_COUNT)
+            .map(|_| req(ia, DecisionKind::Recognise))
+            .collect();
+        assert!(matches!(
+            decide_all(&mut d, &many, &t("A"), &t("B"), T0 + 5),
+            Err(node::decisions::BatchError::TooMany { .. })
+        ));
+        assert_eq!(d.all_entries().unwrap().len(), entries_before + 1);
+    }
+
     #[test]
     fn a_forged_decision_is_refused_with_the_rule() {
         let tmp = TempDir::new("web-inbox-forged");
