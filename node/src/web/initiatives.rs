@@ -1372,8 +1372,8 @@ pub(super) async fn attachment(
                     Ok(bytes) => Ok(Ok((a.name.as_str().to_owned(), bytes))),
                     Err(crate::blobs::BlobError::Missing { .. }) => Err(WebError::new(
                         StatusCode::NOT_FOUND,
-                        "Tệp đính kèm này chưa có trên nút (tệp ở lại đơn vị gốc và cấp trên trực tiếp của nó).",
-                        "This attachment is not held at this node (files stay at the origin unit and its direct superior).",
+                        "Tệp đính kèm này không có trên nút này: tệp đính kèm chưa được đồng bộ giữa các nút, tệp chỉ có ở nút của đơn vị gốc.",
+                        "This attachment is not held at this node: attachments are not synced between nodes yet, the file is only at the origin unit's node.",
                     )),
                     Err(e) => Err(super::store_error(e)),
                 }
