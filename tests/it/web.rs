@@ -1129,6 +1129,62 @@ mod initiatives {
     }
 
     #[test]
+    fn a_returned_initiative_is_edited_again_through_the_form() {
+        let tmp = TempDir::new("web-returned");
+        let (_tld, mut d, mut a, _b) = federation(&tmp);
+        let id = register(&mut a, "Máy cấp đá", true);
+        d.import(a.all_entries().unwrap(), T0 + 2).unwrap();
+        let t = |s: &str| Text::new("t", s, 200).unwrap();
+        records::decide(
+            &mut d,
+            id,
+            DecisionKind::ReturnForRevision,
+            t("Phạm Văn Đức"),
+            t("Phó Chủ tịch"),
+            t("Bổ sung Mẫu 4"),
+            T0 + 3,
+        )
+        .unwrap();
+        a.import(d.all_entries().unwrap(), T0 + 4).unwrap();
+        let at = serve_node(a);
+        let (cookie, csrf) = session(at.addr, "hotro", &format!("/initiatives/{}", id.to_hex()));
+        let page = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{}", id.to_hex()),
+            &cookie,
+            "",
+        );
+        assert!(page.body.contains("id=\"edit\"") && page.body.contains("Bổ sung Mẫu 4"));
+        let mut fields = form_fields(&csrf, "Máy cấp đá");
+        fields.push(("solution", "Băng tải có cảm biến trọng lượng"));
+        let (ct, body) = multipart(&fields, &[]);
+        let r = send(
+            at.addr,
+            &format!("/initiatives/{}/edit", id.to_hex()),
+            &cookie,
+            &ct,
+            &body,
+            None,
+        );
+        assert_eq!(location_id(&r), id.to_hex());
+        let page = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{}", id.to_hex()),
+            &cookie,
+            "",
+        );
+        assert!(
+            page.body.contains("Băng tải có cảm biến trọng lượng"),
+            "{}",
+            page.body
+        );
+        // Submitted again, it is no longer editable.
+        assert!(page.body.contains("id=\"do-submit\""));
+    }
+
+    #[test]
     fn the_page_shows_what_changed_since_the_judged_state() {
         let tmp = TempDir::new("web-changed");
         let (_tld, _d, mut a, _b) = federation(&tmp);

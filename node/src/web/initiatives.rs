@@ -1399,7 +1399,8 @@ pub(super) async fn attachment(
             .collect();
         let disposition = format!(
             "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
-            super::url_escape(&name)
+            // Form encoding writes a space as '+', which RFC 5987 reads as a plus sign.
+            super::url_escape(&name).replace('+', "%20")
         );
         let mut resp = (StatusCode::OK, bytes).into_response();
         let h = resp.headers_mut();
