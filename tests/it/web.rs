@@ -534,6 +534,23 @@ mod initiatives {
         assert!(r.body.contains("Khi trả lại cần ghi lý do"), "{}", r.body);
         assert_eq!(status_of(&at, ia).unwrap().0, DecisionKind::Submit);
 
+        // No decision chosen: refused whole with what to do.
+        let r = http(
+            at.addr,
+            "POST",
+            "/inbox/decide",
+            &cookie,
+            &format!("csrf={csrf}&kind=&note={}", ids(&[&ia.to_hex()])),
+        );
+        assert_eq!(r.status, 422);
+        assert!(
+            r.body
+                .contains("Chọn quyết định cho các sáng kiến đã đánh dấu"),
+            "{}",
+            r.body
+        );
+        assert_eq!(status_of(&at, ia).unwrap().0, DecisionKind::Submit);
+
         // A support officer may not approve: the role's rule, nothing recorded.
         let (sup, sup_csrf) = session(at.addr, "hotro", "/inbox");
         let r = http(
@@ -973,6 +990,19 @@ mod initiatives {
         );
         assert_eq!(r.status, 413, "{}", r.body);
         assert!(r.body.contains("tối đa 32 MiB"), "{}", r.body);
+        assert_eq!((records_count(&at), blob_files(&at.data)), (before, 0));
+
+        // A malformed body: refused as unreadable, nothing stored.
+        let r = send(
+            at.addr,
+            "/initiatives/new",
+            &cookie,
+            &ct,
+            b"--not-the-boundary\r\n",
+            None,
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("không đọc được biểu mẫu"), "{}", r.body);
         assert_eq!((records_count(&at), blob_files(&at.data)), (before, 0));
 
         // A bad field with a good file: nothing stored either.

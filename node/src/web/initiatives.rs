@@ -173,10 +173,10 @@ async fn read_form(headers: &HeaderMap, body: Body) -> Result<(Form, Vec<Upload>
         if bytes.len() > MAX_WEB_FORM_BYTES {
             return Err(too_large());
         }
-        let text = std::str::from_utf8(&bytes).map_err(|_| WebError::bad_form())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| unreadable())?;
         return Ok((form(text), Vec::new()));
     };
-    let parts = multipart::parse(&boundary, &bytes).map_err(|_| WebError::bad_form())?;
+    let parts = multipart::parse(&boundary, &bytes).map_err(|_| unreadable())?;
     let mut fields = Vec::new();
     let mut uploads = Vec::new();
     let mut text_bytes = 0usize;
@@ -193,12 +193,21 @@ async fn read_form(headers: &HeaderMap, body: Body) -> Result<(Form, Vec<Upload>
                 if text_bytes > MAX_WEB_FORM_BYTES {
                     return Err(too_large());
                 }
-                let v = std::str::from_utf8(&bytes[p.range]).map_err(|_| WebError::bad_form())?;
+                let v = std::str::from_utf8(&bytes[p.range]).map_err(|_| unreadable())?;
                 fields.push((p.name, v.to_owned()));
             }
         }
     }
     Ok((Form(fields), uploads))
+}
+
+/// A body that is not a form this interface reads (malformed, or text that is not UTF-8).
+fn unreadable() -> WebError {
+    WebError::new(
+        StatusCode::BAD_REQUEST,
+        "Nút không đọc được biểu mẫu gửi lên (sai định dạng). Không có gì được lưu; mở lại trang rồi gửi lại.",
+        "The node could not read the form sent (it is malformed). Nothing was stored; open the page again and resend.",
+    )
 }
 
 fn too_large() -> WebError {
@@ -1700,7 +1709,14 @@ pub(super) async fn inbox_decide(
             return Err(WebError::bad_form().into());
         }
         let lang = r.lang;
-        let kind = kind_from_code(f.str("kind")).ok_or_else(WebError::not_found)?;
+        let Some(kind) = kind_from_code(f.str("kind")) else {
+            let notice = InboxNotice {
+                results: Vec::new(),
+                error: Some(texts::text(lang, "err_batch_kind").into()),
+                note: f.str("note").to_owned(),
+            };
+            return inbox_page(&web, &r, notice, StatusCode::UNPROCESSABLE_ENTITY).await;
+        };
         let (roles, what) = roles_for(kind);
         let account = web.require(&r, roles, what)?.clone();
         let ids: Vec<String> =

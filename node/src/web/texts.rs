@@ -145,6 +145,8 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("current_value", "Hiện nay", "Now"),
     ("err_files_again", "Biểu mẫu chưa được lưu nên tệp đã chọn không được giữ: chọn lại tệp rồi gửi.", "The form was not saved, so the files chosen were not kept: choose them again and send."),
     ("err_batch_none", "Chưa chọn sáng kiến nào: đánh dấu các sáng kiến cần quyết định.", "No initiative ticked: tick the initiatives to decide on."),
+    ("err_batch_kind", "Chọn quyết định cho các sáng kiến đã đánh dấu.", "Choose the decision for the initiatives ticked."),
+    ("choose", "— chọn —", "— choose —"),
     ("err_batch_twice", "Sáng kiến được chọn hai lần; chỉ ghi một quyết định.", "The initiative was ticked twice; one decision only is recorded."),
     ("rule_edit_origin", "Quy tắc: chỉ đơn vị gốc (công đoàn cơ sở đã đăng ký) sửa được sáng kiến; nút này giữ nó để xét và quyết định.", "Rule: only the origin unit (the grassroots union that registered it) edits an initiative; this node holds it to judge and decide."),
     ("rule_edit_state", "Quy tắc: sáng kiến chỉ được sửa khi mới đăng ký hoặc bị trả lại để bổ sung; đã nộp thì chuỗi duyệt xét đúng trạng thái đã nộp — nhờ cấp trên trả lại nếu cần sửa.", "Rule: an initiative is edited only while registered or returned for revision; once submitted, the chain judges the state submitted — ask the superior to return it if it needs changes."),
