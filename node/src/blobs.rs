@@ -18,6 +18,9 @@ use sync_protocol::limits::MAX_ATTACHMENT_BYTES;
 /// The directory of blobs inside a node's data directory.
 pub const BLOB_DIR: &str = "blobs";
 
+/// How a staged (not yet visible) blob's temporary file name begins.
+const STAGING_PREFIX: &str = "staging-";
+
 /// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -131,7 +134,7 @@ pub fn stage(data_dir: &Path, file: &Path) -> Result<Staged, BlobError> {
     }
     let dir = data_dir.join(BLOB_DIR);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let tmp = dir.join(format!("staging-{:016x}", OsRng.next_u64()));
+    let tmp = dir.join(format!("{STAGING_PREFIX}{:016x}", OsRng.next_u64()));
     let mut staged = Staged {
         hash: ContentHash([0; 32]),
         size_bytes: 0,
@@ -185,7 +188,7 @@ pub fn stage_bytes(data_dir: &Path, what: &str, bytes: &[u8]) -> Result<Staged, 
     }
     let dir = data_dir.join(BLOB_DIR);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let tmp = dir.join(format!("staging-{:016x}", OsRng.next_u64()));
+    let tmp = dir.join(format!("{STAGING_PREFIX}{:016x}", OsRng.next_u64()));
     let hash = ContentHash(*blake3::hash(bytes).as_bytes());
     // From here on a failure drops the staged blob, which removes the temporary file.
     let staged = Staged {
@@ -198,6 +201,22 @@ pub fn stage_bytes(data_dir: &Path, what: &str, bytes: &[u8]) -> Result<Staged, 
     out.write_all(bytes).map_err(io(&tmp))?;
     out.sync_all().map_err(io(&tmp))?;
     Ok(staged)
+}
+
+/// Removes the staged blobs an interrupted write left in `data_dir`'s blob directory (a crash
+/// between staging a file and storing the record change that names it): they were never
+/// visible. Called when the node opens, while the database's lock is held, so no write of
+/// this node is staging at the same time.
+pub fn remove_staging_leftovers(data_dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(data_dir.join(BLOB_DIR)) else {
+        return;
+    };
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(STAGING_PREFIX) && std::fs::remove_file(e.path()).is_ok() {
+            tracing::warn!(file = %name, "removed an attachment staged by an interrupted write");
+        }
+    }
 }
 
 /// Where the blob with `hash` lives (whether or not it is held).
@@ -280,6 +299,38 @@ mod tests {
         );
         std::fs::write(path_of(&dir, &hash), "sửa trộm").expect("tamper");
         assert!(matches!(read(&dir, &hash), Err(BlobError::Damaged { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn staged_bytes_are_bounded_and_leftovers_are_removed() {
+        let dir = tmp("bytes");
+        let over = vec![0u8; MAX_ATTACHMENT_BYTES as usize + 1];
+        assert!(matches!(
+            stage_bytes(&dir, "video.mp4", &over),
+            Err(BlobError::TooLarge { .. })
+        ));
+        let staged = stage_bytes(&dir, "mau4.txt", b"Mau 4").expect("stage");
+        // A crash now leaves the staging file: the next open removes it, and nothing else.
+        std::mem::forget(staged);
+        stage_bytes(&dir, "ban-ve.pdf", b"PDF")
+            .expect("stage")
+            .commit()
+            .expect("commit");
+        remove_staging_leftovers(&dir);
+        let names: Vec<String> = std::fs::read_dir(dir.join(BLOB_DIR))
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with(STAGING_PREFIX)),
+            "{names:?}"
+        );
+        assert!(contains(
+            &dir,
+            &ContentHash(*blake3::hash(b"PDF").as_bytes())
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
