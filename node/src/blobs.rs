@@ -3,9 +3,11 @@
 //! [`MAX_ATTACHMENT_BYTES`]. The size is checked against the file's metadata before a byte is
 //! read, and again while reading (a file that grows is cut off and refused).
 //!
-//! A blob is first *staged* (copied into a temporary file in `blobs/` while hashing); the
-//! caller then writes the record change that names it and only then [`Staged::commit`]s the
-//! blob. A staged blob that is dropped is removed, so a refused write leaves nothing behind.
+//! A blob is first *staged* (copied into a temporary file in `blobs/` while hashing, not
+//! visible); [`crate::records::edit_attached`] then [`Staged::commit`]s it and writes the record
+//! change that names it, removing the blob again if the change is refused. A staged blob that
+//! is dropped is removed, and the staging files a crash left are removed when the node opens
+//! ([`remove_staging_leftovers`]), so a refused write leaves nothing behind.
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -348,10 +348,10 @@ pub enum AttachError {
     NotAnInitiative(String),
 }
 
-/// Adds a staged blob to an initiative this node's unit owns, as the attachment `name`. The
-/// record change goes through [`Node::write`]; only once it is stored is the blob made
-/// visible, so a refused change leaves neither. Returns whether the record changed (the same
-/// content under the same name is already attached: no change).
+/// Adds a staged blob to an initiative this node's unit owns, as the attachment `name` (see
+/// [`edit_attached`]: a refused change leaves neither the change nor the blob). Returns
+/// whether the record changed (the same content under the same name is already attached: no
+/// change).
 pub fn attach(
     node: &mut Node,
     record: RecordId,
@@ -363,8 +363,11 @@ pub fn attach(
 }
 
 /// Edits an initiative this node's unit owns and adds staged blobs to its attachments, in one
-/// record change (the form's "save"): the change is written first and the blobs are made
-/// visible only once it is stored, so a refused edit leaves no blob and no change.
+/// record change (the web form's "save"). The blobs are put in place first and the change is
+/// written through [`Node::write`] after: a record never names a blob that is not held. When
+/// the change is refused, the blobs placed for it (those not held before) are removed again,
+/// so a refused edit leaves no blob and no change; a crash between the two leaves at most a
+/// blob that no record names.
 pub fn edit_attached(
     node: &mut Node,
     record: RecordId,
@@ -377,7 +380,8 @@ pub fn edit_attached(
         return Err(AttachError::NotAnInitiative(record.short()));
     }
     let added: Vec<record::Attachment> = files.iter().map(|(s, n)| attachment_of(s, n)).collect();
-    let changed = edit(
+    let placed = place(node, files)?;
+    let written = edit(
         node,
         record,
         |c| {
@@ -391,15 +395,15 @@ pub fn edit_attached(
             }
         },
         now_ms,
-    )?;
-    for (staged, _) in files {
-        staged.commit()?;
-    }
-    Ok(changed)
+    );
+    written.map_err(|e| {
+        unplace(&placed);
+        e.into()
+    })
 }
 
 /// Creates an initiative with staged blobs as its attachments, in one record change: as
-/// [`edit_attached`], the blobs are made visible only once the record is stored.
+/// [`edit_attached`], the blobs are placed first and removed again if the record is refused.
 pub fn create_attached(
     node: &mut Node,
     mut content: RecordContent,
@@ -415,11 +419,41 @@ pub fn create_attached(
             i.attachments.push(a);
         }
     }
-    let id = create(node, &content, now_ms)?;
+    let placed = place(node, files)?;
+    create(node, &content, now_ms).map_err(|e| {
+        unplace(&placed);
+        e.into()
+    })
+}
+
+/// Makes staged blobs visible; returns the paths of those that were not held before (so a
+/// refused write can remove them). On a failure, what this call placed is removed again.
+fn place(
+    node: &Node,
+    files: Vec<(crate::blobs::Staged, Text)>,
+) -> Result<Vec<std::path::PathBuf>, AttachError> {
+    let mut placed = Vec::new();
     for (staged, _) in files {
-        staged.commit()?;
+        let fresh = !crate::blobs::contains(node.dir(), &staged.hash);
+        match staged.commit() {
+            Ok(path) if fresh => placed.push(path),
+            Ok(_) => {}
+            Err(e) => {
+                unplace(&placed);
+                return Err(e.into());
+            }
+        }
     }
-    Ok(id)
+    Ok(placed)
+}
+
+/// Removes blobs placed for a write that was refused (no record names them).
+fn unplace(placed: &[std::path::PathBuf]) {
+    for p in placed {
+        if let Err(e) = std::fs::remove_file(p) {
+            tracing::warn!(error = %e, file = %p.display(), "a blob placed for a refused write could not be removed");
+        }
+    }
 }
 
 fn attachment_of(s: &crate::blobs::Staged, name: &Text) -> record::Attachment {

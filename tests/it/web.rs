@@ -1214,6 +1214,47 @@ mod initiatives {
         assert!(page.body.contains("id=\"do-submit\""));
     }
 
+    /// The node's save with files: blobs are placed before the record change and removed
+    /// again when the change is refused; a blob already held (named by another record) stays.
+    #[test]
+    fn a_refused_save_leaves_no_blob_behind() {
+        let tmp = TempDir::new("web-refused-blob");
+        let (_tld, _d, mut a, _b) = federation(&tmp);
+        let id = register(&mut a, "Máy cấp đá", false);
+        let dir = a.dir().to_owned();
+        let name = Text::new("n", "mau4.txt", 200).unwrap();
+        let stage = |b: &[u8]| node::blobs::stage_bytes(&dir, "mau4.txt", b).unwrap();
+        assert!(records::attach(&mut a, id, stage(b"da co"), name.clone(), T0 + 1).unwrap());
+        let held = sync_protocol::ids::ContentHash(*blake3::hash(b"da co").as_bytes());
+        let fresh = sync_protocol::ids::ContentHash(*blake3::hash(b"moi").as_bytes());
+        let refused = records::edit_attached(
+            &mut a,
+            id,
+            |c| {
+                if let RecordContent::Initiative(i) = c {
+                    i.benefit_vnd = sync_protocol::limits::MAX_BENEFIT_VND + 1;
+                }
+            },
+            vec![(stage(b"moi"), name.clone()), (stage(b"da co"), name)],
+            T0 + 2,
+        );
+        assert!(refused.is_err());
+        assert!(
+            !node::blobs::contains(&dir, &fresh),
+            "the refused save's blob is gone"
+        );
+        assert!(
+            node::blobs::contains(&dir, &held),
+            "a blob a record names stays"
+        );
+        let rep = records::check(&a, id, T0 + 3).unwrap();
+        let Some(RecordContent::Initiative(i)) = rep.content else {
+            panic!("held")
+        };
+        assert_eq!((i.attachments.len(), i.benefit_vnd), (1, 2_400_000_000));
+        assert_eq!(blob_files(&dir), 1, "no staging file either");
+    }
+
     #[test]
     fn the_page_shows_what_changed_since_the_judged_state() {
         let tmp = TempDir::new("web-changed");
