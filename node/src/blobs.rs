@@ -3,9 +3,11 @@
 //! [`MAX_ATTACHMENT_BYTES`]. The size is checked against the file's metadata before a byte is
 //! read, and again while reading (a file that grows is cut off and refused).
 //!
-//! A blob is first *staged* (copied into a temporary file in `blobs/` while hashing); the
-//! caller then writes the record change that names it and only then [`Staged::commit`]s the
-//! blob. A staged blob that is dropped is removed, so a refused write leaves nothing behind.
+//! A blob is first *staged* (copied into a temporary file in `blobs/` while hashing, not
+//! visible); [`crate::records::edit_attached`] then [`Staged::commit`]s it and writes the record
+//! change that names it, removing the blob again if the change is refused. A staged blob that
+//! is dropped is removed, and the staging files a crash left are removed when the node opens
+//! ([`remove_staging_leftovers`]), so a refused write leaves nothing behind.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -17,6 +19,9 @@ use sync_protocol::limits::MAX_ATTACHMENT_BYTES;
 
 /// The directory of blobs inside a node's data directory.
 pub const BLOB_DIR: &str = "blobs";
+
+/// How a staged (not yet visible) blob's temporary file name begins.
+const STAGING_PREFIX: &str = "staging-";
 
 /// Why a blob could not be stored or read.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +136,7 @@ pub fn stage(data_dir: &Path, file: &Path) -> Result<Staged, BlobError> {
     }
     let dir = data_dir.join(BLOB_DIR);
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let tmp = dir.join(format!("staging-{:016x}", OsRng.next_u64()));
+    let tmp = dir.join(format!("{STAGING_PREFIX}{:016x}", OsRng.next_u64()));
     let mut staged = Staged {
         hash: ContentHash([0; 32]),
         size_bytes: 0,
@@ -169,6 +174,51 @@ pub fn stage(data_dir: &Path, file: &Path) -> Result<Staged, BlobError> {
     staged.size_bytes = total;
     staged.dest = path_of(data_dir, &hash);
     Ok(staged)
+}
+
+/// Stages bytes already received (a file uploaded through the web form, whose body was bounded
+/// before it was read): the size is checked against [`MAX_ATTACHMENT_BYTES`] before anything
+/// is written. `what` names the upload in the error.
+pub fn stage_bytes(data_dir: &Path, what: &str, bytes: &[u8]) -> Result<Staged, BlobError> {
+    let size_bytes = bytes.len() as u64;
+    if size_bytes > MAX_ATTACHMENT_BYTES {
+        return Err(BlobError::TooLarge {
+            path: PathBuf::from(what),
+            size_bytes,
+            limit_bytes: MAX_ATTACHMENT_BYTES,
+        });
+    }
+    let dir = data_dir.join(BLOB_DIR);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let tmp = dir.join(format!("{STAGING_PREFIX}{:016x}", OsRng.next_u64()));
+    let hash = ContentHash(*blake3::hash(bytes).as_bytes());
+    // From here on a failure drops the staged blob, which removes the temporary file.
+    let staged = Staged {
+        hash,
+        size_bytes,
+        tmp: Some(tmp.clone()),
+        dest: path_of(data_dir, &hash),
+    };
+    let mut out = File::create(&tmp).map_err(io(&tmp))?;
+    out.write_all(bytes).map_err(io(&tmp))?;
+    out.sync_all().map_err(io(&tmp))?;
+    Ok(staged)
+}
+
+/// Removes the staged blobs an interrupted write left in `data_dir`'s blob directory (a crash
+/// between staging a file and storing the record change that names it): they were never
+/// visible. Called when the node opens, while the database's lock is held, so no write of
+/// this node is staging at the same time.
+pub fn remove_staging_leftovers(data_dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(data_dir.join(BLOB_DIR)) else {
+        return;
+    };
+    for e in rd.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(STAGING_PREFIX) && std::fs::remove_file(e.path()).is_ok() {
+            tracing::warn!(file = %name, "removed an attachment staged by an interrupted write");
+        }
+    }
 }
 
 /// Where the blob with `hash` lives (whether or not it is held).
@@ -251,6 +301,38 @@ mod tests {
         );
         std::fs::write(path_of(&dir, &hash), "sửa trộm").expect("tamper");
         assert!(matches!(read(&dir, &hash), Err(BlobError::Damaged { .. })));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn staged_bytes_are_bounded_and_leftovers_are_removed() {
+        let dir = tmp("bytes");
+        let over = vec![0u8; MAX_ATTACHMENT_BYTES as usize + 1];
+        assert!(matches!(
+            stage_bytes(&dir, "video.mp4", &over),
+            Err(BlobError::TooLarge { .. })
+        ));
+        let staged = stage_bytes(&dir, "mau4.txt", b"Mau 4").expect("stage");
+        // A crash now leaves the staging file: the next open removes it, and nothing else.
+        std::mem::forget(staged);
+        stage_bytes(&dir, "ban-ve.pdf", b"PDF")
+            .expect("stage")
+            .commit()
+            .expect("commit");
+        remove_staging_leftovers(&dir);
+        let names: Vec<String> = std::fs::read_dir(dir.join(BLOB_DIR))
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with(STAGING_PREFIX)),
+            "{names:?}"
+        );
+        assert!(contains(
+            &dir,
+            &ContentHash(*blake3::hash(b"PDF").as_bytes())
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod check;
 pub mod control;
 pub mod counters;
+pub mod decisions;
 pub mod durable;
 pub mod enrolment;
 pub mod ingest;

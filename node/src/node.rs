@@ -527,6 +527,7 @@ impl Node {
         let store = SledStore::open(&dir.join(DB_DIR))?;
         // The database's lock is held: no other process is writing these.
         remove_temporary_leftovers(dir);
+        crate::blobs::remove_staging_leftovers(dir);
         let directory =
             directory_from_ordered(store.trust_iter())?.ok_or_else(|| NodeError::File {
                 path: dir.join(DB_DIR),

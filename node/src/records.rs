@@ -146,6 +146,29 @@ pub fn decide(
     note: Text,
     now_ms: u64,
 ) -> Result<EntryHash, NodeError> {
+    let body = decision_body(
+        node,
+        record,
+        kind,
+        officer_name,
+        officer_title,
+        note,
+        now_ms,
+    )?;
+    Ok(node.write(body, now_ms)?.hash())
+}
+
+/// The decision [`decide`] would sign, not yet signed nor stored (several are verified and
+/// stored together by [`crate::decisions::decide_all`]).
+pub fn decision_body(
+    node: &Node,
+    record: RecordId,
+    kind: DecisionKind,
+    officer_name: Text,
+    officer_title: Text,
+    note: Text,
+    now_ms: u64,
+) -> Result<EntryBody, NodeError> {
     let report = check(node, record, now_ms)?;
     let header = report.header.clone().ok_or(WriteRefusal::NotHeld(record))?;
     if header.kind != RecordKind::Initiative {
@@ -158,19 +181,50 @@ pub fn decide(
     } else {
         Binding::Heads(report.current_heads.clone())
     };
-    let entry = node.write(
-        EntryBody::Decision(Decision {
-            record,
-            kind,
-            binding,
-            previous: report.status.as_ref().map(|s| s.2),
-            officer_name,
-            officer_title,
-            note,
-        }),
-        now_ms,
-    )?;
-    Ok(entry.hash())
+    Ok(EntryBody::Decision(Decision {
+        record,
+        kind,
+        binding,
+        previous: report.status.as_ref().map(|s| s.2),
+        officer_name,
+        officer_title,
+        note,
+    }))
+}
+
+/// The content of a record in the state its last decision judged (the heads it is bound to, or
+/// the heads its public projection was made from), read from the changes held here; `None`
+/// when there is no decision, or this node does not hold that state's full content. The web
+/// shows it beside the current content when the two differ.
+pub fn judged_content(
+    node: &Node,
+    report: &RecordReport,
+) -> Result<Option<RecordContent>, NodeError> {
+    let (Some(header), Some((_, _, last))) = (&report.header, &report.status) else {
+        return Ok(None);
+    };
+    let Some(e) = node.store().entry(last)? else {
+        return Ok(None);
+    };
+    let EntryBody::Decision(d) = e.body() else {
+        return Ok(None);
+    };
+    let heads = match &d.binding {
+        Binding::Heads(h) => h.clone(),
+        Binding::Projection(p) => match node.store().entry(p)?.as_ref().map(|e| e.body()) {
+            Some(EntryBody::Projection(p)) => p.heads.clone(),
+            _ => return Ok(None),
+        },
+    };
+    let entries = node.store().record_entries(&report.record)?;
+    let known = changes_of(&entries);
+    if heads.iter().any(|h| !known.contains_key(h)) {
+        return Ok(None);
+    }
+    let changes = sync_protocol::verify::ancestry(&known, &heads);
+    Ok(record::load_record(changes, header.kind)
+        .ok()
+        .and_then(|s| s.content.ok()))
 }
 
 /// Verifies a record as held here.
@@ -294,10 +348,10 @@ pub enum AttachError {
     NotAnInitiative(String),
 }
 
-/// Adds a staged blob to an initiative this node's unit owns, as the attachment `name`. The
-/// record change goes through [`Node::write`]; only once it is stored is the blob made
-/// visible, so a refused change leaves neither. Returns whether the record changed (the same
-/// content under the same name is already attached: no change).
+/// Adds a staged blob to an initiative this node's unit owns, as the attachment `name` (see
+/// [`edit_attached`]: a refused change leaves neither the change nor the blob). Returns
+/// whether the record changed (the same content under the same name is already attached: no
+/// change).
 pub fn attach(
     node: &mut Node,
     record: RecordId,
@@ -305,27 +359,107 @@ pub fn attach(
     name: Text,
     now_ms: u64,
 ) -> Result<bool, AttachError> {
+    edit_attached(node, record, |_| {}, vec![(staged, name)], now_ms)
+}
+
+/// Edits an initiative this node's unit owns and adds staged blobs to its attachments, in one
+/// record change (the web form's "save"). The blobs are put in place first and the change is
+/// written through [`Node::write`] after: a record never names a blob that is not held. When
+/// the change is refused, the blobs placed for it (those not held before) are removed again,
+/// so a refused edit leaves no blob and no change; a crash between the two leaves at most a
+/// blob that no record names.
+pub fn edit_attached(
+    node: &mut Node,
+    record: RecordId,
+    change: impl FnOnce(&mut RecordContent),
+    files: Vec<(crate::blobs::Staged, Text)>,
+    now_ms: u64,
+) -> Result<bool, AttachError> {
     let report = check(node, record, now_ms)?;
     if !matches!(report.content, Some(RecordContent::Initiative(_))) {
         return Err(AttachError::NotAnInitiative(record.short()));
     }
-    let attachment = record::Attachment {
-        hash: staged.hash,
-        name,
-        size_bytes: staged.size_bytes,
-    };
-    let changed = edit(
+    let added: Vec<record::Attachment> = files.iter().map(|(s, n)| attachment_of(s, n)).collect();
+    let placed = place(node, files)?;
+    let written = edit(
         node,
         record,
         |c| {
+            change(c);
             if let RecordContent::Initiative(i) = c {
-                if !i.attachments.contains(&attachment) {
-                    i.attachments.push(attachment.clone());
+                for a in added {
+                    if !i.attachments.contains(&a) {
+                        i.attachments.push(a);
+                    }
                 }
             }
         },
         now_ms,
-    )?;
-    staged.commit()?;
-    Ok(changed)
+    );
+    written.map_err(|e| {
+        unplace(&placed);
+        e.into()
+    })
+}
+
+/// Creates an initiative with staged blobs as its attachments, in one record change: as
+/// [`edit_attached`], the blobs are placed first and removed again if the record is refused.
+pub fn create_attached(
+    node: &mut Node,
+    mut content: RecordContent,
+    files: Vec<(crate::blobs::Staged, Text)>,
+    now_ms: u64,
+) -> Result<RecordId, AttachError> {
+    let RecordContent::Initiative(i) = &mut content else {
+        return Err(AttachError::NotAnInitiative("-".into()));
+    };
+    for (s, n) in &files {
+        let a = attachment_of(s, n);
+        if !i.attachments.contains(&a) {
+            i.attachments.push(a);
+        }
+    }
+    let placed = place(node, files)?;
+    create(node, &content, now_ms).map_err(|e| {
+        unplace(&placed);
+        e.into()
+    })
+}
+
+/// Makes staged blobs visible; returns the paths of those that were not held before (so a
+/// refused write can remove them). On a failure, what this call placed is removed again.
+fn place(
+    node: &Node,
+    files: Vec<(crate::blobs::Staged, Text)>,
+) -> Result<Vec<std::path::PathBuf>, AttachError> {
+    let mut placed = Vec::new();
+    for (staged, _) in files {
+        let fresh = !crate::blobs::contains(node.dir(), &staged.hash);
+        match staged.commit() {
+            Ok(path) if fresh => placed.push(path),
+            Ok(_) => {}
+            Err(e) => {
+                unplace(&placed);
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(placed)
+}
+
+/// Removes blobs placed for a write that was refused (no record names them).
+fn unplace(placed: &[std::path::PathBuf]) {
+    for p in placed {
+        if let Err(e) = std::fs::remove_file(p) {
+            tracing::warn!(error = %e, file = %p.display(), "a blob placed for a refused write could not be removed");
+        }
+    }
+}
+
+fn attachment_of(s: &crate::blobs::Staged, name: &Text) -> record::Attachment {
+    record::Attachment {
+        hash: s.hash,
+        name: name.clone(),
+        size_bytes: s.size_bytes,
+    }
 }

@@ -15,7 +15,7 @@ use crate::lang::Lang;
 /// A fixed detail the verifier attaches to a reason, in `lang` (English as the core wrote it;
 /// Vietnamese from this table; an unknown detail is left out in Vietnamese rather than shown
 /// in English).
-fn detail(lang: Lang, en: &str) -> String {
+pub fn detail(lang: Lang, en: &str) -> String {
     const VI: &[(&str, &str)] = &[
         ("the previous decision", "quyết định trước"),
         ("the state it judges", "trạng thái được xét"),

@@ -229,6 +229,34 @@ pub const MAX_WEB_PAGE_BYTES: usize = 100 * 1024;
 const _: () = assert!(MIN_PASSWORD_CHARS < MAX_PASSWORD_CHARS);
 const _: () = assert!(WEB_SESSION_IDLE_S <= WEB_SESSION_MAX_S);
 
+// ---- The web inbox and the initiative form (node::web::initiatives, node::decisions) -------
+
+/// Most decisions one "several at once" action of the inbox makes (one signed entry each,
+/// verified together and stored in one sled transaction, one fsync). A form naming more is
+/// refused whole before anything is signed.
+pub const MAX_DECISIONS_PER_BATCH_COUNT: usize = 100;
+
+/// Most files one submission of the initiative form carries (each at most
+/// [`MAX_ATTACHMENT_BYTES`]; an initiative holds at most [`MAX_ATTACHMENTS_COUNT`] in all).
+pub const MAX_WEB_UPLOAD_FILES_COUNT: usize = 5;
+
+/// Largest body of the initiative form with its files, in bytes. The declared length is
+/// checked before a byte of the body is read; over it the form is refused whole with the
+/// limit named. It lets one file of the largest size through with the form's text fields.
+pub const MAX_WEB_UPLOAD_BYTES: usize = 32 * 1024 * 1024;
+
+/// Most parts (fields and files) one multipart form of the web interface may have: the
+/// initiative form has about 70 fields at most authors. Over it the form is refused whole.
+pub const MAX_WEB_FORM_PARTS_COUNT: usize = 300;
+
+/// Longest header block of one part of a multipart form, in bytes (its name and file name).
+pub const MAX_WEB_PART_HEADER_BYTES: usize = 2 * 1024;
+
+const _: () = assert!(MAX_DECISIONS_PER_BATCH_COUNT <= MAX_BATCH_ENTRIES);
+const _: () = assert!(MAX_WEB_UPLOAD_FILES_COUNT <= MAX_ATTACHMENTS_COUNT);
+const _: () = assert!(MAX_ATTACHMENT_BYTES as usize + MAX_WEB_FORM_BYTES <= MAX_WEB_UPLOAD_BYTES);
+// ---- end of the web inbox and initiative form limits ----
+
 /// Largest enrolment or rotation request file (`sangkien unit request`), in bytes: a few short
 /// lines (unit id, name, role, parent, key, signatures); the name is at most
 /// `MAX_UNIT_NAME_CHARS` characters of at most 4 bytes each.

@@ -645,3 +645,980 @@ fn self_registration_is_rate_limited_per_address() {
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(self_registered(&store), 1);
 }
+
+// ---- the inbox, the initiative form and page (web::initiatives) ---------------------------
+// Several decisions at once (mixed allowed and refused), attachments (upload, too big refused
+// with nothing stored, download, confidential ones by role), editing, what changed since the
+// judged state, and authority refusals with their rule, also for forged POSTs.
+
+mod initiatives {
+    use super::*;
+    use node::records;
+    use node::Node;
+    use sync_protocol::entry::{DecisionKind, UnitRole};
+    use sync_protocol::ids::RecordId;
+    use sync_protocol::limits::{MAX_ATTACHMENT_BYTES, MAX_WEB_UPLOAD_BYTES};
+    use sync_protocol::record::{Application, Author, Description, Initiative, RecordContent};
+    use sync_protocol::store::EntryStore;
+    use sync_protocol::text::Text;
+    use tests::{enrol, text};
+
+    type Shared = Arc<tokio::sync::Mutex<Node>>;
+
+    struct At {
+        addr: SocketAddr,
+        node: Shared,
+        data: std::path::PathBuf,
+        _rt: tokio::runtime::Runtime,
+    }
+
+    /// Serves `node`'s interface, with a support officer `hotro`, an appraiser `thamdinh` and
+    /// an operator `vanhanh`.
+    fn serve_node(node: Node) -> At {
+        for (login, name, title, role) in [
+            ("hotro", "Lê Thị Hoa", "Tổ hỗ trợ sáng kiến", Role::Support),
+            ("thamdinh", "Phạm Văn Đức", "Phó Chủ tịch", Role::Appraiser),
+            (
+                "vanhanh",
+                "Nguyễn Văn An",
+                "Cán bộ vận hành",
+                Role::Operator,
+            ),
+        ] {
+            officers::add(node.store(), login, name, title, &[role], PASSWORD, T0).unwrap();
+        }
+        let data = node.dir().to_owned();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let shared: Shared = Arc::new(tokio::sync::Mutex::new(node));
+        let s2 = shared.clone();
+        let addr = rt.block_on(async move {
+            let config = WebConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                ..WebConfig::default()
+            };
+            let listener = node::web::bind(&config).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let web = Web::new(s2, config, Arc::new(|| {}), Arc::new(|| T0 + 10_000)).await;
+            tokio::spawn(web.serve(listener));
+            addr
+        });
+        At {
+            addr,
+            node: shared,
+            data,
+            _rt: rt,
+        }
+    }
+
+    /// A session cookie and the CSRF token of `page`.
+    fn session(addr: SocketAddr, who: &str, page: &str) -> (String, String) {
+        let cookie = format!("sk_session={}", login(addr, who, PASSWORD).ok().unwrap());
+        let p = http(addr, "GET", page, &cookie, "");
+        assert_eq!(p.status, 200, "{page}: {}", p.body);
+        (cookie, p.hidden("csrf").unwrap())
+    }
+
+    fn initiative(origin: &Node, title: &str) -> Initiative {
+        Initiative {
+            title: text(title),
+            authors: vec![Author {
+                name: text("Lê Thị Mai"),
+                position: text("Kỹ sư"),
+            }],
+            origin: origin.unit().clone(),
+            superior: origin
+                .directory()
+                .parent_at(origin.unit(), T0)
+                .cloned()
+                .unwrap(),
+            programme: None,
+            phase: 0,
+            sector: sync_protocol::entry::Sector::ProductionBusiness,
+            summary: text("Giảm hao hụt"),
+            registered_on: sync_protocol::date::Date::from_unix_ms(T0),
+            description: Description::default(),
+            benefit_vnd: 2_400_000_000,
+            application: Application::Applied,
+            recognition: None,
+            confidential: false,
+            attachments: Vec::new(),
+            commitment_salt: None,
+        }
+    }
+
+    fn register(n: &mut Node, title: &str, submit: bool) -> RecordId {
+        let i = initiative(n, title);
+        let id = records::create(n, &RecordContent::Initiative(Box::new(i)), T0).unwrap();
+        if submit {
+            decide(n, id, DecisionKind::Submit);
+        }
+        id
+    }
+
+    fn decide(n: &mut Node, id: RecordId, kind: DecisionKind) {
+        let t = |s: &str| Text::new("t", s, 200).unwrap();
+        records::decide(n, id, kind, t("Lê Thị Hoa"), t("Tổ hỗ trợ"), t(""), T0 + 1).unwrap();
+    }
+
+    /// national → district → two grassroots unions.
+    fn federation(tmp: &TempDir) -> (Node, Node, Node, Node) {
+        let mut tld = root(tmp.path(), T0);
+        let mut d = enrol(
+            &mut tld,
+            tmp.path(),
+            "ldld-q1",
+            UnitRole::DirectSuperior,
+            T0,
+        );
+        let a = enrol(&mut d, tmp.path(), "cdcs-a", UnitRole::Grassroots, T0);
+        let b = enrol(&mut d, tmp.path(), "cdcs-b", UnitRole::Grassroots, T0);
+        (tld, d, a, b)
+    }
+
+    fn status_of(at: &At, id: RecordId) -> Option<(DecisionKind, String)> {
+        let n = at.node.blocking_lock();
+        records::check(&n, id, T0 + 20_000)
+            .unwrap()
+            .status
+            .map(|(k, u, _)| (k, u.to_string()))
+    }
+
+    #[test]
+    fn the_inbox_decides_several_at_once_and_says_what_happened_to_each() {
+        let tmp = TempDir::new("web-inbox-batch");
+        let (_tld, mut d, mut a, mut b) = federation(&tmp);
+        let ia = register(&mut a, "Máy cấp đá tự động", true);
+        let ib = register(&mut a, "Quy trình bảo quản cá ngừ", true);
+        let ic = register(&mut a, "Băng tải phân loại", true);
+        let draft = register(&mut a, "Bản nháp chưa nộp", false);
+        let id_ = register(&mut b, "Sổ tay an toàn", true);
+        for n in [&a, &b] {
+            d.import(n.all_entries().unwrap(), T0 + 2).unwrap();
+        }
+        // Already approved here: the next decision on it is the national level's.
+        decide(&mut d, ic, DecisionKind::Approve);
+        let at = serve_node(d);
+        let (cookie, csrf) = session(at.addr, "thamdinh", "/inbox");
+        let inbox = http(at.addr, "GET", "/inbox", &cookie, "");
+        for (id, waiting) in [
+            (ia, true),
+            (ib, true),
+            (id_, true),
+            (ic, false),
+            (draft, false),
+        ] {
+            assert_eq!(
+                inbox.body.contains(&format!("pick-{}", id.to_hex())),
+                waiting,
+                "{id:?} in the inbox: {}",
+                inbox.body
+            );
+        }
+        assert!(inbox.body.contains("batch-do"));
+
+        // A return without its reason: refused whole, nothing recorded.
+        let ids = |v: &[&str]| v.iter().map(|i| format!("&id={i}")).collect::<String>();
+        let r = http(
+            at.addr,
+            "POST",
+            "/inbox/decide",
+            &cookie,
+            &format!("csrf={csrf}&kind=return&note={}", ids(&[&ia.to_hex()])),
+        );
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("Khi trả lại cần ghi lý do"), "{}", r.body);
+        assert_eq!(status_of(&at, ia).unwrap().0, DecisionKind::Submit);
+
+        // No decision chosen: refused whole with what to do.
+        let r = http(
+            at.addr,
+            "POST",
+            "/inbox/decide",
+            &cookie,
+            &format!("csrf={csrf}&kind=&note={}", ids(&[&ia.to_hex()])),
+        );
+        assert_eq!(r.status, 422);
+        assert!(
+            r.body
+                .contains("Chọn quyết định cho các sáng kiến đã đánh dấu"),
+            "{}",
+            r.body
+        );
+        assert_eq!(status_of(&at, ia).unwrap().0, DecisionKind::Submit);
+
+        // A support officer may not approve: the role's rule, nothing recorded.
+        let (sup, sup_csrf) = session(at.addr, "hotro", "/inbox");
+        let r = http(
+            at.addr,
+            "POST",
+            "/inbox/decide",
+            &sup,
+            &format!("csrf={sup_csrf}&kind=approve{}", ids(&[&ia.to_hex()])),
+        );
+        assert_eq!(r.status, 403);
+        assert!(
+            r.body.contains("Quy tắc: chỉ cán bộ có vai trò Thẩm định"),
+            "{}",
+            r.body
+        );
+        assert_eq!(status_of(&at, ia).unwrap().0, DecisionKind::Submit);
+
+        // Approve four at once, one of them (C) not this unit's turn, one not an id, one draft.
+        let r = http(
+            at.addr,
+            "POST",
+            "/inbox/decide",
+            &cookie,
+            &format!(
+                "csrf={csrf}&kind=approve&note=%C4%90%E1%BA%A1t{}",
+                ids(&[
+                    &ia.to_hex(),
+                    &ic.to_hex(),
+                    "zz",
+                    &ib.to_hex(),
+                    &draft.to_hex(),
+                    &id_.to_hex()
+                ])
+            ),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        let result = |id: RecordId| {
+            let at = r
+                .body
+                .find(&format!("id=\"result-{}\"", id.to_hex()))
+                .unwrap();
+            let start = r.body[..at].rfind("<li").unwrap();
+            let end = at + r.body[at..].find("</li>").unwrap();
+            r.body[start..end].to_owned()
+        };
+        for id in [ia, ib, id_] {
+            let line = result(id);
+            assert!(
+                line.contains("class=\"ok\"") && line.contains("Đã ghi quyết định"),
+                "{line}"
+            );
+            assert_eq!(
+                status_of(&at, id),
+                Some((DecisionKind::Approve, "ldld-q1".into()))
+            );
+        }
+        let c = result(ic);
+        assert!(
+            c.contains("class=\"err\"")
+                && c.contains("Quy tắc: mỗi cấp chỉ quyết định sau cấp ngay dưới nó"),
+            "{c}"
+        );
+        let dr = result(draft);
+        assert!(
+            dr.contains("Quy tắc: quyết định đầu tiên về một sáng kiến phải là nộp"),
+            "{dr}"
+        );
+        assert!(r.body.contains("Không phải mã sáng kiến"), "{}", r.body);
+        // The refused items are untouched: C still carries the one approval, the draft none.
+        assert_eq!(
+            status_of(&at, ic),
+            Some((DecisionKind::Approve, "ldld-q1".into()))
+        );
+        assert_eq!(status_of(&at, draft), None);
+        // Each decision names the logged-in officer and is in the audit log.
+        let page = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{}", ia.to_hex()),
+            &cookie,
+            "",
+        );
+        assert!(
+            page.body.contains("Phạm Văn Đức, Phó Chủ tịch"),
+            "{}",
+            page.body
+        );
+        let n = at.node.blocking_lock();
+        let log = officers::recent_audit(n.store(), 50).unwrap();
+        drop(n);
+        let done = log
+            .iter()
+            .filter(|l| l.action == "decide" && l.login == "thamdinh")
+            .count();
+        let refused = log
+            .iter()
+            .filter(|l| l.action == "decide_refused" && l.detail.ends_with("(batch)"))
+            .count();
+        assert_eq!((done, refused), (3, 3), "{log:?}");
+        // Nothing waits any more.
+        let inbox = http(at.addr, "GET", "/inbox", &cookie, "");
+        assert!(inbox.body.contains("inbox-empty"), "{}", inbox.body);
+    }
+
+    /// The node's batch, without the web's checks in front: the verifier judges each request,
+    /// a refused one stores nothing and does not stop the others.
+    #[test]
+    fn decide_all_judges_each_request_on_its_own() {
+        use node::decisions::{decide_all, ItemRefusal, Outcome, Request};
+        let tmp = TempDir::new("web-decide-all");
+        let (_tld, mut d, mut a, _b) = federation(&tmp);
+        let ia = register(&mut a, "Máy cấp đá tự động", true);
+        let ic = register(&mut a, "Băng tải phân loại", true);
+        let draft = register(&mut a, "Bản nháp chưa nộp", false);
+        d.import(a.all_entries().unwrap(), T0 + 2).unwrap();
+        decide(&mut d, ic, DecisionKind::Approve);
+        let entries_before = d.all_entries().unwrap().len();
+        let t = |s: &str| Text::new("t", s, 200).unwrap();
+        let req = |record, kind| Request {
+            record,
+            kind,
+            note: t(""),
+        };
+        let out = decide_all(
+            &mut d,
+            &[
+                req(ia, DecisionKind::Approve),
+                req(ic, DecisionKind::Approve),
+                req(ia, DecisionKind::Reject),
+                req(draft, DecisionKind::Approve),
+                req(RecordId([9; 16]), DecisionKind::Approve),
+            ],
+            &t("Phạm Văn Đức"),
+            &t("Phó Chủ tịch"),
+            T0 + 3,
+        )
+        .unwrap();
+        assert!(matches!(out[0], Outcome::Done(_)), "{out:?}");
+        assert!(
+            matches!(
+                &out[1],
+                Outcome::Refused(ItemRefusal::Node(node::NodeError::Rejected(_)))
+            ),
+            "{out:?}"
+        );
+        assert!(
+            matches!(out[2], Outcome::Refused(ItemRefusal::Twice(_))),
+            "{out:?}"
+        );
+        assert!(
+            matches!(
+                &out[3],
+                Outcome::Refused(ItemRefusal::Node(node::NodeError::Rejected(_)))
+            ),
+            "{out:?}"
+        );
+        assert!(
+            matches!(out[4], Outcome::Refused(ItemRefusal::Node(_))),
+            "{out:?}"
+        );
+        assert_eq!(
+            d.all_entries().unwrap().len(),
+            entries_before + 1,
+            "one decision stored"
+        );
+        let status = |id| records::check(&d, id, T0 + 4).unwrap().status.map(|s| s.0);
+        assert_eq!(status(ia), Some(DecisionKind::Approve));
+        assert_eq!(status(ic), Some(DecisionKind::Approve));
+        assert_eq!(status(draft), None);
+        // Over the bound: refused whole before anything is signed.
+        let many: Vec<Request> = (0..=sync_protocol::limits::MAX_DECISIONS_PER_BATCH_COUNT)
+            .map(|_| req(ia, DecisionKind::Recognise))
+            .collect();
+        assert!(matches!(
+            decide_all(&mut d, &many, &t("A"), &t("B"), T0 + 5),
+            Err(node::decisions::BatchError::TooMany { .. })
+        ));
+        assert_eq!(d.all_entries().unwrap().len(), entries_before + 1);
+    }
+
+    #[test]
+    fn a_forged_decision_is_refused_with_the_rule() {
+        let tmp = TempDir::new("web-inbox-forged");
+        let (_tld, mut d, mut a, _b) = federation(&tmp);
+        let ia = register(&mut a, "Máy cấp đá tự động", true);
+        d.import(a.all_entries().unwrap(), T0 + 2).unwrap();
+        decide(&mut d, ia, DecisionKind::Approve);
+        let at = serve_node(d);
+        let (cookie, csrf) = session(
+            at.addr,
+            "thamdinh",
+            &format!("/initiatives/{}", ia.to_hex()),
+        );
+        // No button offers it, the form is forged: the chain's rule, in each language.
+        for (lang, rule) in [
+            ("", "Quy tắc: mỗi cấp chỉ quyết định sau cấp ngay dưới nó"),
+            (
+                "?lang=en",
+                "Rule: each level decides only after the level just below it",
+            ),
+        ] {
+            let r = http(
+                at.addr,
+                "POST",
+                &format!("/initiatives/{}/decide{lang}", ia.to_hex()),
+                &cookie,
+                &format!("csrf={csrf}&kind=approve&note="),
+            );
+            assert_eq!(r.status, 403, "{}", r.body);
+            assert!(r.body.contains(rule), "{}", r.body);
+            assert!(
+                !r.body.contains("not this unit's turn in the chain\"")
+                    && !r.body.contains("NodeError")
+            );
+        }
+        // A submission forged at the district: only the origin submits.
+        let r = http(
+            at.addr,
+            "POST",
+            &format!("/initiatives/{}/decide", ia.to_hex()),
+            &cookie,
+            &format!("csrf={csrf}&kind=submit&note="),
+        );
+        assert_eq!(r.status, 403);
+        assert!(
+            r.body.contains("Quy tắc: chỉ nộp khi bắt đầu chuỗi"),
+            "{}",
+            r.body
+        );
+        assert_eq!(
+            status_of(&at, ia),
+            Some((DecisionKind::Approve, "ldld-q1".into()))
+        );
+        // Editing is the origin's: refused here with its rule.
+        let r = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{}/edit", ia.to_hex()),
+            &cookie,
+            "",
+        );
+        assert_eq!(r.status, 403);
+        let (sup, _) = session(at.addr, "hotro", "/");
+        let r = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{}/edit", ia.to_hex()),
+            &sup,
+            "",
+        );
+        assert_eq!(r.status, 403);
+        assert!(r.body.contains("Quy tắc: chỉ đơn vị gốc"), "{}", r.body);
+    }
+
+    /// A multipart body: text fields, then files (name, bytes).
+    fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+        let boundary = "----skBoundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, bytes) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        (format!("multipart/form-data; boundary={boundary}"), body)
+    }
+
+    /// Sends a request with any body; `length` overrides the declared length (the body is not
+    /// sent then).
+    fn send(
+        addr: SocketAddr,
+        path: &str,
+        cookie: &str,
+        content_type: &str,
+        body: &[u8],
+        length: Option<usize>,
+    ) -> Resp {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            length.unwrap_or(body.len())
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        if length.is_none() {
+            s.write_all(body).unwrap();
+        }
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
+            .collect();
+        Resp {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    fn get_bytes(
+        addr: SocketAddr,
+        path: &str,
+        cookie: &str,
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
+            .collect();
+        (status, headers, raw[split + 4..].to_vec())
+    }
+
+    fn form_fields<'a>(csrf: &'a str, title: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("csrf", csrf),
+            ("title", title),
+            ("summary", "Giảm 40 % thời gian phân loại"),
+            ("sector", "production-business"),
+            ("benefit", "2.400.000.000"),
+            ("registered_on", "15/07/2022"),
+            ("application", "applied"),
+            ("author_name_0", "Lê Thị Mai"),
+            ("author_pos_0", "Kỹ sư chế biến"),
+            ("author_name_1", "Trần Văn Bình"),
+            ("author_pos_1", "Tổ trưởng"),
+            ("employer_decision", "125/QĐ-CT"),
+            ("employer_date", "20/09/2022"),
+            ("employer_reward", "Giấy khen"),
+        ]
+    }
+
+    fn blob_files(data: &std::path::Path) -> usize {
+        fn walk(p: &std::path::Path) -> usize {
+            std::fs::read_dir(p)
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| {
+                            if e.path().is_dir() {
+                                walk(&e.path())
+                            } else {
+                                1
+                            }
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        walk(&data.join(node::blobs::BLOB_DIR))
+    }
+
+    fn records_count(at: &At) -> usize {
+        at.node.blocking_lock().store().records().unwrap().len()
+    }
+
+    fn location_id(r: &Resp) -> String {
+        assert_eq!(r.status, 303, "{}", r.body);
+        r.header("location")
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn attachments_are_uploaded_refused_when_too_big_and_downloaded() {
+        let tmp = TempDir::new("web-form-files");
+        let (_tld, _d, a, _b) = federation(&tmp);
+        let at = serve_node(a);
+        let (cookie, csrf) = session(at.addr, "hotro", "/initiatives/new");
+        let before = records_count(&at);
+        let mau4 = "BÁO CÁO MÔ TẢ SÁNG KIẾN (Mẫu 4)\r\n--not a boundary\r\n".as_bytes();
+
+        // A file over the limit, inside a body under the form's bound: the field is marked and
+        // nothing is stored, neither the record nor a blob.
+        let big = vec![7u8; MAX_ATTACHMENT_BYTES as usize + 1];
+        let (ct, body) = multipart(
+            &form_fields(&csrf, "Máy cấp đá"),
+            &[("mau4.txt", mau4), ("video.mp4", &big)],
+        );
+        assert!(body.len() <= MAX_WEB_UPLOAD_BYTES);
+        let r = send(at.addr, "/initiatives/new", &cookie, &ct, &body, None);
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("id=\"err-files\""), "{}", r.body);
+        assert!(r.body.contains("quá giới hạn 25 MiB"), "{}", r.body);
+        assert!(
+            r.body.contains("value=\"Máy cấp đá\""),
+            "what was typed is kept"
+        );
+        assert_eq!((records_count(&at), blob_files(&at.data)), (before, 0));
+
+        // A body declared over the bound: refused before it is read, with the limit named.
+        let r = send(
+            at.addr,
+            "/initiatives/new",
+            &cookie,
+            &ct,
+            &[],
+            Some(MAX_WEB_UPLOAD_BYTES + 1),
+        );
+        assert_eq!(r.status, 413, "{}", r.body);
+        assert!(r.body.contains("tối đa 32 MiB"), "{}", r.body);
+        assert_eq!((records_count(&at), blob_files(&at.data)), (before, 0));
+
+        // A malformed body: refused as unreadable, nothing stored.
+        let r = send(
+            at.addr,
+            "/initiatives/new",
+            &cookie,
+            &ct,
+            b"--not-the-boundary\r\n",
+            None,
+        );
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.contains("không đọc được biểu mẫu"), "{}", r.body);
+        assert_eq!((records_count(&at), blob_files(&at.data)), (before, 0));
+
+        // A bad field with a good file: nothing stored either.
+        let mut bad = form_fields(&csrf, "Máy cấp đá");
+        bad.retain(|(k, _)| *k != "employer_date");
+        let (ct, body) = multipart(&bad, &[("mau4.txt", mau4)]);
+        let r = send(at.addr, "/initiatives/new", &cookie, &ct, &body, None);
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("id=\"err-employer_date\""), "{}", r.body);
+        assert_eq!((records_count(&at), blob_files(&at.data)), (before, 0));
+
+        // The good form: the record and its file, together.
+        let (ct, body) = multipart(&form_fields(&csrf, "Máy cấp đá"), &[("mau4.txt", mau4)]);
+        let id = location_id(&send(
+            at.addr,
+            "/initiatives/new",
+            &cookie,
+            &ct,
+            &body,
+            None,
+        ));
+        assert_eq!((records_count(&at), blob_files(&at.data)), (before + 1, 1));
+        let page = http(at.addr, "GET", &format!("/initiatives/{id}"), &cookie, "");
+        for shown in [
+            "2.400.000.000 đ",
+            "Lê Thị Mai — Kỹ sư chế biến",
+            "Trần Văn Bình — Tổ trưởng",
+            "Quyết định số 125/QĐ-CT ngày 20/09/2022 — Giấy khen",
+            "mau4.txt",
+        ] {
+            let text = page.body.replace("&#x2f;", "/");
+            assert!(text.contains(shown), "{shown}: {}", page.body);
+        }
+        let text = page.body.replace("&#x2f;", "/");
+        let at_href = text.find(&format!("/initiatives/{id}/files/")).unwrap();
+        let href = &text[at_href..at_href + text[at_href..].find('"').unwrap()];
+        let (status, headers, bytes) = get_bytes(at.addr, href, &cookie);
+        assert_eq!(status, 200);
+        assert_eq!(bytes, mau4);
+        assert!(headers
+            .iter()
+            .any(|(k, v)| k == "content-disposition" && v.contains("mau4.txt")));
+        // A hash alone opens nothing: through another record, or unknown, it is not found.
+        let hash = href.rsplit('/').next().unwrap();
+        let other = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{}", "00".repeat(16)),
+            &cookie,
+            "",
+        );
+        assert_eq!(other.status, 404);
+        let (status, _, _) = get_bytes(
+            at.addr,
+            &format!("/initiatives/{}/files/{hash}", "00".repeat(16)),
+            &cookie,
+        );
+        assert_eq!(status, 404);
+
+        // Editing the draft through the same form: new title, another file.
+        let edit = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{id}/edit"),
+            &cookie,
+            "",
+        );
+        assert_eq!(edit.status, 200);
+        assert!(
+            edit.body.contains("value=\"Máy cấp đá\"")
+                && edit.body.contains("value=\"Trần Văn Bình\"")
+        );
+        let (ct, body) = multipart(
+            &form_fields(&csrf, "Máy cấp đá tự động"),
+            &[("ban-ve.pdf", b"%PDF-1.4 ban ve")],
+        );
+        assert_eq!(
+            location_id(&send(
+                at.addr,
+                &format!("/initiatives/{id}/edit"),
+                &cookie,
+                &ct,
+                &body,
+                None
+            )),
+            id
+        );
+        let page = http(at.addr, "GET", &format!("/initiatives/{id}"), &cookie, "");
+        assert!(
+            page.body.contains("Máy cấp đá tự động")
+                && page.body.contains("ban-ve.pdf")
+                && page.body.contains("mau4.txt")
+        );
+        assert_eq!((records_count(&at), blob_files(&at.data)), (before + 1, 2));
+
+        // Once submitted, the form refuses an edit with the rule.
+        let r = http(
+            at.addr,
+            "POST",
+            &format!("/initiatives/{id}/decide"),
+            &cookie,
+            &format!("csrf={csrf}&kind=submit&note="),
+        );
+        assert_eq!(r.status, 303, "{}", r.body);
+        let (ct, body) = multipart(&form_fields(&csrf, "Sửa sau khi nộp"), &[]);
+        let r = send(
+            at.addr,
+            &format!("/initiatives/{id}/edit"),
+            &cookie,
+            &ct,
+            &body,
+            None,
+        );
+        assert_eq!(r.status, 403);
+        assert!(
+            r.body
+                .contains("Quy tắc: sáng kiến chỉ được sửa khi mới đăng ký"),
+            "{}",
+            r.body
+        );
+
+        // A confidential initiative's file: support may download it, an operator may not.
+        let mut conf = form_fields(&csrf, "Công thức bí mật");
+        conf.push(("confidential", "1"));
+        let (ct, body) = multipart(&conf, &[("cong-thuc.txt", b"bi mat")]);
+        let cid = location_id(&send(
+            at.addr,
+            "/initiatives/new",
+            &cookie,
+            &ct,
+            &body,
+            None,
+        ));
+        let page = http(at.addr, "GET", &format!("/initiatives/{cid}"), &cookie, "");
+        let text = page.body.replace("&#x2f;", "/");
+        let at_href = text.find(&format!("/initiatives/{cid}/files/")).unwrap();
+        let href = text[at_href..at_href + text[at_href..].find('"').unwrap()].to_owned();
+        assert_eq!(get_bytes(at.addr, &href, &cookie).0, 200);
+        let (op, _) = session(at.addr, "vanhanh", "/");
+        let r = http(at.addr, "GET", &href, &op, "");
+        assert_eq!(r.status, 403);
+        assert!(
+            r.body
+                .contains("Quy tắc: tệp đính kèm của sáng kiến có bí mật công nghệ"),
+            "{}",
+            r.body
+        );
+        let page = http(at.addr, "GET", &format!("/initiatives/{cid}"), &op, "");
+        let text = page.body.replace("&#x2f;", "/");
+        assert!(
+            !text.contains(&href) && text.contains("cong-thuc.txt"),
+            "no link for whom may not download"
+        );
+    }
+
+    #[test]
+    fn a_returned_initiative_is_edited_again_through_the_form() {
+        let tmp = TempDir::new("web-returned");
+        let (_tld, mut d, mut a, _b) = federation(&tmp);
+        let id = register(&mut a, "Máy cấp đá", true);
+        d.import(a.all_entries().unwrap(), T0 + 2).unwrap();
+        let t = |s: &str| Text::new("t", s, 200).unwrap();
+        records::decide(
+            &mut d,
+            id,
+            DecisionKind::ReturnForRevision,
+            t("Phạm Văn Đức"),
+            t("Phó Chủ tịch"),
+            t("Bổ sung Mẫu 4"),
+            T0 + 3,
+        )
+        .unwrap();
+        a.import(d.all_entries().unwrap(), T0 + 4).unwrap();
+        let at = serve_node(a);
+        let (cookie, csrf) = session(at.addr, "hotro", &format!("/initiatives/{}", id.to_hex()));
+        let page = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{}", id.to_hex()),
+            &cookie,
+            "",
+        );
+        assert!(page.body.contains("id=\"edit\"") && page.body.contains("Bổ sung Mẫu 4"));
+        let mut fields = form_fields(&csrf, "Máy cấp đá");
+        fields.push(("solution", "Băng tải có cảm biến trọng lượng"));
+        let (ct, body) = multipart(&fields, &[]);
+        let r = send(
+            at.addr,
+            &format!("/initiatives/{}/edit", id.to_hex()),
+            &cookie,
+            &ct,
+            &body,
+            None,
+        );
+        assert_eq!(location_id(&r), id.to_hex());
+        let page = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{}", id.to_hex()),
+            &cookie,
+            "",
+        );
+        assert!(
+            page.body.contains("Băng tải có cảm biến trọng lượng"),
+            "{}",
+            page.body
+        );
+        // Submitted again, it is no longer editable.
+        assert!(page.body.contains("id=\"do-submit\""));
+    }
+
+    /// The node's save with files: blobs are placed before the record change and removed
+    /// again when the change is refused; a blob already held (named by another record) stays.
+    #[test]
+    fn a_refused_save_leaves_no_blob_behind() {
+        let tmp = TempDir::new("web-refused-blob");
+        let (_tld, _d, mut a, _b) = federation(&tmp);
+        let id = register(&mut a, "Máy cấp đá", false);
+        let dir = a.dir().to_owned();
+        let name = Text::new("n", "mau4.txt", 200).unwrap();
+        let stage = |b: &[u8]| node::blobs::stage_bytes(&dir, "mau4.txt", b).unwrap();
+        assert!(records::attach(&mut a, id, stage(b"da co"), name.clone(), T0 + 1).unwrap());
+        let held = sync_protocol::ids::ContentHash(*blake3::hash(b"da co").as_bytes());
+        let fresh = sync_protocol::ids::ContentHash(*blake3::hash(b"moi").as_bytes());
+        let refused = records::edit_attached(
+            &mut a,
+            id,
+            |c| {
+                if let RecordContent::Initiative(i) = c {
+                    i.benefit_vnd = sync_protocol::limits::MAX_BENEFIT_VND + 1;
+                }
+            },
+            vec![(stage(b"moi"), name.clone()), (stage(b"da co"), name)],
+            T0 + 2,
+        );
+        assert!(refused.is_err());
+        assert!(
+            !node::blobs::contains(&dir, &fresh),
+            "the refused save's blob is gone"
+        );
+        assert!(
+            node::blobs::contains(&dir, &held),
+            "a blob a record names stays"
+        );
+        let rep = records::check(&a, id, T0 + 3).unwrap();
+        let Some(RecordContent::Initiative(i)) = rep.content else {
+            panic!("held")
+        };
+        assert_eq!((i.attachments.len(), i.benefit_vnd), (1, 2_400_000_000));
+        assert_eq!(blob_files(&dir), 1, "no staging file either");
+    }
+
+    #[test]
+    fn the_page_shows_what_changed_since_the_judged_state() {
+        let tmp = TempDir::new("web-changed");
+        let (_tld, _d, mut a, _b) = federation(&tmp);
+        let id = register(&mut a, "Máy cấp đá", true);
+        let unchanged = register(&mut a, "Sổ tay an toàn", true);
+        // Edited after its submission (as `sangkien initiative edit` may).
+        records::edit(
+            &mut a,
+            id,
+            |c| {
+                if let RecordContent::Initiative(i) = c {
+                    i.title = text("Máy cấp đá tự động");
+                    i.benefit_vnd = 3_100_000_000;
+                }
+            },
+            T0 + 5,
+        )
+        .unwrap();
+        let at = serve_node(a);
+        let (cookie, _) = session(at.addr, "hotro", "/");
+        let page = http(at.addr, "GET", &format!("/initiatives/{id}"), &cookie, "");
+        assert!(page.body.contains("id=\"differs\""), "{}", page.body);
+        let table = &page.body[page.body.find("id=\"changes\"").expect("the changes table")..];
+        let table = &table[..table.find("</table>").unwrap()];
+        for (field, before, after) in [
+            ("Tên sáng kiến", "Máy cấp đá", "Máy cấp đá tự động"),
+            (
+                "Giá trị làm lợi (đồng)",
+                "2.400.000.000 đ",
+                "3.100.000.000 đ",
+            ),
+        ] {
+            assert!(
+                table.contains(&format!(
+                    "<td>{field}</td><td class=\"skf-before\">{before}</td><td class=\"skf-after\">{after}</td>"
+                )),
+                "{field}: {table}"
+            );
+        }
+        assert_eq!(
+            table.matches("<tr>").count(),
+            3,
+            "a header and two changed fields: {table}"
+        );
+        let en = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{id}?lang=en"),
+            &cookie,
+            "",
+        );
+        assert!(
+            en.body.contains("When decided") && en.body.contains("<td>Title</td>"),
+            "{}",
+            en.body
+        );
+        let page = http(
+            at.addr,
+            "GET",
+            &format!("/initiatives/{}", unchanged.to_hex()),
+            &cookie,
+            "",
+        );
+        assert!(!page.body.contains("id=\"changes\"") && !page.body.contains("id=\"differs\""));
+        assert!(page.body.contains("id=\"valid\""));
+    }
+}

@@ -17,6 +17,8 @@
 //! ([`MAX_WEB_FORM_BYTES`]); pages forbid framing and scripts (Content-Security-Policy).
 
 pub mod auth;
+mod initiatives;
+mod multipart;
 mod pages;
 mod register;
 mod texts;
@@ -126,13 +128,24 @@ impl Web {
             .route("/login", get(pages::login_form).post(pages::login))
             .route("/logout", post(pages::logout))
             .route("/initiatives", get(pages::list))
+            // ---- the initiative pages and the inbox (web::initiatives) ----
             .route(
                 "/initiatives/new",
-                get(pages::new_form).post(pages::new_submit),
+                get(initiatives::new_form).post(initiatives::new_submit),
             )
-            .route("/initiatives/{id}", get(pages::initiative))
-            .route("/initiatives/{id}/decide", post(pages::decide))
-            .route("/inbox", get(pages::inbox))
+            .route("/initiatives/{id}", get(initiatives::initiative))
+            .route(
+                "/initiatives/{id}/edit",
+                get(initiatives::edit_form).post(initiatives::edit_submit),
+            )
+            .route(
+                "/initiatives/{id}/files/{hash}",
+                get(initiatives::attachment),
+            )
+            .route("/initiatives/{id}/decide", post(initiatives::decide))
+            .route("/inbox", get(initiatives::inbox))
+            .route("/inbox/decide", post(initiatives::inbox_decide))
+            // ---- end of the initiative pages ----
             .route("/sync", get(pages::sync_page))
             .route("/accounts", get(pages::accounts).post(pages::account_add))
             .route("/accounts/{login}/remove", post(pages::account_remove))

@@ -415,16 +415,16 @@ pub(super) async fn submit(
     let mut err = |field: &str, msg: String| errors.push((field.to_owned(), msg));
     let required = texts::text(lang, "err_required").to_owned();
     let name = Text::required("author", f.str("name"), MAX_SHORT_TEXT_CHARS)
-        .map_err(|e| err("name", super::pages::field_error(lang, &e)))
+        .map_err(|e| err("name", super::initiatives::field_error(lang, &e)))
         .ok();
     let position = Text::new("position", f.str("position"), MAX_SHORT_TEXT_CHARS)
-        .map_err(|e| err("position", super::pages::field_error(lang, &e)))
+        .map_err(|e| err("position", super::initiatives::field_error(lang, &e)))
         .ok();
     let contact = Text::required("contact", f.str("contact"), MAX_CONTACT_CHARS)
-        .map_err(|e| err("contact", super::pages::field_error(lang, &e)))
+        .map_err(|e| err("contact", super::initiatives::field_error(lang, &e)))
         .ok();
     let title = Text::required("title", f.str("title"), MAX_TITLE_CHARS)
-        .map_err(|e| err("title", super::pages::field_error(lang, &e)))
+        .map_err(|e| err("title", super::initiatives::field_error(lang, &e)))
         .ok();
     let summary = match Text::multiline("summary", f.str("summary"), MAX_SUMMARY_CHARS) {
         Ok(t) if !t.is_empty() => Some(t),
@@ -433,7 +433,7 @@ pub(super) async fn submit(
             None
         }
         Err(e) => {
-            err("summary", super::pages::field_error(lang, &e));
+            err("summary", super::initiatives::field_error(lang, &e));
             None
         }
     };
@@ -466,7 +466,7 @@ pub(super) async fn submit(
             Text::new("position", p, MAX_SHORT_TEXT_CHARS),
         ) {
             (Ok(name), Ok(position)) => coauthors.push(Author { name, position }),
-            (Err(e), _) | (_, Err(e)) => err("coauthors", super::pages::field_error(lang, &e)),
+            (Err(e), _) | (_, Err(e)) => err("coauthors", super::initiatives::field_error(lang, &e)),
         }
     }
     let trial = f.str("application") == "trial";
@@ -525,7 +525,7 @@ pub(super) async fn submit(
             let Some(superior) = node.directory().parent_at(node.unit(), now).cloned() else {
                 return Err(None);
             };
-            let (programme, phase) = super::pages::programme_for(node, registered_on, now)
+            let (programme, phase) = super::initiatives::programme_for(node, registered_on, now)
                 .map(|(p, n)| (Some(p), n))
                 .unwrap_or((None, 0));
             let i = Initiative {
