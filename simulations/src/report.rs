@@ -61,6 +61,67 @@ pub struct Counters {
     pub events: u64,
 }
 
+/// What re-organisations did in a run, and what the checks across them counted.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReorgSummary {
+    /// Plans signed.
+    pub plans: u64,
+    /// Virtual time the last plan was signed.
+    pub signed_at_ms: u64,
+    /// Virtual time the last end took effect.
+    pub effective_at_ms: u64,
+    /// Signed entries the plans made, all verified by the import.
+    pub entries: u64,
+    /// Of the plans' entries, refused or left waiting by the import (must be 0).
+    pub refused: u64,
+    /// New units certified.
+    pub new_units: u64,
+    /// Units re-parented by a certificate.
+    pub moved: u64,
+    /// Units renamed.
+    pub renamed: u64,
+    /// Units closed.
+    pub closed: u64,
+    /// Units merged.
+    pub merged: u64,
+    /// Nodes whose chain of ancestors changed (moved units and their subtrees).
+    pub units_moved_in_tree: u64,
+    /// Of them, moved to another level-1 unit than their old one's successor.
+    pub moved_between_level1: u64,
+    /// Nodes before the first plan.
+    pub nodes_before: u64,
+    /// Nodes running at the end (ended units' nodes shut down).
+    pub nodes_after: u64,
+    /// Level-1 units before.
+    pub level1_before: u64,
+    /// Level-1 units running at the end.
+    pub level1_after: u64,
+    /// Initiatives at the national node when the first plan was signed, counted under a
+    /// level-1 unit by the tree then.
+    pub initiatives_before: u64,
+    /// The same initiatives counted under a level-1 unit by the tree at the end.
+    pub initiatives_after: u64,
+    /// Level-1 units they were counted under before.
+    pub level1_counted_before: u64,
+    /// Level-1 units whose count was checked against the sum of their predecessors'.
+    pub successors_checked: u64,
+    /// Initiatives counted under the wrong unit (must be 0).
+    pub misattributed: u64,
+    /// Units whose end took effect.
+    pub ended_units: u64,
+    /// Hand-off sessions of ending units with their parents.
+    pub hand_off_sessions: u64,
+    /// Entries an ended unit held that its parent did not when the end took effect (must be 0).
+    pub entries_not_handed_off: u64,
+    /// Decisions left to a unit that had stopped deciding because it ends (must be 0).
+    pub decisions_stranded: u64,
+    /// Decisions an ending unit could no longer make (the initiative left its scope), passed
+    /// to its successor at its end.
+    pub decisions_passed_to_successor: u64,
+    /// Entries moved units made after the plan, accepted by other nodes.
+    pub moved_entries_accepted: u64,
+}
+
 /// Traffic of one link kind.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LinkStats {
@@ -131,6 +192,9 @@ pub struct Report {
     pub national_daily: Vec<[u64; 4]>,
     /// Named invariants.
     pub invariants: BTreeMap<String, bool>,
+    /// What re-organisations did (only when the scenario has some).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reorganisation: Option<ReorgSummary>,
     /// What broke them.
     pub violations: Vec<Violation>,
     /// The last events before the end (when tracing).
