@@ -1826,6 +1826,11 @@ impl Sim {
             return Ok(());
         };
         let mut i = d.initiative.clone();
+        // As the node's edit does: the initiative names the origin's parent now (it may have
+        // moved since the record was created).
+        if let Some(p) = self.nodes[g].parent {
+            i.superior = self.nodes[p].unit.clone();
+        }
         let doc = if support {
             i.summary = txt(
                 "summary",
@@ -2040,7 +2045,7 @@ impl Sim {
                 if self.nodes[n].store.holds(&d) {
                     return Ok(());
                 }
-                let somewhere = self.nodes.iter().any(|x| x.store.holds(&d));
+                let somewhere = self.nodes.iter().any(|x| !x.retired && x.store.holds(&d));
                 if somewhere {
                     self.scheduled.insert((n, record));
                     self.workload_pending += 1;

@@ -21,7 +21,8 @@ fn reform(grassroots: u32) -> Scenario {
 fn the_reform_preset_holds_every_invariant() {
     let mut s = reform(400);
     s.start_unix_ms += 14 * 86_400_000;
-    s.campaign_days = 28;
+    s.campaign_days = 21;
+    s.quiet_days = 10;
     s.reorganisations[0].day = 4;
     let t = std::time::Instant::now();
     let r = report(&s, 1);
@@ -33,4 +34,50 @@ fn the_reform_preset_holds_every_invariant() {
         }
     }
     assert!(r.ok(), "{}\n{}", r.to_table(), r.trace.join("\n"));
+}
+
+fn merge_district() -> Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/merge-district.json");
+    Scenario::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_district_merged_during_the_campaign_hands_its_data_on() {
+    let s = merge_district();
+    for seed in 1..4 {
+        let r = report(&s, seed);
+        assert!(r.ok(), "{}\n{}", r.to_table(), r.trace.join("\n"));
+        let g = r.reorganisation.as_ref().unwrap();
+        assert_eq!((g.merged, g.renamed, g.ended_units), (1, 1, 1), "{}", r.to_table());
+        assert!(g.moved >= 3 && g.moved_entries_accepted > 0, "{}", r.to_table());
+        assert_eq!(g.initiatives_before, g.initiatives_after);
+    }
+}
+
+/// The checker is real: a merged district cut off from before the plan until after its end
+/// cannot hand its decisions on, and the run says so.
+#[test]
+fn a_merged_unit_that_ends_before_handing_on_is_reported() {
+    let mut s = merge_district();
+    s.workload.initiatives_per_grassroots_per_week = 6.0;
+    // The district office is cut off (its link and its grassroots unions' links to it) from
+    // the second day's noon until after its end: what it decided in between stays with it.
+    s.faults.outages = ["ldld-p1-d1", "cdcs-001", "cdcs-002", "cdcs-003"]
+        .iter()
+        .map(|u| simulations::scenario::Outage {
+            unit: u.to_string(),
+            day: 1,
+            hour: 12,
+            hours: 96,
+        })
+        .collect();
+    let r = report(&s, 1);
+    assert_eq!(
+        r.invariants.get("ended_units_handed_off"),
+        Some(&false),
+        "{}",
+        r.to_table()
+    );
+    assert!(r.reorganisation.as_ref().unwrap().entries_not_handed_off > 0);
+    assert!(r.to_table().contains("ldld-p1-d1 ends with"), "{}", r.to_table());
 }
