@@ -298,7 +298,11 @@ impl Report {
         };
         let roles: Vec<String> = self.roles.iter().map(|(k, v)| format!("{k} {v}")).collect();
         if vi {
-            let _ = writeln!(s, "kịch bản {}  hạt giống {}  kết luận {verdict}", self.scenario, self.seed);
+            let _ = writeln!(
+                s,
+                "kịch bản {}  hạt giống {}  kết luận {verdict}",
+                self.scenario, self.seed
+            );
             let _ = writeln!(s, "nút {} ({})", c.nodes, roles.join(", "));
             let _ = writeln!(
                 s,
@@ -315,14 +319,21 @@ impl Report {
                 "phiên đồng bộ {} (xong {}, bị cắt {}, lần hỏi bỏ qua vì không có gì mới {}), mục đã chuyển {}, mục trùng bỏ qua {}, sự kiện {}",
                 c.sessions, c.sessions_completed, c.sessions_cut, c.idle_polls, c.entries_transferred, c.duplicates_skipped, c.events
             );
-            let _ = writeln!(s, "\nnút trung ương thấy gì, khi nào (cộng dồn, theo tuần):");
+            let _ = writeln!(
+                s,
+                "\nnút trung ương thấy gì, khi nào (cộng dồn, theo tuần):"
+            );
             let _ = writeln!(
                 s,
                 "{:>5} {:>11} {:>14} {:>11} {:>9} {:>8}",
                 "ngày", "đăng ký", "tỉnh duyệt", "công nhận", "từ chối", "%chỉ tiêu"
             );
         } else {
-            let _ = writeln!(s, "scenario {}  seed {}  verdict {verdict}", self.scenario, self.seed);
+            let _ = writeln!(
+                s,
+                "scenario {}  seed {}  verdict {verdict}",
+                self.scenario, self.seed
+            );
             let _ = writeln!(s, "nodes {} ({})", c.nodes, roles.join(", "));
             let _ = writeln!(
                 s,

@@ -34,7 +34,6 @@ use sync_protocol::entry::{
 };
 use sync_protocol::ids::{ChangeHash, EntryHash, RecordId, UnitId, UnitKey};
 use sync_protocol::import::import_batch;
-use sync_protocol::verify::expected_decider;
 use sync_protocol::limits::{
     MAX_DESCRIPTION_SECTION_CHARS, MAX_NOTE_CHARS, MAX_SHORT_TEXT_CHARS, MAX_SUMMARY_CHARS,
     MAX_TITLE_CHARS, MAX_UNIT_NAME_CHARS,
@@ -45,6 +44,7 @@ use sync_protocol::sync::{
     SyncSource,
 };
 use sync_protocol::text::Text;
+use sync_protocol::verify::expected_decider;
 
 use crate::report::{Counters, LinkStats, ReorgSummary, Report};
 use crate::rng::Rng;
@@ -625,7 +625,11 @@ impl Sim {
             }
         }
         for (i, r) in self.sc.reorganisations.clone().iter().enumerate() {
-            self.node_named(r.signed_by.as_deref().unwrap_or(self.nodes[0].unit.as_str()))?;
+            self.node_named(
+                r.signed_by
+                    .as_deref()
+                    .unwrap_or(self.nodes[0].unit.as_str()),
+            )?;
             self.push(at(r.day, r.hour), Ev::Reorganise(i));
         }
         self.push(self.campaign_end, Ev::Check);
@@ -1993,10 +1997,14 @@ impl Sim {
         if self.reorganised_at.is_some() {
             // A re-organisation since it was scheduled may have passed the turn on (the
             // initiative's origin moved): the decider is whoever the chain names now.
-            let prev = self.interner.borrow().get(&previous).and_then(|e| match e.body() {
-                EntryBody::Decision(d) => Some((e.author().clone(), d.kind)),
-                _ => None,
-            });
+            let prev = self
+                .interner
+                .borrow()
+                .get(&previous)
+                .and_then(|e| match e.body() {
+                    EntryBody::Decision(d) => Some((e.author().clone(), d.kind)),
+                    _ => None,
+                });
             let origin = self.record_origin.get(&record).copied();
             if let (Some((signer, kind)), Some(o)) = (prev, origin) {
                 match self.next_decider(o, &signer, kind) {
@@ -2095,15 +2103,18 @@ impl Sim {
         let r = self.sc.reorganisations[i].clone();
         let plan = self.plans[i].clone();
         let t = self.sc.start_unix_ms + self.now;
-        let signer =
-            self.node_named(r.signed_by.as_deref().unwrap_or(self.nodes[0].unit.as_str()))?;
-        let chains_before: Vec<Vec<usize>> =
-            (0..self.nodes.len()).map(|n| self.holders(n, false)).collect();
+        let signer = self.node_named(
+            r.signed_by
+                .as_deref()
+                .unwrap_or(self.nodes[0].unit.as_str()),
+        )?;
+        let chains_before: Vec<Vec<usize>> = (0..self.nodes.len())
+            .map(|n| self.holders(n, false))
+            .collect();
         if self.totals_before.is_none() {
             self.totals_before = Some(self.attribution(t.saturating_sub(1)));
             self.reorg.nodes_before = self.nodes.len() as u64;
-            self.reorg.level1_before =
-                self.nodes.iter().filter(|n| n.level == 1).count() as u64;
+            self.reorg.level1_before = self.nodes.iter().filter(|n| n.level == 1).count() as u64;
         }
         let compiled = node::reorg::compile(
             &self.directory,
@@ -2280,10 +2291,9 @@ impl Sim {
             .queue
             .iter()
             .filter_map(|(k, ev)| match ev {
-                Ev::Decide { node, .. } => self.nodes[*node]
-                    .stop_ms
-                    .filter(|s| k.0 >= *s)
-                    .map(|_| *k),
+                Ev::Decide { node, .. } => {
+                    self.nodes[*node].stop_ms.filter(|s| k.0 >= *s).map(|_| *k)
+                }
                 _ => None,
             })
             .collect();
@@ -2357,7 +2367,10 @@ impl Sim {
             .into_iter()
             .map(|(c, v)| (c, KeySet::from_keys(v)))
             .collect();
-        for c in old.into_iter().chain(node.branch.keys().copied().collect::<Vec<_>>()) {
+        for c in old
+            .into_iter()
+            .chain(node.branch.keys().copied().collect::<Vec<_>>())
+        {
             *node.branch_ver.entry(c).or_default() += 1;
         }
         node.synced = None;
@@ -2418,9 +2431,7 @@ impl Sim {
                 let parent = self.nodes[p].unit.clone();
                 self.violate(
                     "ended_units_handed_off",
-                    format!(
-                        "{unit} ends with {missing} entries its parent {parent} does not hold"
-                    ),
+                    format!("{unit} ends with {missing} entries its parent {parent} does not hold"),
                 );
             }
         }
@@ -2535,7 +2546,9 @@ impl Sim {
             if let Some(b) = b {
                 if let Some(s) = self.directory.successor_of(b) {
                     if self.directory.ended_at(b, t) && s != *a {
-                        wrong.push(format!("{r} of merged {b} under {a}, not its successor {s}"));
+                        wrong.push(format!(
+                            "{r} of merged {b} under {a}, not its successor {s}"
+                        ));
                     }
                 }
             }
@@ -2762,21 +2775,6 @@ impl Sim {
                 .iter()
                 .find(|r| !r.is_valid() || !r.conflicts.is_empty());
             if let Some(r) = bad {
-                if std::env::var("SIM_DEBUG").is_ok() {
-                    if let Some(hs) = node.store.record_hashes(&r.record) {
-                        for h in hs {
-                            let e = self.interner.borrow().get(h).cloned();
-                            if let Some(e) = e {
-                                if let EntryBody::Decision(d) = e.body() {
-                                    eprintln!("DBG {} {:?} by {} t={} prev={:?}", h.short(), d.kind, e.author(), fmt_time(e.time_ms() - self.sc.start_unix_ms), d.previous.map(|p| p.short()));
-                                } else {
-                                    eprintln!("DBG {} {} by {} t={}", h.short(), e.body().kind_name(), e.author(), fmt_time(e.time_ms() - self.sc.start_unix_ms));
-                                }
-                            }
-                        }
-                        eprintln!("DBG conflicts {:?}", r.conflicts);
-                    }
-                }
                 let d = format!(
                     "at {}: record {} has problems {:?} conflicts {}",
                     node.unit,

@@ -322,7 +322,12 @@ fn national(b: &mut Builder<'_>, y2025: bool, plan_ids: bool) -> Result<(), SimE
         } else {
             format!("cd-{code}")
         };
-        let i = b.add(id, format!("Công đoàn {full}"), UnitRole::DirectSuperior, Some(p));
+        let i = b.add(
+            id,
+            format!("Công đoàn {full}"),
+            UnitRole::DirectSuperior,
+            Some(p),
+        );
         if plan_ids {
             district_index.insert(code, i);
         }

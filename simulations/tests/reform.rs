@@ -37,7 +37,8 @@ fn the_reform_preset_holds_every_invariant() {
 }
 
 fn merge_district() -> Scenario {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/merge-district.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/merge-district.json");
     Scenario::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -48,8 +49,17 @@ fn a_district_merged_during_the_campaign_hands_its_data_on() {
         let r = report(&s, seed);
         assert!(r.ok(), "{}\n{}", r.to_table(), r.trace.join("\n"));
         let g = r.reorganisation.as_ref().unwrap();
-        assert_eq!((g.merged, g.renamed, g.ended_units), (1, 1, 1), "{}", r.to_table());
-        assert!(g.moved >= 3 && g.moved_entries_accepted > 0, "{}", r.to_table());
+        assert_eq!(
+            (g.merged, g.renamed, g.ended_units),
+            (1, 1, 1),
+            "{}",
+            r.to_table()
+        );
+        assert!(
+            g.moved >= 3 && g.moved_entries_accepted > 0,
+            "{}",
+            r.to_table()
+        );
         assert_eq!(g.initiatives_before, g.initiatives_after);
     }
 }
@@ -79,5 +89,9 @@ fn a_merged_unit_that_ends_before_handing_on_is_reported() {
         r.to_table()
     );
     assert!(r.reorganisation.as_ref().unwrap().entries_not_handed_off > 0);
-    assert!(r.to_table().contains("ldld-p1-d1 ends with"), "{}", r.to_table());
+    assert!(
+        r.to_table().contains("ldld-p1-d1 ends with"),
+        "{}",
+        r.to_table()
+    );
 }
