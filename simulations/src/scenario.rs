@@ -695,7 +695,7 @@ impl Scenario {
                 s.start_unix_ms = REFORM_PRESET_START_MS;
                 s.campaign_days = 42;
                 s.topology.grassroots_fraction = Some(0.02);
-                s.audit = Audit::Sample(200);
+                s.audit = Audit::All;
                 s.trace = false;
                 s.reorganisations.push(Reorganisation {
                     day: 18,
