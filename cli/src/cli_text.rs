@@ -76,12 +76,16 @@ fn is_code_list(list: &str) -> bool {
 }
 
 /// The placeholder of a value in help and usage lines (clap takes `&'static str` here: the
-/// few built for ids outside the table are leaked, once per argument and run).
-fn value_name(lang: Lang, id: &str) -> &'static str {
+/// few built for ids outside the table are leaked, once per argument and run). Looked up by
+/// the argument's id when the table names it (two commands share `--into`: a directory for
+/// `unit enrol`, a unit for `unit merge`, whose argument's id is `successor`), else by its
+/// long name.
+fn value_name(lang: Lang, arg_id: &str, long: Option<&str>) -> &'static str {
     const NAMES: &[(&str, &str, &str)] = &[
         ("data", "THƯ_MỤC", "DIR"),
         ("dir", "THƯ_MỤC", "DIR"),
         ("into", "THƯ_MỤC", "DIR"),
+        ("successor", "ĐƠN_VỊ", "UNIT"),
         ("out", "TỆP", "FILE"),
         ("file", "TỆP", "FILE"),
         ("id", "MÃ", "ID"),
@@ -127,6 +131,10 @@ fn value_name(lang: Lang, id: &str) -> &'static str {
         ("grade", "HẠNG", "GRADE"),
         ("seed", "SỐ", "SEED"),
     ];
+    let id = match NAMES.iter().find(|(k, _, _)| *k == arg_id) {
+        Some(_) => arg_id,
+        None => long.unwrap_or(arg_id),
+    };
     match NAMES.iter().find(|(k, _, _)| *k == id) {
         Some((_, vi, en)) => lang.t(vi, en),
         None => match lang {
@@ -180,8 +188,8 @@ fn localise_arg(a: Arg, lang: Lang) -> Arg {
         a = a.help(h);
     }
     if takes {
-        let by_long = a.get_long().map(str::to_owned);
-        a = a.value_name(value_name(lang, by_long.as_deref().unwrap_or(&id)));
+        let long = a.get_long().map(str::to_owned);
+        a = a.value_name(value_name(lang, &id, long.as_deref()));
     }
     a
 }
@@ -190,8 +198,7 @@ fn localise_arg(a: Arg, lang: Lang) -> Arg {
 fn usage(cmd: &Command, path: &str, lang: Lang) -> String {
     let mut u = format!("{path} [{}]", lang.t("TÙY_CHỌN", "OPTIONS"));
     for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
-        let id = a.get_long().unwrap_or(a.get_id().as_str());
-        let v = value_name(lang, id);
+        let v = value_name(lang, a.get_id().as_str(), a.get_long());
         let many = a.get_num_args().is_some_and(|n| n.max_values() > 1);
         let dots = if many { "..." } else { "" };
         if a.is_positional() {

@@ -39,7 +39,7 @@ pub struct MergeArgs {
     #[arg(long)]
     pub unit: String,
     /// Đơn vị tiếp nhận / the unit it is merged into.
-    #[arg(long)]
+    #[arg(long = "into", id = "successor")]
     pub into: String,
     /// Ngày có hiệu lực, ví dụ 01/07/2025 (mặc định: hôm nay) / effective date (default today).
     #[arg(long)]

@@ -24,7 +24,7 @@ pub enum SimulateCommand {
 #[derive(clap::Args, Debug)]
 pub struct SimulateArgs {
     /// Kịch bản có sẵn / a built-in scenario: small, small-faults, national-2024,
-    /// national-2025.
+    /// national-2025, reform-2025.
     #[arg(long, conflicts_with = "scenario")]
     preset: Option<String>,
     /// Tệp kịch bản (JSON; xem simulations/README.md) / a scenario file (JSON; see
@@ -186,7 +186,7 @@ pub fn run_command(ctx: &Ctx, a: SimulateArgs) -> Result<u8, Failure> {
     if ctx.json {
         crate::outln!("{}", report.to_json());
     } else {
-        crate::out!("{}", report.to_table());
+        crate::out!("{}", report.to_table_in(ctx.lang));
     }
     if let Some(path) = &a.chart {
         std::fs::write(path, report.to_svg())

@@ -263,3 +263,15 @@ fn single_unit_commands_and_their_refusals() {
     ]);
     assert_eq!(report(data, "tld", &[]).0, national);
 }
+
+/// `unit merge --into` takes a unit id (shown as UNIT / ĐƠN_VỊ), while `unit enrol --into`
+/// still takes a directory.
+#[test]
+fn merge_into_is_shown_as_a_unit() {
+    let en = run(&["--lang", "en", "unit", "merge", "--help"]);
+    assert!(en.contains("--into <UNIT>"), "{en}");
+    let vi = run(&["unit", "merge", "--help"]);
+    assert!(vi.contains("--into <ĐƠN_VỊ>"), "{vi}");
+    let enrol = run(&["--lang", "en", "unit", "enrol", "--help"]);
+    assert!(enrol.contains("--into <DIR>"), "{enrol}");
+}

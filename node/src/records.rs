@@ -100,6 +100,15 @@ pub fn edit(
         .clone()
         .ok_or(WriteRefusal::NoContent(record))?;
     edit(&mut content);
+    // An initiative names its origin's direct superior as of each change (the verifier's
+    // rule): after a re-organisation moved the origin, the next edit names the new parent.
+    if let RecordContent::Initiative(i) = &mut content {
+        if let Some(p) = node.directory().parent_at(&header.owner, now_ms) {
+            if i.superior != *p {
+                i.superior = p.clone();
+            }
+        }
+    }
     record::validate_standalone(&content).map_err(NodeError::Content)?;
     let entries = node.store().record_entries(&record)?;
     let mut doc = record::load_document(changes_of(&entries).into_values(), random_bytes())

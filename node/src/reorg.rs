@@ -47,6 +47,10 @@ use sync_protocol::limits::{
 };
 use sync_protocol::text::Text;
 
+use ed25519_dalek::SigningKey;
+use sync_protocol::author::Author;
+use sync_protocol::directory::Directory;
+
 use crate::node::{Node, NodeError};
 
 pub mod reform;
@@ -514,8 +518,7 @@ struct Tree {
 }
 
 impl Tree {
-    fn from_node(node: &Node) -> Self {
-        let d = node.directory();
+    fn from_directory(d: &Directory) -> Self {
         let mut t = Tree {
             parent: BTreeMap::new(),
             children: BTreeMap::new(),
@@ -625,7 +628,86 @@ pub fn apply(
     dry_run: bool,
     keys_dir: &Path,
 ) -> Result<Outcome, ReorgError> {
-    let mut tree = Tree::from_node(node);
+    let author = node.author()?.clone();
+    let Compiled {
+        entries,
+        per_entry,
+        mut outcome,
+        new_keys,
+    } = compile(node.directory(), &author, plan, now_ms, &mut |_| {
+        crate::keys::generate()
+    })?;
+    let mut out = std::mem::take(&mut outcome);
+    // Every entry is verified against a copy of the directory before anything is stored.
+    if dry_run {
+        let mut dir = node.directory().clone();
+        for (ci, chunk) in entries
+            .chunks(sync_protocol::limits::MAX_BATCH_ENTRIES)
+            .enumerate()
+        {
+            let o = sync_protocol::import::import_batch(
+                node.store(),
+                &mut dir,
+                chunk.to_vec(),
+                Some(node.unit()),
+                now_ms,
+            )
+            .map_err(NodeError::from)?;
+            let at = |h: &sync_protocol::ids::EntryHash| {
+                ci * sync_protocol::limits::MAX_BATCH_ENTRIES
+                    + chunk.iter().position(|e| e.hash() == *h).unwrap_or(0)
+            };
+            if let Some((h, r)) = o.rejected.first() {
+                return Err(refused(&per_entry, at(h), NodeError::Rejected(r.clone())));
+            }
+            if let Some((e, m)) = o.waiting.first() {
+                return Err(refused(
+                    &per_entry,
+                    at(&e.hash()),
+                    NodeError::Waiting(m.clone()),
+                ));
+            }
+        }
+        return Ok(out);
+    }
+    if !new_keys.is_empty() {
+        crate::node::create_private_dir(keys_dir)?;
+        for (unit, key) in &new_keys {
+            crate::keys::write_new(&keys_dir.join(format!("{unit}.key")), key)
+                .map_err(NodeError::from)?;
+        }
+        out.keys_dir = Some(keys_dir.to_path_buf());
+    }
+    node.write_signed_all(entries, now_ms)
+        .map_err(|(i, e)| refused(&per_entry, i, e))?;
+    Ok(out)
+}
+
+/// A plan turned into signed entries (not yet verified or stored): what [`compile`] returns.
+pub struct Compiled {
+    /// The entries, in the order they must be imported: new units (parents first), then one
+    /// certificate per moved or renamed unit, then the ends.
+    pub entries: Vec<Entry>,
+    /// The action each entry carries out (same length as `entries`).
+    pub per_entry: Vec<Action>,
+    /// What the plan does (`keys_dir` unset).
+    pub outcome: Outcome,
+    /// The new units' private keys, as `new_key` made them.
+    pub new_keys: Vec<(UnitId, SigningKey)>,
+}
+
+/// Checks `plan` step by step against the tree `dir` holds and signs its entries with
+/// `author` at `now_ms`, with a fresh key from `new_key` for each new unit. Pure: nothing is
+/// verified or stored here ([`apply`] does that at a node; the simulator imports them through
+/// the same verified import). A step that cannot be carried out is a [`ReorgError::Step`].
+pub fn compile(
+    dir: &Directory,
+    author: &Author,
+    plan: &Plan,
+    now_ms: u64,
+    new_key: &mut dyn FnMut(&UnitId) -> SigningKey,
+) -> Result<Compiled, ReorgError> {
+    let mut tree = Tree::from_directory(dir);
     let mut out = Outcome::default();
     // Located grassroots unions by old commune code.
     let mut located: BTreeMap<String, Vec<UnitId>> = BTreeMap::new();
@@ -735,8 +817,7 @@ pub fn apply(
 
     // The entries: new units (parents first, as the plan lists them), then one certificate
     // per moved or renamed unit, then the ends.
-    let author = node.author()?.clone();
-    let d = node.directory();
+    let d = dir;
     let mut entries: Vec<Entry> = Vec::new();
     let mut actions: Vec<Action> = Vec::new();
     // The action each entry carries out (a move and rename of one unit is one entry).
@@ -747,7 +828,7 @@ pub fn apply(
     // first), so that each exists before anything names it as parent.
     let first_new_ms = now_ms.saturating_sub(new_units.len() as u64);
     for (i, (unit, role, _, _)) in new_units.iter().enumerate() {
-        let key = crate::keys::generate();
+        let key = new_key(unit);
         let parent = tree
             .parent
             .get(unit)
@@ -845,49 +926,12 @@ pub fn apply(
     }
     out.entries_count = entries.len();
     out.actions = actions;
-    // Every entry is verified against a copy of the directory before anything is stored.
-    if dry_run {
-        let mut dir = node.directory().clone();
-        for (ci, chunk) in entries
-            .chunks(sync_protocol::limits::MAX_BATCH_ENTRIES)
-            .enumerate()
-        {
-            let o = sync_protocol::import::import_batch(
-                node.store(),
-                &mut dir,
-                chunk.to_vec(),
-                Some(node.unit()),
-                now_ms,
-            )
-            .map_err(NodeError::from)?;
-            let at = |h: &sync_protocol::ids::EntryHash| {
-                ci * sync_protocol::limits::MAX_BATCH_ENTRIES
-                    + chunk.iter().position(|e| e.hash() == *h).unwrap_or(0)
-            };
-            if let Some((h, r)) = o.rejected.first() {
-                return Err(refused(&per_entry, at(h), NodeError::Rejected(r.clone())));
-            }
-            if let Some((e, m)) = o.waiting.first() {
-                return Err(refused(
-                    &per_entry,
-                    at(&e.hash()),
-                    NodeError::Waiting(m.clone()),
-                ));
-            }
-        }
-        return Ok(out);
-    }
-    if !new_keys.is_empty() {
-        crate::node::create_private_dir(keys_dir)?;
-        for (unit, key) in &new_keys {
-            crate::keys::write_new(&keys_dir.join(format!("{unit}.key")), key)
-                .map_err(NodeError::from)?;
-        }
-        out.keys_dir = Some(keys_dir.to_path_buf());
-    }
-    node.write_signed_all(entries, now_ms)
-        .map_err(|(i, e)| refused(&per_entry, i, e))?;
-    Ok(out)
+    Ok(Compiled {
+        entries,
+        per_entry,
+        outcome: out,
+        new_keys,
+    })
 }
 
 fn refused(per_entry: &[Action], index: usize, source: NodeError) -> ReorgError {

@@ -6,7 +6,74 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::sim::{fmt_dur, FaultProfile, Violation, DAY_MS};
+use node::lang::Lang;
+
+use crate::sim::{fmt_dur, fmt_time, FaultProfile, Violation, DAY_MS};
+
+/// The re-organisation part of the table.
+fn reorg_section(s: &mut String, g: &ReorgSummary, lang: Lang) {
+    let vi = lang == Lang::Vi;
+    let _ = if vi {
+        writeln!(
+            s,
+            "\ntái tổ chức: {} phương án ký lúc {}, có hiệu lực {}; {} mục đã ký và kiểm tra (bị từ chối {})",
+            g.plans,
+            fmt_time(g.signed_at_ms),
+            fmt_time(g.effective_at_ms),
+            g.entries,
+            g.refused
+        )
+    } else {
+        writeln!(
+            s,
+            "\nre-organisation: {} plan(s) signed at {}, in force at {}; {} entries signed and verified ({} refused)",
+            g.plans,
+            fmt_time(g.signed_at_ms),
+            fmt_time(g.effective_at_ms),
+            g.entries,
+            g.refused
+        )
+    };
+    let _ = if vi {
+        writeln!(
+            s,
+            "  đơn vị mới {}, chuyển {}, đổi tên {}, giải thể {}, sáp nhập {}; nút có chuỗi cấp trên thay đổi {}",
+            g.new_units, g.moved, g.renamed, g.closed, g.merged, g.units_moved_in_tree
+        )
+    } else {
+        writeln!(
+            s,
+            "  new units {}, moved {}, renamed {}, closed {}, merged {}; nodes whose chain of superiors changed {}",
+            g.new_units, g.moved, g.renamed, g.closed, g.merged, g.units_moved_in_tree
+        )
+    };
+    let _ = if vi {
+        writeln!(
+            s,
+            "  nút trước {} sau {} (cấp 1: {} → {}); phiên bàn giao {}; mục chưa bàn giao khi kết thúc {}; quyết định bị bỏ dở {}; quyết định chuyển cho đơn vị kế thừa {}",
+            g.nodes_before, g.nodes_after, g.level1_before, g.level1_after, g.hand_off_sessions, g.entries_not_handed_off, g.decisions_stranded, g.decisions_passed_to_successor
+        )
+    } else {
+        writeln!(
+            s,
+            "  nodes before {} after {} (level 1: {} -> {}); hand-off sessions {}; entries not handed on at an end {}; decisions stranded {}; decisions passed to a successor {}",
+            g.nodes_before, g.nodes_after, g.level1_before, g.level1_after, g.hand_off_sessions, g.entries_not_handed_off, g.decisions_stranded, g.decisions_passed_to_successor
+        )
+    };
+    let _ = if vi {
+        writeln!(
+            s,
+            "  tổng toàn quốc: {} sáng kiến trước, {} sau (tính theo {} đơn vị cấp 1 trước; {} đơn vị kế thừa được đối chiếu với tổng của các đơn vị sáp nhập vào; tính sai đơn vị {}); mục của đơn vị đã chuyển được nhận {}",
+            g.initiatives_before, g.initiatives_after, g.level1_counted_before, g.successors_checked, g.misattributed, g.moved_entries_accepted
+        )
+    } else {
+        writeln!(
+            s,
+            "  national totals: {} initiatives before, {} after (under {} level-1 units before; {} successors checked against the sum of the units merged into them; misattributed {}); entries of moved units accepted {}",
+            g.initiatives_before, g.initiatives_after, g.level1_counted_before, g.successors_checked, g.misattributed, g.moved_entries_accepted
+        )
+    };
+}
 
 /// Counters of one run.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -59,6 +126,67 @@ pub struct Counters {
     pub end_ms: u64,
     /// Events processed.
     pub events: u64,
+}
+
+/// What re-organisations did in a run, and what the checks across them counted.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReorgSummary {
+    /// Plans signed.
+    pub plans: u64,
+    /// Virtual time the last plan was signed.
+    pub signed_at_ms: u64,
+    /// Virtual time the last end took effect.
+    pub effective_at_ms: u64,
+    /// Signed entries the plans made, all verified by the import.
+    pub entries: u64,
+    /// Of the plans' entries, refused or left waiting by the import (must be 0).
+    pub refused: u64,
+    /// New units certified.
+    pub new_units: u64,
+    /// Units re-parented by a certificate.
+    pub moved: u64,
+    /// Units renamed.
+    pub renamed: u64,
+    /// Units closed.
+    pub closed: u64,
+    /// Units merged.
+    pub merged: u64,
+    /// Nodes whose chain of ancestors changed (moved units and their subtrees).
+    pub units_moved_in_tree: u64,
+    /// Of them, moved to another level-1 unit than their old one's successor.
+    pub moved_between_level1: u64,
+    /// Nodes before the first plan.
+    pub nodes_before: u64,
+    /// Nodes running at the end (ended units' nodes shut down).
+    pub nodes_after: u64,
+    /// Level-1 units before.
+    pub level1_before: u64,
+    /// Level-1 units running at the end.
+    pub level1_after: u64,
+    /// Initiatives at the national node when the first plan was signed, counted under a
+    /// level-1 unit by the tree then.
+    pub initiatives_before: u64,
+    /// The same initiatives counted under a level-1 unit by the tree at the end.
+    pub initiatives_after: u64,
+    /// Level-1 units they were counted under before.
+    pub level1_counted_before: u64,
+    /// Level-1 units whose count was checked against the sum of their predecessors'.
+    pub successors_checked: u64,
+    /// Initiatives counted under the wrong unit (must be 0).
+    pub misattributed: u64,
+    /// Units whose end took effect.
+    pub ended_units: u64,
+    /// Hand-off sessions of ending units with their parents.
+    pub hand_off_sessions: u64,
+    /// Entries an ended unit held that its parent did not when the end took effect (must be 0).
+    pub entries_not_handed_off: u64,
+    /// Decisions left to a unit that had stopped deciding because it ends (must be 0).
+    pub decisions_stranded: u64,
+    /// Decisions an ending unit could no longer make (the initiative left its scope), passed
+    /// to its successor at its end.
+    pub decisions_passed_to_successor: u64,
+    /// Entries moved units made after the plan, accepted by other nodes.
+    pub moved_entries_accepted: u64,
 }
 
 /// Traffic of one link kind.
@@ -131,6 +259,9 @@ pub struct Report {
     pub national_daily: Vec<[u64; 4]>,
     /// Named invariants.
     pub invariants: BTreeMap<String, bool>,
+    /// What re-organisations did (only when the scenario has some).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reorganisation: Option<ReorgSummary>,
     /// What broke them.
     pub violations: Vec<Violation>,
     /// The last events before the end (when tracing).
@@ -148,40 +279,84 @@ impl Report {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
 
-    /// The report as a text table.
+    /// The report as a text table, in English.
     pub fn to_table(&self) -> String {
+        self.to_table_in(Lang::En)
+    }
+
+    /// The report as a text table in `lang` (the numbers, unit ids and invariant names are the
+    /// same in both).
+    pub fn to_table_in(&self, lang: Lang) -> String {
+        let vi = lang == Lang::Vi;
         let mut s = String::new();
         let c = &self.counters;
-        let _ = writeln!(
-            s,
-            "scenario {}  seed {}  verdict {}",
-            self.scenario,
-            self.seed,
-            if self.ok() { "OK" } else { "FAILED" }
-        );
+        let verdict = match (self.ok(), vi) {
+            (true, true) => "ĐẠT",
+            (true, false) => "OK",
+            (false, true) => "KHÔNG ĐẠT",
+            (false, false) => "FAILED",
+        };
         let roles: Vec<String> = self.roles.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(s, "nodes {} ({})", c.nodes, roles.join(", "));
-        let _ = writeln!(
-            s,
-            "workload: {} initiatives, {} decisions, {} entries signed; target {} recognised",
-            c.initiatives, c.decisions, c.entries_authored, c.target_recognised
-        );
-        let _ = writeln!(
-            s,
-            "faults: loss {} outages {} crashes {} ({} pending entries lost) restores {} ({} entries lost for real) bundles {} forgeries {} (refusals {})",
-            self.faults.loss, c.outages, c.crashes, c.pending_lost_in_crashes, c.restores, c.lost_to_restores, c.bundles, c.forgeries, c.forgeries_refused
-        );
-        let _ = writeln!(
-            s,
-            "sessions {} (completed {}, cut {}, idle polls skipped {}), entries carried {}, duplicates skipped {}, events {}",
-            c.sessions, c.sessions_completed, c.sessions_cut, c.idle_polls, c.entries_transferred, c.duplicates_skipped, c.events
-        );
-        let _ = writeln!(s, "\nwhen the national node saw what (cumulative, weekly):");
-        let _ = writeln!(
-            s,
-            "{:>5} {:>11} {:>14} {:>11} {:>9} {:>8}",
-            "day", "registered", "approved-prov", "recognised", "rejected", "target%"
-        );
+        if vi {
+            let _ = writeln!(
+                s,
+                "kịch bản {}  hạt giống {}  kết luận {verdict}",
+                self.scenario, self.seed
+            );
+            let _ = writeln!(s, "nút {} ({})", c.nodes, roles.join(", "));
+            let _ = writeln!(
+                s,
+                "khối lượng: {} sáng kiến, {} quyết định, {} mục đã ký; chỉ tiêu {} được công nhận",
+                c.initiatives, c.decisions, c.entries_authored, c.target_recognised
+            );
+            let _ = writeln!(
+                s,
+                "sự cố: mất gói {} mất kết nối {} sập máy {} ({} mục chưa ghi đĩa bị mất) khôi phục {} ({} mục mất hẳn) gói USB {} giả mạo {} (bị từ chối {})",
+                self.faults.loss, c.outages, c.crashes, c.pending_lost_in_crashes, c.restores, c.lost_to_restores, c.bundles, c.forgeries, c.forgeries_refused
+            );
+            let _ = writeln!(
+                s,
+                "phiên đồng bộ {} (xong {}, bị cắt {}, lần hỏi bỏ qua vì không có gì mới {}), mục đã chuyển {}, mục trùng bỏ qua {}, sự kiện {}",
+                c.sessions, c.sessions_completed, c.sessions_cut, c.idle_polls, c.entries_transferred, c.duplicates_skipped, c.events
+            );
+            let _ = writeln!(
+                s,
+                "\nnút trung ương thấy gì, khi nào (cộng dồn, theo tuần):"
+            );
+            let _ = writeln!(
+                s,
+                "{:>5} {:>11} {:>14} {:>11} {:>9} {:>8}",
+                "ngày", "đăng ký", "tỉnh duyệt", "công nhận", "từ chối", "%chỉ tiêu"
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "scenario {}  seed {}  verdict {verdict}",
+                self.scenario, self.seed
+            );
+            let _ = writeln!(s, "nodes {} ({})", c.nodes, roles.join(", "));
+            let _ = writeln!(
+                s,
+                "workload: {} initiatives, {} decisions, {} entries signed; target {} recognised",
+                c.initiatives, c.decisions, c.entries_authored, c.target_recognised
+            );
+            let _ = writeln!(
+                s,
+                "faults: loss {} outages {} crashes {} ({} pending entries lost) restores {} ({} entries lost for real) bundles {} forgeries {} (refusals {})",
+                self.faults.loss, c.outages, c.crashes, c.pending_lost_in_crashes, c.restores, c.lost_to_restores, c.bundles, c.forgeries, c.forgeries_refused
+            );
+            let _ = writeln!(
+                s,
+                "sessions {} (completed {}, cut {}, idle polls skipped {}), entries carried {}, duplicates skipped {}, events {}",
+                c.sessions, c.sessions_completed, c.sessions_cut, c.idle_polls, c.entries_transferred, c.duplicates_skipped, c.events
+            );
+            let _ = writeln!(s, "\nwhen the national node saw what (cumulative, weekly):");
+            let _ = writeln!(
+                s,
+                "{:>5} {:>11} {:>14} {:>11} {:>9} {:>8}",
+                "day", "registered", "approved-prov", "recognised", "rejected", "target%"
+            );
+        }
         let mut cum = [0u64; 4];
         let last = self.national_daily.len().saturating_sub(1);
         for (d, row) in self.national_daily.iter().enumerate() {
@@ -208,12 +383,21 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\npropagation delay, signing to arrival, by receiving level:"
+            "\n{}",
+            lang.t(
+                "độ trễ lan truyền, từ lúc ký đến lúc tới nơi, theo cấp nhận:",
+                "propagation delay, signing to arrival, by receiving level:"
+            )
         );
         let _ = writeln!(
             s,
             "{:<16} {:>9} {:>10} {:>10} {:>10} {:>10}",
-            "level", "entries", "p50", "p90", "p99", "max"
+            lang.t("cấp", "level"),
+            lang.t("mục", "entries"),
+            "p50",
+            "p90",
+            "p99",
+            "max"
         );
         for (lvl, p) in &self.delays_ms {
             let _ = writeln!(
@@ -227,37 +411,71 @@ impl Report {
                 fmt_dur(p.max)
             );
         }
-        let _ = writeln!(s, "\nbytes per link kind:");
+        let _ = writeln!(
+            s,
+            "\n{}",
+            lang.t("số byte theo loại đường truyền:", "bytes per link kind:")
+        );
         for (k, l) in &self.links {
-            let _ = writeln!(
-                s,
-                "{:<18} {:>14} bytes {:>9} messages {:>8} sessions {:>6} cut",
-                k, l.bytes, l.messages, l.sessions, l.cut
-            );
+            let _ = if vi {
+                writeln!(
+                    s,
+                    "{:<18} {:>14} byte {:>9} thông điệp {:>8} phiên {:>6} bị cắt",
+                    k, l.bytes, l.messages, l.sessions, l.cut
+                )
+            } else {
+                writeln!(
+                    s,
+                    "{:<18} {:>14} bytes {:>9} messages {:>8} sessions {:>6} cut",
+                    k, l.bytes, l.messages, l.sessions, l.cut
+                )
+            };
         }
         let conv = c
             .converged_after_last_edit_ms
             .map(fmt_dur)
-            .unwrap_or_else(|| "never".into());
+            .unwrap_or_else(|| lang.t("không bao giờ", "never").into());
+        let _ = if vi {
+            writeln!(
+                s,
+                "\nhội tụ {conv} sau lần sửa cuối (kết thúc ảo {})",
+                fmt_dur(c.end_ms)
+            )
+        } else {
+            writeln!(
+                s,
+                "\nconverged {conv} after the last edit (virtual end {})",
+                fmt_dur(c.end_ms)
+            )
+        };
         let _ = writeln!(
             s,
-            "\nconverged {conv} after the last edit (virtual end {})",
-            fmt_dur(c.end_ms)
-        );
-        let _ = writeln!(
-            s,
-            "records re-verified at the audited nodes: {}",
+            "{} {}",
+            lang.t(
+                "hồ sơ được kiểm tra lại tại các nút được kiểm toán:",
+                "records re-verified at the audited nodes:"
+            ),
             c.records_audited
         );
-        let _ = writeln!(s, "\ninvariants:");
+        if let Some(g) = &self.reorganisation {
+            reorg_section(&mut s, g, lang);
+        }
+        let _ = writeln!(s, "\n{}", lang.t("bất biến:", "invariants:"));
         for (k, v) in &self.invariants {
-            let _ = writeln!(s, "  {:<32} {}", k, if *v { "ok" } else { "VIOLATED" });
+            let word = match (*v, vi) {
+                (true, true) => "đúng",
+                (true, false) => "ok",
+                (false, true) => "BỊ VI PHẠM",
+                (false, false) => "VIOLATED",
+            };
+            let _ = writeln!(s, "  {:<32} {}", k, word);
         }
         for v in self.violations.iter().take(10) {
             let _ = writeln!(
                 s,
-                "  ! {} at {}: {}",
+                "  ! {} {} {}: {}",
                 v.invariant,
+                lang.t("lúc", "at"),
                 crate::sim::fmt_time(v.at_ms),
                 v.detail
             );

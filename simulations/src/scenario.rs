@@ -26,6 +26,12 @@ pub const MAX_LINK_PRESETS: usize = 64;
 pub const MAX_INITIATIVES_PER_WEEK: f64 = 50.0;
 /// Longest approval delay, hours.
 pub const MAX_APPROVAL_DELAY_HOURS: f64 = 24.0 * 60.0;
+/// Most re-organisations one scenario may schedule.
+pub const MAX_REORGANISATIONS_COUNT: usize = 16;
+/// Longest hand-off window before a unit's end, hours.
+pub const MAX_HAND_OFF_HOURS: u32 = 24 * 30;
+/// The plan of the July 2025 reform, as shipped (`data/reform_2025.plan`).
+pub const REFORM_2025_PLAN: &str = include_str!("../../data/reform_2025.plan");
 /// Fewest bytes per second a link may have.
 pub const MIN_BANDWIDTH_BYTES_PER_S: u64 = 1_000;
 /// Shortest sync interval, minutes.
@@ -67,6 +73,11 @@ pub struct Scenario {
     /// Keep a trace of events for failure reports (costs time at national scale).
     #[serde(default = "default_true")]
     pub trace: bool,
+    /// Re-organisations of the tree at a virtual time: a plan (`node::reorg` format) signed by
+    /// one unit's node, verified by the real import, after which the tree follows the
+    /// certificates and ends it holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reorganisations: Vec<Reorganisation>,
     /// TEST ONLY: the store silently drops one entry it acknowledged (the checker must fail).
     #[serde(default)]
     pub insecure_drop_one_received_entry: bool,
@@ -85,11 +96,66 @@ fn default_start() -> u64 {
     // 2025-03-03 00:00 in Vietnam (UTC+7), a Monday.
     1_740_934_800_000
 }
+/// Virtual 0 of the `reform-2025` preset: Monday 2 June 2025, 00:00 in Vietnam (UTC+7).
+pub const REFORM_PRESET_START_MS: u64 = 1_748_797_200_000;
+
 fn default_liveness_hours() -> u64 {
     7 * 24
 }
 fn default_true() -> bool {
     true
+}
+
+/// A re-organisation event (see `simulations/README.md`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reorganisation {
+    /// Campaign day the plan is signed.
+    pub day: u32,
+    /// Hour of that day.
+    #[serde(default)]
+    pub hour: u8,
+    /// The plan itself, in the format of `sangkien unit reorganise --plan` (lines separated by
+    /// newlines). Exactly one of `plan` and `shipped_plan`.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// A plan shipped with the program: `reform-2025` (`data/reform_2025.plan`).
+    #[serde(default)]
+    pub shipped_plan: Option<String>,
+    /// The unit whose node signs the plan; default the national node `tld`.
+    #[serde(default)]
+    pub signed_by: Option<String>,
+    /// Hours before its end that an ending unit below level 1 stops deciding and starts
+    /// handing its data on to its parent (a session every hour, whatever the link's hours);
+    /// level-1 units do so in the last half of this window.
+    #[serde(default = "default_hand_off_hours")]
+    pub hand_off_hours: u32,
+}
+
+fn default_hand_off_hours() -> u32 {
+    72
+}
+
+impl Reorganisation {
+    /// The plan text.
+    pub fn plan_text(&self) -> Result<&str, SimError> {
+        match (&self.plan, self.shipped_plan.as_deref()) {
+            (Some(p), None) => Ok(p),
+            (None, Some("reform-2025")) => Ok(REFORM_2025_PLAN),
+            (None, Some(other)) => Err(SimError::Scenario(format!(
+                "reorganisations: unknown shipped plan {other:?}: reform-2025"
+            ))),
+            _ => Err(SimError::Scenario(
+                "reorganisations: give exactly one of plan and shipped_plan".into(),
+            )),
+        }
+    }
+
+    /// The plan, parsed (and bounded) by `node::reorg::parse_plan`.
+    pub fn parsed(&self) -> Result<node::reorg::Plan, SimError> {
+        node::reorg::parse_plan(self.plan_text()?)
+            .map_err(|e| SimError::Scenario(format!("reorganisations: plan: {e}")))
+    }
 }
 
 /// The unit tree: a preset and its parameters.
@@ -536,6 +602,27 @@ impl Scenario {
         {
             return bad("liveness_bound_hours must be 1 to quiet_days × 24".into());
         }
+        if self.reorganisations.len() > MAX_REORGANISATIONS_COUNT {
+            return bad(format!(
+                "more than {MAX_REORGANISATIONS_COUNT} reorganisations"
+            ));
+        }
+        for r in &self.reorganisations {
+            if !day_ok(r.day, r.hour) {
+                return bad("a reorganisation lies outside the campaign".into());
+            }
+            if r.hand_off_hours == 0 || r.hand_off_hours > MAX_HAND_OFF_HOURS {
+                return bad(format!(
+                    "reorganisations: hand_off_hours must be 1 to {MAX_HAND_OFF_HOURS}"
+                ));
+            }
+            if let Some(u) = &r.signed_by {
+                if let Err(e) = sync_protocol::ids::UnitId::new(u) {
+                    return bad(format!("reorganisations: signed_by {u:?}: {e}"));
+                }
+            }
+            r.parsed()?;
+        }
         Ok(())
     }
 
@@ -546,7 +633,8 @@ impl Scenario {
         l
     }
 
-    /// A built-in scenario by name: `small`, `small-faults`, `national-2024`, `national-2025`.
+    /// A built-in scenario by name: `small`, `small-faults`, `national-2024`, `national-2025`,
+    /// `reform-2025`.
     pub fn preset(name: &str) -> Result<Self, SimError> {
         let base = |topology: &str| Scenario {
             name: name.to_string(),
@@ -568,6 +656,7 @@ impl Scenario {
             audit: Audit::All,
             liveness_bound_hours: default_liveness_hours(),
             trace: true,
+            reorganisations: Vec::new(),
             insecure_drop_one_received_entry: false,
             insecure_skip_scope_check: false,
         };
@@ -597,9 +686,30 @@ impl Scenario {
                 s.trace = false;
                 s
             }
+            "reform-2025" => {
+                // The 2024 structure (unit ids as `sangkien federation sample-2024` makes them,
+                // so that the shipped plan applies) from Monday 2 June 2025; the plan of the
+                // reform signed on Friday 20 June, in force on 1 July; the campaign runs on two
+                // weeks under the 2025 structure. A 2 % grassroots sample by default.
+                let mut s = base("reform-2024");
+                s.start_unix_ms = REFORM_PRESET_START_MS;
+                s.campaign_days = 42;
+                s.topology.grassroots_fraction = Some(0.02);
+                s.audit = Audit::All;
+                s.trace = false;
+                s.reorganisations.push(Reorganisation {
+                    day: 18,
+                    hour: 9,
+                    plan: None,
+                    shipped_plan: Some("reform-2025".into()),
+                    signed_by: None,
+                    hand_off_hours: default_hand_off_hours(),
+                });
+                s
+            }
             other => {
                 return Err(SimError::Scenario(format!(
-                    "unknown preset {other:?}: small, small-faults, national-2024, national-2025"
+                    "unknown preset {other:?}: small, small-faults, national-2024, national-2025, reform-2025"
                 )))
             }
         };

@@ -44,11 +44,12 @@ use sync_protocol::sync::{
     SyncSource,
 };
 use sync_protocol::text::Text;
+use sync_protocol::verify::expected_decider;
 
-use crate::report::{Counters, LinkStats, Report};
+use crate::report::{Counters, LinkStats, ReorgSummary, Report};
 use crate::rng::Rng;
 use crate::scenario::{LinkSpec, Scenario};
-use crate::store::{Interner, KeySet, RecordsOnly, SimStore, TrustBase};
+use crate::store::{Interner, KeySet, RecordsOnly, SharedTrust, SimStore, TrustBase};
 use crate::topology::Tree;
 use crate::SimError;
 
@@ -117,6 +118,12 @@ enum Ev {
         previous: EntryHash,
     },
     Check,
+    /// A re-organisation plan is signed (index into the scenario's `reorganisations`).
+    Reorganise(usize),
+    /// An ending unit's hourly hand-off session with its parent.
+    HandOff(usize),
+    /// A unit's end takes effect: its node retires.
+    UnitEnds(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +164,13 @@ struct Node {
     busy: [u64; 2],
     backups: Vec<(u64, Vec<EntryHash>)>,
     wants_backups: bool,
+    /// An ending unit (merged or closed): from this virtual time it decides nothing and hands
+    /// its data on to its parent.
+    stop_ms: Option<u64>,
+    /// The virtual time its end takes effect (its keys sign nothing from then on).
+    end_ms: Option<u64>,
+    /// Its end has taken effect: the node is shut down (no sessions, no decisions).
+    retired: bool,
 }
 
 /// What the origin holds of a record it is still editing.
@@ -297,6 +311,30 @@ pub struct Sim {
     profile: FaultProfile,
     /// Events processed.
     pub events: u64,
+    trust: SharedTrust,
+    plans: Vec<node::reorg::Plan>,
+    /// Units that were an ancestor of a unit before a re-organisation and are not any more: they
+    /// may hold (keep) the entries of its history.
+    former: BTreeMap<usize, BTreeSet<usize>>,
+    /// Units whose chain of ancestors a re-organisation changed.
+    moved: BTreeSet<usize>,
+    /// When the first re-organisation was signed (virtual ms).
+    reorganised_at: Option<u64>,
+    /// The level-1 unit each initiative held at the national node was reported under when the
+    /// first plan was signed.
+    totals_before: Option<BTreeMap<RecordId, Option<UnitId>>>,
+    reorg: ReorgSummary,
+    /// Each decision made, by the entry it cites as previous (after a re-organisation only).
+    followed_by: BTreeMap<EntryHash, EntryHash>,
+}
+
+/// A unit's key in the simulation: derived from its id (the simulator's nodes, and the new
+/// units a re-organisation certifies).
+fn unit_key(id: &str) -> SigningKey {
+    SigningKey::from_bytes(&blake3::derive_key(
+        "sangkien simulations unit key v1",
+        id.as_bytes(),
+    ))
 }
 
 fn txt(field: &'static str, s: &str, limit: usize) -> Result<Text, SimError> {
@@ -317,12 +355,12 @@ impl Sim {
     /// imported once: every node is enrolled with them) and schedules the workload and faults.
     pub fn new(sc: &Scenario, tree: &Tree, seed: u64) -> Result<Self, SimError> {
         let links = sc.all_links();
-        let key = |id: &str| {
-            SigningKey::from_bytes(&blake3::derive_key(
-                "sangkien simulations unit key v1",
-                id.as_bytes(),
-            ))
-        };
+        let plans = sc
+            .reorganisations
+            .iter()
+            .map(|r| r.parsed())
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = unit_key;
         let root = &tree.units[0];
         let root_id = UnitId::new(&root.id).map_err(|e| SimError::Build(e.to_string()))?;
         let genesis = Genesis {
@@ -365,7 +403,7 @@ impl Sim {
             authors.push(Author::new(fed, id, k));
         }
         // Enrolment: the trust entries verified once, through the real import.
-        let empty = Rc::new(TrustBase::default());
+        let empty = Rc::new(RefCell::new(TrustBase::default()));
         let interner = Rc::new(RefCell::new(BTreeMap::new()));
         let scratch = SimStore::new(empty, interner.clone());
         for chunk in trust.entries.chunks(50_000) {
@@ -392,7 +430,7 @@ impl Sim {
             .enumerate()
             .map(|(i, e)| (e.hash(), i))
             .collect();
-        let trust = Rc::new(trust);
+        let trust = Rc::new(RefCell::new(trust));
         let mut nodes = Vec::with_capacity(tree.units.len());
         for (u, author) in tree.units.iter().zip(authors) {
             let link =
@@ -425,6 +463,9 @@ impl Sim {
                 busy: [0, 0],
                 backups: Vec::new(),
                 wants_backups: false,
+                stop_ms: None,
+                end_ms: None,
+                retired: false,
             });
         }
         let campaign_end = u64::from(sc.campaign_days) * DAY_MS;
@@ -470,6 +511,14 @@ impl Sim {
             trace: VecDeque::new(),
             profile: FaultProfile::default(),
             events: 0,
+            trust,
+            plans,
+            former: BTreeMap::new(),
+            moved: BTreeSet::new(),
+            reorganised_at: None,
+            totals_before: None,
+            reorg: ReorgSummary::default(),
+            followed_by: BTreeMap::new(),
         };
         sim.counters.nodes = sim.nodes.len() as u64;
         sim.schedule_all()?;
@@ -574,6 +623,14 @@ impl Sim {
                     self.push(u64::from(d) * DAY_MS, Ev::Backup(node));
                 }
             }
+        }
+        for (i, r) in self.sc.reorganisations.clone().iter().enumerate() {
+            self.node_named(
+                r.signed_by
+                    .as_deref()
+                    .unwrap_or(self.nodes[0].unit.as_str()),
+            )?;
+            self.push(at(r.day, r.hour), Ev::Reorganise(i));
         }
         self.push(self.campaign_end, Ev::Check);
         Ok(())
@@ -761,6 +818,9 @@ impl Sim {
                 },
             )?,
             Ev::Check => self.check(),
+            Ev::Reorganise(i) => self.reorganise(i)?,
+            Ev::HandOff(n) => self.hand_off(n),
+            Ev::UnitEnds(n) => self.unit_ends(n),
         }
         Ok(())
     }
@@ -808,6 +868,9 @@ impl Sim {
         let Some(p) = self.nodes[c].parent else {
             return;
         };
+        if self.nodes[c].retired {
+            return;
+        }
         let interval = l.sync_interval_minutes * 60_000;
         if !Self::available(&l, self.now) {
             let next = Self::next_window(&l, self.now);
@@ -1070,6 +1133,21 @@ impl Sim {
         v
     }
 
+    /// The nodes that must hold an entry of `origin` now: [`Sim::holders`] without the nodes
+    /// whose unit has ended (shut down).
+    fn must_hold(&self, origin: usize, conf_change: bool) -> Vec<usize> {
+        let mut v = self.holders(origin, conf_change);
+        v.retain(|&n| !self.nodes[n].retired);
+        v
+    }
+
+    /// Whether `n` may hold an entry of `origin`: it must, or it was an ancestor of `origin`
+    /// before a re-organisation (scope is judged by the tree then and now).
+    fn may_hold(&self, n: usize, origin: usize, conf_change: bool) -> bool {
+        self.holders(origin, conf_change).contains(&n)
+            || self.former.get(&origin).is_some_and(|f| f.contains(&n))
+    }
+
     /// The child of `node` on the way down to `origin`.
     fn branch_of(&self, node: usize, origin: usize) -> Option<usize> {
         let mut at = origin;
@@ -1088,7 +1166,9 @@ impl Sim {
         let conf = Self::conf_change(e);
         if self.nodes[n].parent.is_some()
             && !(conf && o != n)
-            && (o == n || self.branch_of(n, o).is_some())
+            && (o == n
+                || self.branch_of(n, o).is_some()
+                || self.former.get(&o).is_some_and(|f| f.contains(&n)))
         {
             self.nodes[n].up_keys.insert(key);
             self.nodes[n].up_ver += 1;
@@ -1174,16 +1254,30 @@ impl Sim {
                     "no_valid_entry_refused",
                     format!("{unit} refused valid entry {}: {reason}", h.short()),
                 );
+                if let Some(o) = self.meta.get(h).map(|m| m.origin) {
+                    if self.moved.contains(&o) {
+                        let from = self.nodes[o].unit.clone();
+                        self.violate(
+                            "moved_units_entries_accepted",
+                            format!(
+                                "{unit} refused valid entry {} of moved unit {from}: {reason}",
+                                h.short()
+                            ),
+                        );
+                    }
+                }
             } else {
                 self.counters.forgeries_refused += 1;
                 self.note(|_| format!("{unit} refused {}: {reason}", h.short()));
             }
         }
-        if local && !out.rejected.is_empty() {
-            self.violate(
-                "local_writes_accepted",
-                format!("{unit} refused its own write"),
-            );
+        if local {
+            if let Some((h, reason)) = out.rejected.first() {
+                self.violate(
+                    "local_writes_accepted",
+                    format!("{unit} refused its own write {}: {reason}", h.short()),
+                );
+            }
         }
         let accepted: Vec<Entry> = out.accepted.iter().map(|v| v.entry().clone()).collect();
         if let Err(e) =
@@ -1232,8 +1326,7 @@ impl Sim {
             );
             return;
         };
-        let holders = self.holders(m.origin, m.conf_change);
-        if !holders.contains(&n) {
+        if !self.may_hold(n, m.origin, m.conf_change) {
             let unit = self.nodes[n].unit.clone();
             let inv = if m.conf_change {
                 "no_confidential_leak"
@@ -1249,6 +1342,13 @@ impl Sim {
                 ),
             );
             return;
+        }
+        if !local
+            && n != m.origin
+            && self.moved.contains(&m.origin)
+            && self.reorganised_at.is_some_and(|t| m.time >= t)
+        {
+            self.reorg.moved_entries_accepted += 1;
         }
         if !local && n != m.origin {
             let lvl = self.nodes[n].level.min(2);
@@ -1281,37 +1381,93 @@ impl Sim {
         }
         // The next decider schedules its decision when the previous one reaches it.
         if let (EntryBody::Decision(d), Kind::Decision(kind, _)) = (e.body(), m.kind) {
-            let next = match kind {
-                DecisionKind::Submit => self.nodes[m.origin].parent,
-                DecisionKind::Approve => self
-                    .index
-                    .get(e.author())
-                    .and_then(|&s| self.nodes[s].parent),
-                _ => None,
-            };
+            let next = self.next_decider(m.origin, e.author(), kind);
             if next == Some(n)
                 && !self.decided.contains(&(n, d.record))
                 && self.scheduled.insert((n, d.record))
             {
-                let d_h = &self.sc.workload.approval_delay_hours;
-                let mean = match self.nodes[n].level {
-                    0 => d_h.national,
-                    1 => d_h.level1,
-                    _ => d_h.direct_superior,
-                } * HOUR_MS as f64;
-                let delay = self.rng.exp(mean) as u64;
-                self.workload_pending += 1;
-                let record = d.record;
-                self.push(
-                    self.now + delay.max(60_000),
-                    Ev::Decide {
-                        node: n,
-                        record,
-                        previous: h,
-                    },
-                );
+                self.schedule_decision(n, d.record, h);
             }
         }
+    }
+
+    /// The node whose turn it is to decide after a decision of `prev_kind` by `prev_signer` on
+    /// an initiative of `origin`: one level up the chain, as the verifier judges it now
+    /// (`verify::expected_decider`, so it follows a re-organisation); `None` at the end of the
+    /// chain (recognised, rejected).
+    fn next_decider(
+        &self,
+        origin: usize,
+        prev_signer: &UnitId,
+        prev_kind: DecisionKind,
+    ) -> Option<usize> {
+        if self.reorganised_at.is_none() {
+            // The tree has not changed: the simulator's own links say the same, faster.
+            return match prev_kind {
+                DecisionKind::Submit => self.nodes[origin].parent,
+                DecisionKind::Approve => self
+                    .index
+                    .get(prev_signer)
+                    .and_then(|&s| self.nodes[s].parent),
+                _ => None,
+            };
+        }
+        let t = self.sc.start_unix_ms + self.now;
+        expected_decider(
+            &self.directory,
+            &self.nodes[origin].unit,
+            DecisionKind::Approve,
+            Some(&(prev_signer.clone(), prev_kind)),
+            t,
+        )
+        .ok()
+        .and_then(|u| self.index.get(&u).copied())
+    }
+
+    /// Schedules `n`'s decision on `record` after its level's approval delay (before an ending
+    /// unit stops deciding; a decision it can no longer make is stranded).
+    fn schedule_decision(&mut self, n: usize, record: RecordId, previous: EntryHash) {
+        let d_h = &self.sc.workload.approval_delay_hours;
+        let mean = match self.nodes[n].level {
+            0 => d_h.national,
+            1 => d_h.level1,
+            _ => d_h.direct_superior,
+        } * HOUR_MS as f64;
+        let delay = self.rng.exp(mean) as u64;
+        let mut at = self.now + delay.max(60_000);
+        if let Some(stop) = self.nodes[n].stop_ms {
+            if self.now + 60_000 >= stop || self.nodes[n].retired {
+                self.scheduled.remove(&(n, record));
+                self.strand(n, record);
+                return;
+            }
+            at = at.min(stop - 60_000);
+        }
+        self.workload_pending += 1;
+        self.push(
+            at,
+            Ev::Decide {
+                node: n,
+                record,
+                previous,
+            },
+        );
+    }
+
+    /// A decision left to a unit that has stopped deciding because it ends: the initiative can
+    /// go no further (its chain names an ended unit), so the hand-off failed.
+    fn strand(&mut self, n: usize, record: RecordId) {
+        self.reorg.decisions_stranded += 1;
+        let unit = self.nodes[n].unit.clone();
+        let origin = self
+            .record_origin
+            .get(&record)
+            .map(|&o| self.nodes[o].unit.to_string())
+            .unwrap_or_default();
+        self.violate(
+            "ended_units_handed_off",
+            format!("{unit} ends with a decision on an initiative of {origin} still to make"),
+        );
     }
 
     fn flush(&mut self, n: usize) {
@@ -1382,7 +1538,12 @@ impl Sim {
 
     /// A USB bundle: what `from` holds in `to`'s scope, shuffled, some entries twice.
     fn bundle(&mut self, from: usize, to: usize) {
-        if from == to || !self.nodes[from].up || !self.nodes[to].up {
+        if from == to
+            || !self.nodes[from].up
+            || !self.nodes[to].up
+            || self.nodes[from].retired
+            || self.nodes[to].retired
+        {
             return;
         }
         let mut raw: Vec<Vec<u8>> = Vec::new();
@@ -1420,13 +1581,13 @@ impl Sim {
     /// Injects a forged or misdirected entry at `node`: an entry of another subtree (out of
     /// scope) or a decision signed by a unit whose turn it is not.
     fn forge(&mut self, node: usize) {
-        if !self.nodes[node].up {
+        if !self.nodes[node].up || self.nodes[node].retired {
             return;
         }
         let candidates: Vec<(EntryHash, usize)> = self
             .meta
             .iter()
-            .filter(|(_, m)| !self.holders(m.origin, m.conf_change).contains(&node))
+            .filter(|(_, m)| !self.may_hold(node, m.origin, m.conf_change))
             .map(|(h, m)| (*h, m.origin))
             .take(64)
             .collect();
@@ -1669,6 +1830,11 @@ impl Sim {
             return Ok(());
         };
         let mut i = d.initiative.clone();
+        // As the node's edit does: the initiative names the origin's parent now (it may have
+        // moved since the record was created).
+        if let Some(p) = self.nodes[g].parent {
+            i.superior = self.nodes[p].unit.clone();
+        }
         let doc = if support {
             i.summary = txt(
                 "summary",
@@ -1828,6 +1994,81 @@ impl Sim {
             // Lost in a crash or a restore: scheduled again when it arrives again.
             return Ok(());
         }
+        if self.reorganised_at.is_some() {
+            // A re-organisation since it was scheduled may have passed the turn on (the
+            // initiative's origin moved): the decider is whoever the chain names now.
+            let prev = self
+                .interner
+                .borrow()
+                .get(&previous)
+                .and_then(|e| match e.body() {
+                    EntryBody::Decision(d) => Some((e.author().clone(), d.kind)),
+                    _ => None,
+                });
+            let origin = self.record_origin.get(&record).copied();
+            if let (Some((signer, kind)), Some(o)) = (prev, origin) {
+                match self.next_decider(o, &signer, kind) {
+                    Some(m) if m != n => {
+                        if self.nodes[m].store.holds(&previous)
+                            && !self.decided.contains(&(m, record))
+                            && self.scheduled.insert((m, record))
+                        {
+                            self.schedule_decision(m, record, previous);
+                        }
+                        return Ok(());
+                    }
+                    None => return Ok(()),
+                    Some(_) => {}
+                }
+            }
+            if let Some(o) = origin {
+                // An ending unit whose former subtree moved away keeps its turn on the
+                // initiatives it was deciding, but they are out of its scope now (it may not
+                // sign a decision on them): from its end, its successor decides in its place.
+                if let Some(end) = self.nodes[n].end_ms {
+                    if !self.nodes[n].retired && !self.holders(o, false).contains(&n) {
+                        self.reorg.decisions_passed_to_successor += 1;
+                        self.scheduled.insert((n, record));
+                        self.workload_pending += 1;
+                        self.push(
+                            end + 60_000,
+                            Ev::Decide {
+                                node: n,
+                                record,
+                                previous,
+                            },
+                        );
+                        return Ok(());
+                    }
+                }
+            }
+            if self.nodes[n].retired || self.nodes[n].stop_ms.is_some_and(|s| self.now >= s) {
+                self.strand(n, record);
+                return Ok(());
+            }
+            // The old decider may have decided before the move, and its decision not be here
+            // yet (it comes up the old chain and down the new one): the officer waits for the
+            // handed-over file rather than deciding a second time.
+            if let Some(d) = self.followed_by.get(&previous).copied() {
+                if self.nodes[n].store.holds(&d) {
+                    return Ok(());
+                }
+                let somewhere = self.nodes.iter().any(|x| !x.retired && x.store.holds(&d));
+                if somewhere {
+                    self.scheduled.insert((n, record));
+                    self.workload_pending += 1;
+                    self.push(
+                        self.now + HOUR_MS,
+                        Ev::Decide {
+                            node: n,
+                            record,
+                            previous,
+                        },
+                    );
+                    return Ok(());
+                }
+            }
+        }
         let binding = self.binding(n, record);
         match &binding {
             Binding::Projection(p) if !self.nodes[n].store.holds(p) => return Ok(()),
@@ -1843,9 +2084,509 @@ impl Sim {
         };
         self.decided.insert((n, record));
         let e = self.decision(n, record, kind, binding, Some(previous), 0)?;
+        if self.reorganised_at.is_some() {
+            self.followed_by.insert(previous, e.hash());
+        }
         self.counters.decisions += 1;
         self.local_write(n, vec![(e, Kind::Decision(kind, self.nodes[n].level))]);
         Ok(())
+    }
+
+    // ---- re-organisation ------------------------------------------------------------------
+
+    /// Signs the plan at its unit's node (`node::reorg::compile`, the code behind `sangkien
+    /// unit reorganise --plan`), imports its entries through the real verified import into the
+    /// shared trust base, then makes the simulated tree follow what the directory now says:
+    /// every unit's parent is its certificate's (`Directory::parent_at`), new units get nodes,
+    /// ended units stop deciding, hand their data on, and shut down at their end's date.
+    fn reorganise(&mut self, i: usize) -> Result<(), SimError> {
+        let r = self.sc.reorganisations[i].clone();
+        let plan = self.plans[i].clone();
+        let t = self.sc.start_unix_ms + self.now;
+        let signer = self.node_named(
+            r.signed_by
+                .as_deref()
+                .unwrap_or(self.nodes[0].unit.as_str()),
+        )?;
+        let chains_before: Vec<Vec<usize>> = (0..self.nodes.len())
+            .map(|n| self.holders(n, false))
+            .collect();
+        if self.totals_before.is_none() {
+            self.totals_before = Some(self.attribution(t.saturating_sub(1)));
+            self.reorg.nodes_before = self.nodes.len() as u64;
+            self.reorg.level1_before = self.nodes.iter().filter(|n| n.level == 1).count() as u64;
+        }
+        let compiled = node::reorg::compile(
+            &self.directory,
+            &self.nodes[signer].author,
+            &plan,
+            t,
+            &mut |u| unit_key(u.as_str()),
+        )
+        .map_err(|e| SimError::Scenario(format!("reorganisation {}: {e}", i + 1)))?;
+        let unit = self.nodes[signer].unit.clone();
+        let mut accepted: Vec<Entry> = Vec::new();
+        for chunk in compiled
+            .entries
+            .chunks(sync_protocol::limits::MAX_BATCH_ENTRIES)
+        {
+            let out = import_batch(
+                &self.nodes[signer].store,
+                &mut self.directory,
+                chunk.to_vec(),
+                Some(&unit),
+                t,
+            )
+            .map_err(|e| SimError::Build(e.to_string()))?;
+            for (h, reason) in &out.rejected {
+                self.reorg.refused += 1;
+                self.violate(
+                    "every_chain_verifies",
+                    format!(
+                        "{unit} refused entry {} of its re-organisation: {reason}",
+                        h.short()
+                    ),
+                );
+            }
+            for (e, why) in &out.waiting {
+                self.reorg.refused += 1;
+                self.violate(
+                    "every_chain_verifies",
+                    format!(
+                        "entry {} of the re-organisation waits at {unit}: {why:?}",
+                        e.hash().short()
+                    ),
+                );
+            }
+            accepted.extend(out.accepted.iter().map(|v| v.entry().clone()));
+        }
+        self.trust.borrow_mut().extend(accepted.iter().cloned());
+        let o = &compiled.outcome;
+        self.reorg.plans += 1;
+        self.reorg.signed_at_ms = self.now;
+        self.reorg.entries += accepted.len() as u64;
+        self.reorg.new_units += o.new_count as u64;
+        self.reorg.moved += o.moved_count as u64;
+        self.reorg.renamed += o.renamed_count as u64;
+        self.reorg.closed += o.closed_count as u64;
+        self.reorg.merged += o.merged_count as u64;
+        if self.reorganised_at.is_none() {
+            // Which decision followed which, so far (kept up to date from now on).
+            let interner = self.interner.borrow();
+            for (h, m) in &self.meta {
+                if !matches!(m.kind, Kind::Decision(..)) {
+                    continue;
+                }
+                if let Some(EntryBody::Decision(d)) = interner.get(h).map(|e| e.body()) {
+                    if let Some(p) = d.previous {
+                        self.followed_by.insert(p, *h);
+                    }
+                }
+            }
+        }
+        self.reorganised_at.get_or_insert(self.now);
+        self.note(|_| {
+            format!(
+                "re-organisation {} signed by {unit}: {} entries",
+                i + 1,
+                accepted.len()
+            )
+        });
+
+        // New units: a node each, enrolled with the certificate just verified.
+        let links = self.sc.all_links();
+        let level_links = self.sc.topology.level_links.clone();
+        for e in &accepted {
+            let EntryBody::Certificate(c) = e.body() else {
+                continue;
+            };
+            if c.replaces.is_some() || self.index.contains_key(&c.unit) {
+                continue;
+            }
+            let Some(&p) = self.index.get(&c.parent) else {
+                continue;
+            };
+            let link_kind = match c.role {
+                UnitRole::DirectSuperior => level_links.direct_superior.clone(),
+                UnitRole::Grassroots => level_links.grassroots.clone(),
+                _ => level_links.level1.clone(),
+            };
+            let link = links.get(&link_kind).cloned();
+            let n = self.nodes.len();
+            self.nodes.push(Node {
+                unit: c.unit.clone(),
+                role: c.role,
+                level: level_of(c.role),
+                parent: Some(p),
+                link: link.clone(),
+                link_kind,
+                author: Author::new(self.fed, c.unit.clone(), unit_key(c.unit.as_str())),
+                store: SimStore::new(self.trust.clone(), self.interner.clone()),
+                quarantine: BTreeMap::new(),
+                up: true,
+                flush_pending: false,
+                up_keys: KeySet::default(),
+                up_ver: 0,
+                branch: BTreeMap::new(),
+                branch_ver: BTreeMap::new(),
+                synced: None,
+                session: None,
+                outage_until: 0,
+                busy: [0, 0],
+                backups: Vec::new(),
+                wants_backups: false,
+                stop_ms: None,
+                end_ms: None,
+                retired: false,
+            });
+            self.index.insert(c.unit.clone(), n);
+            if let Some(l) = link {
+                let off = self.rng.range(0, l.sync_interval_minutes * 60_000);
+                self.push(self.now + off, Ev::LinkTick(n));
+            }
+        }
+        self.counters.nodes = self.nodes.len() as u64;
+        // Every unit's parent is now its certificate's.
+        for n in 1..self.nodes.len() {
+            let p = self
+                .directory
+                .parent_at(&self.nodes[n].unit, t)
+                .and_then(|p| self.index.get(p))
+                .copied();
+            if p.is_some() && p != self.nodes[n].parent {
+                self.cut_sessions_of(n, "re-parented");
+                self.nodes[n].parent = p;
+            }
+        }
+        // Ends: stop deciding, hand on, shut down.
+        for e in &accepted {
+            let EntryBody::UnitEnd(x) = e.body() else {
+                continue;
+            };
+            let Some(&n) = self.index.get(&x.unit) else {
+                continue;
+            };
+            let Some(end) = self.directory.end_of(&x.unit) else {
+                continue;
+            };
+            let end_abs = end.effective_ms.max(end.time_ms);
+            let end_v = end_abs
+                .saturating_sub(self.sc.start_unix_ms)
+                .max(self.now + 1);
+            let window = u64::from(r.hand_off_hours) * HOUR_MS;
+            let window = if self.nodes[n].level <= 1 {
+                window / 2
+            } else {
+                window
+            };
+            let stop = end_v.saturating_sub(window).max(self.now);
+            self.nodes[n].end_ms = Some(end_v);
+            self.nodes[n].stop_ms = Some(stop);
+            self.reorg.effective_at_ms = self.reorg.effective_at_ms.max(end_v);
+            self.push(stop, Ev::HandOff(n));
+            self.push(end_v, Ev::UnitEnds(n));
+        }
+        // Decisions an ending unit had scheduled after it stops: brought forward.
+        let late: Vec<(u64, u64)> = self
+            .queue
+            .iter()
+            .filter_map(|(k, ev)| match ev {
+                Ev::Decide { node, .. } => {
+                    self.nodes[*node].stop_ms.filter(|s| k.0 >= *s).map(|_| *k)
+                }
+                _ => None,
+            })
+            .collect();
+        for k in late {
+            if let Some(ev) = self.queue.remove(&k) {
+                let Ev::Decide { node, .. } = &ev else {
+                    continue;
+                };
+                let stop = self.nodes[*node].stop_ms.unwrap_or(self.now);
+                let at = if stop > self.now + 2 * 60_000 {
+                    self.now + self.rng.range(60_000, stop - self.now - 60_000)
+                } else {
+                    self.now + 60_000
+                };
+                self.push(at, ev);
+            }
+        }
+        // Who was moved, and who may keep its history.
+        let level1 = |chain: &[usize]| chain.len().checked_sub(2).map(|i| chain[i]);
+        for (n, before) in chains_before.iter().enumerate() {
+            let after = self.holders(n, false);
+            if after != *before {
+                if let (Some(a), Some(b)) = (level1(before), level1(&after)) {
+                    let merged_into = self.directory.successor_of(&self.nodes[a].unit);
+                    if a != b && merged_into.as_ref() != Some(&self.nodes[b].unit) {
+                        self.reorg.moved_between_level1 += 1;
+                    }
+                }
+                self.moved.insert(n);
+                let f = self.former.entry(n).or_default();
+                f.extend(before.iter().filter(|x| !after.contains(x)));
+            }
+        }
+        self.reorg.units_moved_in_tree = self.moved.len() as u64;
+        for n in 0..self.nodes.len() {
+            self.rebuild_keys(n);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds a node's sync keys towards its parent and children from its store (after the
+    /// tree changed), and forgets its last completed session.
+    fn rebuild_keys(&mut self, n: usize) {
+        let mut up: Vec<SyncKey> = Vec::new();
+        let mut branch: BTreeMap<usize, Vec<SyncKey>> = BTreeMap::new();
+        let has_parent = self.nodes[n].parent.is_some();
+        for e in self.nodes[n].store.own().values() {
+            let Some(o) = self.origin_of(e) else { continue };
+            let key = SimStore::key_of(e);
+            let conf = Self::conf_change(e);
+            let below = self.branch_of(n, o);
+            if has_parent
+                && !(conf && o != n)
+                && (o == n
+                    || below.is_some()
+                    || self.former.get(&o).is_some_and(|f| f.contains(&n)))
+            {
+                up.push(key);
+            }
+            if o != n {
+                if let Some(c) = below {
+                    branch.entry(c).or_default().push(key);
+                }
+            }
+        }
+        let node = &mut self.nodes[n];
+        node.up_keys = KeySet::from_keys(up);
+        node.up_ver += 1;
+        let old: Vec<usize> = node.branch.keys().copied().collect();
+        node.branch = branch
+            .into_iter()
+            .map(|(c, v)| (c, KeySet::from_keys(v)))
+            .collect();
+        for c in old
+            .into_iter()
+            .chain(node.branch.keys().copied().collect::<Vec<_>>())
+        {
+            *node.branch_ver.entry(c).or_default() += 1;
+        }
+        node.synced = None;
+    }
+
+    /// An ending unit's hand-off: a session with its parent every hour from when it stops
+    /// deciding until its end (the office connects for it, whatever the link's usual hours;
+    /// not through an outage).
+    fn hand_off(&mut self, n: usize) {
+        let Some(end) = self.nodes[n].end_ms else {
+            return;
+        };
+        if self.nodes[n].retired || self.now >= end {
+            return;
+        }
+        if self.now + HOUR_MS < end {
+            self.push(self.now + HOUR_MS, Ev::HandOff(n));
+        }
+        let Some(p) = self.nodes[n].parent else {
+            return;
+        };
+        if self.nodes[n].outage_until > self.now
+            || !self.nodes[n].up
+            || !self.nodes[p].up
+            || self.nodes[n].session.is_some()
+            || self.nodes[n].link.is_none()
+        {
+            return;
+        }
+        let versions = (
+            self.nodes[n].up_ver,
+            self.nodes[p].branch_ver.get(&n).copied().unwrap_or(0),
+        );
+        if self.nodes[n].synced == Some(versions) {
+            return;
+        }
+        self.reorg.hand_off_sessions += 1;
+        self.start_session(n, p, versions);
+    }
+
+    /// A unit's end takes effect: what its node holds for its parent must be there already
+    /// (the hand-off), no decision may be left to it; then the node shuts down.
+    fn unit_ends(&mut self, n: usize) {
+        if self.nodes[n].retired {
+            return;
+        }
+        self.reorg.ended_units += 1;
+        let unit = self.nodes[n].unit.clone();
+        if let Some(p) = self.nodes[n].parent {
+            let missing = self.nodes[n]
+                .up_keys
+                .keys()
+                .iter()
+                .filter(|k| !self.nodes[p].store.holds(&k.hash))
+                .count();
+            if missing > 0 {
+                self.reorg.entries_not_handed_off += missing as u64;
+                let parent = self.nodes[p].unit.clone();
+                self.violate(
+                    "ended_units_handed_off",
+                    format!("{unit} ends with {missing} entries its parent {parent} does not hold"),
+                );
+            }
+        }
+        self.note(|_| format!("{unit} ends"));
+        self.cut_sessions_of(n, "unit ended");
+        self.nodes[n].retired = true;
+    }
+
+    /// The level-1 unit each initiative held at the national node is reported under at
+    /// `at_ms` (Unix), by the tree the directory defines then (`Directory::report_parent_at`:
+    /// a merged unit under its successor from its end's date).
+    fn attribution(&self, at_ms: u64) -> BTreeMap<RecordId, Option<UnitId>> {
+        let mut out = BTreeMap::new();
+        for h in self.nodes[0].store.own().keys() {
+            let Some(m) = self.meta.get(h) else { continue };
+            if m.kind != Kind::Create {
+                continue;
+            }
+            let Some(EntryBody::RecordChange(c)) =
+                self.interner.borrow().get(h).map(|e| e.body().clone())
+            else {
+                continue;
+            };
+            out.insert(c.record, self.level1_of(&c.owner, at_ms));
+        }
+        out
+    }
+
+    fn level1_of(&self, unit: &UnitId, at_ms: u64) -> Option<UnitId> {
+        let root = self.directory.root();
+        let mut cur = unit.clone();
+        for _ in 0..=sync_protocol::directory::MAX_TREE_DEPTH {
+            let p = self.directory.report_parent_at(&cur, at_ms)?;
+            if p == root {
+                return Some(cur);
+            }
+            cur = p.clone();
+        }
+        None
+    }
+
+    /// Report totals across the re-organisation: the initiatives the national node held when
+    /// the plan was signed, counted per level-1 unit then and at the end. Conserved in total;
+    /// none under an ended unit; each under the level-1 unit the simulated tree puts its origin
+    /// under; a merged unit's initiatives under its successor.
+    fn check_totals(&mut self, t: u64) {
+        let Some(before) = self.totals_before.clone() else {
+            return;
+        };
+        let mut after = self.attribution(t);
+        after.retain(|r, _| before.contains_key(r));
+        let count = |m: &BTreeMap<RecordId, Option<UnitId>>| {
+            let mut c: BTreeMap<Option<UnitId>, u64> = BTreeMap::new();
+            for u in m.values() {
+                *c.entry(u.clone()).or_default() += 1;
+            }
+            c
+        };
+        let (cb, ca) = (count(&before), count(&after));
+        let kept: u64 = before.keys().filter(|r| after.contains_key(r)).count() as u64;
+        self.reorg.initiatives_before = before.values().filter(|u| u.is_some()).count() as u64;
+        self.reorg.initiatives_after = before
+            .keys()
+            .filter(|r| after.get(r).is_some_and(|u| u.is_some()))
+            .count() as u64;
+        self.reorg.level1_counted_before = cb.keys().filter(|u| u.is_some()).count() as u64;
+        if kept != before.len() as u64 {
+            self.violate(
+                "report_totals_conserved",
+                format!(
+                    "{} of the {} initiatives at the national node at the reform are gone",
+                    before.len() as u64 - kept,
+                    before.len()
+                ),
+            );
+        }
+        if self.reorg.initiatives_before != self.reorg.initiatives_after {
+            self.violate(
+                "report_totals_conserved",
+                format!(
+                    "national total {} before, {} after",
+                    self.reorg.initiatives_before, self.reorg.initiatives_after
+                ),
+            );
+        }
+        let mut wrong = Vec::new();
+        for (r, b) in &before {
+            let Some(a) = after.get(r) else { continue };
+            let Some(a) = a else {
+                wrong.push(format!("{} under no level-1 unit", r));
+                continue;
+            };
+            if self.directory.ended_at(a, t) {
+                wrong.push(format!("{r} under ended unit {a}"));
+                continue;
+            }
+            // The simulated tree's own answer.
+            let tree_l1 = self.record_origin.get(r).and_then(|&o| {
+                let mut at = o;
+                while let Some(p) = self.nodes[at].parent {
+                    if p == 0 {
+                        return Some(self.nodes[at].unit.clone());
+                    }
+                    at = p;
+                }
+                None
+            });
+            if tree_l1.as_ref() != Some(a) {
+                wrong.push(format!("{r} under {a}, its origin under {tree_l1:?}"));
+                continue;
+            }
+            if let Some(b) = b {
+                if let Some(s) = self.directory.successor_of(b) {
+                    if self.directory.ended_at(b, t) && s != *a {
+                        wrong.push(format!(
+                            "{r} of merged {b} under {a}, not its successor {s}"
+                        ));
+                    }
+                }
+            }
+        }
+        // Per unit: each level-1 unit's count is its own before plus its predecessors'.
+        for (u, n_after) in &ca {
+            let Some(u) = u else { continue };
+            let preds: Vec<UnitId> = cb
+                .keys()
+                .flatten()
+                .filter(|b| {
+                    *b == u
+                        || (self.directory.ended_at(b, t)
+                            && self.directory.successor_of(b).as_ref() == Some(u))
+                })
+                .cloned()
+                .collect();
+            if preds.len() > 1 {
+                self.reorg.successors_checked += 1;
+            }
+            let sum: u64 = preds.iter().map(|b| cb[&Some(b.clone())]).sum();
+            // Units moved between level-1 units carry theirs along; only plans that merge
+            // (as the 2025 reform) make each count the sum of its predecessors'.
+            if self.reorg.moved_between_level1 == 0 && sum != *n_after {
+                wrong.push(format!(
+                    "{u}: {n_after} initiatives after, {sum} under it and its predecessors before"
+                ));
+            }
+        }
+        self.reorg.misattributed = wrong.len() as u64;
+        if let Some(w) = wrong.first() {
+            let n = wrong.len();
+            let w = w.clone();
+            self.violate(
+                "report_totals_conserved",
+                format!("{n} initiatives reported under the wrong unit, e.g. {w}"),
+            );
+        }
     }
 
     // ---- convergence and the end ----------------------------------------------------------
@@ -1854,6 +2595,9 @@ impl Sim {
     fn converged(&self) -> Option<String> {
         for (c, node) in self.nodes.iter().enumerate() {
             let Some(p) = node.parent else { continue };
+            if node.retired {
+                continue;
+            }
             for k in node.up_keys.keys() {
                 if !self.nodes[p].store.holds(&k.hash) {
                     return Some(format!(
@@ -1899,7 +2643,7 @@ impl Sim {
         let mut lost = 0u64;
         let mut lost_unexplained = Vec::new();
         for (h, m) in &self.meta {
-            let holders = self.holders(m.origin, m.conf_change);
+            let holders = self.must_hold(m.origin, m.conf_change);
             let held = holders
                 .iter()
                 .filter(|&&n| self.nodes[n].store.holds(h))
@@ -1938,6 +2682,14 @@ impl Sim {
             for n in self.holders(m.origin, m.conf_change) {
                 if self.nodes[n].store.holds(h) {
                     expected[n] += 1;
+                }
+            }
+            if let Some(f) = self.former.get(&m.origin) {
+                let chain = self.holders(m.origin, m.conf_change);
+                for &n in f {
+                    if !chain.contains(&n) && self.nodes[n].store.holds(h) {
+                        expected[n] += 1;
+                    }
                 }
             }
         }
@@ -2045,6 +2797,53 @@ impl Sim {
             }
         }
         self.counters.records_audited = records_checked;
+        let reorganised = !self.sc.reorganisations.is_empty();
+        if reorganised {
+            self.check_totals(t);
+            // Entries of moved units still waiting somewhere at the end.
+            for n in 0..self.nodes.len() {
+                if self.nodes[n].retired {
+                    continue;
+                }
+                let waiting = self.nodes[n]
+                    .quarantine
+                    .values()
+                    .filter(|e| {
+                        self.meta
+                            .get(&e.hash())
+                            .is_some_and(|m| self.moved.contains(&m.origin))
+                    })
+                    .count();
+                if waiting > 0 {
+                    let unit = self.nodes[n].unit.clone();
+                    self.violate(
+                        "moved_units_entries_accepted",
+                        format!("{waiting} entries of moved units still wait at {unit}"),
+                    );
+                }
+            }
+            self.reorg.nodes_after = self.nodes.iter().filter(|n| !n.retired).count() as u64;
+            self.reorg.level1_after = self
+                .nodes
+                .iter()
+                .filter(|n| !n.retired && n.level == 1)
+                .count() as u64;
+        }
+        let extra: &[&str] = if reorganised {
+            &[
+                "report_totals_conserved",
+                "moved_units_entries_accepted",
+                "ended_units_handed_off",
+            ]
+        } else {
+            &[]
+        };
+        for name in extra {
+            invariants.insert(
+                name.to_string(),
+                !self.violations.iter().any(|v| v.invariant == *name),
+            );
+        }
         for name in [
             "converged",
             "nothing_acknowledged_lost",
@@ -2088,6 +2887,7 @@ impl Sim {
             delays_ms: delays,
             national_daily: self.national_daily.clone(),
             invariants,
+            reorganisation: reorganised.then(|| self.reorg.clone()),
             violations: self.violations.clone(),
             trace: self.trace.iter().cloned().collect(),
         })

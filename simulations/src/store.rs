@@ -27,10 +27,28 @@ pub struct TrustBase {
     pub index: BTreeMap<EntryHash, usize>,
 }
 
+/// The trust base, shared by every node's store. It grows only when a re-organisation is
+/// signed (`Sim::reorganise`): its entries are then verified by the real import into the
+/// shared directory first.
+pub type SharedTrust = Rc<std::cell::RefCell<TrustBase>>;
+
+impl TrustBase {
+    /// Adds trust entries already accepted by the import.
+    pub fn extend(&mut self, entries: impl IntoIterator<Item = Entry>) {
+        for e in entries {
+            let h = e.hash();
+            if !self.index.contains_key(&h) {
+                self.index.insert(h, self.entries.len());
+                self.entries.push(e);
+            }
+        }
+    }
+}
+
 /// One node's entries.
 #[derive(Debug)]
 pub struct SimStore {
-    trust: Rc<TrustBase>,
+    trust: SharedTrust,
     entries: BTreeMap<EntryHash, Rc<Entry>>,
     by_record: BTreeMap<RecordId, BTreeSet<EntryHash>>,
     by_change: BTreeMap<ChangeHash, EntryHash>,
@@ -42,7 +60,7 @@ pub struct SimStore {
 
 impl SimStore {
     /// An empty store over the shared trust base and entry interner.
-    pub fn new(trust: Rc<TrustBase>, interner: Interner) -> Self {
+    pub fn new(trust: SharedTrust, interner: Interner) -> Self {
         Self {
             trust,
             entries: BTreeMap::new(),
@@ -56,7 +74,7 @@ impl SimStore {
     /// Inserts one entry (already verified), pending until [`SimStore::flush`].
     pub fn insert_rc(&mut self, e: Rc<Entry>) -> bool {
         let h = e.hash();
-        if self.entries.contains_key(&h) || self.trust.index.contains_key(&h) {
+        if self.entries.contains_key(&h) || self.trust.borrow().index.contains_key(&h) {
             return false;
         }
         if let EntryBody::RecordChange(c) = e.body() {
@@ -105,7 +123,7 @@ impl SimStore {
 
     /// Whether an entry (own or trust) is held.
     pub fn holds(&self, h: &EntryHash) -> bool {
-        self.entries.contains_key(h) || self.trust.index.contains_key(h)
+        self.entries.contains_key(h) || self.trust.borrow().index.contains_key(h)
     }
 
     /// The entries of one record held here.
@@ -129,10 +147,10 @@ impl EntryLookup for SimStore {
         }
         Ok(self
             .trust
+            .borrow()
             .index
             .get(hash)
-            .and_then(|i| self.trust.entries.get(*i))
-            .cloned())
+            .and_then(|i| self.trust.borrow().entries.get(*i).cloned()))
     }
     fn record_entries(&self, record: &RecordId) -> Result<Vec<Entry>, StoreError> {
         Ok(self
@@ -170,19 +188,19 @@ impl EntryStore for SimStore {
         Ok(self.holds(hash))
     }
     fn trust_entries(&self) -> Result<Vec<Entry>, StoreError> {
-        Ok(self.trust.entries.clone())
+        Ok(self.trust.borrow().entries.clone())
     }
     fn records(&self) -> Result<Vec<RecordId>, StoreError> {
         Ok(self.by_record.keys().copied().collect())
     }
     fn hashes(&self) -> Result<Vec<EntryHash>, StoreError> {
         let mut v: Vec<EntryHash> = self.entries.keys().copied().collect();
-        v.extend(self.trust.index.keys().copied());
+        v.extend(self.trust.borrow().index.keys().copied());
         v.sort();
         Ok(v)
     }
     fn len(&self) -> Result<usize, StoreError> {
-        Ok(self.entries.len() + self.trust.entries.len())
+        Ok(self.entries.len() + self.trust.borrow().entries.len())
     }
 }
 
@@ -258,6 +276,13 @@ impl KeySet {
             }
             Err(_) => false,
         }
+    }
+
+    /// A set of these keys (any order, duplicates dropped).
+    pub fn from_keys(mut keys: Vec<SyncKey>) -> Self {
+        keys.sort();
+        keys.dedup();
+        Self(Rc::new(keys))
     }
 
     /// The keys, sorted.

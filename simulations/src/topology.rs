@@ -15,6 +15,7 @@ use crate::SimError;
 
 const PROVINCES_2024: &str = include_str!("../../data/provinces_2024.csv");
 const DISTRICTS_2024: &str = include_str!("../../data/districts_2024.csv");
+const COMMUNES_2024: &str = include_str!("../../data/communes_2024.csv");
 const PROVINCES_2025: &str = include_str!("../../data/provinces_2025.csv");
 const COMMUNES_2025: &str = include_str!("../../data/communes_2025.csv");
 
@@ -135,12 +136,13 @@ pub fn build(spec: &TopologySpec) -> Result<Tree, SimError> {
     );
     match spec.preset.as_str() {
         "small" => small(&mut b),
-        "national-2024" => national(&mut b, false)?,
-        "national-2025" => national(&mut b, true)?,
+        "national-2024" => national(&mut b, false, false)?,
+        "national-2025" => national(&mut b, true, false)?,
+        "reform-2024" => national(&mut b, false, true)?,
         "custom" => custom(&mut b)?,
         other => {
             return Err(SimError::Scenario(format!(
-                "unknown topology preset {other:?}: small, national-2024, national-2025, custom"
+                "unknown topology preset {other:?}: small, national-2024, national-2025, reform-2024, custom"
             )))
         }
     }
@@ -239,7 +241,12 @@ fn custom(b: &mut Builder<'_>) -> Result<(), SimError> {
     Ok(())
 }
 
-fn national(b: &mut Builder<'_>, y2025: bool) -> Result<(), SimError> {
+/// `national-2024`, `national-2025`, or with `plan_ids` the 2024 tree under the unit ids the
+/// reform plan names (`reform-2024`, as `sangkien federation sample-2024` makes them):
+/// provinces `t<code>`, districts `h<code>`, and each grassroots union under a district
+/// located in one of its communes, `cs<commune code>-<n>`, so that the plan's commune lines
+/// place it. The others keep the ids of `national-2024`.
+fn national(b: &mut Builder<'_>, y2025: bool, plan_ids: bool) -> Result<(), SimError> {
     let spec = b.spec;
     let mut rng = Rng::new(spec.topology_seed.unwrap_or(1), 0x7090);
     let total = spec.grassroots.unwrap_or_else(|| {
@@ -257,8 +264,13 @@ fn national(b: &mut Builder<'_>, y2025: bool) -> Result<(), SimError> {
         let (Some(code), Some(full)) = (r.first(), r.get(3)) else {
             return Err(SimError::Scenario("malformed provinces file".into()));
         };
+        let id = if plan_ids {
+            format!("t{code}")
+        } else {
+            format!("ldld-{code}")
+        };
         let i = b.add(
-            format!("ldld-{code}"),
+            id,
             format!("Liên đoàn Lao động {full}"),
             UnitRole::ProvincialFederation,
             Some(0),
@@ -277,6 +289,9 @@ fn national(b: &mut Builder<'_>, y2025: bool) -> Result<(), SimError> {
     let pidx = |code: &str| provinces.iter().find(|(c, _)| c == code).map(|(_, i)| *i);
     // Direct-superior unions, each with a fan-out weight.
     let mut superiors: Vec<(usize, f64)> = Vec::new();
+    // With plan ids: the 2024 communes of each district, by tree index of the district.
+    let mut communes_of: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    let mut district_index: BTreeMap<&str, usize> = BTreeMap::new();
     let weight = |rng: &mut Rng, province_code: &str| {
         // Pareto(alpha = 1.6), capped: most unions are small, a few very large.
         let w = (1.0 - rng.unit()).powf(-1.0 / 1.6).min(40.0);
@@ -302,12 +317,20 @@ fn national(b: &mut Builder<'_>, y2025: bool) -> Result<(), SimError> {
                 "unit {code} names an unknown province {pcode}"
             )));
         };
+        let id = if plan_ids {
+            format!("h{code}")
+        } else {
+            format!("cd-{code}")
+        };
         let i = b.add(
-            format!("cd-{code}"),
+            id,
             format!("Công đoàn {full}"),
             UnitRole::DirectSuperior,
             Some(p),
         );
+        if plan_ids {
+            district_index.insert(code, i);
+        }
         // Commune unions are smaller than district unions.
         let w = weight(&mut rng, pcode) * if y2025 { 0.35 } else { 1.0 };
         superiors.push((i, w));
@@ -363,6 +386,16 @@ fn national(b: &mut Builder<'_>, y2025: bool) -> Result<(), SimError> {
             superiors.push((i, weight(&mut rng, "")));
         }
     }
+    if plan_ids {
+        for r in rows(COMMUNES_2024) {
+            if let (Some(code), Some(district)) = (r.first(), r.get(1)) {
+                if let Some(&d) = district_index.get(district) {
+                    communes_of.entry(d).or_default().push(code);
+                }
+            }
+        }
+    }
+    let mut located: BTreeMap<&str, u32> = BTreeMap::new();
     // Grassroots: some directly under a level-1 unit, the rest by weight.
     let level1: Vec<usize> = provinces
         .iter()
@@ -386,8 +419,17 @@ fn national(b: &mut Builder<'_>, y2025: bool) -> Result<(), SimError> {
                 .min(superiors.len() - 1);
             superiors[k].0
         };
+        let id = match communes_of.get(&parent) {
+            Some(cs) if !cs.is_empty() => {
+                let c = cs[rng.below(cs.len())];
+                let n = located.entry(c).or_default();
+                *n += 1;
+                format!("cs{c}-{n}")
+            }
+            _ => format!("cdcs-{:06}", g + 1),
+        };
         b.add(
-            format!("cdcs-{:06}", g + 1),
+            id,
             format!("Công đoàn cơ sở doanh nghiệp số {}", g + 1),
             UnitRole::Grassroots,
             Some(parent),

@@ -1193,13 +1193,27 @@ pub fn expected_decider(
         }
         (_, Some((_, DecisionKind::Submit))) => directory
             .parent_at(origin, t_ms)
-            .cloned()
+            .map(|p| acting_for(directory, p, t_ms))
             .ok_or("the origin has no direct superior"),
         (_, Some((prev_signer, _))) => directory
             .parent_at(prev_signer, t_ms)
-            .cloned()
+            .map(|p| acting_for(directory, p, t_ms))
             .ok_or("the chain already reached the national level"),
     }
+}
+
+/// Who decides in `unit`'s place at `t_ms`: a merged unit's successor (followed through
+/// successive merges) once the merge has taken effect, otherwise the unit itself. An initiative
+/// a district approved before the July 2025 reform, waiting at a province merged since, is
+/// decided by the province it merged into (its keys sign nothing any more, and the initiative
+/// is no longer in its scope).
+fn acting_for(directory: &Directory, unit: &UnitId, t_ms: u64) -> UnitId {
+    if directory.ended_at(unit, t_ms) {
+        if let Some(s) = directory.successor_of(unit) {
+            return s;
+        }
+    }
+    unit.clone()
 }
 
 /// Checks a projection's public fields and commitment against the private initiative.

@@ -1927,3 +1927,46 @@ fn an_ancestor_of_the_named_parent_may_certify_a_new_unit_a_sibling_may_not() {
         matches!(r, RejectReason::SignerNotParent { .. })
     });
 }
+
+/// After a province merges, the initiatives its districts approved are decided by the province
+/// it merged into: the merged one signs nothing any more (issue 16, the July 2025 reform).
+#[test]
+fn a_merged_units_turn_in_a_decision_chain_passes_to_its_successor() {
+    let mut fed = Federation::new();
+    let t = fed.tick();
+    let prev = (unit("ldld-tuy-hoa"), DecisionKind::Approve);
+    let next = |fed: &Federation, at: u64| {
+        expected_decider(
+            &fed.directory,
+            &unit("cdcs-a"),
+            DecisionKind::Approve,
+            Some(&prev),
+            at,
+        )
+    };
+    assert_eq!(next(&fed, t), Ok(unit("ldld-phu-yen")));
+    let t_sign = fed.tick();
+    let effective = t_sign + 1_000;
+    let merge = fed.author("tld").sign(
+        t_sign,
+        end_of("ldld-phu-yen", Some("ldld-tra-vinh"), effective),
+    );
+    fed.import_ok(vec![merge]);
+    // Until the merge takes effect, the merged province still decides; from then on its
+    // successor does.
+    assert_eq!(next(&fed, effective - 1), Ok(unit("ldld-phu-yen")));
+    assert_eq!(next(&fed, effective), Ok(unit("ldld-tra-vinh")));
+    // A closed unit has no successor: the chain still names it (nothing decides in its place).
+    let close = fed
+        .author("ldld-phu-yen")
+        .sign(t_sign, end_of("ldld-tuy-hoa", None, effective));
+    fed.import_ok(vec![close]);
+    let after_close = expected_decider(
+        &fed.directory,
+        &unit("cdcs-a"),
+        DecisionKind::Approve,
+        Some(&(unit("cdcs-a"), DecisionKind::Submit)),
+        effective,
+    );
+    assert_eq!(after_close, Ok(unit("ldld-tuy-hoa")));
+}
