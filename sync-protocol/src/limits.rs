@@ -229,6 +229,15 @@ pub const MAX_WEB_PAGE_BYTES: usize = 100 * 1024;
 const _: () = assert!(MIN_PASSWORD_CHARS < MAX_PASSWORD_CHARS);
 const _: () = assert!(WEB_SESSION_IDLE_S <= WEB_SESSION_MAX_S);
 
+// ---- web pages: targets, Mẫu 2, reports -----------------------------------------------------
+
+/// Largest file the web interface builds in memory to send (a Mẫu 2 bundle), in bytes; a larger
+/// list's bundle is refused there with a pointer to `sangkien list mau2 --out FILE`, which
+/// writes it to disk. Well under [`MAX_BUNDLE_BYTES`], which a bundle may reach.
+pub const MAX_WEB_DOWNLOAD_BYTES: u64 = 64 * 1024 * 1024;
+
+const _: () = assert!(MAX_WEB_DOWNLOAD_BYTES < MAX_BUNDLE_BYTES);
+
 /// Largest enrolment or rotation request file (`sangkien unit request`), in bytes: a few short
 /// lines (unit id, name, role, parent, key, signatures); the name is at most
 /// `MAX_UNIT_NAME_CHARS` characters of at most 4 bytes each.

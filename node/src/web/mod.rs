@@ -19,6 +19,10 @@
 pub mod auth;
 mod pages;
 mod texts;
+// Dashboard figures, targets, Mẫu 2 and reports (the node's report and target use cases).
+mod progress;
+mod reports;
+mod targets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,6 +135,14 @@ impl Web {
             .route("/accounts", get(pages::accounts).post(pages::account_add))
             .route("/accounts/{login}/remove", post(pages::account_remove))
             .route("/style.css", get(style))
+            // ---- targets, Mẫu 2, reports; the server time of every answer ----
+            .route("/targets", get(targets::page).post(targets::assign))
+            .route("/mau2", get(reports::mau2))
+            .route("/mau2/bundle", post(reports::mau2_bundle))
+            .route("/reports", get(reports::page))
+            .route("/reports/download/{format}", get(reports::download))
+            .layer(axum::middleware::from_fn(progress::server_timing))
+            // ---- end of targets, Mẫu 2, reports ----
             .fallback(pages::not_found)
             .layer(DefaultBodyLimit::max(MAX_WEB_FORM_BYTES))
             .with_state(self.clone())
@@ -191,6 +203,18 @@ fn templates() -> Environment<'static> {
         ("sync.html", include_str!("templates/sync.html")),
         ("accounts.html", include_str!("templates/accounts.html")),
         ("error.html", include_str!("templates/error.html")),
+        // ---- targets, Mẫu 2, reports ----
+        (
+            "progress_head.html",
+            include_str!("templates/progress_head.html"),
+        ),
+        (
+            "children_table.html",
+            include_str!("templates/children_table.html"),
+        ),
+        ("targets.html", include_str!("templates/targets.html")),
+        ("reports.html", include_str!("templates/reports.html")),
+        ("mau2.html", include_str!("templates/mau2.html")),
     ] {
         // The templates are ours, checked by the tests: a syntax error is a bug.
         env.add_template(name, src)
