@@ -358,18 +358,24 @@ struct Programmed {
 }
 
 fn serve_programmed(name: &str) -> Programmed {
+    serve_programmed_at(name, false)
+}
+
+/// As [`serve_programmed`]; with `province`, the province `p1` is served instead, the
+/// programme synced down to it.
+fn serve_programmed_at(name: &str, province: bool) -> Programmed {
     use sync_protocol::date::Date;
     use sync_protocol::entry::UnitRole;
     use sync_protocol::record::{Deadline, Phase, Programme, RecordContent};
     let tmp = TempDir::new(name);
     let mut node = root(tmp.path(), T0);
-    drop(tests::enrol(
+    let mut p1 = tests::enrol(
         &mut node,
         tmp.path(),
         "p1",
         UnitRole::ProvincialFederation,
         T0 + 1,
-    ));
+    );
     drop(tests::enrol(
         &mut node,
         tmp.path(),
@@ -395,6 +401,14 @@ fn serve_programmed(name: &str) -> Programmed {
     };
     let programme =
         node::records::create(&mut node, &RecordContent::Programme(p), T0 + 3).unwrap();
+    let node = if province {
+        node::sync::sync_in_memory(&mut p1, &mut node, None, T0 + 4).unwrap();
+        drop(node);
+        p1
+    } else {
+        drop(p1);
+        node
+    };
     for (login, role) in [("lanh-dao", Role::Leader), ("ho-tro", Role::Support)] {
         officers::add(
             node.store(),
@@ -625,7 +639,22 @@ fn the_dashboard_and_the_reports_come_from_the_report_and_download_well_formed()
 
 #[test]
 fn the_mau2_bundle_is_signed_by_a_leader_only() {
-    let p = serve_programmed("web-mau2");
+    // The national unit has no superior to sign a bundle for: the rule.
+    let n = serve_programmed("web-mau2-national");
+    let (leader, csrf) = session(n.served.addr, "lanh-dao");
+    let page = http(n.served.addr, "GET", "/mau2", &leader, "");
+    assert!(!page.body.contains("id=\"mau2-sign\""));
+    let r = http(
+        n.served.addr,
+        "POST",
+        "/mau2/bundle",
+        &leader,
+        &format!("csrf={csrf}&programme={}", n.programme.to_hex()),
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Quy tắc"), "{}", r.body);
+
+    let p = serve_programmed_at("web-mau2", true);
     let addr = p.served.addr;
     let prog = p.programme.to_hex();
     let (support, csrf) = session(addr, "ho-tro");

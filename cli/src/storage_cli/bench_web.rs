@@ -188,9 +188,10 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
         .unwrap_or(1);
     let middle = (pages / 2).max(1);
     let one = body
-        .find("href=\"/initiatives/")
-        .map(|i| body[i + 19..i + 19 + 32].to_owned())
-        .filter(|id| id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .match_indices("href=\"/initiatives/")
+        .filter_map(|(i, _)| body.get(i + 19..i + 19 + 32))
+        .find(|id| id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
         .ok_or_else(|| fail("no initiative on the list's first page"))?;
     crate::outln!("the list has {pages} pages; an initiative: {one}");
 

@@ -168,6 +168,14 @@ const SIGN: (&str, &str) = (
     "sign and download the Mẫu 2 bundle",
 );
 
+/// The national unit sends its list to no one.
+fn no_superior() -> WebError {
+    WebError::forbidden(
+        "Quy tắc: gói Mẫu 2 được ký để gửi cấp trên trực tiếp; đơn vị này không có cấp trên trong cây đơn vị.",
+        "Rule: a Mẫu 2 bundle is signed for the direct superior; this unit has none in the unit tree.",
+    )
+}
+
 /// The phase of the list: a number in the query, else every phase (as `sangkien list mau2`).
 fn mau2_phase(q: &Form, c: &progress::Chosen) -> Option<u32> {
     q.get("phase")
@@ -253,7 +261,15 @@ pub(super) async fn mau2(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
             })
             .await??;
         let is_leader = r.account.as_ref().is_some_and(|a| a.has(Role::Leader));
-        Ok(web.render(&r, "mau2.html", context! { ..ctx, ..context! { is_leader } }))
+        let has_superior = {
+            let n = web.node.lock().await;
+            n.directory().parent_at(n.unit(), now).is_some()
+        };
+        Ok(web.render(
+            &r,
+            "mau2.html",
+            context! { ..ctx, ..context! { is_leader, has_superior } },
+        ))
     })
 }
 
@@ -279,6 +295,9 @@ pub(super) async fn mau2_bundle(
     let all = f.get("all").is_some();
     let made = web
         .with_node(move |node| -> Result<Result<(Vec<u8>, String, String), WebError>, WebError> {
+            if node.directory().parent_at(node.unit(), now).is_none() {
+                return Err(no_superior());
+            }
             let c = progress::choose(node, &f, today, now)?.ok_or_else(WebError::not_found)?;
             let list = crate::mau2::consolidated(node, c.id, mau2_phase(&f, &c), all, now)
                 .map_err(super::store_error)?;

@@ -158,6 +158,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("mau2_bundle_hint", "Gói được ký bằng khóa của đơn vị; cấp trên nhập gói qua đường kiểm tra thông thường.", "The bundle is signed with the unit's key; the superior imports it through the usual verified path."),
     ("leader_signs", "Chỉ cán bộ lãnh đạo ký gói Mẫu 2.", "Only a leader signs the Mẫu 2 bundle."),
     ("decision", "Quyết định", "Decision"),
+    ("mau2_no_superior", "Đơn vị này không có cấp trên để gửi gói Mẫu 2.", "This unit has no superior to send a Mẫu 2 bundle to."),
     ("secret_authors", "(bí mật công nghệ)", "(technology secret)"),
     // ---- end of dashboard, targets, Mẫu 2, reports ----
 ];
