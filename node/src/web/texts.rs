@@ -291,4 +291,25 @@ mod tests {
         keys.dedup();
         assert_eq!(keys.len(), n, "a key twice");
     }
+
+    /// The same for the dashboard's, targets', Mẫu 2's and reports' templates.
+    #[test]
+    fn every_key_of_the_report_pages_is_worded() {
+        for src in [
+            include_str!("templates/progress_head.html"),
+            include_str!("templates/children_table.html"),
+            include_str!("templates/targets.html"),
+            include_str!("templates/reports.html"),
+            include_str!("templates/mau2.html"),
+        ] {
+            assert!(!src.contains("t('"), "keys are quoted with \"");
+            for part in src.split("t(\"").skip(1) {
+                let key = part.split('"').next().unwrap();
+                assert!(
+                    TEXTS.iter().any(|(k, _, _)| *k == key),
+                    "no sentence for {key}"
+                );
+            }
+        }
+    }
 }
