@@ -28,9 +28,9 @@ pub mod search;
 pub mod service;
 pub mod sled_store;
 pub mod suggest;
-pub mod targets;
 pub mod sync;
 pub mod sync_index;
+pub mod targets;
 pub mod unit_keys;
 pub mod web;
 

@@ -399,8 +399,7 @@ fn serve_programmed_at(name: &str, province: bool) -> Programmed {
         campaigns: Vec::new(),
         national_target: 1000,
     };
-    let programme =
-        node::records::create(&mut node, &RecordContent::Programme(p), T0 + 3).unwrap();
+    let programme = node::records::create(&mut node, &RecordContent::Programme(p), T0 + 3).unwrap();
     let node = if province {
         node::sync::sync_in_memory(&mut p1, &mut node, None, T0 + 4).unwrap();
         drop(node);
@@ -462,14 +461,16 @@ impl Programmed {
     /// The targets the national unit has assigned for phase 1.
     fn assigned(&self) -> std::collections::BTreeMap<sync_protocol::ids::UnitId, u64> {
         let n = self.node.blocking_lock();
-        n.store()
-            .targets_of(self.programme, 1, n.unit())
-            .unwrap()
+        n.store().targets_of(self.programme, 1, n.unit()).unwrap()
     }
 }
 
 /// One response with its body as bytes (downloads are not text).
-fn http_bytes(addr: SocketAddr, path: &str, cookies: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+fn http_bytes(
+    addr: SocketAddr,
+    path: &str,
+    cookies: &str,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     post_bytes(addr, "GET", path, cookies, "")
 }
 
@@ -557,7 +558,12 @@ fn a_leader_assigns_targets_and_a_bad_one_is_refused_with_nothing_stored() {
         &format!("csrf={csrf}&programme={prog}&phase=1&t_p1=500&t_tld=7"),
     );
     assert_eq!(r.status, 403);
-    assert!(r.body.contains("rule: targets go only to the units just below"), "{}", r.body);
+    assert!(
+        r.body
+            .contains("rule: targets go only to the units just below"),
+        "{}",
+        r.body
+    );
     assert!(p.assigned().is_empty());
     // Without the form's token: refused.
     let r = http(
@@ -591,11 +597,18 @@ fn a_leader_assigns_targets_and_a_bad_one_is_refused_with_nothing_stored() {
     assert_eq!(r.status, 303);
     let assigned = p.assigned();
     assert_eq!(
-        (assigned.get(&tests::unit("p1")), assigned.get(&tests::unit("p2"))),
+        (
+            assigned.get(&tests::unit("p1")),
+            assigned.get(&tests::unit("p2"))
+        ),
         (Some(&2400), Some(&300))
     );
     let page = http(addr, "GET", "/targets", &leader, "");
-    assert!(page.body.contains("id=\"assigned-total\">2.700<"), "{}", page.body);
+    assert!(
+        page.body.contains("id=\"assigned-total\">2.700<"),
+        "{}",
+        page.body
+    );
 }
 
 #[test]
@@ -609,7 +622,9 @@ fn the_dashboard_and_the_reports_come_from_the_report_and_download_well_formed()
     assert!(dash.body.contains("01 triệu sáng kiến"));
     assert!(dash.body.contains("Nộp hồ sơ"), "the deadline coming up");
     assert!(dash.body.contains("id=\"waiting\""));
-    assert!(dash.header("server-timing").is_some_and(|v| v.starts_with("app;dur=")));
+    assert!(dash
+        .header("server-timing")
+        .is_some_and(|v| v.starts_with("app;dur=")));
     let page = http(addr, "GET", "/reports", &support, "");
     assert_eq!(page.status, 200);
     assert!(page.body.len() <= MAX_WEB_PAGE_BYTES);
@@ -617,15 +632,24 @@ fn the_dashboard_and_the_reports_come_from_the_report_and_download_well_formed()
     let q = format!("?programme={}&phase=1", p.programme.to_hex());
     let (s, h, csv) = http_bytes(addr, &format!("/reports/download/csv{q}"), &support);
     assert_eq!(s, 200);
-    assert!(h.iter().any(|(k, v)| k == "content-disposition" && v.starts_with("attachment")));
+    assert!(h
+        .iter()
+        .any(|(k, v)| k == "content-disposition" && v.starts_with("attachment")));
     let csv = String::from_utf8(csv).unwrap();
-    assert!(csv.starts_with("phần,mã,tên,số sáng kiến,chỉ tiêu,tỷ lệ (%),giá trị làm lợi (VND)\r\n"), "{csv}");
+    assert!(
+        csv.starts_with("phần,mã,tên,số sáng kiến,chỉ tiêu,tỷ lệ (%),giá trị làm lợi (VND)\r\n"),
+        "{csv}"
+    );
     assert!(csv.contains("child-1,p1,"), "{csv}");
     let (_, _, xlsx) = http_bytes(addr, &format!("/reports/download/xlsx{q}"), &support);
     assert!(xlsx.starts_with(b"PK\x03\x04"), "an XLSX is a zip");
     let (_, _, png) = http_bytes(addr, &format!("/reports/download/png{q}"), &support);
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
-    let (_, _, json) = http_bytes(addr, &format!("/reports/download/json{q}&lang=en"), &support);
+    let (_, _, json) = http_bytes(
+        addr,
+        &format!("/reports/download/json{q}&lang=en"),
+        &support,
+    );
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(v["programme"], p.programme.to_hex());
     assert_eq!(v["children"].as_array().map(|a| a.len()), Some(2));
@@ -634,7 +658,9 @@ fn the_dashboard_and_the_reports_come_from_the_report_and_download_well_formed()
     // Without a session: to the login page, nothing sent.
     let (s, h, _) = http_bytes(addr, &format!("/reports/download/csv{q}"), "");
     assert_eq!(s, 303);
-    assert!(h.iter().any(|(k, v)| k == "location" && v.starts_with("/login")));
+    assert!(h
+        .iter()
+        .any(|(k, v)| k == "location" && v.starts_with("/login")));
 }
 
 #[test]
@@ -672,7 +698,13 @@ fn the_mau2_bundle_is_signed_by_a_leader_only() {
     );
     assert_eq!(s, 403);
     let (leader, csrf) = session(addr, "lanh-dao");
-    let (s, _, _) = post_bytes(addr, "POST", "/mau2/bundle", &leader, &format!("programme={prog}"));
+    let (s, _, _) = post_bytes(
+        addr,
+        "POST",
+        "/mau2/bundle",
+        &leader,
+        &format!("programme={prog}"),
+    );
     assert_eq!(s, 403, "the form's token is needed");
     let (s, h, b) = post_bytes(
         addr,
@@ -682,7 +714,9 @@ fn the_mau2_bundle_is_signed_by_a_leader_only() {
         &format!("csrf={csrf}&programme={prog}"),
     );
     assert_eq!(s, 200);
-    assert!(h.iter().any(|(k, v)| k == "content-disposition" && v.contains(".bundle")));
+    assert!(h
+        .iter()
+        .any(|(k, v)| k == "content-disposition" && v.contains(".bundle")));
     assert!(b.starts_with(b"SKBUNDL2"), "a signed bundle");
     let _ = p.served.clock.load(Ordering::SeqCst);
 }

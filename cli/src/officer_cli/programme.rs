@@ -10,9 +10,7 @@ use serde_json::json;
 use sync_protocol::entry::UnitRole;
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::limits::*;
-use sync_protocol::record::{
-    Campaign, Deadline, Phase, Programme, RecordContent,
-};
+use sync_protocol::record::{Campaign, Deadline, Phase, Programme, RecordContent};
 
 use super::{date, open, print_json, refused, store_failed, text, unit_name};
 use crate::i18n::Lang;
@@ -366,16 +364,16 @@ pub fn run_target(ctx: &Ctx, c: TargetCommand) -> Result<u8, Failure> {
             let node::targets::Assigned {
                 record: id,
                 assignments: all,
-            } = node::targets::assign(&mut node, (prog, &p), phase, given, now).map_err(|e| {
-                match e {
+            } = node::targets::assign(&mut node, (prog, &p), phase, given, now).map_err(
+                |e| match e {
                     node::targets::AssignError::Node(e) => refused(
                         lang,
                         lang.t("không giao được chỉ tiêu", "could not assign the targets"),
                         e,
                     ),
                     e => Failure::input(e.sentence(lang)),
-                }
-            })?;
+                },
+            )?;
             if ctx.json {
                 print_json(
                     &json!({"record": id.to_hex(), "programme": prog.to_hex(), "phase": phase, "assignments": all.iter().map(|(u, n)| (u.to_string(), json!(n))).collect::<serde_json::Map<_, _>>()}),

@@ -14,8 +14,8 @@
 
 use std::path::PathBuf;
 
-use node::{now_ms, Node};
 use node::report_formats::{self as formats, deadline_kind, sector_label, status_label};
+use node::{now_ms, Node};
 use sync_protocol::date::Date;
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::record::Programme;

@@ -205,7 +205,11 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
         ("inbox", "/inbox".into(), None),
         ("targets", "/targets".into(), None),
         ("mau2", "/mau2".into(), None),
-        ("mau2-bundle", "/mau2/bundle".into(), Some(format!("csrf={csrf}"))),
+        (
+            "mau2-bundle",
+            "/mau2/bundle".into(),
+            Some(format!("csrf={csrf}")),
+        ),
         ("reports", "/reports".into(), None),
     ];
     for f in ["csv", "xlsx", "json", "svg", "png"] {
@@ -242,6 +246,7 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
         let mut wall = Vec::with_capacity(a.requests);
         let mut bytes = 0usize;
         let mut status = 0;
+        let mut parts: Vec<(String, Vec<f64>)> = Vec::new();
         for _ in 0..a.requests {
             let t = Instant::now();
             let r = match post {
@@ -250,6 +255,12 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
             };
             wall.push(t.elapsed().as_secs_f64() * 1000.0);
             server.push(r.server_ms().unwrap_or(f64::NAN));
+            for (k, v) in r.timings().into_iter().filter(|(k, _)| k != "app") {
+                match parts.iter_mut().find(|(n, _)| *n == k) {
+                    Some((_, vs)) => vs.push(v),
+                    None => parts.push((k, vec![v])),
+                }
+            }
             bytes = bytes.max(r.body.len());
             status = r.status;
             if r.status != 200 {
@@ -274,6 +285,13 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
             },
             if file { " (a file: no size goal)" } else { "" }
         );
+        for (k, vs) in &parts {
+            crate::outln!(
+                "  of which {k:<8} {:>10.1} {:>10.1}",
+                pct(vs, 50.0),
+                pct(vs, 99.0)
+            );
+        }
     }
     crate::outln!(
         "service RSS at the end {:.0} MiB; load after: {}",
@@ -320,11 +338,22 @@ impl Resp {
     }
     /// The service's own time (`Server-Timing: app;dur=…`), ms.
     fn server_ms(&self) -> Option<f64> {
+        self.timings()
+            .into_iter()
+            .find(|(k, _)| k == "app")
+            .map(|(_, v)| v)
+    }
+    /// Every `name;dur=ms` of the `Server-Timing` headers.
+    fn timings(&self) -> Vec<(String, f64)> {
         self.headers
             .iter()
-            .find(|(k, _)| k == "server-timing")
-            .and_then(|(_, v)| v.split("dur=").nth(1))
-            .and_then(|d| d.trim().parse().ok())
+            .filter(|(k, _)| k == "server-timing")
+            .flat_map(|(_, v)| v.split(','))
+            .filter_map(|m| {
+                let (name, dur) = m.trim().split_once(";dur=")?;
+                Some((name.to_owned(), dur.trim().parse().ok()?))
+            })
+            .collect()
     }
 }
 

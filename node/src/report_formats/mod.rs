@@ -215,4 +215,3 @@ mod formula_tests {
         assert_eq!(cell("Công đoàn Thủy sản"), "Công đoàn Thủy sản");
     }
 }
-

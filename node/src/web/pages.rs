@@ -15,9 +15,7 @@ use sync_protocol::limits::{
     MAX_AUTHORS_COUNT, MAX_NOTE_CHARS, MAX_SHORT_TEXT_CHARS, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS,
     WEB_PAGE_ROWS_COUNT,
 };
-use sync_protocol::record::{
-    Application, Author, Description, Initiative, RecordContent,
-};
+use sync_protocol::record::{Application, Author, Description, Initiative, RecordContent};
 use sync_protocol::store::{EntryLookup, EntryStore};
 use sync_protocol::text::Text;
 use sync_protocol::verify::expected_decider;
@@ -26,9 +24,9 @@ use super::{auth, texts, Form, Page, Req, Web, WebError};
 use crate::lang::Lang;
 use crate::node::Node;
 use crate::officers::{self, Role};
+use crate::records;
 use crate::refusal;
 use crate::search::{self, Listed};
-use crate::records;
 
 type St = State<Arc<Web>>;
 
@@ -192,7 +190,9 @@ fn status_label(lang: Lang, slot: &crate::report::Status) -> String {
 
 pub(super) async fn dashboard(State(web): St, headers: HeaderMap, uri: Uri) -> Response {
     let r = web.req(&headers, &uri);
-    page!(web, r, {
+    // Server time of the two parts, for `Server-Timing` (`sangkien bench web` prints them).
+    let mut parts: Option<(f64, f64)> = None;
+    let mut resp = page!(web, r, {
         web.account(&r)?;
         let lang = r.lang;
         let q = Form(super::form_urlencoded_pairs(&r.query));
@@ -200,11 +200,15 @@ pub(super) async fn dashboard(State(web): St, headers: HeaderMap, uri: Uri) -> R
         let today = Date::from_unix_ms(now);
         // The node's progress report (`report::progress`, as `sangkien report`: O(children +
         // days) from the counters and the report index) and the inbox's count.
-        let ctx = web
-            .with_node(move |node| -> Result<Value, WebError> {
+        let (ctx, waiting_ms, report_ms) = web
+            .with_node(move |node| -> Result<(Value, f64, f64), WebError> {
+                let t = std::time::Instant::now();
                 let waiting = super::progress::waiting_count(node, now)?;
+                let waiting_ms = t.elapsed().as_secs_f64() * 1000.0;
+                let t = std::time::Instant::now();
                 let Some(c) = super::progress::choose(node, &q, today, now)? else {
-                    return Ok(context! { waiting => lang.int(waiting), report => Value::UNDEFINED });
+                    let ctx = context! { waiting => lang.int(waiting), report => Value::UNDEFINED };
+                    return Ok((ctx, waiting_ms, t.elapsed().as_secs_f64() * 1000.0));
                 };
                 let rep = super::progress::report(node, &c, today, now)?;
                 let children: Vec<Value> = rep
@@ -213,7 +217,7 @@ pub(super) async fn dashboard(State(web): St, headers: HeaderMap, uri: Uri) -> R
                     .take(super::progress::DASHBOARD_CHILDREN_COUNT)
                     .map(|ch| super::progress::child_row(lang, ch))
                     .collect();
-                Ok(context! {
+                let ctx = context! {
                     waiting => lang.int(waiting),
                     report => super::progress::report_ctx(lang, &rep),
                     children,
@@ -221,11 +225,19 @@ pub(super) async fn dashboard(State(web): St, headers: HeaderMap, uri: Uri) -> R
                     children_total => lang.int(rep.children.len() as u64),
                     choices => super::progress::chooser(&c, "/"),
                     query => super::progress::query(&c),
-                })
+                };
+                Ok((ctx, waiting_ms, t.elapsed().as_secs_f64() * 1000.0))
             })
             .await??;
+        parts = Some((waiting_ms, report_ms));
         Ok(web.render(&r, "dashboard.html", ctx))
-    })
+    });
+    if let Some((w, rep)) = parts {
+        if let Ok(v) = HeaderValue::from_str(&format!("waiting;dur={w:.3}, report;dur={rep:.3}")) {
+            resp.headers_mut().append("server-timing", v);
+        }
+    }
+    resp
 }
 
 // ---- the list ----------------------------------------------------------------------------

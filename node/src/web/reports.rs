@@ -163,10 +163,7 @@ fn file(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
 
 // ---- Mẫu 2 -------------------------------------------------------------------------------
 
-const SIGN: (&str, &str) = (
-    "ký và tải gói Mẫu 2",
-    "sign and download the Mẫu 2 bundle",
-);
+const SIGN: (&str, &str) = ("ký và tải gói Mẫu 2", "sign and download the Mẫu 2 bundle");
 
 /// The national unit sends its list to no one.
 fn no_superior() -> WebError {
@@ -225,9 +222,7 @@ pub(super) async fn mau2(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
                         }
                     })
                     .collect();
-                let mut base = vec![
-                    ("programme".to_owned(), c.id.to_hex()),
-                ];
+                let mut base = vec![("programme".to_owned(), c.id.to_hex())];
                 if let Some(p) = phase {
                     base.push(("phase".into(), p.to_string()));
                 }
@@ -273,6 +268,9 @@ pub(super) async fn mau2(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
     })
 }
 
+/// A signed bundle's bytes, the list's digest, the unit.
+type Signed = (Vec<u8>, String, String);
+
 /// `POST /mau2/bundle`: a leader signs, for the superior, the bundle of the entries behind
 /// the list, and downloads it.
 pub(super) async fn mau2_bundle(
@@ -294,7 +292,7 @@ pub(super) async fn mau2_bundle(
     let today = Date::from_unix_ms(now);
     let all = f.get("all").is_some();
     let made = web
-        .with_node(move |node| -> Result<Result<(Vec<u8>, String, String), WebError>, WebError> {
+        .with_node(move |node| -> Result<Signed, WebError> {
             if node.directory().parent_at(node.unit(), now).is_none() {
                 return Err(no_superior());
             }
@@ -317,24 +315,22 @@ pub(super) async fn mau2_bundle(
             });
             let _ = std::fs::remove_file(&tmp);
             match read {
-                Ok(b) => Ok(Ok((b, list.digest, node.unit().to_string()))),
-                Err(e) if e.starts_with("too large") => Ok(Err(WebError::new(
+                Ok(b) => Ok((b, list.digest, node.unit().to_string())),
+                Err(e) if e.starts_with("too large") => Err(WebError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "Gói của danh sách này quá lớn để tải qua trang web; hãy dùng lệnh `sangkien list mau2 --out TỆP` trên máy của nút.",
                     "This list's bundle is too large to download from the web page; use `sangkien list mau2 --out FILE` on the node's computer.",
-                ))),
+                )),
                 Err(e) => {
                     tracing::error!(error = %e, "web: the Mẫu 2 bundle could not be written");
-                    Ok(Err(WebError::internal()))
+                    Err(WebError::internal())
                 }
             }
         })
         .await;
     let (bytes, digest, unit) = match made {
-        Ok(Ok(Ok(x))) => x,
-        Ok(Ok(Err(e))) | Ok(Err(e)) | Err(Page::Error(e)) => {
-            return web.finish(&r, Page::Error(e))
-        }
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) | Err(Page::Error(e)) => return web.finish(&r, Page::Error(e)),
         Err(p) => return web.finish(&r, p),
     };
     web.audit(&account.login, "mau2_bundle", &digest);

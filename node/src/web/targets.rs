@@ -46,12 +46,7 @@ pub(super) async fn page(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
 }
 
 /// `POST /targets`: a leader assigns.
-pub(super) async fn assign(
-    State(web): St,
-    headers: HeaderMap,
-    uri: Uri,
-    body: String,
-) -> Response {
+pub(super) async fn assign(State(web): St, headers: HeaderMap, uri: Uri, body: String) -> Response {
     let r = web.req(&headers, &uri);
     page!(web, r, {
         let account = web.require(&r, &[Role::Leader], LEADER)?.clone();
@@ -97,8 +92,10 @@ pub(super) async fn assign(
                 let Some(c) = progress::choose(node, &f2, today, now)? else {
                     return Err(WebError::not_found());
                 };
-                Ok(targets::assign(node, (c.id, &c.programme), c.phase, given, now)
-                    .map(|a| (a, progress::query(&c))))
+                Ok(
+                    targets::assign(node, (c.id, &c.programme), c.phase, given, now)
+                        .map(|a| (a, progress::query(&c))),
+                )
             })
             .await??;
         match done {
@@ -162,7 +159,11 @@ fn bad_unit(lang: Lang) -> String {
 /// A count as officers write it: digits, optionally grouped by `.` or `,` in threes.
 fn count(s: &str) -> Option<u64> {
     let s = s.trim();
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    {
         return None;
     }
     crate::input::money(s)
