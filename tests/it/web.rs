@@ -358,12 +358,22 @@ struct Programmed {
 }
 
 fn serve_programmed(name: &str) -> Programmed {
-    serve_programmed_at(name, false)
+    serve_programmed_at(name, At::National)
+}
+
+/// Which node of the little tree is served.
+#[derive(PartialEq)]
+enum At {
+    National,
+    /// `p1`, the programme synced down to it.
+    Province,
+    /// `d1` under `p1`, where an initiative its grassroots union `g1` submitted waits.
+    District,
 }
 
 /// As [`serve_programmed`]; with `province`, the province `p1` is served instead, the
 /// programme synced down to it.
-fn serve_programmed_at(name: &str, province: bool) -> Programmed {
+fn serve_programmed_at(name: &str, at: At) -> Programmed {
     use sync_protocol::date::Date;
     use sync_protocol::entry::UnitRole;
     use sync_protocol::record::{Deadline, Phase, Programme, RecordContent};
@@ -400,13 +410,62 @@ fn serve_programmed_at(name: &str, province: bool) -> Programmed {
         national_target: 1000,
     };
     let programme = node::records::create(&mut node, &RecordContent::Programme(p), T0 + 3).unwrap();
-    let node = if province {
-        node::sync::sync_in_memory(&mut p1, &mut node, None, T0 + 4).unwrap();
-        drop(node);
-        p1
-    } else {
-        drop(p1);
-        node
+    let node = match at {
+        At::National => {
+            drop(p1);
+            node
+        }
+        At::Province => {
+            node::sync::sync_in_memory(&mut p1, &mut node, None, T0 + 4).unwrap();
+            drop(node);
+            p1
+        }
+        At::District => {
+            use sync_protocol::entry::{DecisionKind, Sector};
+            use sync_protocol::record::{Application, Author, Description, Initiative};
+            let mut d1 = tests::enrol(&mut p1, tmp.path(), "d1", UnitRole::DirectSuperior, T0 + 5);
+            let mut g1 = tests::enrol(&mut d1, tmp.path(), "g1", UnitRole::Grassroots, T0 + 6);
+            node::sync::sync_in_memory(&mut p1, &mut node, None, T0 + 7).unwrap();
+            node::sync::sync_in_memory(&mut d1, &mut p1, None, T0 + 8).unwrap();
+            node::sync::sync_in_memory(&mut g1, &mut d1, None, T0 + 9).unwrap();
+            let i = Initiative {
+                title: tests::text("Băng tải tự động"),
+                authors: vec![Author {
+                    name: tests::text("Lê Văn Cường"),
+                    position: tests::text("Tổ trưởng"),
+                }],
+                origin: tests::unit("g1"),
+                superior: tests::unit("d1"),
+                programme: Some(programme),
+                phase: 1,
+                sector: Sector::ALL[0],
+                summary: tests::text("Giảm thời gian bốc xếp"),
+                registered_on: d("2025-11-20"),
+                description: Description::default(),
+                benefit_vnd: 1_000_000,
+                application: Application::Applied,
+                recognition: None,
+                confidential: false,
+                attachments: Vec::new(),
+                commitment_salt: None,
+            };
+            let id =
+                node::records::create(&mut g1, &RecordContent::Initiative(Box::new(i)), T0 + 10)
+                    .unwrap();
+            node::records::decide(
+                &mut g1,
+                id,
+                DecisionKind::Submit,
+                tests::text("Lê Văn Cường"),
+                tests::text("Chủ tịch"),
+                tests::text(""),
+                T0 + 11,
+            )
+            .unwrap();
+            node::sync::sync_in_memory(&mut g1, &mut d1, None, T0 + 12).unwrap();
+            drop((node, p1, g1));
+            d1
+        }
     };
     for (login, role) in [("lanh-dao", Role::Leader), ("ho-tro", Role::Support)] {
         officers::add(
@@ -628,9 +687,18 @@ fn the_dashboard_and_the_reports_come_from_the_report_and_download_well_formed()
         .filter(|(k, _)| k == "server-timing")
         .map(|(_, v)| v.as_str())
         .collect();
-    assert!(timing.iter().any(|v| v.starts_with("app;dur=")), "{timing:?}");
-    assert!(timing.iter().any(|v| v.contains("report;dur=")), "{timing:?}");
-    assert!(dash.body.contains("id=\"waiting\">0<"), "nothing waits here");
+    assert!(
+        timing.iter().any(|v| v.starts_with("app;dur=")),
+        "{timing:?}"
+    );
+    assert!(
+        timing.iter().any(|v| v.contains("report;dur=")),
+        "{timing:?}"
+    );
+    assert!(
+        dash.body.contains("id=\"waiting\">0<"),
+        "nothing waits here"
+    );
     let page = http(addr, "GET", "/reports", &support, "");
     assert_eq!(page.status, 200);
     assert!(page.body.len() <= MAX_WEB_PAGE_BYTES);
@@ -686,7 +754,7 @@ fn the_mau2_bundle_is_signed_by_a_leader_only() {
     assert_eq!(r.status, 403);
     assert!(r.body.contains("Quy tắc"), "{}", r.body);
 
-    let p = serve_programmed_at("web-mau2", true);
+    let p = serve_programmed_at("web-mau2", At::Province);
     let addr = p.served.addr;
     let prog = p.programme.to_hex();
     let (support, csrf) = session(addr, "ho-tro");
@@ -725,4 +793,15 @@ fn the_mau2_bundle_is_signed_by_a_leader_only() {
         .any(|(k, v)| k == "content-disposition" && v.contains(".bundle")));
     assert!(b.starts_with(b"SKBUNDL2"), "a signed bundle");
     let _ = p.served.clock.load(Ordering::SeqCst);
+}
+
+#[test]
+fn the_dashboard_counts_what_waits_as_the_inbox_does() {
+    let p = serve_programmed_at("web-waiting", At::District);
+    let addr = p.served.addr;
+    let (support, _) = session(addr, "ho-tro");
+    let dash = http(addr, "GET", "/", &support, "");
+    assert!(dash.body.contains("id=\"waiting\">1<"), "{}", dash.body);
+    let inbox = http(addr, "GET", "/inbox", &support, "");
+    assert!(inbox.body.contains("Băng tải tự động"), "{}", inbox.body);
 }

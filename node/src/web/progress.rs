@@ -292,8 +292,8 @@ pub(super) fn waiting_count(node: &Node, now: u64) -> Result<u64, WebError> {
             let Ok(r) = <[u8; 16]>::try_from(&k[k.len().saturating_sub(16)..]) else {
                 continue;
             };
-            let Some(l) = crate::search::listed_of(node, RecordId(r), now)
-                .map_err(super::store_error)?
+            let Some(l) =
+                crate::search::listed_of(node, RecordId(r), now).map_err(super::store_error)?
             else {
                 continue;
             };
