@@ -228,8 +228,16 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
     plan.push(("reports-p1", "/reports?phase=1".into(), None));
     plan.push(("targets-p1", "/targets?phase=1".into(), None));
     plan.push(("mau2-p1", "/mau2?phase=1".into(), None));
-    plan.push(("report.xlsx-p1", "/reports/download/xlsx?phase=1".into(), None));
-    plan.push(("report.png-p1", "/reports/download/png?phase=1".into(), None));
+    plan.push((
+        "report.xlsx-p1",
+        "/reports/download/xlsx?phase=1".into(),
+        None,
+    ));
+    plan.push((
+        "report.png-p1",
+        "/reports/download/png?phase=1".into(),
+        None,
+    ));
     plan.push(("sync", "/sync".into(), None));
     plan.push(("accounts", "/accounts".into(), None));
 
