@@ -23,6 +23,7 @@ pub mod records;
 pub mod refusal;
 pub mod reorg;
 pub mod report;
+pub mod report_formats;
 pub mod report_index;
 pub mod search;
 pub mod self_registration;
@@ -31,6 +32,7 @@ pub mod sled_store;
 pub mod suggest;
 pub mod sync;
 pub mod sync_index;
+pub mod targets;
 pub mod unit_keys;
 pub mod web;
 

@@ -79,7 +79,10 @@ pub fn consolidated(
     let me = node.unit().clone();
     let d = node.directory();
     let mut lines = Vec::new();
-    for l in crate::search::listing(node, now_ms)? {
+    for r in decided_records(node)? {
+        let Some(l) = crate::search::listed_of(node, r, now_ms)? else {
+            continue;
+        };
         let Some((pr, ph)) = l.programme else {
             continue;
         };
@@ -139,6 +142,28 @@ pub fn consolidated(
         digest: digest(lines.iter().map(|x| &x.entry)),
         lines,
     })
+}
+
+/// The initiatives on which some unit has decided: every one the report index lists under a
+/// status other than "registered" (an initiative this unit decided on has at least a
+/// submission in its chain). The list reads only these, not every record: O(decided
+/// initiatives held), still not bounded by the unit's own decisions (no index by decider yet).
+fn decided_records(node: &Node) -> Result<Vec<RecordId>, NodeError> {
+    use crate::report_index::{status_index, t, STATUS_CODES};
+    let list = node.store().tree(t::LIST);
+    let mut out = Vec::new();
+    for code in STATUS_CODES.iter().filter(|c| **c != "registered") {
+        let Some(b) = status_index(code) else {
+            continue;
+        };
+        for k in list.scan_prefix([b]).keys() {
+            let k = k.map_err(|e| crate::sled_store::err("rx_list", e))?;
+            if let Ok(r) = <[u8; 16]>::try_from(&k[k.len().saturating_sub(16)..]) {
+                out.push(RecordId(r));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The list digest over decision hashes in list order.

@@ -256,6 +256,14 @@ const _: () = assert!(MAX_DECISIONS_PER_BATCH_COUNT <= MAX_BATCH_ENTRIES);
 const _: () = assert!(MAX_WEB_UPLOAD_FILES_COUNT <= MAX_ATTACHMENTS_COUNT);
 const _: () = assert!(MAX_ATTACHMENT_BYTES as usize + MAX_WEB_FORM_BYTES <= MAX_WEB_UPLOAD_BYTES);
 // ---- end of the web inbox and initiative form limits ----
+// ---- web pages: targets, Mẫu 2, reports -----------------------------------------------------
+
+/// Largest file the web interface builds in memory to send (a Mẫu 2 bundle), in bytes; a larger
+/// list's bundle is refused there with a pointer to `sangkien list mau2 --out FILE`, which
+/// writes it to disk. Well under [`MAX_BUNDLE_BYTES`], which a bundle may reach.
+pub const MAX_WEB_DOWNLOAD_BYTES: u64 = 64 * 1024 * 1024;
+
+const _: () = assert!(MAX_WEB_DOWNLOAD_BYTES < MAX_BUNDLE_BYTES);
 
 /// Largest enrolment or rotation request file (`sangkien unit request`), in bytes: a few short
 /// lines (unit id, name, role, parent, key, signatures); the name is at most

@@ -1622,3 +1622,462 @@ mod initiatives {
         assert!(page.body.contains("id=\"valid\""));
     }
 }
+
+// ---- dashboard, targets, Mẫu 2, reports --------------------------------------------------
+
+/// A national node with a child province and a programme, served with a leader's and a support
+/// officer's accounts; the node stays reachable for the test's checks.
+struct Programmed {
+    served: Served,
+    node: Arc<tokio::sync::Mutex<node::Node>>,
+    programme: sync_protocol::ids::RecordId,
+}
+
+fn serve_programmed(name: &str) -> Programmed {
+    serve_programmed_at(name, At::National)
+}
+
+/// Which node of the little tree is served.
+#[derive(PartialEq)]
+enum At {
+    National,
+    /// `p1`, the programme synced down to it.
+    Province,
+    /// `d1` under `p1`, where an initiative its grassroots union `g1` submitted waits.
+    District,
+}
+
+/// As [`serve_programmed`]; with `province`, the province `p1` is served instead, the
+/// programme synced down to it.
+fn serve_programmed_at(name: &str, at: At) -> Programmed {
+    use sync_protocol::date::Date;
+    use sync_protocol::entry::UnitRole;
+    use sync_protocol::record::{Deadline, Phase, Programme, RecordContent};
+    let tmp = TempDir::new(name);
+    let mut node = root(tmp.path(), T0);
+    let mut p1 = tests::enrol(
+        &mut node,
+        tmp.path(),
+        "p1",
+        UnitRole::ProvincialFederation,
+        T0 + 1,
+    );
+    drop(tests::enrol(
+        &mut node,
+        tmp.path(),
+        "p2",
+        UnitRole::ProvincialFederation,
+        T0 + 2,
+    ));
+    let d = |s: &str| Date::parse(s).unwrap();
+    let p = Programme {
+        name: tests::text("01 triệu sáng kiến"),
+        phases: vec![Phase {
+            name: tests::text("Giai đoạn 1"),
+            start: d("2025-01-01"),
+            end: d("2026-12-31"),
+            target: 1000,
+        }],
+        deadlines: vec![Deadline {
+            label: tests::text("Nộp hồ sơ"),
+            date: d("2026-08-05"),
+        }],
+        campaigns: Vec::new(),
+        national_target: 1000,
+    };
+    let programme = node::records::create(&mut node, &RecordContent::Programme(p), T0 + 3).unwrap();
+    let node = match at {
+        At::National => {
+            drop(p1);
+            node
+        }
+        At::Province => {
+            node::sync::sync_in_memory(&mut p1, &mut node, None, T0 + 4).unwrap();
+            drop(node);
+            p1
+        }
+        At::District => {
+            use sync_protocol::entry::{DecisionKind, Sector};
+            use sync_protocol::record::{Application, Author, Description, Initiative};
+            let mut d1 = tests::enrol(&mut p1, tmp.path(), "d1", UnitRole::DirectSuperior, T0 + 5);
+            let mut g1 = tests::enrol(&mut d1, tmp.path(), "g1", UnitRole::Grassroots, T0 + 6);
+            node::sync::sync_in_memory(&mut p1, &mut node, None, T0 + 7).unwrap();
+            node::sync::sync_in_memory(&mut d1, &mut p1, None, T0 + 8).unwrap();
+            node::sync::sync_in_memory(&mut g1, &mut d1, None, T0 + 9).unwrap();
+            let i = Initiative {
+                title: tests::text("Băng tải tự động"),
+                authors: vec![Author {
+                    name: tests::text("Lê Văn Cường"),
+                    position: tests::text("Tổ trưởng"),
+                }],
+                origin: tests::unit("g1"),
+                superior: tests::unit("d1"),
+                programme: Some(programme),
+                phase: 1,
+                sector: Sector::ALL[0],
+                summary: tests::text("Giảm thời gian bốc xếp"),
+                registered_on: d("2025-11-20"),
+                description: Description::default(),
+                benefit_vnd: 1_000_000,
+                application: Application::Applied,
+                recognition: None,
+                confidential: false,
+                attachments: Vec::new(),
+                commitment_salt: None,
+            };
+            let id =
+                node::records::create(&mut g1, &RecordContent::Initiative(Box::new(i)), T0 + 10)
+                    .unwrap();
+            node::records::decide(
+                &mut g1,
+                id,
+                DecisionKind::Submit,
+                tests::text("Lê Văn Cường"),
+                tests::text("Chủ tịch"),
+                tests::text(""),
+                T0 + 11,
+            )
+            .unwrap();
+            node::sync::sync_in_memory(&mut g1, &mut d1, None, T0 + 12).unwrap();
+            drop((node, p1, g1));
+            d1
+        }
+    };
+    for (login, role) in [("lanh-dao", Role::Leader), ("ho-tro", Role::Support)] {
+        officers::add(
+            node.store(),
+            login,
+            "Trần Thị Bình",
+            "Phó Chủ tịch",
+            &[role],
+            PASSWORD,
+            T0,
+        )
+        .unwrap();
+    }
+    let clock = Arc::new(AtomicU64::new(T0 + 1000));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let shared = Arc::new(tokio::sync::Mutex::new(node));
+    let (c, n) = (clock.clone(), shared.clone());
+    let addr = rt.block_on(async move {
+        let config = WebConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..WebConfig::default()
+        };
+        let listener = node::web::bind(&config).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let web = Web::new(
+            n,
+            config,
+            Arc::new(|| {}),
+            Arc::new(move || c.load(Ordering::SeqCst)),
+        )
+        .await;
+        tokio::spawn(web.serve(listener));
+        addr
+    });
+    Programmed {
+        served: Served {
+            addr,
+            clock,
+            _rt: rt,
+            _tmp: tmp,
+        },
+        node: shared,
+        programme,
+    }
+}
+
+impl Programmed {
+    /// The targets the national unit has assigned for phase 1.
+    fn assigned(&self) -> std::collections::BTreeMap<sync_protocol::ids::UnitId, u64> {
+        let n = self.node.blocking_lock();
+        n.store().targets_of(self.programme, 1, n.unit()).unwrap()
+    }
+}
+
+/// One response with its body as bytes (downloads are not text).
+fn http_bytes(
+    addr: SocketAddr,
+    path: &str,
+    cookies: &str,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    post_bytes(addr, "GET", path, cookies, "")
+}
+
+fn post_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookies: &str,
+    body: &str,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookies}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..at]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, raw[at + 4..].to_vec())
+}
+
+fn session(addr: SocketAddr, login_name: &str) -> (String, String) {
+    let s = login(addr, login_name, PASSWORD).unwrap_or_else(|r| panic!("{}", r.status));
+    let cookies = format!("sk_session={s}");
+    let page = http(addr, "GET", "/targets", &cookies, "");
+    let csrf = page.hidden("csrf").expect("the logout form's token");
+    (cookies, csrf)
+}
+
+#[test]
+fn a_leader_assigns_targets_and_a_bad_one_is_refused_with_nothing_stored() {
+    let p = serve_programmed("web-targets");
+    let addr = p.served.addr;
+    let prog = p.programme.to_hex();
+
+    // Support reads the page but has no form, and is refused with the rule when posting.
+    let (support, csrf) = session(addr, "ho-tro");
+    let page = http(addr, "GET", "/targets", &support, "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("p1") && page.body.contains("p2"));
+    assert!(!page.body.contains("id=\"assign\""), "no form for support");
+    let r = http(
+        addr,
+        "POST",
+        "/targets",
+        &support,
+        &format!("csrf={csrf}&programme={prog}&phase=1&t_p1=500"),
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Quy tắc"), "{}", r.body);
+    assert!(p.assigned().is_empty(), "nothing stored");
+
+    let (leader, csrf) = session(addr, "lanh-dao");
+    let page = http(addr, "GET", "/targets", &leader, "");
+    assert!(page.body.contains("id=\"assign\""), "the leader's form");
+    // A count that is not a number: marked, nothing stored.
+    let r = http(
+        addr,
+        "POST",
+        "/targets",
+        &leader,
+        &format!("csrf={csrf}&programme={prog}&phase=1&t_p1=500&t_p2=nhi%E1%BB%81u"),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("field-err") && r.body.contains("id=\"form-errors\""));
+    assert!(p.assigned().is_empty(), "nothing stored half-way");
+    // A unit that is not a child (the national unit itself): refused with the rule.
+    let r = http(
+        addr,
+        "POST",
+        "/targets?lang=en",
+        &leader,
+        &format!("csrf={csrf}&programme={prog}&phase=1&t_p1=500&t_tld=7"),
+    );
+    assert_eq!(r.status, 403);
+    assert!(
+        r.body
+            .contains("rule: targets go only to the units just below"),
+        "{}",
+        r.body
+    );
+    assert!(p.assigned().is_empty());
+    // Without the form's token: refused.
+    let r = http(
+        addr,
+        "POST",
+        "/targets",
+        &leader,
+        &format!("programme={prog}&phase=1&t_p1=500"),
+    );
+    assert_eq!(r.status, 403);
+    assert!(p.assigned().is_empty());
+    // A good one: signed, stored, shown; re-assigning edits it.
+    let r = http(
+        addr,
+        "POST",
+        "/targets",
+        &leader,
+        &format!("csrf={csrf}&programme={prog}&phase=1&t_p1=2.400&t_p2="),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let assigned = p.assigned();
+    assert_eq!(assigned.get(&tests::unit("p1")), Some(&2400));
+    assert_eq!(assigned.len(), 1, "an empty field assigns nothing");
+    let r = http(
+        addr,
+        "POST",
+        "/targets",
+        &leader,
+        &format!("csrf={csrf}&programme={prog}&phase=1&t_p2=300"),
+    );
+    assert_eq!(r.status, 303);
+    let assigned = p.assigned();
+    assert_eq!(
+        (
+            assigned.get(&tests::unit("p1")),
+            assigned.get(&tests::unit("p2"))
+        ),
+        (Some(&2400), Some(&300))
+    );
+    let page = http(addr, "GET", "/targets", &leader, "");
+    assert!(
+        page.body.contains("id=\"assigned-total\">2.700<"),
+        "{}",
+        page.body
+    );
+}
+
+#[test]
+fn the_dashboard_and_the_reports_come_from_the_report_and_download_well_formed() {
+    let p = serve_programmed("web-reports");
+    let addr = p.served.addr;
+    let (support, _) = session(addr, "ho-tro");
+    let dash = http(addr, "GET", "/", &support, "");
+    assert_eq!(dash.status, 200);
+    assert!(dash.body.contains("<svg"), "the chart");
+    assert!(dash.body.contains("01 triệu sáng kiến"));
+    assert!(dash.body.contains("Nộp hồ sơ"), "the deadline coming up");
+    assert!(dash.body.contains("id=\"waiting\""));
+    let timing: Vec<&str> = dash
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "server-timing")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert!(
+        timing.iter().any(|v| v.starts_with("app;dur=")),
+        "{timing:?}"
+    );
+    assert!(
+        timing.iter().any(|v| v.contains("report;dur=")),
+        "{timing:?}"
+    );
+    assert!(
+        dash.body.contains("id=\"waiting\">0<"),
+        "nothing waits here"
+    );
+    let page = http(addr, "GET", "/reports", &support, "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.len() <= MAX_WEB_PAGE_BYTES);
+
+    let q = format!("?programme={}&phase=1", p.programme.to_hex());
+    let (s, h, csv) = http_bytes(addr, &format!("/reports/download/csv{q}"), &support);
+    assert_eq!(s, 200);
+    assert!(h
+        .iter()
+        .any(|(k, v)| k == "content-disposition" && v.starts_with("attachment")));
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.starts_with("phần,mã,tên,số sáng kiến,chỉ tiêu,tỷ lệ (%),giá trị làm lợi (VND)\r\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("child-1,p1,"), "{csv}");
+    let (_, _, xlsx) = http_bytes(addr, &format!("/reports/download/xlsx{q}"), &support);
+    assert!(xlsx.starts_with(b"PK\x03\x04"), "an XLSX is a zip");
+    let (_, _, png) = http_bytes(addr, &format!("/reports/download/png{q}"), &support);
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let (_, _, json) = http_bytes(
+        addr,
+        &format!("/reports/download/json{q}&lang=en"),
+        &support,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v["programme"], p.programme.to_hex());
+    assert_eq!(v["children"].as_array().map(|a| a.len()), Some(2));
+    let (s, _, _) = http_bytes(addr, "/reports/download/exe", &support);
+    assert_eq!(s, 404);
+    // Without a session: to the login page, nothing sent.
+    let (s, h, _) = http_bytes(addr, &format!("/reports/download/csv{q}"), "");
+    assert_eq!(s, 303);
+    assert!(h
+        .iter()
+        .any(|(k, v)| k == "location" && v.starts_with("/login")));
+}
+
+#[test]
+fn the_mau2_bundle_is_signed_by_a_leader_only() {
+    // The national unit has no superior to sign a bundle for: the rule.
+    let n = serve_programmed("web-mau2-national");
+    let (leader, csrf) = session(n.served.addr, "lanh-dao");
+    let page = http(n.served.addr, "GET", "/mau2", &leader, "");
+    assert!(!page.body.contains("id=\"mau2-sign\""));
+    let r = http(
+        n.served.addr,
+        "POST",
+        "/mau2/bundle",
+        &leader,
+        &format!("csrf={csrf}&programme={}", n.programme.to_hex()),
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Quy tắc"), "{}", r.body);
+
+    let p = serve_programmed_at("web-mau2", At::Province);
+    let addr = p.served.addr;
+    let prog = p.programme.to_hex();
+    let (support, csrf) = session(addr, "ho-tro");
+    let page = http(addr, "GET", "/mau2", &support, "");
+    assert_eq!(page.status, 200);
+    // The empty list's digest, as `sangkien list mau2` prints it.
+    assert!(page.body.contains(&node::mau2::digest([])), "{}", page.body);
+    assert!(!page.body.contains("id=\"mau2-sign\""));
+    let (s, _, _) = post_bytes(
+        addr,
+        "POST",
+        "/mau2/bundle",
+        &support,
+        &format!("csrf={csrf}&programme={prog}"),
+    );
+    assert_eq!(s, 403);
+    let (leader, csrf) = session(addr, "lanh-dao");
+    let (s, _, _) = post_bytes(
+        addr,
+        "POST",
+        "/mau2/bundle",
+        &leader,
+        &format!("programme={prog}"),
+    );
+    assert_eq!(s, 403, "the form's token is needed");
+    let (s, h, b) = post_bytes(
+        addr,
+        "POST",
+        "/mau2/bundle",
+        &leader,
+        &format!("csrf={csrf}&programme={prog}"),
+    );
+    assert_eq!(s, 200);
+    assert!(h
+        .iter()
+        .any(|(k, v)| k == "content-disposition" && v.contains(".bundle")));
+    assert!(b.starts_with(b"SKBUNDL2"), "a signed bundle");
+    let _ = p.served.clock.load(Ordering::SeqCst);
+}
+
+#[test]
+fn the_dashboard_counts_what_waits_as_the_inbox_does() {
+    let p = serve_programmed_at("web-waiting", At::District);
+    let addr = p.served.addr;
+    let (support, _) = session(addr, "ho-tro");
+    let dash = http(addr, "GET", "/", &support, "");
+    assert!(dash.body.contains("id=\"waiting\">1<"), "{}", dash.body);
+    let inbox = http(addr, "GET", "/inbox", &support, "");
+    assert!(inbox.body.contains("Băng tải tự động"), "{}", inbox.body);
+}

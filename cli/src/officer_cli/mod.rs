@@ -6,13 +6,11 @@
 //! approval chain, e.g. a decision out of turn) or found a problem; 2 bad usage or bad input
 //! (a missing or malformed flag, an unknown record), nothing stored.
 
-mod chart;
 mod decide;
 mod initiative;
 mod mau2;
 mod programme;
 mod report;
-mod xlsx;
 
 use std::path::PathBuf;
 

@@ -5,14 +5,12 @@
 use std::collections::BTreeMap;
 
 use clap::Subcommand;
-use node::{now_ms, records, Node};
+use node::{now_ms, records};
 use serde_json::json;
-use sync_protocol::entry::{RecordKind, UnitRole};
+use sync_protocol::entry::UnitRole;
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::limits::*;
-use sync_protocol::record::{
-    Campaign, Deadline, Phase, Programme, RecordContent, TargetAssignment,
-};
+use sync_protocol::record::{Campaign, Deadline, Phase, Programme, RecordContent};
 
 use super::{date, open, print_json, refused, store_failed, text, unit_name};
 use crate::i18n::Lang;
@@ -319,32 +317,6 @@ fn print_programme(lang: Lang, id: RecordId, p: &Programme) {
     }
 }
 
-/// The target record this unit owns for (programme, phase), if any.
-fn own_target(
-    ctx: &Ctx,
-    node: &Node,
-    programme: RecordId,
-    phase: u32,
-) -> Result<Option<(RecordId, TargetAssignment)>, Failure> {
-    let now = now_ms();
-    // The unit's target records for the phase, from the target index (not every record).
-    for r in node::report::target_records(node, node.unit(), programme, phase)
-        .map_err(|e| store_failed(ctx.lang, e))?
-    {
-        let rep = records::check(node, r, now).map_err(|e| store_failed(ctx.lang, e))?;
-        let Some(h) = &rep.header else { continue };
-        if h.kind != RecordKind::Target || &h.owner != node.unit() || !rep.is_valid() {
-            continue;
-        }
-        if let Some(RecordContent::Target(t)) = rep.content {
-            if t.programme == programme && t.phase == phase {
-                return Ok(Some((r, t)));
-            }
-        }
-    }
-    Ok(None)
-}
-
 /// Runs a target subcommand.
 pub fn run_target(ctx: &Ctx, c: TargetCommand) -> Result<u8, Failure> {
     let lang = ctx.lang;
@@ -388,44 +360,20 @@ pub fn run_target(ctx: &Ctx, c: TargetCommand) -> Result<u8, Failure> {
                     })?;
                 given.insert(unit, n);
             }
-            let existing = own_target(ctx, &node, prog, phase)?;
-            let (id, all) = match existing {
-                Some((id, mut t)) => {
-                    t.assignments.extend(given.clone());
-                    let all = t.assignments.clone();
-                    records::edit(
-                        &mut node,
-                        id,
-                        |c| *c = RecordContent::Target(t.clone()),
-                        now,
-                    )
-                    .map_err(|e| {
-                        refused(
-                            lang,
-                            lang.t("không giao được chỉ tiêu", "could not assign the targets"),
-                            e,
-                        )
-                    })?;
-                    (id, all)
-                }
-                None => {
-                    let t = TargetAssignment {
-                        programme: prog,
-                        phase,
-                        assignments: given.clone(),
-                    };
-                    let id = records::create(&mut node, &RecordContent::Target(t), now).map_err(
-                        |e| {
-                            refused(
-                                lang,
-                                lang.t("không giao được chỉ tiêu", "could not assign the targets"),
-                                e,
-                            )
-                        },
-                    )?;
-                    (id, given.clone())
-                }
-            };
+            // The node's use case (the web interface's targets page calls the same).
+            let node::targets::Assigned {
+                record: id,
+                assignments: all,
+            } = node::targets::assign(&mut node, (prog, &p), phase, given, now).map_err(
+                |e| match e {
+                    node::targets::AssignError::Node(e) => refused(
+                        lang,
+                        lang.t("không giao được chỉ tiêu", "could not assign the targets"),
+                        e,
+                    ),
+                    e => Failure::input(e.sentence(lang)),
+                },
+            )?;
             if ctx.json {
                 print_json(
                     &json!({"record": id.to_hex(), "programme": prog.to_hex(), "phase": phase, "assignments": all.iter().map(|(u, n)| (u.to_string(), json!(n))).collect::<serde_json::Map<_, _>>()}),

@@ -14,9 +14,9 @@
 
 use std::path::PathBuf;
 
+use node::report_formats::{self as formats, deadline_kind, sector_label, status_label};
 use node::{now_ms, Node};
 use sync_protocol::date::Date;
-use sync_protocol::entry::Sector;
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::record::Programme;
 
@@ -98,14 +98,14 @@ fn emit(lang: Lang, r: &Report, format: Format, out: Option<&PathBuf>) -> Result
     };
     match format {
         Format::Table => write(table(lang, r).as_bytes())?,
-        Format::Csv => write(csv(lang, r).as_bytes())?,
+        Format::Csv => write(formats::csv(lang, r).as_bytes())?,
         Format::Json => {
             let s = serde_json::to_string_pretty(r).map_err(|e| Failure::problem(e.to_string()))?;
             write(format!("{s}\n").as_bytes())?
         }
-        Format::Svg => write(super::chart::svg(lang, r).as_bytes())?,
+        Format::Svg => write(formats::chart::svg(lang, r).as_bytes())?,
         Format::Png => {
-            let png = super::chart::png(lang, r).map_err(|e| {
+            let png = formats::chart::png(lang, r).map_err(|e| {
                 Failure::problem(format!(
                     "{}: {e}",
                     lang.t("không vẽ được PNG", "could not render the PNG")
@@ -114,7 +114,7 @@ fn emit(lang: Lang, r: &Report, format: Format, out: Option<&PathBuf>) -> Result
             write(&png)?
         }
         Format::Xlsx => {
-            let bytes = super::xlsx::workbook(lang, r).map_err(|e| {
+            let bytes = formats::xlsx::workbook(lang, r).map_err(|e| {
                 Failure::problem(format!(
                     "{}: {e}",
                     lang.t("không tạo được tệp xlsx", "could not build the xlsx file")
@@ -147,38 +147,6 @@ pub fn build_as_of(
     match as_of {
         Some(at) => node::report::progress_as_of(node, unit, prog, p, phase, today, now, at),
         None => node::report::progress(node, unit, prog, p, phase, today, now),
-    }
-}
-
-/// The label of a status code.
-pub fn status_label(lang: Lang, code: &str) -> String {
-    use sync_protocol::entry::{AwardGrade, DecisionKind as K};
-    let k = match code {
-        "submit" => K::Submit,
-        "return" => K::ReturnForRevision,
-        "reject" => K::Reject,
-        "approve" => K::Approve,
-        "recognise" => K::Recognise,
-        "award-typical" => K::Award(AwardGrade::Typical),
-        "award-excellent" => K::Award(AwardGrade::Excellent),
-        _ => return lang.t("chưa nộp", "not submitted").into(),
-    };
-    lang.decision(k).into()
-}
-
-/// The label of a sector code.
-pub fn sector_label(lang: Lang, code: &str) -> String {
-    Sector::from_code(code)
-        .map(|s| lang.sector(s).to_string())
-        .unwrap_or_else(|| code.into())
-}
-
-/// The label of a deadline kind.
-pub fn deadline_kind(lang: Lang, kind: &str) -> &'static str {
-    match kind {
-        "phase-end" => lang.t("kết thúc giai đoạn", "phase ends"),
-        "campaign-end" => lang.t("kết thúc đợt cao điểm", "campaign ends"),
-        _ => lang.t("hạn", "deadline"),
     }
 }
 
@@ -325,175 +293,6 @@ pub fn table(lang: Lang, r: &Report) -> String {
     s
 }
 
-/// Whether a spreadsheet would read a text cell starting like `v` as a formula (OWASP "CSV
-/// injection": `=`, `+`, `-`, `@`, tab, carriage return), and `v` is not simply a number.
-pub(crate) fn starts_like_formula(v: &str) -> bool {
-    let Some(first) = v.chars().next() else {
-        return false;
-    };
-    if !matches!(first, '=' | '+' | '-' | '@' | '\t' | '\r') {
-        return false;
-    }
-    // A signed number ("-12", "+5,5") stays a number.
-    let rest = &v[1..];
-    let mut seps = 0;
-    let numeric = !rest.is_empty()
-        && rest.starts_with(|c: char| c.is_ascii_digit())
-        && rest.chars().all(|c| {
-            if c == '.' || c == ',' {
-                seps += 1;
-                seps == 1
-            } else {
-                c.is_ascii_digit()
-            }
-        });
-    !(matches!(first, '-' | '+') && numeric)
-}
-
-/// A CSV field: a text that could start a formula is neutralised with a leading `'` (OWASP),
-/// then quoted when needed (RFC 4180).
-fn cell(v: &str) -> String {
-    let v = if starts_like_formula(v) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    if v.contains([',', '"', '\n', '\r', ';']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v
-    }
-}
-
-/// The report as CSV: one table of (section, key, label, count, target, per cent, benefit)
-/// rows. Labels in the user's language; counts as plain integers; per cent with one decimal
-/// written the language's way ("55,1" / "55.1"), so a spreadsheet in that locale reads them as
-/// numbers.
-pub fn csv(lang: Lang, r: &Report) -> String {
-    let mut rows: Vec<[String; 7]> = vec![[
-        lang.t("phần", "section").into(),
-        lang.t("mã", "key").into(),
-        lang.t("tên", "label").into(),
-        lang.t("số sáng kiến", "initiatives").into(),
-        lang.t("chỉ tiêu", "target").into(),
-        lang.t("tỷ lệ (%)", "progress (%)").into(),
-        lang.t("giá trị làm lợi (VND)", "benefit (VND)").into(),
-    ]];
-    let pct = |t: Option<u64>| t.map(|x| lang.plain_tenths(x)).unwrap_or_default();
-    let opt = |t: Option<u64>| t.map(|x| x.to_string()).unwrap_or_default();
-    rows.push([
-        "total".into(),
-        r.unit.clone(),
-        r.unit_name.clone(),
-        r.registered.to_string(),
-        opt(r.target),
-        pct(r.progress_tenths),
-        r.benefit_vnd.to_string(),
-    ]);
-    for c in &r.by_status {
-        rows.push([
-            "status".into(),
-            c.code.clone(),
-            status_label(lang, &c.code),
-            c.count.to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]);
-    }
-    for c in &r.by_sector {
-        rows.push([
-            "sector".into(),
-            c.code.clone(),
-            sector_label(lang, &c.code),
-            c.count.to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]);
-    }
-    for ph in &r.by_phase {
-        rows.push([
-            "phase".into(),
-            ph.phase.to_string(),
-            ph.name.clone(),
-            ph.registered.to_string(),
-            opt(ph.target),
-            pct(ph.progress_tenths),
-            String::new(),
-        ]);
-    }
-    for c in &r.children {
-        rows.push([
-            format!("child-{}", c.rank),
-            c.unit.clone(),
-            c.name.clone(),
-            c.registered.to_string(),
-            opt(c.target),
-            pct(c.progress_tenths),
-            c.benefit_vnd.to_string(),
-        ]);
-    }
-    for pt in &r.over_time.points {
-        rows.push([
-            "over-time".into(),
-            pt.date.clone(),
-            r.over_time.window_name.clone(),
-            pt.cumulative.to_string(),
-            opt(r.over_time.target),
-            pct(r.over_time.target.and_then(|t| tenths(pt.cumulative, t))),
-            String::new(),
-        ]);
-    }
-    for d in &r.deadlines {
-        rows.push([
-            format!("deadline-{}", d.kind),
-            d.date.clone(),
-            d.label.clone(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]);
-    }
-    let mut s = String::new();
-    for row in rows {
-        s.push_str(&row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(","));
-        s.push_str("\r\n");
-    }
-    s
-}
-
-#[cfg(test)]
-mod formula_tests {
-    use super::{cell, starts_like_formula};
-
-    #[test]
-    fn a_cell_that_could_start_a_formula_is_neutralised_and_numbers_stay_numbers() {
-        assert_eq!(
-            cell("=HYPERLINK(\"http://x\",\"a\")"),
-            "\"'=HYPERLINK(\"\"http://x\"\",\"\"a\"\")\""
-        );
-        assert_eq!(cell("+1+cmd|' /C calc'!A0"), "'+1+cmd|' /C calc'!A0");
-        assert_eq!(cell("-2+3"), "'-2+3");
-        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(cell("\tx"), "'\tx");
-        assert_eq!(cell("\rx"), "\"'\rx\"");
-        for n in ["12", "-12", "+5", "55,1", "-55.1", "0", ""] {
-            assert!(!starts_like_formula(n), "{n}");
-            assert_eq!(
-                cell(n),
-                if n.contains(',') {
-                    format!("\"{n}\"")
-                } else {
-                    n.to_string()
-                }
-            );
-        }
-        assert_eq!(cell("Công đoàn Thủy sản"), "Công đoàn Thủy sản");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,7 +307,5 @@ mod tests {
         assert_eq!(Lang::Vi.tenths_percent(551), "55,1 %");
         assert_eq!(Lang::En.tenths_percent(1180), "118.0 %");
         assert_eq!(Lang::Vi.plain_tenths(551), "55,1");
-        assert_eq!(cell("55,1"), "\"55,1\"");
-        assert_eq!(cell("Phú Yên"), "Phú Yên");
     }
 }

@@ -136,6 +136,26 @@ pub enum BenchCommand {
         #[arg(long, default_value = "p0")]
         child: String,
     },
+    /// Giao diện web của nút quốc gia đang chạy / the web interface of a real `node run` serving
+    /// a node made by `bench national --dir DIR`: logs in over HTTP and requests every page
+    /// and download N times; server time (the `Server-Timing` header) and bytes per page,
+    /// against p99 ≤ 100 ms and ≤ 100 KB.
+    Web {
+        /// Thư mục của `bench national` (hoặc thư mục dữ liệu của nút) / the `bench national`
+        /// directory (or the node's data directory).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Số lần yêu cầu mỗi trang / requests per page.
+        #[arg(long, default_value_t = 20)]
+        requests: usize,
+        /// Bỏ qua các trang này (tên như khi in, cách nhau bằng dấu phẩy) / skip these pages
+        /// (names as printed, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        skip: Vec<String>,
+        /// Bộ nhớ đệm trang của dịch vụ, MiB / the service's page cache, MiB.
+        #[arg(long, default_value_t = 256)]
+        cache_mb: u64,
+    },
     /// Thời gian mở một nút có sẵn (--data), mỗi lần một tiến trình mới / open time of an
     /// existing node (--data): `Node::open` in fresh processes, and a real command end to end.
     Open {
@@ -205,6 +225,17 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
             writes,
             child,
         } => report(ctx, runs, writes, &child),
+        BenchCommand::Web {
+            dir,
+            requests,
+            skip,
+            cache_mb,
+        } => super::bench_web::web(super::bench_web::WebArgs {
+            dir,
+            requests,
+            skip,
+            cache_mb,
+        }),
         BenchCommand::Open { runs } => open_bench(ctx, runs),
         BenchCommand::OpenOnce => open_once(ctx),
         BenchCommand::Verify { count } => {

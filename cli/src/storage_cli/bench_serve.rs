@@ -66,7 +66,7 @@ pub struct ServeArgs {
     pub dir: Option<PathBuf>,
 }
 
-fn rss_of(pid: u32) -> u64 {
+pub(super) fn rss_of(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -84,12 +84,12 @@ fn mib(b: u64) -> f64 {
 }
 
 /// The service process, stopped (SIGTERM, then SIGKILL) when dropped.
-struct ServiceProcess {
-    child: Child,
+pub(super) struct ServiceProcess {
+    pub(super) child: Child,
 }
 
 impl ServiceProcess {
-    fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.child.id()
     }
     fn cpu_ticks(&self) -> u64 {
@@ -115,7 +115,7 @@ impl Drop for ServiceProcess {
     }
 }
 
-fn free_port() -> Result<u16, Failure> {
+pub(super) fn free_port() -> Result<u16, Failure> {
     let s = std::net::UdpSocket::bind("127.0.0.1:0").map_err(fail)?;
     Ok(s.local_addr().map_err(fail)?.port())
 }
@@ -507,7 +507,7 @@ async fn sync_once(client: &Service, addr: SocketAddr) -> Result<node::sync::Sid
     Err(fail("the service stayed busy"))
 }
 
-fn loadavg() -> String {
+pub(super) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()

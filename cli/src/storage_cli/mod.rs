@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_serve;
+mod bench_web;
 pub(crate) mod synth;
 
 mod quarantine_cli;

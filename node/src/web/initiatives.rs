@@ -897,7 +897,7 @@ const ALL_KINDS: [DecisionKind; 7] = [
 ];
 
 /// What this unit may decide now on an initiative: each kind whose turn it is here.
-fn allowed_here(
+pub(super) fn allowed_here(
     node: &Node,
     origin: &UnitId,
     status: Option<&(DecisionKind, UnitId)>,

@@ -22,6 +22,10 @@ mod multipart;
 mod pages;
 mod register;
 mod texts;
+// Dashboard figures, targets, Mẫu 2 and reports (the node's report and target use cases).
+mod progress;
+mod reports;
+mod targets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -152,6 +156,14 @@ impl Web {
             .route("/style.css", get(style))
             // Members' self-registration (register.rs): its own, smaller body bound.
             .merge(register::routes())
+            // ---- targets, Mẫu 2, reports; the server time of every answer ----
+            .route("/targets", get(targets::page).post(targets::assign))
+            .route("/mau2", get(reports::mau2))
+            .route("/mau2/bundle", post(reports::mau2_bundle))
+            .route("/reports", get(reports::page))
+            .route("/reports/download/{format}", get(reports::download))
+            .layer(axum::middleware::from_fn(progress::server_timing))
+            // ---- end of targets, Mẫu 2, reports ----
             .fallback(pages::not_found)
             .layer(DefaultBodyLimit::max(MAX_WEB_FORM_BYTES))
             .with_state(self.clone())
@@ -212,6 +224,18 @@ fn templates() -> Environment<'static> {
         ("sync.html", include_str!("templates/sync.html")),
         ("accounts.html", include_str!("templates/accounts.html")),
         ("error.html", include_str!("templates/error.html")),
+        // ---- targets, Mẫu 2, reports ----
+        (
+            "progress_head.html",
+            include_str!("templates/progress_head.html"),
+        ),
+        (
+            "children_table.html",
+            include_str!("templates/children_table.html"),
+        ),
+        ("targets.html", include_str!("templates/targets.html")),
+        ("reports.html", include_str!("templates/reports.html")),
+        ("mau2.html", include_str!("templates/mau2.html")),
     ]
     .into_iter()
     .chain(register::TEMPLATES.iter().copied())

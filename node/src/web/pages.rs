@@ -10,18 +10,12 @@ use minijinja::{context, Value};
 use serde::Serialize;
 use sync_protocol::date::Date;
 use sync_protocol::entry::{DecisionKind, Sector};
-use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::limits::WEB_PAGE_ROWS_COUNT;
-use sync_protocol::record::{Programme, RecordContent};
 
 use super::{auth, texts, Form, Page, Req, Web, WebError};
-use crate::counters::{counter_prefix, Tally, SUBTREE};
 use crate::lang::Lang;
-use crate::node::Node;
 use crate::officers::{self, Role};
 use crate::search::{self, Listed};
-use crate::sled_store::t as trees;
-use crate::{now_ms, records};
 
 type St = State<Arc<Web>>;
 
@@ -170,29 +164,6 @@ macro_rules! page {
 
 // ---- dashboard ---------------------------------------------------------------------------
 
-#[derive(Serialize)]
-struct PhaseRow {
-    programme: String,
-    phase: String,
-    count: String,
-    target: String,
-    percent: String,
-    bar: u64,
-    benefit: String,
-    statuses: Vec<(String, String)>,
-    children: Vec<ChildRow>,
-    deadlines: Vec<(String, String)>,
-}
-
-#[derive(Serialize)]
-struct ChildRow {
-    name: String,
-    count: String,
-    target: String,
-    percent: String,
-    bar: u64,
-}
-
 pub(super) fn status_label(lang: Lang, slot: &crate::report::Status) -> String {
     match slot {
         crate::report::Status::Registered => lang.t("Mới đăng ký", "Registered").into(),
@@ -206,150 +177,56 @@ pub(super) fn status_label(lang: Lang, slot: &crate::report::Status) -> String {
     }
 }
 
-fn tenths(num: u64, den: u64) -> u64 {
-    if den == 0 {
-        0
-    } else {
-        ((num as u128 * 1000) / den as u128).min(1000) as u64
-    }
-}
-
 pub(super) async fn dashboard(State(web): St, headers: HeaderMap, uri: Uri) -> Response {
     let r = web.req(&headers, &uri);
-    page!(web, r, {
+    // Server time of the two parts, for `Server-Timing` (`sangkien bench web` prints them).
+    let mut parts: Option<(f64, f64)> = None;
+    let mut resp = page!(web, r, {
         web.account(&r)?;
         let lang = r.lang;
-        let unit = web.unit.clone();
-        let today = Date::from_unix_ms(web.now());
-        let rows = web
-            .with_node(move |node| dashboard_rows(node, &unit, lang, today))
-            .await??;
-        Ok(web.render(&r, "dashboard.html", context! { phases => rows }))
-    })
-}
-
-/// The dashboard's figures, from the counters and the target rows: never a walk over records.
-fn dashboard_rows(
-    node: &Node,
-    unit: &UnitId,
-    lang: Lang,
-    today: Date,
-) -> Result<Vec<PhaseRow>, WebError> {
-    let store = node.store();
-    let prefix = counter_prefix(SUBTREE, unit);
-    let mut phases: Vec<(RecordId, u32, Tally)> = Vec::new();
-    for kv in store.tree(trees::COUNTERS).scan_prefix(&prefix) {
-        let (k, v) = kv.map_err(super::store_error)?;
-        let rest = &k[prefix.len()..];
-        if rest.len() != 20 {
-            continue;
-        }
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&rest[..16]);
-        let phase = u32::from_be_bytes([rest[16], rest[17], rest[18], rest[19]]);
-        let Some(t) = Tally::decode(&v) else { continue };
-        phases.push((RecordId(id), phase, t));
-    }
-    let now = now_ms();
-    let d = node.directory();
-    let parent = d.parent_at(unit, now).cloned();
-    let mut out = Vec::new();
-    for (prog, phase, tally) in phases {
-        let programme = match records::check(node, prog, now)
-            .map_err(super::store_error)?
-            .content
-        {
-            Some(RecordContent::Programme(p)) => Some(p),
-            _ => None,
-        };
-        let target = match &parent {
-            Some(p) => store
-                .targets_of(prog, phase, p)
-                .map_err(super::store_error)?
-                .get(unit)
-                .copied(),
-            None => programme
-                .as_ref()
-                .and_then(|p| p.phases.get(phase.saturating_sub(1) as usize))
-                .map(|ph| ph.target),
-        };
-        let counts = crate::report::Counts::from_tally(&tally);
-        let count = counts.initiatives;
-        let mut statuses: Vec<(String, String)> = counts
-            .by_status
-            .iter()
-            .map(|(s, n)| (status_label(lang, s), lang.int(*n)))
-            .collect();
-        statuses.sort();
-        let child_targets = store
-            .targets_of(prog, phase, unit)
-            .map_err(super::store_error)?;
-        let mut children: Vec<(u64, ChildRow)> = Vec::new();
-        for c in node.tree_children(unit) {
-            let ct = crate::report::Counts::from_tally(
-                &store
-                    .subtree_tally(c, prog, phase)
-                    .map_err(super::store_error)?,
-            )
-            .initiatives;
-            let tg = child_targets.get(c).copied();
-            let rank = tg.map(|t| tenths(ct, t)).unwrap_or(0);
-            children.push((
-                rank * 1_000_000_000 + ct.min(999_999_999),
-                ChildRow {
-                    name: d
-                        .name(c)
-                        .map(|n| n.as_str().to_owned())
-                        .unwrap_or_else(|| c.to_string()),
-                    count: lang.int(ct),
-                    target: tg.map(|t| lang.int(t)).unwrap_or_else(|| "—".into()),
-                    percent: tg
-                        .map(|t| lang.percent(ct, t))
-                        .unwrap_or_else(|| "—".into()),
-                    bar: tg.map(|t| tenths(ct, t) / 10).unwrap_or(0),
-                },
-            ));
-        }
-        children.sort_by_key(|b| std::cmp::Reverse(b.0));
-        let deadlines = programme
-            .as_ref()
-            .map(|p: &Programme| {
-                let mut v: Vec<_> = p
-                    .deadlines
+        let q = Form(super::form_urlencoded_pairs(&r.query));
+        let now = web.now();
+        let today = Date::from_unix_ms(now);
+        // The node's progress report (`report::progress`, as `sangkien report`: O(children +
+        // days) from the counters and the report index) and the inbox's count.
+        let (ctx, waiting_ms, report_ms) = web
+            .with_node(move |node| -> Result<(Value, f64, f64), WebError> {
+                let t = std::time::Instant::now();
+                let waiting = super::progress::waiting_count(node, now)?;
+                let waiting_ms = t.elapsed().as_secs_f64() * 1000.0;
+                let t = std::time::Instant::now();
+                let Some(c) = super::progress::choose(node, &q, today, now)? else {
+                    let ctx = context! { waiting => lang.int(waiting), report => Value::UNDEFINED };
+                    return Ok((ctx, waiting_ms, t.elapsed().as_secs_f64() * 1000.0));
+                };
+                let rep = super::progress::report(node, &c, today, now)?;
+                let children: Vec<Value> = rep
+                    .children
                     .iter()
-                    .filter(|dl| dl.date >= today)
-                    .map(|dl| (dl.date, dl.label.as_str().to_owned()))
+                    .take(super::progress::DASHBOARD_CHILDREN_COUNT)
+                    .map(|ch| super::progress::child_row(lang, ch))
                     .collect();
-                v.sort();
-                v.into_iter()
-                    .take(5)
-                    .map(|(dt, l)| (lang.date(dt), l))
-                    .collect()
+                let ctx = context! {
+                    waiting => lang.int(waiting),
+                    report => super::progress::report_ctx(lang, &rep),
+                    children,
+                    more_children => rep.children.len() > super::progress::DASHBOARD_CHILDREN_COUNT,
+                    children_total => lang.int(rep.children.len() as u64),
+                    choices => super::progress::chooser(&c, "/"),
+                    query => super::progress::query(&c),
+                };
+                Ok((ctx, waiting_ms, t.elapsed().as_secs_f64() * 1000.0))
             })
-            .unwrap_or_default();
-        out.push(PhaseRow {
-            programme: programme
-                .as_ref()
-                .map(|p| p.name.as_str().to_owned())
-                .unwrap_or_else(|| prog.short()),
-            phase: programme
-                .as_ref()
-                .and_then(|p| p.phases.get(phase.saturating_sub(1) as usize))
-                .map(|ph| ph.name.as_str().to_owned())
-                .unwrap_or_else(|| format!("{phase}")),
-            count: lang.int(count),
-            target: target.map(|t| lang.int(t)).unwrap_or_else(|| "—".into()),
-            percent: target
-                .map(|t| lang.percent(count, t))
-                .unwrap_or_else(|| "—".into()),
-            bar: target.map(|t| tenths(count, t) / 10).unwrap_or(0),
-            benefit: lang.money(counts.benefit_vnd),
-            statuses,
-            children: children.into_iter().map(|(_, c)| c).collect(),
-            deadlines,
-        });
+            .await??;
+        parts = Some((waiting_ms, report_ms));
+        Ok(web.render(&r, "dashboard.html", ctx))
+    });
+    if let Some((w, rep)) = parts {
+        if let Ok(v) = HeaderValue::from_str(&format!("waiting;dur={w:.3}, report;dur={rep:.3}")) {
+            resp.headers_mut().append("server-timing", v);
+        }
     }
-    Ok(out)
+    resp
 }
 
 // ---- the list ----------------------------------------------------------------------------

@@ -174,6 +174,49 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("rule_edit_origin", "Quy tắc: chỉ đơn vị gốc (công đoàn cơ sở đã đăng ký) sửa được sáng kiến; nút này giữ nó để xét và quyết định.", "Rule: only the origin unit (the grassroots union that registered it) edits an initiative; this node holds it to judge and decide."),
     ("rule_edit_state", "Quy tắc: sáng kiến chỉ được sửa khi mới đăng ký hoặc bị trả lại để bổ sung; đã nộp thì chuỗi duyệt xét đúng trạng thái đã nộp — nhờ cấp trên trả lại nếu cần sửa.", "Rule: an initiative is edited only while registered or returned for revision; once submitted, the chain judges the state submitted — ask the superior to return it if it needs changes."),
     // ---- end of the initiative pages ----
+    // ---- dashboard, targets, Mẫu 2, reports ----
+    ("waiting_for_decision", "sáng kiến chờ đơn vị quyết định", "initiatives wait for this unit's decision"),
+    ("no_programme", "Nút này chưa có chương trình nào: chương trình do cấp trên phát động sẽ đến khi đồng bộ.", "This node holds no programme yet: one launched above arrives with sync."),
+    ("all_children", "Xem mọi đơn vị trực thuộc trong báo cáo", "See every child unit in the report"),
+    ("days_left", "còn (ngày)", "days left"),
+    ("programme", "Chương trình", "Programme"),
+    ("target_lc", "chỉ tiêu", "target"),
+    ("nav_targets", "Chỉ tiêu", "Targets"),
+    ("targets_saved", "Đã giao chỉ tiêu (ký bằng khóa của đơn vị).", "Targets assigned (signed with the unit's key)."),
+    ("target_received", "Chỉ tiêu đơn vị được giao", "Target this unit received"),
+    ("assigned_total", "Đã giao cho cấp dưới (tổng)", "Assigned to child units (total)"),
+    ("assigned_short", "Lưu ý: tổng đã giao thấp hơn chỉ tiêu được giao, còn thiếu", "Note: less assigned than received, short by"),
+    ("registered_now", "Đã đăng ký", "Registered so far"),
+    ("children_targets", "Chỉ tiêu của đơn vị trực thuộc", "Child units' targets"),
+    ("reassigned", "Đã giao tiếp xuống dưới", "Re-assigned below"),
+    ("units_lc", "đơn vị", "units"),
+    ("assign_button", "Giao chỉ tiêu (ký bằng khóa của đơn vị)", "Assign (signed with the unit's key)"),
+    ("assign_hint", "Ô để trống giữ nguyên chỉ tiêu đã giao.", "An empty field keeps the target already assigned."),
+    ("leader_assigns", "Chỉ cán bộ lãnh đạo giao chỉ tiêu.", "Only a leader assigns targets."),
+    ("no_children", "Đơn vị này không có đơn vị trực thuộc.", "This unit has no child units."),
+    ("nav_reports", "Báo cáo", "Reports"),
+    ("downloads", "Tải báo cáo", "Download the report"),
+    ("report_date", "Ngày báo cáo", "Report date"),
+    ("launched_by", "Đơn vị phát động", "Launched by"),
+    ("by_sector", "Theo lĩnh vực", "By sector"),
+    ("by_phase", "Theo giai đoạn", "By phase"),
+    ("over_time", "Tiến độ theo thời gian", "Progress over time"),
+    ("by_registration_date", "theo ngày đăng ký", "by registration date"),
+    ("date", "Ngày", "Date"),
+    ("cumulative", "Lũy kế", "Cumulative"),
+    ("nav_mau2", "Mẫu 2", "Mẫu 2"),
+    ("mau2_title", "Mẫu 2 — Danh sách tổng hợp sáng kiến", "Mẫu 2 — consolidated list of initiatives"),
+    ("mau2_hint", "Mỗi dòng là quyết định của đơn vị này, đã ký bằng khóa của đơn vị. Mã tổng hợp ở cuối gắn bản giấy với đúng các mục đã ký này.", "Each line is this unit's decision, signed with the unit's key. The digest at the foot ties the paper copy to exactly these signed entries."),
+    ("mau2_empty", "Chưa có sáng kiến nào được đơn vị này duyệt trong chương trình.", "No initiative of the programme approved by this unit yet."),
+    ("mau2_digest", "Mã tổng hợp của danh sách (BLAKE3)", "List digest (BLAKE3)"),
+    ("mau2_bundle", "Gói các mục đã ký gửi cấp trên", "Bundle of the signed entries for the superior"),
+    ("mau2_sign", "Ký và tải gói", "Sign and download the bundle"),
+    ("mau2_bundle_hint", "Gói được ký bằng khóa của đơn vị; cấp trên nhập gói qua đường kiểm tra thông thường.", "The bundle is signed with the unit's key; the superior imports it through the usual verified path."),
+    ("leader_signs", "Chỉ cán bộ lãnh đạo ký gói Mẫu 2.", "Only a leader signs the Mẫu 2 bundle."),
+    ("decision", "Quyết định", "Decision"),
+    ("mau2_no_superior", "Đơn vị này không có cấp trên để gửi gói Mẫu 2.", "This unit has no superior to send a Mẫu 2 bundle to."),
+    ("secret_authors", "(bí mật công nghệ)", "(technology secret)"),
+    // ---- end of dashboard, targets, Mẫu 2, reports ----
 ];
 
 /// The sentence for `key` in `lang` (the key itself if missing: a bug the tests catch).
@@ -303,5 +346,26 @@ mod tests {
         let n = keys.len();
         keys.dedup();
         assert_eq!(keys.len(), n, "a key twice");
+    }
+
+    /// The same for the dashboard's, targets', Mẫu 2's and reports' templates.
+    #[test]
+    fn every_key_of_the_report_pages_is_worded() {
+        for src in [
+            include_str!("templates/progress_head.html"),
+            include_str!("templates/children_table.html"),
+            include_str!("templates/targets.html"),
+            include_str!("templates/reports.html"),
+            include_str!("templates/mau2.html"),
+        ] {
+            assert!(!src.contains("t('"), "keys are quoted with \"");
+            for part in src.split("t(\"").skip(1) {
+                let key = part.split('"').next().unwrap();
+                assert!(
+                    TEXTS.iter().any(|(k, _, _)| *k == key),
+                    "no sentence for {key}"
+                );
+            }
+        }
     }
 }

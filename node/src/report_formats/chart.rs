@@ -4,11 +4,11 @@
 //!
 //! The PNG needs a font for its text. A user's machine may have none, so the chart carries
 //! its own: a subset of DejaVu Sans (Latin and Vietnamese letters, digits, punctuation; 49 KB;
-//! Bitstream Vera licence, `cli/assets/fonts/`) embedded in the binary, and resvg is given only
+//! Bitstream Vera licence, `node/assets/fonts/`) embedded in the binary, and resvg is given only
 //! that font (no system fonts), so the PNG is the same on every machine.
 
-use super::report::{tenths, Report};
-use crate::i18n::Lang;
+use crate::lang::Lang;
+use crate::report::{tenths, ProgressReport as Report};
 
 /// The embedded font.
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-vi-subset.ttf");

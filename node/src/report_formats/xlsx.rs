@@ -4,10 +4,9 @@
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
-use super::report::{
-    deadline_kind, sector_label, starts_like_formula, status_label, tenths, Report,
-};
-use crate::i18n::Lang;
+use super::{deadline_kind, sector_label, starts_like_formula, status_label};
+use crate::lang::Lang;
+use crate::report::{tenths, ProgressReport as Report};
 
 /// Writes a text that came from a record or a certificate (a unit, programme or deadline
 /// name). rust_xlsxwriter stores it as text, never as a formula; one that starts like a formula
