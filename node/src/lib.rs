@@ -24,6 +24,7 @@ pub mod reorg;
 pub mod report;
 pub mod report_index;
 pub mod search;
+pub mod search_index;
 pub mod service;
 pub mod sled_store;
 pub mod suggest;

@@ -733,11 +733,13 @@ fn print_list(ctx: &Ctx, node: &Node, page: &search::Page, again: &str) {
                 l.origin_name
             );
         }
-        crate::outln!(
-            "{}: {}",
-            lang.t("Số sáng kiến", "Initiatives"),
+        // A search or filter matching many counts only so far past its page: "at least".
+        let total = if page.exact {
             lang.int(page.total)
-        );
+        } else {
+            format!("≥ {}", lang.int(page.total))
+        };
+        crate::outln!("{}: {total}", lang.t("Số sáng kiến", "Initiatives"));
     }
     // Which page this is and how to get the next (on standard error with --json, whose
     // standard output stays the page's array).
