@@ -512,6 +512,14 @@ fn has_phrase(field: &str, phrase: &str) -> bool {
     })
 }
 
+/// The search words of a text already folded ([`fold_for_search`]): its runs of letters and
+/// digits ("ldld-phu-yen" is three words, "kiến," is "kien").
+pub fn words_of(folded: &str) -> impl Iterator<Item = &str> {
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
 /// A query, folded and split into words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
@@ -530,7 +538,7 @@ impl Query {
             });
         }
         let folded = fold_for_search(q);
-        let words: Vec<String> = folded.split_whitespace().map(str::to_string).collect();
+        let words: Vec<String> = words_of(&folded).map(str::to_string).collect();
         if words.is_empty() {
             return Err(SearchError::Empty);
         }
@@ -540,37 +548,23 @@ impl Query {
         })
     }
 
+    /// The query's words, folded.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
     /// How well `fields` match: `None` when some word of the query is not a word of any
     /// field, `Some(true)` when the whole query occurs as one phrase in one field.
     pub fn score<'a>(&self, fields: impl IntoIterator<Item = &'a str>) -> Option<bool> {
         let folded: Vec<String> = fields
             .into_iter()
-            .map(|f| {
-                fold_for_search(f)
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+            .map(|f| words_of(&fold_for_search(f)).collect::<Vec<_>>().join(" "))
             .collect();
         let all = self
             .words
             .iter()
             .all(|w| folded.iter().any(|f| f.split(' ').any(|x| x == w)));
         all.then(|| folded.iter().any(|f| has_phrase(f, &self.phrase)))
-    }
-
-    /// [`Query::score`] over fields already folded, their words joined by one space.
-    pub fn score_folded<'a>(
-        &self,
-        fields: impl IntoIterator<Item = &'a str> + Clone,
-    ) -> Option<bool> {
-        let all = self.words.iter().all(|w| {
-            fields
-                .clone()
-                .into_iter()
-                .any(|f| f.split(' ').any(|x| x == w))
-        });
-        all.then(|| fields.into_iter().any(|f| has_phrase(f, &self.phrase)))
     }
 
     /// Whether an initiative matches.
@@ -628,6 +622,10 @@ mod tests {
         check("phu yen", &["Phú Thọ"], None);
         // Decomposed input (NFD) folds like composed input.
         check("sa\u{301}ng kie\u{302}\u{301}n", &["SÁNG KIẾN"], Some(true));
+        // Whole words, punctuation apart: "kien" is a word of "kiến,", "kie" is none.
+        check("kien", &["Sáng kiến, cải tiến"], Some(true));
+        check("kie", &["Sáng kiến"], None);
+        check("phu yen", &["ldld-phu-yen"], Some(true));
         assert!(Query::new("   ").is_err());
         assert!(Query::new(&"a".repeat(super::MAX_QUERY_CHARS + 1)).is_err());
         assert!(Query::new(&"a".repeat(super::MAX_QUERY_CHARS)).is_ok());

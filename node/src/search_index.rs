@@ -145,9 +145,7 @@ pub fn doc_of(row: Option<&Row>, view: Option<&View>, entries: &[Entry]) -> Opti
     };
     Some(Doc {
         origin: row.origin.clone(),
-        words: row
-            .text
-            .split_whitespace()
+        words: crate::search::words_of(&row.text)
             .filter(|w| w.len() <= u16::MAX as usize)
             .map(str::to_string)
             .collect(),
@@ -548,8 +546,7 @@ impl UnitWords {
             .map(|(i, u)| (u, i as u32))
             .collect();
         let fold = |s: &str| -> Vec<String> {
-            fold_for_search(s)
-                .split_whitespace()
+            crate::search::words_of(&fold_for_search(s))
                 .map(str::to_string)
                 .collect()
         };
