@@ -391,8 +391,7 @@ pub fn find_page(
     }
     statuses.sort_unstable();
     statuses.dedup();
-    if words.is_empty() && find.sector.is_none() && find.phase.is_none() && statuses.len() <= 1
-    {
+    if words.is_empty() && find.sector.is_none() && find.phase.is_none() && statuses.len() <= 1 {
         let status = find.statuses.first().copied();
         return list_page(node, status, find.unit, page, limit, now_ms);
     }

@@ -262,9 +262,7 @@ fn assert_index(n: &mut Node, prog: RecordId) {
                 .filter(|l| f.sector.is_none_or(|s| l.sector == s))
                 .filter(|l| f.phase.is_none_or(|p| l.programme == Some(p)))
                 .filter(|l| {
-                    u.is_none_or(|u| {
-                        d.is_self_or_ancestor_at(u, &l.origin, counters_time())
-                    })
+                    u.is_none_or(|u| d.is_self_or_ancestor_at(u, &l.origin, counters_time()))
                 })
                 .map(|l| l.record)
                 .collect();
@@ -279,7 +277,11 @@ fn assert_index(n: &mut Node, prog: RecordId) {
     }
     assert!(checked > 100);
     if !all.is_empty() {
-        assert!(found > 20, "{}: only {found} searches found something", n.unit());
+        assert!(
+            found > 20,
+            "{}: only {found} searches found something",
+            n.unit()
+        );
     }
     // The inbox: what waits for this unit's decision.
     let mut expected: Vec<RecordId> = inbox_walk(n, t)
@@ -470,7 +472,8 @@ async fn search_filter_and_inbox_pages_equal_the_walk_across_a_federation_synced
     };
     let who = ["tran thi duc", "le van an"];
     assert!(
-        who.iter().any(|w| by_author(at_origin, w).contains(&secret)),
+        who.iter()
+            .any(|w| by_author(at_origin, w).contains(&secret)),
         "its origin finds it by author"
     );
     assert!(
@@ -552,7 +555,8 @@ fn a_node_without_the_word_index_builds_it_on_open_and_check_repairs_it() {
         .find(|(k, _)| k.first() == Some(&b'n'))
         .expect("a count")
         .0;
-    keys.insert(count, &99i64.to_be_bytes()[..]).expect("insert");
+    keys.insert(count, &99i64.to_be_bytes()[..])
+        .expect("insert");
     let r = check::run(&mut g, node::now_ms(), false).expect("check");
     assert!(!r.is_clean());
     assert!(

@@ -437,31 +437,34 @@ pub(super) async fn list(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
         // Every combination of search, status, sector and unit is a page of the word index
         // (`search::find_page`): the cost of the page, never a walk of the records.
         let found = web
-            .with_node(move |node| -> Result<(Vec<Listed>, u64, bool, usize), String> {
-                let statuses: Vec<&str> = match status2.as_str() {
-                    "" => Vec::new(),
-                    "award" => vec!["award-typical", "award-excellent"],
-                    s => vec![s],
-                };
-                let unit = sync_protocol::ids::UnitId::new(&unit2)
-                    .ok()
-                    .filter(|u| node.directory().knows(u));
-                let find = search::Find {
-                    query: (!t2.is_empty()).then_some(t2.as_str()),
-                    statuses,
-                    sector: Sector::ALL.iter().copied().find(|s| s.code() == sector2),
-                    phase: None,
-                    unit: unit.as_ref(),
-                };
-                let mut p = search::find_page(node, &find, page as u64, WEB_PAGE_ROWS_COUNT, now)
-                    .map_err(|e| e.to_string())?;
-                // Past the last page (a stale link): the last page.
-                if p.items.is_empty() && p.page > 1 && p.exact {
-                    p = search::find_page(node, &find, p.pages(), WEB_PAGE_ROWS_COUNT, now)
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok((p.items, p.total, p.exact, p.page as usize))
-            })
+            .with_node(
+                move |node| -> Result<(Vec<Listed>, u64, bool, usize), String> {
+                    let statuses: Vec<&str> = match status2.as_str() {
+                        "" => Vec::new(),
+                        "award" => vec!["award-typical", "award-excellent"],
+                        s => vec![s],
+                    };
+                    let unit = sync_protocol::ids::UnitId::new(&unit2)
+                        .ok()
+                        .filter(|u| node.directory().knows(u));
+                    let find = search::Find {
+                        query: (!t2.is_empty()).then_some(t2.as_str()),
+                        statuses,
+                        sector: Sector::ALL.iter().copied().find(|s| s.code() == sector2),
+                        phase: None,
+                        unit: unit.as_ref(),
+                    };
+                    let mut p =
+                        search::find_page(node, &find, page as u64, WEB_PAGE_ROWS_COUNT, now)
+                            .map_err(|e| e.to_string())?;
+                    // Past the last page (a stale link): the last page.
+                    if p.items.is_empty() && p.page > 1 && p.exact {
+                        p = search::find_page(node, &find, p.pages(), WEB_PAGE_ROWS_COUNT, now)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Ok((p.items, p.total, p.exact, p.page as usize))
+                },
+            )
             .await?;
         let (shown, total, exact, page, error) = match found {
             Ok((v, total, exact, page)) => (v, total as usize, exact, page, None),
