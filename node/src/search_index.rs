@@ -61,7 +61,7 @@ pub mod t {
 
 /// How many matches a filtered page counts beyond its own end before it stops counting and
 /// says "at least": the bound on a page's work when the filters match most records.
-pub const MAX_COUNTED_MATCHES: u64 = 1_000;
+pub const MAX_COUNTED_MATCHES: u64 = 500;
 
 const WORD: u8 = b'w';
 const SECTOR: u8 = b's';
@@ -768,7 +768,13 @@ pub fn filtered(
             },
         })
         .reduce(|a, b| Stream::Either(Box::new(a), Box::new(b)));
-    streams.extend(base);
+    // Every word, sector and phase key is of a listed record: without a status or unit
+    // filter, the listing itself need not be read.
+    let filtered_base = !filter.statuses.is_empty() || units.is_some();
+    let others = !filter.words.is_empty() || filter.sector.is_some() || filter.phase.is_some();
+    if filtered_base || !others {
+        streams.extend(base);
+    }
     if let Some(s) = filter.sector {
         streams.push(Stream::Prefix {
             tree: keys.clone(),

@@ -508,6 +508,20 @@ fn a_node_without_the_word_index_builds_it_on_open_and_check_repairs_it() {
             decide(&mut g, r, DecisionKind::Submit, T0 + 30 + i as u64);
         }
     }
+    // Ids resolve from their prefixes (even and odd lengths, any case) by a key range.
+    for r in node::search::listing(&g, node::now_ms()).expect("listing") {
+        let hex = r.record.to_hex();
+        for n in [8, 9, 15, 32] {
+            assert_eq!(
+                records::resolve(&g, &hex[..n].to_uppercase()).expect("resolves"),
+                r.record
+            );
+        }
+    }
+    assert!(matches!(
+        records::resolve(&g, "0000000000000000000000000000000f"),
+        Err(records::ResolveError::NotFound { .. })
+    ));
     let find = Find {
         query: Some("sang kien"),
         ..Find::default()
