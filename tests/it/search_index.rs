@@ -87,7 +87,7 @@ fn initiative(node: &mut Node, prog: RecordId, g: &mut Lcg, i: usize, t: u64) ->
     let i = Initiative {
         title: text(&format!("{}, số {i}", g.phrase(n))),
         authors: vec![Author {
-            name: text(if i % 2 == 0 {
+            name: text(if i.is_multiple_of(2) {
                 "Trần Thị Đức"
             } else {
                 "Lê Văn An"
@@ -100,7 +100,7 @@ fn initiative(node: &mut Node, prog: RecordId, g: &mut Lcg, i: usize, t: u64) ->
         phase: 1 + (i % 2) as u32,
         sector: Sector::ALL[g.next(Sector::ALL.len())],
         summary: text(&g.phrase(2)),
-        registered_on: Date::parse(if i % 2 == 0 {
+        registered_on: Date::parse(if i.is_multiple_of(2) {
             "2025-03-01"
         } else {
             "2026-03-01"

@@ -928,7 +928,7 @@ fn summary(mut v: Vec<Duration>) -> String {
 /// dropped).
 fn serve(data: &Path, exe: &Path) -> Result<Option<BenchService>, Failure> {
     let mut started = None;
-    if node::control::request(&data, node::control::Request::Status).is_err() {
+    if node::control::request(data, node::control::Request::Status).is_err() {
         let tag = format!(
             "{}-{}",
             std::process::id(),
@@ -957,7 +957,7 @@ fn serve(data: &Path, exe: &Path) -> Result<Option<BenchService>, Failure> {
             .map_err(fail)?;
         let mut svc = BenchService(child);
         loop {
-            if node::control::request(&data, node::control::Request::Status).is_ok() {
+            if node::control::request(data, node::control::Request::Status).is_ok() {
                 break;
             }
             if let Ok(Some(st)) = svc.0.try_wait() {
