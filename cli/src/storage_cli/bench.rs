@@ -1093,18 +1093,28 @@ fn enrol_bench_grassroots(
             name: sync_protocol::text::Text::new("name", "Công đoàn cơ sở đo ghi", 200)
                 .map_err(fail)?,
             role: UnitRole::Grassroots,
-            parent: district,
+            parent: district.clone(),
             key,
             replaces: None,
         }),
     );
     let (ff, genesis) = n.federation_file().map_err(fail)?;
-    let mut trust = n.store().trust_entries().map_err(fail)?;
-    trust.push(cert);
+    let trust = n.store().trust_entries().map_err(fail)?;
+    // The new unit's chain first (its district's and province's certificates), then the rest
+    // of the national directory in batches under the batch limit.
+    let chain: Vec<UnitId> = n.directory().ancestors_at(&district, now);
+    let (mine, rest): (Vec<_>, Vec<_>) = trust.into_iter().partition(|e| {
+        matches!(e.body(), EntryBody::Certificate(c) if c.unit == district || chain.contains(&c.unit))
+    });
+    let mut first = mine;
+    first.push(cert);
     let programme = n.store().record_entries(&s.programme).map_err(fail)?;
     drop(n);
     let t = Instant::now();
-    let mut g = Node::create_enrolled(into, &ff, genesis, unit, trust, now).map_err(fail)?;
+    let mut g = Node::create_enrolled(into, &ff, genesis, unit, first, now).map_err(fail)?;
+    for chunk in rest.chunks(50_000) {
+        g.import(chunk.to_vec(), node::now_ms()).map_err(fail)?;
+    }
     g.import(programme, node::now_ms()).map_err(fail)?;
     crate::outln!(
         "enrolled grassroots node bench-g at {} ({} units known) in {:.1} s",
