@@ -1812,7 +1812,7 @@ fn paging_arguments_outside_their_bounds_are_refused() {
     let before = digest(&Node::open(&data).expect("open"));
     let too_many = (MAX_PAGE_ITEMS_COUNT + 1).to_string();
     let too_far = (MAX_PAGE_NUMBER + 1).to_string();
-    let cases: [(&[&str], &str, &str); 6] = [
+    let cases: [(&[&str], &str, &str); 9] = [
         (
             &["initiative", "list", "--limit", "0"],
             "--limit 0",
@@ -1842,6 +1842,22 @@ fn paging_arguments_outside_their_bounds_are_refused() {
             &["initiative", "list", "--status", "nope"],
             "--status \"nope\"",
             "chọn một trong",
+        ),
+        // ---- list and search filters through the word index (search_index) ----
+        (
+            &["initiative", "search", "may", "--status", "nope"],
+            "--status \"nope\"",
+            "choose one of",
+        ),
+        (
+            &["initiative", "list", "--sector", "nope"],
+            "--sector",
+            "nope",
+        ),
+        (
+            &["initiative", "search", "may", "--unit", "nobody-here"],
+            "nobody-here",
+            "nobody-here",
         ),
     ];
     for (i, (args, flag, words)) in cases.iter().enumerate() {

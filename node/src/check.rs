@@ -204,9 +204,24 @@ pub fn run(node: &mut Node, now_ms: u64, repair: bool) -> Result<CheckReport, No
         report.problem(p);
     }
     report.problem_count += index_count - listed;
+    let sync_index_clean = index_count == 0;
+    // The word index (its own trees and meta key): compared with a recount from the rows,
+    // views and entries; rebuilt alone when only it disagrees.
+    let (word_problems, word_count) =
+        crate::search_index::check(&store, MAX_LISTED_PROBLEMS.saturating_sub(listed))?;
+    let words_listed = word_problems.len();
+    for p in word_problems {
+        report.problem(p);
+    }
+    report.problem_count += word_count - words_listed;
     if repair && !report.is_clean() {
         if others_clean {
-            crate::sync_index::rebuild(&store)?;
+            if !sync_index_clean {
+                crate::sync_index::rebuild(&store)?;
+            }
+            if word_count > 0 {
+                crate::search_index::rebuild(&store)?;
+            }
         } else {
             rebuild(node, now_ms)?;
         }
@@ -241,6 +256,7 @@ pub fn rebuild(node: &mut Node, now_ms: u64) -> Result<(), NodeError> {
     walk(node, now_ms, &mut Sink::Write(&store))?;
     crate::sync_index::rebuild(&store)?;
     store.set_meta(report_index::META_KEY, &[1])?;
+    crate::search_index::rebuild(&store)?;
     store.remove_meta("derived_stale")?;
     store.remove_meta("rebuilding")?;
     store.durable()?;

@@ -26,6 +26,7 @@ pub mod report;
 pub mod report_formats;
 pub mod report_index;
 pub mod search;
+pub mod search_index;
 pub mod self_registration;
 pub mod service;
 pub mod sled_store;

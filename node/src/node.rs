@@ -373,6 +373,8 @@ pub struct Node {
     /// Where the entries being imported come from, recorded with those that wait in quarantine
     /// (see [`Node::import_from`]).
     import_source: Option<String>,
+    /// The units' words search matches records by ([`crate::search_index`]).
+    unit_words: crate::search_index::UnitWordsCache,
 }
 
 /// Children by parent at [`TREE_TIME`].
@@ -479,6 +481,7 @@ impl Node {
         store.set_meta("unit", unit.as_str().as_bytes())?;
         // A new node's report index starts complete (empty) and is kept with every batch.
         store.set_meta(crate::report_index::META_KEY, &[1])?;
+        store.set_meta(crate::search_index::META_KEY, &[1])?;
         let mut node = Self {
             dir: dir.to_owned(),
             store,
@@ -488,6 +491,7 @@ impl Node {
             children: BTreeMap::new(),
             key_problem: None,
             import_source: None,
+            unit_words: Default::default(),
         };
         let commit = node.plan(outcome.accepted, &StateMemo::new(), now_ms)?;
         node.store.commit(&commit)?;
@@ -564,6 +568,7 @@ impl Node {
             children: BTreeMap::new(),
             key_problem,
             import_source: None,
+            unit_words: Default::default(),
         };
         node.children = children_of(&node.directory);
         if let Some(old) = node.store.needs_migration() {
@@ -580,6 +585,9 @@ impl Node {
         }
         if crate::report_index::build_if_missing(&node.store, &node.directory)? {
             tracing::warn!("built the report and listing index");
+        }
+        if crate::search_index::build_if_missing(&node.store)? {
+            tracing::warn!("built the word index");
         }
         Ok(node)
     }
@@ -612,6 +620,11 @@ impl Node {
     pub(crate) fn store_mut(&mut self) -> &mut SledStore {
         &mut self.store
     }
+    /// The words of units search matches records by, cached until the directory changes.
+    pub fn unit_words(&self, now_ms: u64) -> std::sync::Arc<crate::search_index::UnitWords> {
+        self.unit_words.get(&self.directory, now_ms)
+    }
+
     /// The trust directory.
     pub fn directory(&self) -> &Directory {
         &self.directory
@@ -932,11 +945,23 @@ impl Node {
         // Views on every core: a record with edits loads an Automerge document.
         let views = records
             .par_iter()
-            .map(|r| view(*r).map(|(v, row, h)| (*r, v, row, h)))
+            .map(|r| {
+                let (v, row, h) = view(*r)?;
+                let doc = match &row {
+                    Some(_) => crate::search_index::doc_of(
+                        row.as_ref(),
+                        v.as_ref(),
+                        &overlay.record_entries(r)?,
+                    ),
+                    None => None,
+                };
+                Ok((*r, v, row, h, doc))
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        for (r, v, row, h) in views {
+        for (r, v, row, h, doc) in views {
             out.records.push((r, v, h));
             out.rows.push((r, row));
+            out.search.push((r, doc));
         }
         for v in accepted {
             let place = place_of(&self.directory, &overlay, v.entry())?;

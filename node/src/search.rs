@@ -1,14 +1,14 @@
 //! Listing and searching the initiatives a node holds. Search ignores diacritics and case
 //! ([`sync_protocol::text::fold_for_search`]: "sang kien" finds "sáng kiến", "phu yen" finds
-//! "Phú Yên", "d" finds "đ") over the title, the authors, the origin unit (id and name, and the
-//! names of the units above it, so "phu yen" finds the province's initiatives) and the effect
-//! summary. Every word of the query must occur; results where the whole query occurs
-//! as one phrase come first.
+//! "Phú Yên", "duc" finds "Đức") over the title, the authors, the origin unit (id and name, and
+//! the names of the units above it, so "phu yen" finds the province's initiatives) and the
+//! effect summary. Every word of the query must be a whole word of one of those fields.
 //!
-//! [`list_page`] reads a page from the listing index ([`crate::report_index`]) and loads only
-//! that page's records; [`search_page`] matches over the index's folded rows (no record is
-//! loaded or verified but the page's). [`listing`] and [`search`] load every record (the Mẫu 2
-//! list and `initiative show` still use them).
+//! [`list_page`] reads a page from the listing index ([`crate::report_index`]); [`find_page`]
+//! (search, and the filters by status, sector, phase and unit, alone or together) and
+//! [`inbox_page`] read it from the word index ([`crate::search_index`]). Each loads and
+//! verifies only the page's records. [`listing`] and [`search`] load every record: the
+//! references the tests compare with (and the Mẫu 2 list and `initiative show`).
 
 use sync_protocol::audit::verify_record;
 use sync_protocol::date::Date;
@@ -17,8 +17,6 @@ use sync_protocol::ids::{EntryHash, RecordId, UnitId};
 use sync_protocol::record::{Initiative, RecordContent};
 use sync_protocol::store::{EntryLookup, EntryStore};
 use sync_protocol::text::fold_for_search;
-
-use std::collections::HashMap;
 
 use sync_protocol::limits::{MAX_PAGE_ITEMS_COUNT, MAX_PAGE_NUMBER};
 use sync_protocol::store::StoreError;
@@ -198,6 +196,9 @@ pub struct Page {
     pub page: u64,
     /// Initiatives per page.
     pub limit: usize,
+    /// Whether `total` is exact; when not, at least `total` match (a search or a filter that
+    /// matches many counts only [`crate::search_index::MAX_COUNTED_MATCHES`] past its page).
+    pub exact: bool,
 }
 
 impl Page {
@@ -346,68 +347,66 @@ pub fn list_page(
         total,
         page,
         limit,
+        exact: true,
     })
 }
 
-/// A page of the initiatives that match `query` (phrase matches first, then by title, then
-/// by id), with how many match in all. The match reads the index's rows (folded title,
-/// summary and authors) and the folded unit names, without loading or verifying a record;
-/// only the page's records are loaded. It still reads every row: O(records) of index, not of
-/// records (a word index is future work).
-pub fn search_page(
+/// What [`find_page`] filters by; every part is optional and all must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Find<'a> {
+    /// Search words (see the module doc).
+    pub query: Option<&'a str>,
+    /// List statuses ([`report_index::STATUS_CODES`]); any of them.
+    pub statuses: Vec<&'a str>,
+    /// Sector.
+    pub sector: Option<Sector>,
+    /// Programme and phase.
+    pub phase: Option<(RecordId, u32)>,
+    /// Only the subtree of this unit (the tree the counters follow).
+    pub unit: Option<&'a UnitId>,
+}
+
+/// A page of the initiatives that match a search and filters, in listing order (origin unit,
+/// then record id), read from the word index: a result (or a skipped one) costs a seek per
+/// word and filter, O(log n) each; a seek passes over the keys of a stream between two
+/// matches, and, for a word found in unit names or a unit filter, over units with no record.
+/// The total is exact up to [`crate::search_index::MAX_COUNTED_MATCHES`] past the page.
+/// Without a query, sector or phase it is [`list_page`] (exact totals from counts).
+pub fn find_page(
     node: &Node,
-    query: &str,
+    find: &Find<'_>,
     page: u64,
     limit: usize,
     now_ms: u64,
 ) -> Result<Page, PageError> {
     check_page(page, limit)?;
-    let q = Query::new(query)?;
-    let store = node.store();
-    let d = node.directory();
-    // Per origin unit: its id, its name and its ancestors' names, folded (once per unit).
-    let mut units: HashMap<UnitId, Vec<String>> = HashMap::new();
-    let mut hits: Vec<(bool, String, RecordId)> = Vec::new();
-    for kv in store.tree(report_index::t::ROWS).iter() {
-        let (k, v) = kv.map_err(|e| err("rx_rows", e))?;
-        let (Ok(r), Some(row)) = (
-            <[u8; 16]>::try_from(k.as_ref()),
-            report_index::Row::decode(&v),
-        ) else {
-            continue;
-        };
-        let unit_fields = units.entry(row.origin.clone()).or_insert_with(|| {
-            let name = |u: &UnitId| {
-                d.name(u)
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| u.to_string())
-            };
-            let mut f = vec![row.origin.to_string(), name(&row.origin)];
-            f.extend(
-                d.ancestors_at(&row.origin, now_ms)
-                    .iter()
-                    .filter(|a| **a != row.origin)
-                    .map(name),
-            );
-            f.iter().map(|x| fold_words(x)).collect()
-        });
-        let fields = row
-            .text
-            .split('\n')
-            .chain(unit_fields.iter().map(String::as_str));
-        if let Some(phrase) = q.score_folded(fields) {
-            hits.push((phrase, row.title, RecordId(r)));
-        }
+    let words = match find.query {
+        Some(q) => Query::new(q)?.words,
+        None => Vec::new(),
+    };
+    let mut statuses = Vec::new();
+    for s in &find.statuses {
+        statuses
+            .push(report_index::status_index(s).ok_or_else(|| PageError::Status(s.to_string()))?);
     }
-    hits.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then_with(|| a.1.cmp(&b.1))
-            .then(a.2.cmp(&b.2))
-    });
-    let total = hits.len() as u64;
-    let skip = usize::try_from((page - 1).saturating_mul(limit as u64)).unwrap_or(usize::MAX);
-    let mut items = Vec::with_capacity(limit);
-    for (_, _, r) in hits.into_iter().skip(skip).take(limit) {
+    statuses.sort_unstable();
+    statuses.dedup();
+    if words.is_empty() && find.sector.is_none() && find.phase.is_none() && statuses.len() <= 1 {
+        let status = find.statuses.first().copied();
+        return list_page(node, status, find.unit, page, limit, now_ms);
+    }
+    let filter = crate::search_index::Filter {
+        words,
+        statuses,
+        sector: find.sector,
+        phase: find.phase,
+        unit: find.unit.cloned(),
+    };
+    let skip = (page - 1).saturating_mul(limit as u64);
+    let (records, total, exact) =
+        crate::search_index::filtered(node, &filter, skip, limit, now_ms)?;
+    let mut items = Vec::with_capacity(records.len());
+    for r in records {
         if let Some(l) = listed_of(node, r, now_ms)? {
             items.push(l);
         }
@@ -417,14 +416,107 @@ pub fn search_page(
         total,
         page,
         limit,
+        exact,
     })
 }
 
-fn fold_words(s: &str) -> String {
-    fold_for_search(s)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+/// A page of the initiatives that match `query` ([`find_page`] with a query alone).
+pub fn search_page(
+    node: &Node,
+    query: &str,
+    page: u64,
+    limit: usize,
+    now_ms: u64,
+) -> Result<Page, PageError> {
+    find_page(
+        node,
+        &Find {
+            query: Some(query),
+            ..Find::default()
+        },
+        page,
+        limit,
+        now_ms,
+    )
+}
+
+/// A page of what waits for this node's unit's decision: its own initiatives not yet
+/// submitted (or returned for revision), then what each of its children (by id) submitted or
+/// approved and forwarded; a conflict, a rejection, a recognition or an award waits for
+/// nobody. O(children + page), from the word index's inbox keys and counts.
+pub fn inbox_page(node: &Node, page: u64, limit: usize, now_ms: u64) -> Result<Page, PageError> {
+    check_page(page, limit)?;
+    let skip = (page - 1).saturating_mul(limit as u64);
+    let (records, total) = crate::search_index::inbox(node, skip, limit)?;
+    let mut items = Vec::with_capacity(records.len());
+    for r in records {
+        if let Some(l) = listed_of(node, r, now_ms)? {
+            items.push(l);
+        }
+    }
+    Ok(Page {
+        items,
+        total,
+        page,
+        limit,
+        exact: true,
+    })
+}
+
+/// How many initiatives wait for this node's unit's decision (O(children)).
+pub fn inbox_count(node: &Node) -> Result<u64, NodeError> {
+    Ok(crate::search_index::inbox_count(node)?)
+}
+
+/// What waits for this node's unit's decision, by walking every record (the reference
+/// [`inbox_page`] is compared with): no conflict, and some decision's expected decider
+/// ([`sync_protocol::verify::expected_decider`]) is this unit.
+pub fn inbox_walk(node: &Node, now_ms: u64) -> Result<Vec<Listed>, NodeError> {
+    use sync_protocol::entry::AwardGrade;
+    use sync_protocol::verify::expected_decider;
+    let kinds = [
+        DecisionKind::Submit,
+        DecisionKind::ReturnForRevision,
+        DecisionKind::Reject,
+        DecisionKind::Approve,
+        DecisionKind::Recognise,
+        DecisionKind::Award(AwardGrade::Typical),
+        DecisionKind::Award(AwardGrade::Excellent),
+    ];
+    Ok(listing(node, now_ms)?
+        .into_iter()
+        .filter(|l| !l.conflict)
+        .filter(|l| {
+            let prev = l.status.as_ref().map(|(k, u, _)| (u.clone(), *k));
+            if matches!(
+                prev.as_ref().map(|p| p.1),
+                Some(DecisionKind::Recognise | DecisionKind::Award(_))
+            ) {
+                return false;
+            }
+            kinds.iter().any(|k| {
+                expected_decider(node.directory(), &l.origin, *k, prev.as_ref(), now_ms)
+                    .is_ok_and(|u| &u == node.unit())
+            })
+        })
+        .collect())
+}
+
+/// Whether `phrase` occurs in `field` as whole words (both folded, words joined by a space).
+fn has_phrase(field: &str, phrase: &str) -> bool {
+    field.match_indices(phrase).any(|(i, _)| {
+        let end = i + phrase.len();
+        (i == 0 || field.as_bytes()[i - 1] == b' ')
+            && (end == field.len() || field.as_bytes()[end] == b' ')
+    })
+}
+
+/// The search words of a text already folded ([`fold_for_search`]): its runs of letters and
+/// digits ("ldld-phu-yen" is three words, "kiến," is "kien").
+pub fn words_of(folded: &str) -> impl Iterator<Item = &str> {
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
 }
 
 /// A query, folded and split into words.
@@ -445,7 +537,7 @@ impl Query {
             });
         }
         let folded = fold_for_search(q);
-        let words: Vec<String> = folded.split_whitespace().map(str::to_string).collect();
+        let words: Vec<String> = words_of(&folded).map(str::to_string).collect();
         if words.is_empty() {
             return Err(SearchError::Empty);
         }
@@ -455,35 +547,23 @@ impl Query {
         })
     }
 
-    /// How well `fields` match: `None` when some word is missing, `Some(true)` when the whole
-    /// query occurs as one phrase in one field.
+    /// The query's words, folded.
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+
+    /// How well `fields` match: `None` when some word of the query is not a word of any
+    /// field, `Some(true)` when the whole query occurs as one phrase in one field.
     pub fn score<'a>(&self, fields: impl IntoIterator<Item = &'a str>) -> Option<bool> {
         let folded: Vec<String> = fields
             .into_iter()
-            .map(|f| {
-                fold_for_search(f)
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+            .map(|f| words_of(&fold_for_search(f)).collect::<Vec<_>>().join(" "))
             .collect();
         let all = self
             .words
             .iter()
-            .all(|w| folded.iter().any(|f| f.contains(w.as_str())));
-        all.then(|| folded.iter().any(|f| f.contains(&self.phrase)))
-    }
-
-    /// [`Query::score`] over fields already folded, their words joined by one space.
-    pub fn score_folded<'a>(
-        &self,
-        fields: impl IntoIterator<Item = &'a str> + Clone,
-    ) -> Option<bool> {
-        let all = self
-            .words
-            .iter()
-            .all(|w| fields.clone().into_iter().any(|f| f.contains(w.as_str())));
-        all.then(|| fields.into_iter().any(|f| f.contains(&self.phrase)))
+            .all(|w| folded.iter().any(|f| f.split(' ').any(|x| x == w)));
+        all.then(|| folded.iter().any(|f| has_phrase(f, &self.phrase)))
     }
 
     /// Whether an initiative matches.
@@ -541,6 +621,10 @@ mod tests {
         check("phu yen", &["Phú Thọ"], None);
         // Decomposed input (NFD) folds like composed input.
         check("sa\u{301}ng kie\u{302}\u{301}n", &["SÁNG KIẾN"], Some(true));
+        // Whole words, punctuation apart: "kien" is a word of "kiến,", "kie" is none.
+        check("kien", &["Sáng kiến, cải tiến"], Some(true));
+        check("kie", &["Sáng kiến"], None);
+        check("phu yen", &["ldld-phu-yen"], Some(true));
         assert!(Query::new("   ").is_err());
         assert!(Query::new(&"a".repeat(super::MAX_QUERY_CHARS + 1)).is_err());
         assert!(Query::new(&"a".repeat(super::MAX_QUERY_CHARS)).is_ok());

@@ -691,10 +691,10 @@ impl Service {
                 );
                 if matches!(&out, Reply::Run(o) if o.wrote) {
                     // A unit enrolled or revoked through the command: the QUIC verifier
-                    // knows it at once, as after a sync session.
+                    // knows it at once, as after a sync session (copied only when the
+                    // directory moved: a national directory is large, most writes add none).
                     let node = self.node.lock().await;
-                    *self.directory.write().unwrap_or_else(|p| p.into_inner()) =
-                        node.directory().clone();
+                    self.refresh_directory(&node);
                     drop(node);
                     self.sync_now();
                 }

@@ -7,6 +7,7 @@ mod open;
 mod quarantine;
 mod quic;
 mod report_index;
+mod search_index;
 mod storage;
 mod sync;
 mod tidy;

@@ -46,6 +46,9 @@ pub enum InitiativeCommand {
         /// Chỉ sáng kiến của đơn vị này và cấp dưới / only this unit's subtree.
         #[arg(long)]
         unit: Option<String>,
+        /// Chỉ lĩnh vực này / only this sector.
+        #[arg(long)]
+        sector: Option<String>,
         /// Trang, từ 1 / page, from 1.
         #[arg(long, default_value_t = 1)]
         page: u64,
@@ -58,6 +61,15 @@ pub enum InitiativeCommand {
         /// Từ khóa / words to find.
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
+        /// Chỉ trạng thái / only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// Chỉ sáng kiến của đơn vị này và cấp dưới / only this unit's subtree.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Chỉ lĩnh vực này / only this sector.
+        #[arg(long)]
+        sector: Option<String>,
         /// Trang, từ 1 / page, from 1.
         #[arg(long, default_value_t = 1)]
         page: u64,
@@ -157,12 +169,38 @@ pub fn run(ctx: &Ctx, c: InitiativeCommand) -> Result<u8, Failure> {
         InitiativeCommand::List {
             status,
             unit,
+            sector,
             page,
             limit,
-        } => list(ctx, status.as_deref(), unit.as_deref(), page, limit),
-        InitiativeCommand::Search { query, page, limit } => {
-            search_cmd(ctx, &query.join(" "), page, limit)
-        }
+        } => list(
+            ctx,
+            None,
+            Filters {
+                status: status.as_deref(),
+                unit: unit.as_deref(),
+                sector: sector.as_deref(),
+            },
+            page,
+            limit,
+        ),
+        InitiativeCommand::Search {
+            query,
+            status,
+            unit,
+            sector,
+            page,
+            limit,
+        } => list(
+            ctx,
+            Some(&query.join(" ")),
+            Filters {
+                status: status.as_deref(),
+                unit: unit.as_deref(),
+                sector: sector.as_deref(),
+            },
+            page,
+            limit,
+        ),
         InitiativeCommand::Attach { id, file, name } => attach(ctx, &id, &file, name.as_deref()),
     }
 }
@@ -733,11 +771,13 @@ fn print_list(ctx: &Ctx, node: &Node, page: &search::Page, again: &str) {
                 l.origin_name
             );
         }
-        crate::outln!(
-            "{}: {}",
-            lang.t("Số sáng kiến", "Initiatives"),
+        // A search or filter matching many counts only so far past its page: "at least".
+        let total = if page.exact {
             lang.int(page.total)
-        );
+        } else {
+            format!("≥ {}", lang.int(page.total))
+        };
+        crate::outln!("{}: {total}", lang.t("Số sáng kiến", "Initiatives"));
     }
     // Which page this is and how to get the next (on standard error with --json, whose
     // standard output stays the page's array).
@@ -794,50 +834,61 @@ fn page_failed(lang: Lang, e: search::PageError) -> Failure {
     }
 }
 
+/// The filters `initiative list` and `initiative search` take.
+struct Filters<'a> {
+    status: Option<&'a str>,
+    unit: Option<&'a str>,
+    sector: Option<&'a str>,
+}
+
+/// A page of the list (`query` `None`) or of a search, filtered: read from the listing and
+/// word indexes (`search::find_page`), never by loading every record.
 fn list(
     ctx: &Ctx,
-    status: Option<&str>,
-    unit: Option<&str>,
+    query: Option<&str>,
+    f: Filters<'_>,
     page: u64,
     limit: usize,
 ) -> Result<u8, Failure> {
     let lang = ctx.lang;
     let node = open(ctx)?;
     let now = now_ms();
-    if let Some(s) = status {
+    if let Some(s) = f.status {
         if node::report_index::status_index(s).is_none() {
             return Err(page_failed(lang, search::PageError::Status(s.into())));
         }
     }
-    let unit_id = unit
+    let sector = f
+        .sector
+        .map(|s| crate::input::sector_flag(lang, s))
+        .transpose()?;
+    let unit_id = f
+        .unit
         .map(|u| super::known_unit(ctx, &node, "unit", u))
         .transpose()?;
-    let pb = super::spinner(lang.t("đang đọc các hồ sơ…", "reading the records…"));
-    let found = search::list_page(&node, status, unit_id.as_ref(), page, limit, now);
+    let find = search::Find {
+        query,
+        statuses: f.status.into_iter().collect(),
+        sector,
+        phase: None,
+        unit: unit_id.as_ref(),
+    };
+    let pb = super::spinner(match query {
+        Some(_) => lang.t("đang tìm…", "searching…"),
+        None => lang.t("đang đọc các hồ sơ…", "reading the records…"),
+    });
+    let found = search::find_page(&node, &find, page, limit, now);
     pb.finish_and_clear();
     let found = found.map_err(|e| page_failed(lang, e))?;
-    let mut again = String::from("sangkien initiative list");
-    if let Some(s) = status {
-        again.push_str(&format!(" --status {s}"));
+    let mut again = match query {
+        Some(q) => format!("sangkien initiative search {q:?}"),
+        None => String::from("sangkien initiative list"),
+    };
+    for (flag, v) in [("status", f.status), ("unit", f.unit), ("sector", f.sector)] {
+        if let Some(v) = v {
+            again.push_str(&format!(" --{flag} {v}"));
+        }
     }
-    if let Some(u) = unit {
-        again.push_str(&format!(" --unit {u}"));
-    }
-    if limit != sync_protocol::limits::DEFAULT_PAGE_ITEMS_COUNT {
-        again.push_str(&format!(" --limit {limit}"));
-    }
-    print_list(ctx, &node, &found, &again);
-    Ok(0)
-}
-
-fn search_cmd(ctx: &Ctx, query: &str, page: u64, limit: usize) -> Result<u8, Failure> {
-    let lang = ctx.lang;
-    let node = open(ctx)?;
-    let pb = super::spinner(lang.t("đang tìm…", "searching…"));
-    let found = search::search_page(&node, query, page, limit, now_ms());
-    pb.finish_and_clear();
-    let found = found.map_err(|e| page_failed(lang, e))?;
-    let mut again = format!("sangkien initiative search {query:?}");
     if limit != sync_protocol::limits::DEFAULT_PAGE_ITEMS_COUNT {
         again.push_str(&format!(" --limit {limit}"));
     }

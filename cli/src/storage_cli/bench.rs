@@ -156,6 +156,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 256)]
         cache_mb: u64,
     },
+    /// Độ trễ ghi qua dịch vụ đang chạy / write latency through running services, fsync
+    /// included: `initiative new` and `decide submit` at a grassroots node enrolled in the
+    /// federation of `bench national` (made here, next to --data, and removed at the end),
+    /// and `target assign` at the node in --data (the national node, DIR/tld). Starts
+    /// `node run` on each node no service serves, and stops it at the end.
+    Write {
+        /// Số lần ghi mỗi lệnh / writes per command.
+        #[arg(long, default_value_t = 200)]
+        writes: usize,
+        /// Đơn vị con nhận chỉ tiêu / the child unit the target writes assign to.
+        #[arg(long, default_value = "p0")]
+        child: String,
+        /// Đơn vị cấp trên trực tiếp của nút cơ sở mới / the direct superior (a district of
+        /// `bench national`) that enrols the new grassroots node.
+        #[arg(long, default_value = "p0-d0")]
+        district: String,
+        /// Giữ nút cơ sở sau khi đo / keep the grassroots node afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
     /// Thời gian mở một nút có sẵn (--data), mỗi lần một tiến trình mới / open time of an
     /// existing node (--data): `Node::open` in fresh processes, and a real command end to end.
     Open {
@@ -236,6 +256,12 @@ pub fn run(ctx: &Ctx, c: BenchCommand) -> Result<u8, Failure> {
             skip,
             cache_mb,
         }),
+        BenchCommand::Write {
+            writes,
+            child,
+            district,
+            keep,
+        } => write_bench(ctx, writes, &child, &district, keep),
         BenchCommand::Open { runs } => open_bench(ctx, runs),
         BenchCommand::OpenOnce => open_once(ctx),
         BenchCommand::Verify { count } => {
@@ -929,14 +955,19 @@ fn summary(mut v: Vec<Duration>) -> String {
     )
 }
 
-fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8, Failure> {
-    let data = std::fs::canonicalize(ctx.data()?).map_err(fail)?;
-    let exe = std::env::current_exe().map_err(fail)?;
-    // The service: the one serving the node, or one started here.
+/// The service serving `data`: the one running, or one started here (returned, stopped when
+/// dropped).
+fn serve(data: &Path, exe: &Path) -> Result<Option<BenchService>, Failure> {
     let mut started = None;
-    if node::control::request(&data, node::control::Request::Status).is_err() {
-        let cfg =
-            std::env::temp_dir().join(format!("sangkien-bench-report-{}.toml", std::process::id()));
+    if node::control::request(data, node::control::Request::Status).is_err() {
+        let tag = format!(
+            "{}-{}",
+            std::process::id(),
+            data.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        let cfg = std::env::temp_dir().join(format!("sangkien-bench-{tag}.toml"));
         std::fs::write(
             &cfg,
             format!(
@@ -945,10 +976,9 @@ fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8,
             ),
         )
         .map_err(fail)?;
-        let log =
-            std::env::temp_dir().join(format!("sangkien-bench-report-{}.log", std::process::id()));
+        let log = std::env::temp_dir().join(format!("sangkien-bench-{tag}.log"));
         let t = Instant::now();
-        let child = Command::new(&exe)
+        let child = Command::new(exe)
             .args(["node", "run", "--config"])
             .arg(&cfg)
             .stdin(Stdio::null())
@@ -958,7 +988,7 @@ fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8,
             .map_err(fail)?;
         let mut svc = BenchService(child);
         loop {
-            if node::control::request(&data, node::control::Request::Status).is_ok() {
+            if node::control::request(data, node::control::Request::Status).is_ok() {
                 break;
             }
             if let Ok(Some(st)) = svc.0.try_wait() {
@@ -980,6 +1010,13 @@ fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8,
     } else {
         crate::outln!("a running service serves {}", data.display());
     }
+    Ok(started)
+}
+
+fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8, Failure> {
+    let data = std::fs::canonicalize(ctx.data()?).map_err(fail)?;
+    let exe = std::env::current_exe().map_err(fail)?;
+    let started = serve(&data, &exe)?;
     let commands: [&[&str]; 4] = [
         &["report"],
         &["--json", "report"],
@@ -1042,6 +1079,175 @@ fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8,
         disk_bytes(&data.join(node::node::DB_DIR)) as f64 / 1048576.0
     );
     drop(started);
+    Ok(0)
+}
+
+// ---- write latency through the service ---------------------------------------------------
+
+/// Seed and shape `bench national` makes its federation with (see [`national`]).
+const NATIONAL_SEED: u64 = 1;
+
+/// Enrols a new grassroots unit `bench-g` under `district` of the `bench national` federation
+/// held at `national` (the district's key is the synthetic tree's), into `into`, holding the
+/// national node's trust entries and the programme. Returns its data directory.
+fn enrol_bench_grassroots(
+    national: &Path,
+    district: &str,
+    into: &Path,
+) -> Result<PathBuf, Failure> {
+    use sync_protocol::author::Author;
+    use sync_protocol::entry::{Certificate, EntryBody, UnitRole};
+    use sync_protocol::store::EntryLookup;
+    let n = Node::open(national).map_err(|e| {
+        fail(format!(
+            "bench write opens {} itself first to read its trust entries: {e}",
+            national.display()
+        ))
+    })?;
+    let s = synth::attach(&n, NATIONAL_SEED, (63, 20, 100));
+    let district = UnitId::new(district).map_err(fail)?;
+    if !n.directory().knows(&district) {
+        return Err(fail(format!("{district} is not a unit of this node")));
+    }
+    let signer = Author::new(
+        n.federation(),
+        district.clone(),
+        s.signing_key(district.as_str()),
+    );
+    let unit = UnitId::new("bench-g").map_err(fail)?;
+    let key = node::node::prepare_enrolment(into).map_err(fail)?;
+    let now = node::now_ms();
+    let cert = signer.sign(
+        now,
+        EntryBody::Certificate(Certificate {
+            unit: unit.clone(),
+            name: sync_protocol::text::Text::new("name", "Công đoàn cơ sở đo ghi", 200)
+                .map_err(fail)?,
+            role: UnitRole::Grassroots,
+            parent: district.clone(),
+            key,
+            replaces: None,
+        }),
+    );
+    let (ff, genesis) = n.federation_file().map_err(fail)?;
+    let trust = n.store().trust_entries().map_err(fail)?;
+    // The new unit's chain first (its district's and province's certificates), then the rest
+    // of the national directory in batches under the batch limit.
+    let chain: Vec<UnitId> = n.directory().ancestors_at(&district, now);
+    let (mine, rest): (Vec<_>, Vec<_>) = trust.into_iter().partition(|e| {
+        matches!(e.body(), EntryBody::Certificate(c) if c.unit == district || chain.contains(&c.unit))
+    });
+    let mut first = mine;
+    first.push(cert);
+    let programme = n.store().record_entries(&s.programme).map_err(fail)?;
+    drop(n);
+    let t = Instant::now();
+    let mut g = Node::create_enrolled(into, &ff, genesis, unit, first, now).map_err(fail)?;
+    for chunk in rest.chunks(50_000) {
+        g.import(chunk.to_vec(), node::now_ms()).map_err(fail)?;
+    }
+    g.import(programme, node::now_ms()).map_err(fail)?;
+    crate::outln!(
+        "enrolled grassroots node bench-g at {} ({} units known) in {:.1} s",
+        into.display(),
+        g.directory().units().len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(into.to_owned())
+}
+
+fn write_bench(
+    ctx: &Ctx,
+    writes: usize,
+    child: &str,
+    district: &str,
+    keep: bool,
+) -> Result<u8, Failure> {
+    let data = std::fs::canonicalize(ctx.data()?).map_err(fail)?;
+    let exe = std::env::current_exe().map_err(fail)?;
+    let gdir = data
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .join(format!("bench-g-{}", std::process::id()));
+    enrol_bench_grassroots(&data, district, &gdir)?;
+    let gdir = std::fs::canonicalize(&gdir).map_err(fail)?;
+    let result = (|| -> Result<(), Failure> {
+        let national = serve(&data, &exe)?;
+        let grassroots = serve(&gdir, &exe)?;
+        let mut new_t = (Vec::new(), Vec::new());
+        let mut submit_t = (Vec::new(), Vec::new());
+        for i in 0..writes {
+            let title = format!("Sáng kiến đo ghi số {i}: cải tiến băng tải");
+            let (o, took) = through_service(
+                &gdir,
+                &[
+                    "--json",
+                    "initiative",
+                    "new",
+                    "--title",
+                    &title,
+                    "--author",
+                    "Lê Thị Mai|Kỹ sư",
+                    "--sector",
+                    "production-business",
+                    "--summary",
+                    "Giảm hao hụt nguyên liệu",
+                    "--phase",
+                    "2",
+                    "--registered",
+                    "15/06/2026",
+                    "--benefit",
+                    "2.400.000.000",
+                ],
+            )?;
+            new_t.0.push(Duration::from_micros(o.service_us));
+            new_t.1.push(took);
+            let v: serde_json::Value = serde_json::from_str(&o.stdout).map_err(fail)?;
+            let id = v["id"]
+                .as_str()
+                .ok_or_else(|| fail("initiative new printed no id"))?
+                .to_owned();
+            let (o, took) = through_service(
+                &gdir,
+                &[
+                    "decide",
+                    "submit",
+                    &id,
+                    "--officer",
+                    "Lê Văn An",
+                    "--title",
+                    "Chủ tịch",
+                ],
+            )?;
+            submit_t.0.push(Duration::from_micros(o.service_us));
+            submit_t.1.push(took);
+        }
+        let mut target_t = (Vec::new(), Vec::new());
+        for i in 0..writes {
+            let set = format!("{child}={}", 1000 + i);
+            let (o, took) =
+                through_service(&data, &["target", "assign", "--phase", "1", "--set", &set])?;
+            target_t.0.push(Duration::from_micros(o.service_us));
+            target_t.1.push(took);
+        }
+        crate::outln!("{writes} writes each, one at a time; \"node\" = the service's own time for the command (signed, verified, committed, fsynced before the reply), \"round trip\" = the control request");
+        for (what, (node_t, trip)) in [
+            ("initiative new (grassroots bench-g)", new_t),
+            ("decide submit (grassroots bench-g)", submit_t),
+            ("target assign (the node in --data)", target_t),
+        ] {
+            crate::outln!("`sangkien {what}`");
+            crate::outln!("  node:          {}", summary(node_t));
+            crate::outln!("  round trip:    {}", summary(trip));
+        }
+        drop(grassroots);
+        drop(national);
+        Ok(())
+    })();
+    if !keep {
+        let _ = std::fs::remove_dir_all(&gdir);
+    }
+    result?;
     Ok(0)
 }
 

@@ -352,6 +352,7 @@ impl SledStore {
             c.accepted.iter().map(|(v, _)| v.entry()),
             |u| tx_chain(&tx[t::SHAPE], u),
         )?;
+        crate::search_index::apply(tx, &c.search)?;
         Ok(())
     }
 

@@ -212,6 +212,8 @@ pub struct Commit {
     pub records: Vec<(RecordId, Option<View>, Vec<ChangeHash>)>,
     /// The same records' rows in the report and listing index ([`crate::report_index`]).
     pub rows: Vec<(RecordId, Option<crate::report_index::Row>)>,
+    /// The same records' documents in the word index ([`crate::search_index`]).
+    pub search: Vec<(RecordId, Option<crate::search_index::Doc>)>,
     /// Units (re)certified by this batch, in acceptance order, with their parent at
     /// [`counters::TREE_TIME`] (`None` for the root).
     pub parents: Vec<(UnitId, Option<UnitId>)>,

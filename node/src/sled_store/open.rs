@@ -157,6 +157,10 @@ impl SledStore {
         for name in crate::report_index::TREES {
             trees.push(db.open_tree(name).map_err(sled_err)?);
         }
+        // The word, filter and inbox index's, after those (`search_index::t`).
+        for name in crate::search_index::TREES {
+            trees.push(db.open_tree(name).map_err(sled_err)?);
+        }
         let mut store = Self {
             path: path.to_owned(),
             db,

@@ -42,7 +42,7 @@ use crate::node::Node;
 use crate::officers::Role;
 use crate::records;
 use crate::refusal;
-use crate::search::{self, Listed};
+use crate::search;
 
 type St = State<Arc<Web>>;
 
@@ -1544,21 +1544,6 @@ pub(super) async fn decide(
 
 // ---- the inbox ---------------------------------------------------------------------------
 
-/// What waits for this unit's decision, newest first as the listing gives it. The inbox's one
-/// listing call: today a walk over the records held here (O(records)); an inbox index can
-/// answer it instead without the pages changing.
-fn waiting_here(node: &Node, now: u64) -> Result<Vec<Listed>, WebError> {
-    let all = search::listing(node, now).map_err(super::store_error)?;
-    Ok(all
-        .into_iter()
-        .filter(|l| !l.conflict)
-        .filter(|l| {
-            let s = l.status.as_ref().map(|(k, u, _)| (*k, u.clone()));
-            !allowed_here(node, &l.origin, s.as_ref(), now).is_empty()
-        })
-        .collect())
-}
-
 /// An initiative's title as held here (its content, or its public projection).
 fn title_of(node: &Node, id: RecordId, now: u64) -> Option<String> {
     let rep = records::check(node, id, now).ok()?;
@@ -1624,20 +1609,31 @@ async fn inbox_page(
     let (lang, now, viewer) = (r.lang, web.now(), Viewer::of(r));
     let (total, at, ctx, rows, kinds, page, pages) = web
         .with_node(move |node| -> Result<_, WebError> {
-            let waiting = waiting_here(node, now)?;
-            let total = waiting.len();
-            let at = at.min(total.saturating_sub(1));
-            let ctx = match waiting.get(at) {
+            // The inbox index (`search::inbox_page`): the shown item and the table's page
+            // cost O(children + page), never a walk over the records.
+            let page_of = |n: usize, limit: usize| {
+                search::inbox_page(node, n as u64, limit, now).map_err(|e| match e {
+                    search::PageError::Node(e) => super::store_error(e),
+                    _ => WebError::internal(),
+                })
+            };
+            let max_page = sync_protocol::limits::MAX_PAGE_NUMBER as usize;
+            let mut one = page_of(at.min(max_page - 1) + 1, 1)?;
+            let total = one.total as usize;
+            let at = at.min(total.saturating_sub(1)).min(max_page - 1);
+            if one.items.is_empty() && total > 0 {
+                one = page_of(at + 1, 1)?;
+            }
+            let ctx = match one.items.first() {
                 Some(l) => initiative_ctx(node, l.record, lang, now, viewer)?,
                 None => None,
             };
-            let pages = total.div_ceil(WEB_PAGE_ROWS_COUNT).max(1);
+            let pages = total.div_ceil(WEB_PAGE_ROWS_COUNT).clamp(1, max_page);
             let page = page.min(pages);
             let mut kinds: Vec<DecisionKind> = Vec::new();
+            let waiting = page_of(page, WEB_PAGE_ROWS_COUNT)?.items;
             let rows: Vec<InboxRow> = waiting
                 .iter()
-                .skip((page - 1) * WEB_PAGE_ROWS_COUNT)
-                .take(WEB_PAGE_ROWS_COUNT)
                 .map(|l| {
                     let s = l.status.as_ref().map(|(k, u, _)| (*k, u.clone()));
                     let allowed = allowed_here(node, &l.origin, s.as_ref(), now);

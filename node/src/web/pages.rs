@@ -9,7 +9,7 @@ use axum::response::Response;
 use minijinja::{context, Value};
 use serde::Serialize;
 use sync_protocol::date::Date;
-use sync_protocol::entry::{DecisionKind, Sector};
+use sync_protocol::entry::Sector;
 use sync_protocol::limits::WEB_PAGE_ROWS_COUNT;
 
 use super::{auth, texts, Form, Page, Req, Web, WebError};
@@ -250,16 +250,6 @@ fn status_of(lang: Lang, l: &Listed) -> String {
     }
 }
 
-fn status_code(l: &Listed) -> &'static str {
-    match &l.status {
-        None => "registered",
-        Some((k, _, _)) => match k {
-            DecisionKind::Award(_) => "award",
-            k => k.code(),
-        },
-    }
-}
-
 fn row(lang: Lang, l: &Listed) -> Row {
     Row {
         id: l.record.to_hex(),
@@ -307,64 +297,49 @@ pub(super) async fn list(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
         } else {
             String::new()
         };
+        // A unit's subtree, by id (`unit=`); an unknown unit is ignored like other filters.
+        let unit = q.str("unit").trim().to_owned();
         let t2 = text.clone();
-        let (status2, sector2) = (status.clone(), sector.clone());
+        let (status2, sector2, unit2) = (status.clone(), sector.clone(), unit.clone());
         let now = web.now();
-        // The listing and search index answers a page at the cost of the page when the filters
-        // allow it (a status alone, or a search alone); a sector filter, or a search with a
-        // status, still filters every record (O(records)).
+        // Every combination of search, status, sector and unit is a page of the word index
+        // (`search::find_page`): the cost of the page, never a walk of the records.
         let found = web
-            .with_node(move |node| -> Result<(Vec<Listed>, usize, usize), String> {
-                let paged = |p: Result<search::Page, search::PageError>| {
-                    p.map(|p| (p.items, p.total as usize, p.page as usize))
-                        .map_err(|e| e.to_string())
-                };
-                if sector2.is_empty() && t2.is_empty() && status2 != "award" {
-                    let st = (!status2.is_empty()).then_some(status2.as_str());
-                    return paged(search::list_page(
-                        node,
-                        st,
-                        None,
-                        page as u64,
-                        WEB_PAGE_ROWS_COUNT,
-                        now,
-                    ));
-                }
-                if sector2.is_empty() && status2.is_empty() {
-                    return paged(search::search_page(
-                        node,
-                        &t2,
-                        page as u64,
-                        WEB_PAGE_ROWS_COUNT,
-                        now,
-                    ));
-                }
-                let all = if t2.is_empty() {
-                    search::listing(node, now).map_err(|e| e.to_string())?
-                } else {
-                    search::search(node, &t2, now).map_err(|e| e.to_string())?
-                };
-                let chosen: Vec<Listed> = all
-                    .into_iter()
-                    .filter(|l| status2.is_empty() || status_code(l) == status2)
-                    .filter(|l| sector2.is_empty() || l.sector.code() == sector2)
-                    .collect();
-                let total = chosen.len();
-                let pages = total.div_ceil(WEB_PAGE_ROWS_COUNT).max(1);
-                let page = page.min(pages);
-                let rows = chosen
-                    .into_iter()
-                    .skip((page - 1) * WEB_PAGE_ROWS_COUNT)
-                    .take(WEB_PAGE_ROWS_COUNT)
-                    .collect();
-                Ok((rows, total, page))
-            })
+            .with_node(
+                move |node| -> Result<(Vec<Listed>, u64, bool, usize), String> {
+                    let statuses: Vec<&str> = match status2.as_str() {
+                        "" => Vec::new(),
+                        "award" => vec!["award-typical", "award-excellent"],
+                        s => vec![s],
+                    };
+                    let unit = sync_protocol::ids::UnitId::new(&unit2)
+                        .ok()
+                        .filter(|u| node.directory().knows(u));
+                    let find = search::Find {
+                        query: (!t2.is_empty()).then_some(t2.as_str()),
+                        statuses,
+                        sector: Sector::ALL.iter().copied().find(|s| s.code() == sector2),
+                        phase: None,
+                        unit: unit.as_ref(),
+                    };
+                    let mut p =
+                        search::find_page(node, &find, page as u64, WEB_PAGE_ROWS_COUNT, now)
+                            .map_err(|e| e.to_string())?;
+                    // Past the last page (a stale link): the last page.
+                    if p.items.is_empty() && p.page > 1 && p.exact {
+                        p = search::find_page(node, &find, p.pages(), WEB_PAGE_ROWS_COUNT, now)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Ok((p.items, p.total, p.exact, p.page as usize))
+                },
+            )
             .await?;
-        let (shown, total, page, error) = match found {
-            Ok((v, total, page)) => (v, total, page, None),
+        let (shown, total, exact, page, error) = match found {
+            Ok((v, total, exact, page)) => (v, total as usize, exact, page, None),
             Err(e) => (
                 Vec::new(),
                 0,
+                true,
                 1,
                 Some(match crate::search::Query::new(&text) {
                     Err(q) => texts::search_error(lang, &q),
@@ -384,6 +359,7 @@ pub(super) async fn list(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
                     ("q".into(), text.clone()),
                     ("status".into(), status.clone()),
                     ("sector".into(), sector.clone()),
+                    ("unit".into(), unit.clone()),
                     ("page".into(), p.to_string()),
                 ])
             )
@@ -402,7 +378,12 @@ pub(super) async fn list(State(web): St, headers: HeaderMap, uri: Uri) -> Respon
             context! {
                 rows, error, q => text, status => status.clone(), sector => sector.clone(),
                 statuses, sectors,
-                total => lang.int(total as u64), page, pages,
+                total => if exact {
+                    lang.int(total as u64)
+                } else {
+                    format!("≥ {}", lang.int(total as u64))
+                },
+                page, pages,
                 prev => (page > 1).then(|| link(page - 1)),
                 next => (page < pages).then(|| link(page + 1)),
             },
