@@ -466,7 +466,9 @@ pub(super) async fn submit(
             Text::new("position", p, MAX_SHORT_TEXT_CHARS),
         ) {
             (Ok(name), Ok(position)) => coauthors.push(Author { name, position }),
-            (Err(e), _) | (_, Err(e)) => err("coauthors", super::initiatives::field_error(lang, &e)),
+            (Err(e), _) | (_, Err(e)) => {
+                err("coauthors", super::initiatives::field_error(lang, &e))
+            }
         }
     }
     let trial = f.str("application") == "trial";
