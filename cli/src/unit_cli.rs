@@ -313,8 +313,8 @@ pub fn accept(ctx: &Ctx, file: &Path) -> Result<u8, Failure> {
             crate::outln!(
                 "{}",
                 ctx.lang.t(
-                    "Dịch vụ nút đang chạy dùng khóa mới cho các phiên đồng bộ sau khi khởi động lại.",
-                    "The running node service uses the new key for sync sessions once restarted."
+                    "Dịch vụ nút đang chạy dùng khóa mới cho các phiên đồng bộ từ bây giờ.",
+                    "The running node service uses the new key for sync sessions from now on."
                 )
             );
         }

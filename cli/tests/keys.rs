@@ -259,6 +259,71 @@ fn a_districts_key_rotated_between_two_offices_verifies_everywhere_and_its_grass
     }
 }
 
+/// A key rotated by request while the unit's `node run` serves its directory: the commands go
+/// through the running service, and the service presents the new key from the moment it is
+/// accepted, without a restart. The province that certified the new key refuses the old one, so
+/// its sync with the running service succeeds only if the service presents the new key.
+#[test]
+fn a_key_rotated_through_the_running_service_is_presented_at_once() {
+    let tmp = TempDir::new("rotate-live");
+    let demo = tmp.path().join("demo");
+    let o = sangkien(&["demo", "--no-serve", "--dir", p(&demo), "--lang", "en"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (province, district, grassroots) = (
+        demo.join("ldld-phu-yen"),
+        demo.join("ldld-tuy-hoa"),
+        demo.join("cdcs-thuy-san-tuy-hoa"),
+    );
+    let (district_service, district_addr) = start(tmp.path(), &district);
+    // Before the rotation the province syncs with the district.
+    let s = ok(&province, &["sync", "--peer", &district_addr]);
+    assert!(s.starts_with("Synced with"), "{s}");
+
+    // The rotation, every step at the district carried out by its running service.
+    let office = tmp.path().join("office");
+    std::fs::create_dir_all(&office).unwrap();
+    let request = office.join("rotate.txt");
+    ok(
+        &district,
+        &["unit", "request", "--rotate", "--out", p(&request)],
+    );
+    let answer = office.join("certificate.json");
+    ok(
+        &province,
+        &[
+            "unit",
+            "enrol",
+            "--request",
+            p(&request),
+            "--out",
+            p(&answer),
+        ],
+    );
+    let out = ok(&district, &["unit", "accept", p(&answer)]);
+    assert!(out.contains("Switched to the new key"), "{out}");
+    assert!(
+        out.contains("The running node service uses the new key for sync sessions from now on."),
+        "the command went through the service: {out}"
+    );
+    assert!(!out.contains("restart"), "{out}");
+    let keys = keys_of(&district, "ldld-tuy-hoa");
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let new_key = keys[1]["key"].as_str().unwrap().to_owned();
+    assert_eq!(keys_of(&province, "ldld-tuy-hoa")[0]["valid_now"], false);
+
+    // The province holds the old key replaced: it syncs with the running service, which now
+    // presents the new key.
+    let s = ok(&province, &["sync", "--peer", &district_addr]);
+    assert!(s.starts_with("Synced with"), "{s}");
+    // A grassroots node that has not seen the rotation learns it from the handshake.
+    let s = ok(&grassroots, &["sync", "--peer", &district_addr]);
+    assert!(s.starts_with("Synced with"), "{s}");
+    let seen = keys_of(&grassroots, "ldld-tuy-hoa");
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1]["key"], new_key.as_str());
+    stop(district_service, &district);
+}
+
 /// Every file under `root` (recursively), except under `skip`.
 fn files_under(root: &Path, skip: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(root).expect("dir").flatten() {

@@ -572,6 +572,33 @@ impl Service {
         }
     }
 
+    /// Presents the node's key and chain as they are now, if they changed since the endpoint
+    /// last took them (a rotation accepted through the service, a newer certificate of its own
+    /// or of an ancestor). Sessions in progress go on with what they started with.
+    fn refresh_identity(&self, node: &Node) {
+        let identity = match QuicIdentity::for_node(node) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the node's key; sync sessions present the previous one");
+                return;
+            }
+        };
+        if identity.certificate() == &self.endpoint.certificate() {
+            return;
+        }
+        let changed_key = identity.public_key() != self.endpoint.public_key();
+        match self.endpoint.set_identity(&identity) {
+            Ok(()) if changed_key => tracing::info!(
+                key = %identity.public_key().short(),
+                "the node's key changed: sync sessions present the new key from now on"
+            ),
+            Ok(()) => tracing::info!("sync sessions present the node's newer certificates"),
+            Err(e) => {
+                tracing::error!(error = %e, "could not present the node's new key; sync sessions present the previous one")
+            }
+        }
+    }
+
     /// Closes the endpoint.
     pub fn close(&self) {
         self.endpoint.close();
@@ -695,6 +722,9 @@ impl Service {
                     // directory moved: a national directory is large, most writes add none).
                     let node = self.node.lock().await;
                     self.refresh_directory(&node);
+                    // A key rotated through the command (`unit accept`): sessions from now on
+                    // present the new key and its chain.
+                    self.refresh_identity(&node);
                     drop(node);
                     self.sync_now();
                 }

@@ -10,7 +10,7 @@ use node::quic::{
     QuicIdentity, MAX_FRAME_BYTES,
 };
 use node::Node;
-use sync_protocol::entry::{EntryBody, Revocation, UnitRole};
+use sync_protocol::entry::{Certificate, EntryBody, Revocation, UnitRole};
 use tests::{enrol, quic_endpoint, root, text, unit, TempDir};
 
 /// A fixed past time (October 2025) for the entries, so certificates are in force for the
@@ -224,6 +224,68 @@ async fn a_revoked_unit_is_refused() {
     // A connection opened before the revocation is found out by re-checking it.
     let still = verifier.check_peer_now(s.peer(), &s.peer_key());
     assert!(still.is_err_and(|why| why.contains("Revoked")));
+}
+
+/// A node whose key is rotated while its endpoint runs presents the new key at once, when it
+/// connects and when it is connected to, without rebinding; a connection opened before goes on.
+#[tokio::test]
+async fn an_endpoint_presents_a_rotated_key_at_once_and_keeps_its_open_connections() {
+    let tmp = TempDir::new("quic-rotated");
+    let (mut tld, prov) = federation(&tmp);
+    let (national, directory) = quic_endpoint(&tld);
+    let (province, _) = quic_endpoint(&prov);
+    let old_key = QuicIdentity::for_node(&prov).unwrap().public_key();
+    let (mut before_c, mut before_s) = pair(&province, &national).await;
+    assert_eq!(before_s.peer_key(), old_key);
+
+    // The national node certifies the province's new key, replacing the old one.
+    let new = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let current = tld
+        .directory()
+        .latest_cert(&unit("ldld-phu-yen"))
+        .unwrap()
+        .clone();
+    tld.write(
+        EntryBody::Certificate(Certificate {
+            unit: unit("ldld-phu-yen"),
+            key: sync_protocol::ids::UnitKey(new.verifying_key().to_bytes()),
+            replaces: Some(current.hash),
+            ..current.cert.clone()
+        }),
+        T0 + 20,
+    )
+    .expect("rotation");
+    *directory.write().unwrap() = tld.directory().clone();
+    // The old key is refused now.
+    let (stale, _) = quic_endpoint(&prov);
+    check_refused(
+        within(
+            "old key connects",
+            stale.connect(national.local_addr().unwrap()),
+        )
+        .await,
+        "not valid in this federation now",
+    );
+
+    let rotated = QuicIdentity::new(unit("ldld-phu-yen"), &new).unwrap();
+    province.set_identity(&rotated).expect("new identity");
+    assert_eq!(province.public_key(), rotated.public_key());
+    assert_eq!(&province.certificate(), rotated.certificate());
+    // Outgoing: the national node sees the new key.
+    let (mut c, mut s) = pair(&province, &national).await;
+    assert_eq!(s.peer_key(), rotated.public_key());
+    check_round_trip(&mut c, &mut s, b"out").await;
+    // Incoming: so does a national node connecting to the province.
+    let (mut c, mut s) = pair(&national, &province).await;
+    assert_eq!(c.peer_key(), rotated.public_key());
+    check_round_trip(&mut c, &mut s, b"in").await;
+    // The connection opened with the old key goes on.
+    check_round_trip(&mut before_c, &mut before_s, b"before").await;
+
+    // An identity of another unit is refused.
+    let other = QuicIdentity::new(unit("tld"), &new).unwrap();
+    assert!(province.set_identity(&other).is_err());
+    assert_eq!(province.public_key(), rotated.public_key());
 }
 
 #[tokio::test]

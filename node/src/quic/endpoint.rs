@@ -45,6 +45,15 @@ pub enum BindError {
     /// The TLS configuration does not suit QUIC.
     #[error("TLS configuration for QUIC: {0}")]
     Quic(String),
+    /// An identity of another unit than the endpoint's was given to
+    /// [`QuicEndpoint::set_identity`].
+    #[error("the endpoint is unit {bound}'s; it cannot present unit {given}")]
+    OtherUnit {
+        /// the endpoint's unit
+        bound: UnitId,
+        /// the identity's unit
+        given: UnitId,
+    },
     /// The socket.
     #[error("could not bind UDP {addr}: {source}")]
     Socket {
@@ -242,6 +251,9 @@ pub const PREAMBLE: [u8; 8] = *b"SKFRAME1";
 pub struct QuicEndpoint {
     endpoint: quinn::Endpoint,
     unit: UnitId,
+    tls: TlsSetup,
+    /// What this node presents now; [`QuicEndpoint::set_identity`] replaces it.
+    presenting: std::sync::Mutex<Presenting>,
     accepted: Mutex<mpsc::Receiver<PeerConnection>>,
     refused: Arc<AtomicU64>,
     accept_task: JoinHandle<()>,
@@ -257,44 +269,13 @@ impl QuicEndpoint {
         verifier: FederationVerifier,
     ) -> Result<Self, BindError> {
         tokio::runtime::Handle::try_current().map_err(|_| BindError::NoRuntime)?;
-        let transport = Arc::new(transport_config()?);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = Arc::new(verifier);
-
-        let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_client_cert_verifier(verifier.clone())
-            .with_single_cert(vec![identity.certificate().clone()], identity.private_key())?;
-        server.alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
-        // No session resumption: a resumed session skips the certificate check, so a peer
-        // revoked since its last connection would get back in. Every connection is checked.
-        server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-        server.send_tls13_tickets = 0;
-        let server =
-            QuicServerConfig::try_from(server).map_err(|e| BindError::Quic(e.to_string()))?;
-        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
-        server
-            .transport_config(transport.clone())
-            .max_incoming(MAX_INCOMING_COUNT)
-            .incoming_buffer_size(INCOMING_BUFFER_BYTES)
-            .incoming_buffer_size_total(10 * INCOMING_BUFFER_BYTES);
-
-        let mut client = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_client_auth_cert(vec![identity.certificate().clone()], identity.private_key())?;
-        client.alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
-        client.resumption = rustls::client::Resumption::disabled();
-        client.enable_early_data = false;
-        let client =
-            QuicClientConfig::try_from(client).map_err(|e| BindError::Quic(e.to_string()))?;
-        let mut client = quinn::ClientConfig::new(Arc::new(client));
-        client.transport_config(transport);
-
-        let mut endpoint = quinn::Endpoint::server(server, addr)
+        let tls = TlsSetup {
+            transport: Arc::new(transport_config()?),
+            verifier: Arc::new(verifier),
+        };
+        let (server, client) = tls.configs(identity)?;
+        let endpoint = quinn::Endpoint::server(server, addr)
             .map_err(|source| BindError::Socket { addr, source })?;
-        endpoint.set_default_client_config(client);
 
         let (tx, rx) = mpsc::channel(MAX_PENDING_ACCEPTS_COUNT);
         let refused = Arc::new(AtomicU64::new(0));
@@ -302,6 +283,12 @@ impl QuicEndpoint {
         Ok(Self {
             endpoint,
             unit: identity.unit().clone(),
+            tls,
+            presenting: std::sync::Mutex::new(Presenting {
+                client,
+                certificate: identity.certificate().clone(),
+                key: identity.public_key(),
+            }),
             accepted: Mutex::new(rx),
             refused,
             accept_task,
@@ -318,14 +305,51 @@ impl QuicEndpoint {
         &self.unit
     }
 
+    /// The key this endpoint presents now.
+    pub fn public_key(&self) -> UnitKey {
+        self.presenting().key
+    }
+
+    /// The certificate this endpoint presents now (its key and chain).
+    pub fn certificate(&self) -> rustls::pki_types::CertificateDer<'static> {
+        self.presenting().certificate.clone()
+    }
+
+    /// Presents `identity` (the same unit, after a key rotation or with a newer chain) from now
+    /// on, on incoming and outgoing connections alike, without closing the socket. Connections
+    /// already open go on as they are.
+    pub fn set_identity(&self, identity: &QuicIdentity) -> Result<(), BindError> {
+        if identity.unit() != &self.unit {
+            return Err(BindError::OtherUnit {
+                bound: self.unit.clone(),
+                given: identity.unit().clone(),
+            });
+        }
+        let (server, client) = self.tls.configs(identity)?;
+        // Both under the lock, so that the server and client sides never disagree for long.
+        let mut presenting = self.presenting.lock().unwrap_or_else(|p| p.into_inner());
+        self.endpoint.set_server_config(Some(server));
+        *presenting = Presenting {
+            client,
+            certificate: identity.certificate().clone(),
+            key: identity.public_key(),
+        };
+        Ok(())
+    }
+
+    fn presenting(&self) -> std::sync::MutexGuard<'_, Presenting> {
+        self.presenting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Connects to the node at `addr`: handshake (both keys checked against the trust
     /// directory) and preamble exchange, within [`CONNECT_TIMEOUT_MS`]. Who the peer is comes
     /// from its verified certificate: see [`PeerConnection::peer`].
     pub async fn connect(&self, addr: SocketAddr) -> Result<PeerConnection, ConnectError> {
         let attempt = async {
+            let client = self.presenting().client.clone();
             let connecting = self
                 .endpoint
-                .connect(addr, SERVER_NAME)
+                .connect_with(client, addr, SERVER_NAME)
                 .map_err(|source| ConnectError::Start { addr, source })?;
             let connection = connecting
                 .await
@@ -374,6 +398,61 @@ impl QuicEndpoint {
     /// Waits until every connection is closed and its close has been sent.
     pub async fn wait_idle(&self) {
         self.endpoint.wait_idle().await;
+    }
+}
+
+/// What an endpoint presents: its client configuration (for outgoing connections) and the
+/// certificate and key in it (the server configuration is in the quinn endpoint).
+struct Presenting {
+    client: quinn::ClientConfig,
+    certificate: rustls::pki_types::CertificateDer<'static>,
+    key: UnitKey,
+}
+
+/// What stays the same when an endpoint's identity changes.
+struct TlsSetup {
+    transport: Arc<quinn::TransportConfig>,
+    verifier: Arc<FederationVerifier>,
+}
+
+impl TlsSetup {
+    /// The server and client configurations presenting `identity`.
+    fn configs(
+        &self,
+        identity: &QuicIdentity,
+    ) -> Result<(quinn::ServerConfig, quinn::ClientConfig), BindError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_client_cert_verifier(self.verifier.clone())
+            .with_single_cert(vec![identity.certificate().clone()], identity.private_key())?;
+        server.alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
+        // No session resumption: a resumed session skips the certificate check, so a peer
+        // revoked since its last connection would get back in. Every connection is checked.
+        server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        server.send_tls13_tickets = 0;
+        let server =
+            QuicServerConfig::try_from(server).map_err(|e| BindError::Quic(e.to_string()))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(server));
+        server
+            .transport_config(self.transport.clone())
+            .max_incoming(MAX_INCOMING_COUNT)
+            .incoming_buffer_size(INCOMING_BUFFER_BYTES)
+            .incoming_buffer_size_total(10 * INCOMING_BUFFER_BYTES);
+
+        let mut client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .dangerous()
+            .with_custom_certificate_verifier(self.verifier.clone())
+            .with_client_auth_cert(vec![identity.certificate().clone()], identity.private_key())?;
+        client.alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
+        client.resumption = rustls::client::Resumption::disabled();
+        client.enable_early_data = false;
+        let client =
+            QuicClientConfig::try_from(client).map_err(|e| BindError::Quic(e.to_string()))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(client));
+        client.transport_config(self.transport.clone());
+        Ok((server, client))
     }
 }
 
