@@ -159,6 +159,11 @@ const PAGES: &[(&str, &str, &str, &str)] = &[
     ("initiative", "th", "thamdinh", "/initiatives/{id}"),
     ("inbox-district", "th", "thamdinh", "/inbox"),
     ("list-district", "th", "thamdinh", "/initiatives"),
+    ("edit", "ts", "canbo", "/initiatives/{reg}/edit"),
+    ("targets", "ts", "canbo", "/targets"),
+    ("targets-district", "th", "thamdinh", "/targets"),
+    ("mau2-district", "th", "thamdinh", "/mau2"),
+    ("reports-district", "th", "thamdinh", "/reports"),
 ];
 
 /// Saves the whole page as `NAME-1280.png` and `NAME-360.png`, and checks that at 360 px
