@@ -367,17 +367,34 @@ fn for_each_doc(
         }
         Ok(())
     };
-    for kv in store.tree(report_index::t::ROWS).iter() {
-        let (k, v) = kv.map_err(|e| err("rx_rows", e))?;
-        let (Ok(r), Some(row)) = (<[u8; 16]>::try_from(k.as_ref()), Row::decode(&v)) else {
-            continue;
+    // A chunk's rows are read by a fresh range and that iterator dropped before the chunk is
+    // handled: an iterator held across the build's writes keeps sled from freeing the pages
+    // they replace (10 GB at 1,000,000 initiatives before this).
+    let rows = store.tree(report_index::t::ROWS);
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let range = match &after {
+            Some(k) => rows.range::<&[u8], _>((
+                std::ops::Bound::Excluded(k.as_slice()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => rows.iter(),
         };
-        chunk.push((RecordId(r), row));
-        if chunk.len() == 4096 {
-            run(&mut chunk)?;
+        let mut read = 0usize;
+        for kv in range.take(4096) {
+            let (k, v) = kv.map_err(|e| err("rx_rows", e))?;
+            read += 1;
+            after = Some(k.to_vec());
+            let (Ok(r), Some(row)) = (<[u8; 16]>::try_from(k.as_ref()), Row::decode(&v)) else {
+                continue;
+            };
+            chunk.push((RecordId(r), row));
+        }
+        run(&mut chunk)?;
+        if read == 0 {
+            return Ok(());
         }
     }
-    run(&mut chunk)
 }
 
 /// Rebuilds the index from the stored rows: clears the meta key and both trees, writes every
