@@ -32,9 +32,10 @@
 //! - `o` unit → (): the owners of targets (a target names the owner's children);
 //! - `p` unit → parent: each unit's parent as filed, to re-file a moved unit's subtree.
 //!
-//! The index is written after each batch's transaction and before it is made durable; a
-//! marker row (`~dirty`) is written before the transaction and removed with the index's
-//! rows, so a crash between the two leaves the marker and the next open rebuilds the index.
+//! The index is written with each batch's transaction (at the same time on another core when
+//! the batch moves no unit, after it otherwise) and before the batch is made durable; a
+//! marker row (`~dirty`) is written before both and removed with the index's rows, so a crash
+//! in between leaves the marker and the next open rebuilds the index.
 //! Its presence is marked by [`META_KEY`] in the meta tree (not the schema number).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

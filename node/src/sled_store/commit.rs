@@ -145,8 +145,9 @@ impl SledStore {
             .commit_lock
             .write()
             .map_err(|_| err("write", "a writer panicked earlier"))?;
-        // The sync index is filed after the transaction, before the batch is made durable;
-        // its marker says a batch may be half-filed (see `sync_index`).
+        // The sync index is filed with the transaction (beside it, or after it when units
+        // move), before the batch is made durable; its marker says a batch may be half-filed
+        // (see `sync_index`).
         crate::sync_index::begin(self)?;
         let transaction = || -> Result<(), TransactionError<String>> {
             self.trees[..]
