@@ -192,7 +192,7 @@ pub(super) async fn dashboard(State(web): St, headers: HeaderMap, uri: Uri) -> R
         let (ctx, waiting_ms, report_ms) = web
             .with_node(move |node| -> Result<(Value, f64, f64), WebError> {
                 let t = std::time::Instant::now();
-                let waiting = super::progress::waiting_count(node, now)?;
+                let waiting = crate::search::inbox_count(node).map_err(super::store_error)?;
                 let waiting_ms = t.elapsed().as_secs_f64() * 1000.0;
                 let t = std::time::Instant::now();
                 let Some(c) = super::progress::choose(node, &q, today, now)? else {

@@ -262,13 +262,6 @@ pub(super) fn chart(lang: Lang, r: &ProgressReport) -> String {
     )
 }
 
-/// How many initiatives wait for a decision of this unit: the inbox's count, from the inbox
-/// index (O(children)), by the same rule as the inbox. Everything else the dashboard shows comes
-/// from [`crate::report::progress`].
-pub(super) fn waiting_count(node: &Node, _now: u64) -> Result<u64, WebError> {
-    crate::search::inbox_count(node).map_err(super::store_error)
-}
-
 /// Adds `Server-Timing: app;dur=<ms>` to every answer: the time from the request reaching the
 /// router to the answer leaving it (locks, store reads and rendering; not the network).
 /// `sangkien bench web` reads it.
