@@ -385,6 +385,10 @@ fn children_of(d: &Directory) -> BTreeMap<UnitId, Vec<UnitId>> {
             out.entry(p.clone()).or_default().push(u);
         }
     }
+    // By id: the listing's depth-first order (`search::list_page`) depends on it.
+    for c in out.values_mut() {
+        c.sort();
+    }
     out
 }
 

@@ -543,6 +543,18 @@ pub fn subtree_count(
     status: Option<u8>,
 ) -> Result<u64, StoreError> {
     let mut n = 0i64;
+    if status.is_none() {
+        // Every status's count row is under one prefix: one short range, not a read each.
+        let mut prefix = sub_prefix(unit);
+        prefix.push(COUNT);
+        for kv in store.tree(t::SUB).scan_prefix(&prefix) {
+            let (k, v) = kv.map_err(|e| crate::sled_store::err("rx_sub", e))?;
+            if k.len() == prefix.len() + 1 && usize::from(k[prefix.len()]) < STATUS_CODES.len() {
+                n += count_of(&v).unwrap_or(0);
+            }
+        }
+        return Ok(u64::try_from(n).unwrap_or(0));
+    }
     for s in 0..STATUS_CODES.len() as u8 {
         if status.is_some_and(|x| x != s) {
             continue;

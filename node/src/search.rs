@@ -266,9 +266,12 @@ fn check_page(page: u64, limit: usize) -> Result<(), PageError> {
 
 /// A page of the initiatives the node holds, optionally only those of one list status
 /// ([`report_index::STATUS_CODES`]) and of one unit's subtree (the tree the counters follow),
-/// ordered by origin unit then record id. Read from the listing index: the page's keys, then
-/// the page's records, loaded and verified; the total comes from the index's counts. Costs
-/// O(page × record + skipped keys), never a load of every record.
+/// in the tree's depth-first order: a unit's own initiatives (by record id), then each child's
+/// subtree (children by id). Read from the listing index and the subtree counts: the page's
+/// start is found by descending the tree, skipping whole subtrees by their counts
+/// (O(depth × children + one unit's own initiatives)), then the page's keys are read and its
+/// records loaded and verified; the total comes from the counts. A deep page costs what the
+/// first does, never a walk of the skipped keys or a load of every record.
 pub fn list_page(
     node: &Node,
     status: Option<&str>,
@@ -285,63 +288,82 @@ pub fn list_page(
         None => None,
     };
     let store = node.store();
-    let d = node.directory();
-    let root = d.root().clone();
-    // Counts and the subtree follow the counters' tree; the root's subtree is everything.
-    let unit = unit.filter(|u| **u != root);
-    let total = report_index::subtree_count(store, unit.unwrap_or(&root), status)?;
+    let root = node.directory().root().clone();
+    let start = unit.cloned().unwrap_or(root);
+    let count = |u: &UnitId| report_index::subtree_count(store, u, status);
+    let total = count(&start)?;
     let skip = (page - 1).saturating_mul(limit as u64);
     let tag = status.unwrap_or(report_index::ALL);
     let list = store.tree(report_index::t::LIST);
+    // The walk's stack: each unit on the path with the index of its next child to visit.
+    let mut stack: Vec<(UnitId, usize)> = Vec::new();
+    // Where the page starts: a unit and how many of its own initiatives come before.
+    let mut at = Some((start.clone(), 0u64));
+    let mut left = skip;
+    if left >= total {
+        at = None;
+    } else if left > 0 {
+        let mut u = start.clone();
+        loop {
+            let children = node.tree_children(&u);
+            let mut counts = Vec::with_capacity(children.len());
+            for c in children {
+                counts.push(count(c)?);
+            }
+            let own = count(&u)?.saturating_sub(counts.iter().sum());
+            if left < own {
+                at = Some((u, left));
+                break;
+            }
+            left -= own;
+            let Some(i) = counts.iter().position(|n| {
+                if left < *n {
+                    true
+                } else {
+                    left -= n;
+                    false
+                }
+            }) else {
+                // The counts and the keys disagree (an index being rebuilt): no page.
+                at = None;
+                break;
+            };
+            stack.push((u, i + 1));
+            u = children[i].clone();
+        }
+    }
     let mut keys: Vec<RecordId> = Vec::with_capacity(limit);
-    let mut skipped = 0u64;
-    let mut take = |k: &[u8]| -> bool {
-        if skipped < skip {
-            skipped += 1;
-            return true;
-        }
-        if let Ok(r) = <[u8; 16]>::try_from(&k[k.len() - 16..]) {
-            keys.push(RecordId(r));
-        }
-        keys.len() < limit
-    };
-    match unit {
-        None => {
-            for k in list.scan_prefix([tag]).keys() {
+    if let Some((u, skip_own)) = at {
+        // Visit `u`'s own keys (skipping `skip_own`), then its children, depth first.
+        let mut next = Some((u, skip_own));
+        'walk: while let Some((u, skip_own)) = next.take() {
+            for k in list
+                .scan_prefix(report_index::list_prefix(tag, &u))
+                .keys()
+                .skip(skip_own as usize)
+            {
                 let k = k.map_err(|e| err("rx_list", e))?;
-                if !take(&k) {
+                if let Ok(r) = <[u8; 16]>::try_from(&k[k.len() - 16..]) {
+                    keys.push(RecordId(r));
+                }
+                if keys.len() == limit {
+                    break 'walk;
+                }
+            }
+            stack.push((u, 0));
+            // The next unit in depth-first order whose subtree holds any.
+            while let Some((p, i)) = stack.pop() {
+                let children = node.tree_children(&p);
+                let Some(c) = children.get(i) else { continue };
+                stack.push((p, i + 1));
+                if count(c)? > 0 {
+                    next = Some((c.clone(), 0));
                     break;
                 }
             }
         }
-        Some(u) => {
-            // The subtree's units in key order, each one key range.
-            let mut units = vec![u.clone()];
-            let mut i = 0;
-            while i < units.len() {
-                let c = node.tree_children(&units[i]).to_vec();
-                units.extend(c);
-                i += 1;
-            }
-            units.sort_by(|a, b| {
-                report_index::list_prefix(tag, a).cmp(&report_index::list_prefix(tag, b))
-            });
-            'units: for u in &units {
-                for k in list.scan_prefix(report_index::list_prefix(tag, u)).keys() {
-                    let k = k.map_err(|e| err("rx_list", e))?;
-                    if !take(&k) {
-                        break 'units;
-                    }
-                }
-            }
-        }
     }
-    let mut items = Vec::with_capacity(keys.len());
-    for r in keys {
-        if let Some(l) = listed_of(node, r, now_ms)? {
-            items.push(l);
-        }
-    }
+    let items = listed_all(node, &keys, now_ms)?;
     Ok(Page {
         items,
         total,
@@ -349,6 +371,16 @@ pub fn list_page(
         limit,
         exact: true,
     })
+}
+
+/// The listed form of a page's records, in their order, loaded and verified on every core.
+fn listed_all(node: &Node, records: &[RecordId], now_ms: u64) -> Result<Vec<Listed>, NodeError> {
+    use rayon::prelude::*;
+    let out = records
+        .par_iter()
+        .map(|r| listed_of(node, *r, now_ms))
+        .collect::<Result<Vec<_>, NodeError>>()?;
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// What [`find_page`] filters by; every part is optional and all must hold.
@@ -366,8 +398,8 @@ pub struct Find<'a> {
     pub unit: Option<&'a UnitId>,
 }
 
-/// A page of the initiatives that match a search and filters, in listing order (origin unit,
-/// then record id), read from the word index: a result (or a skipped one) costs a seek per
+/// A page of the initiatives that match a search and filters, in the word index's order (origin
+/// unit id, then record id; [`list_page`] follows the tree instead), read from the word index: a result (or a skipped one) costs a seek per
 /// word and filter, O(log n) each; a seek passes over the keys of a stream between two
 /// matches, and, for a word found in unit names or a unit filter, over units with no record.
 /// The total is exact up to [`crate::search_index::MAX_COUNTED_MATCHES`] past the page.
@@ -405,12 +437,7 @@ pub fn find_page(
     let skip = (page - 1).saturating_mul(limit as u64);
     let (records, total, exact) =
         crate::search_index::filtered(node, &filter, skip, limit, now_ms)?;
-    let mut items = Vec::with_capacity(records.len());
-    for r in records {
-        if let Some(l) = listed_of(node, r, now_ms)? {
-            items.push(l);
-        }
-    }
+    let items = listed_all(node, &records, now_ms)?;
     Ok(Page {
         items,
         total,
@@ -448,12 +475,7 @@ pub fn inbox_page(node: &Node, page: u64, limit: usize, now_ms: u64) -> Result<P
     check_page(page, limit)?;
     let skip = (page - 1).saturating_mul(limit as u64);
     let (records, total) = crate::search_index::inbox(node, skip, limit)?;
-    let mut items = Vec::with_capacity(records.len());
-    for r in records {
-        if let Some(l) = listed_of(node, r, now_ms)? {
-            items.push(l);
-        }
-    }
+    let items = listed_all(node, &records, now_ms)?;
     Ok(Page {
         items,
         total,

@@ -634,8 +634,12 @@ impl UnitWordsCache {
 
 /// A sorted stream of listing tails that can seek.
 enum Stream {
-    /// The keys of one prefix of a tree.
-    Prefix { tree: sled::Tree, prefix: Vec<u8> },
+    /// The keys of one prefix of a tree, with the tails read ahead of the last seek.
+    Prefix {
+        tree: sled::Tree,
+        prefix: Vec<u8>,
+        ahead: std::cell::RefCell<ReadAhead>,
+    },
     /// The `rx_list` keys (of one status tag) of the records of these units (sorted by bytes).
     Units {
         list: sled::Tree,
@@ -644,6 +648,32 @@ enum Stream {
     },
     /// Either of two.
     Either(Box<Stream>, Box<Stream>),
+}
+
+/// The tails a [`Stream::Prefix`] read past its last seek: a run of consecutive tails from
+/// `from`, so that a seek that lands in it costs no new range. Grows while seeks land in it,
+/// shrinks when they jump past it (a sparse stream leapfrogged by a dense one).
+#[derive(Default)]
+struct ReadAhead {
+    from: Vec<u8>,
+    tails: std::collections::VecDeque<Vec<u8>>,
+    /// Whether the run reaches the end of the prefix.
+    end: bool,
+    size: usize,
+}
+
+/// Most tails read ahead at one seek.
+const MAX_READ_AHEAD: usize = 64;
+
+fn prefix_stream(tree: &sled::Tree, prefix: Vec<u8>) -> Stream {
+    Stream::Prefix {
+        tree: tree.clone(),
+        prefix,
+        ahead: std::cell::RefCell::new(ReadAhead {
+            size: 2,
+            ..ReadAhead::default()
+        }),
+    }
 }
 
 fn origin_of(tail: &[u8]) -> &[u8] {
@@ -655,16 +685,42 @@ impl Stream {
     /// The first tail ≥ `from`.
     fn seek(&self, from: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
-            Stream::Prefix { tree, prefix } => {
+            Stream::Prefix {
+                tree,
+                prefix,
+                ahead,
+            } => {
+                let mut a = ahead.borrow_mut();
+                if a.from.as_slice() <= from && (!a.tails.is_empty() || a.end) {
+                    while a.tails.front().is_some_and(|t| t.as_slice() < from) {
+                        a.tails.pop_front();
+                    }
+                    if let Some(t) = a.tails.front() {
+                        let t = t.clone();
+                        a.size = (a.size * 2).min(MAX_READ_AHEAD);
+                        return Ok(Some(t));
+                    }
+                    if a.end {
+                        return Ok(None);
+                    }
+                    a.size = (a.size / 2).max(2);
+                }
                 let mut start = prefix.clone();
                 start.extend_from_slice(from);
-                match tree.range(start..).next() {
-                    Some(kv) => {
-                        let (k, _) = kv.map_err(|e| err("index", e))?;
-                        Ok(k.starts_with(prefix).then(|| k[prefix.len()..].to_vec()))
+                a.from = from.to_vec();
+                a.tails.clear();
+                a.end = true;
+                for kv in tree.range(start..).take(a.size) {
+                    let (k, _) = kv.map_err(|e| err("index", e))?;
+                    if !k.starts_with(prefix) {
+                        break;
                     }
-                    None => Ok(None),
+                    a.tails.push_back(k[prefix.len()..].to_vec());
                 }
+                if a.tails.len() == a.size {
+                    a.end = false;
+                }
+                Ok(a.tails.front().cloned())
             }
             Stream::Units { list, tag, units } => {
                 let origin = origin_of(from);
@@ -779,10 +835,7 @@ pub fn filtered(
                 tag: *tag,
                 units: units.clone(),
             },
-            None => Stream::Prefix {
-                tree: list.clone(),
-                prefix: vec![*tag],
-            },
+            None => prefix_stream(&list, vec![*tag]),
         })
         .reduce(|a, b| Stream::Either(Box::new(a), Box::new(b)));
     // Every word, sector and phase key is of a listed record: without a status or unit
@@ -793,24 +846,15 @@ pub fn filtered(
         streams.extend(base);
     }
     if let Some(s) = filter.sector {
-        streams.push(Stream::Prefix {
-            tree: keys.clone(),
-            prefix: sector_prefix(s),
-        });
+        streams.push(prefix_stream(&keys, sector_prefix(s)));
     }
     if let Some((p, ph)) = filter.phase {
-        streams.push(Stream::Prefix {
-            tree: keys.clone(),
-            prefix: phase_prefix(p, ph),
-        });
+        streams.push(prefix_stream(&keys, phase_prefix(p, ph)));
     }
     if !filter.words.is_empty() {
         let uw = node.unit_words(now_ms);
         for w in &filter.words {
-            let text = Stream::Prefix {
-                tree: keys.clone(),
-                prefix: word_prefix(w),
-            };
+            let text = prefix_stream(&keys, word_prefix(w));
             let units = uw.units_with(w);
             streams.push(if units.is_empty() {
                 text
