@@ -5,8 +5,9 @@
 //! loopback port; makes an officer account with every role (`bench-web`, in the node's own
 //! accounts, before the service starts); logs in over HTTP as a browser does (the login form's
 //! pre-session token, the session cookie) and requests every page and download `--requests`
-//! times, one after the other: the dashboard, the list (first page, a page in the middle, one
-//! status), a search, an initiative's page, the inbox, targets, Mẫu 2 and its signed bundle,
+//! times, one after the other: the dashboard, the list (first page, a page in the middle, the
+//! last, one status, one sector, a child unit's subtree and a page deep in it), searches (a rare
+//! word, a word every initiative has, and page 100 of it), an initiative's page, the inbox, targets, Mẫu 2 and its signed bundle,
 //! reports and each download, sync, accounts.
 //!
 //! Server time is what the service says in its `Server-Timing: app;dur=…` header (from the
@@ -76,8 +77,11 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
 
     // The account, written while no service holds the store.
     let t = Instant::now();
+    // A child unit of the node's, for the list of one subtree.
+    let child;
     {
         let node = Node::open(&data).map_err(fail)?;
+        child = node.tree_children(node.unit()).first().cloned();
         let _ = officers::remove(node.store(), LOGIN);
         officers::add(
             node.store(),
@@ -200,8 +204,23 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
         ("list", "/initiatives".into(), None),
         ("list-middle", format!("/initiatives?page={middle}"), None),
         ("list-status", "/initiatives?status=approve".into(), None),
+        ("list-last", format!("/initiatives?page={pages}"), None),
+        ("list-sector", "/initiatives?sector=education".into(), None),
         ("search", "/initiatives?q=so+777".into(), None),
+        // Every initiative `bench national` registers is "Sáng kiến số N": the densest search.
+        ("search-all", "/initiatives?q=sang+kien".into(), None),
+        ("search-p100", "/initiatives?q=sang+kien&page=100".into(), None),
         ("initiative", format!("/initiatives/{one}"), None),
+    ];
+    if let Some(c) = &child {
+        plan.push(("list-unit", format!("/initiatives?unit={c}"), None));
+        plan.push((
+            "list-unit-middle",
+            format!("/initiatives?unit={c}&page=20"),
+            None,
+        ));
+    }
+    plan.extend([
         ("inbox", "/inbox".into(), None),
         ("targets", "/targets".into(), None),
         ("mau2", "/mau2".into(), None),
@@ -211,7 +230,7 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
             Some(format!("csrf={csrf}")),
         ),
         ("reports", "/reports".into(), None),
-    ];
+    ]);
     for f in ["csv", "xlsx", "json", "svg", "png"] {
         let name: &'static str = match f {
             "csv" => "report.csv",
