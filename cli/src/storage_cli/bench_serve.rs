@@ -22,7 +22,7 @@
 //! first sync carries about five times as much; the sessions cost about the same.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -88,7 +88,59 @@ pub(super) struct ServiceProcess {
     pub(super) child: Child,
 }
 
+/// Times a service is started again when it stopped at once (see [`ServiceProcess::start`]).
+const START_ATTEMPTS: usize = 30;
+
 impl ServiceProcess {
+    /// Starts `sangkien node run --config CONFIG` (its log in `log`) and waits until `ready`
+    /// says it serves. sled lets go of its lock only when its last thread has finished with the
+    /// files, which can take a moment after this process dropped the node on a large database:
+    /// a service that found the store still locked is started again.
+    pub(super) fn start(
+        config: &Path,
+        log: &Path,
+        ready: impl Fn() -> bool,
+    ) -> Result<Self, Failure> {
+        let t = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let child = Command::new(std::env::current_exe().map_err(fail)?)
+                .arg("node")
+                .arg("run")
+                .arg("--config")
+                .arg(config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log).map_err(fail)?)
+                .spawn()
+                .map_err(fail)?;
+            let mut service = ServiceProcess { child };
+            let up = loop {
+                if ready() {
+                    break true;
+                }
+                if let Ok(Some(status)) = service.child.try_wait() {
+                    if attempts < START_ATTEMPTS {
+                        break false;
+                    }
+                    return Err(fail(format!(
+                        "the service stopped ({status}); see {}",
+                        log.display()
+                    )));
+                }
+                if t.elapsed() > READY_TIMEOUT {
+                    return Err(fail("the service did not answer in time"));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            };
+            if up {
+                return Ok(service);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     pub(super) fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -208,47 +260,9 @@ pub fn serve(a: ServeArgs) -> Result<u8, Failure> {
     )
     .map_err(fail)?;
     let t = Instant::now();
-    // sled lets go of its lock only when its last thread has finished with the files, which can
-    // take a moment after this process dropped the node on a large database: a service that
-    // found it still locked is started again.
-    let mut attempts = 0;
-    let service = loop {
-        attempts += 1;
-        let log = std::fs::File::create(scratch.path.join("service.log")).map_err(fail)?;
-        let child = Command::new(std::env::current_exe().map_err(fail)?)
-            .arg("node")
-            .arg("run")
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(fail)?;
-        let mut service = ServiceProcess { child };
-        let ready = loop {
-            if node::control::request(&national_dir, node::control::Request::Status).is_ok() {
-                break true;
-            }
-            if let Ok(Some(status)) = service.child.try_wait() {
-                if attempts < 30 {
-                    break false;
-                }
-                return Err(fail(format!(
-                    "the service stopped ({status}); see {}",
-                    scratch.path.join("service.log").display()
-                )));
-            }
-            if t.elapsed() > READY_TIMEOUT {
-                return Err(fail("the service did not answer in time"));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        };
-        if ready {
-            break service;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let service = ServiceProcess::start(&config, &scratch.path.join("service.log"), || {
+        node::control::request(&national_dir, node::control::Request::Status).is_ok()
+    })?;
     crate::outln!(
         "service pid {} serving {} on {addr}: ready in {:.1} s, RSS {:.0} MiB, CPU so far {:.1} s",
         service.pid(),

@@ -19,7 +19,6 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use node::officers::{self, Role};
@@ -46,7 +45,6 @@ pub struct WebArgs {
 const LOGIN: &str = "bench-web";
 const PASSWORD: &str = "bench-web-mat-khau-1";
 /// How long to wait for the service to open its node and listen.
-const READY_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
 /// The server-time goal for every page's 99th percentile, ms.
 const TARGET_P99_MS: f64 = 100.0;
 
@@ -113,46 +111,10 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
     )
     .map_err(fail)?;
     let t = Instant::now();
-    let mut attempts = 0;
-    let service = loop {
-        attempts += 1;
-        let log = std::fs::File::create(scratch.path.join("service.log")).map_err(fail)?;
-        let child = Command::new(std::env::current_exe().map_err(fail)?)
-            .arg("node")
-            .arg("run")
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(fail)?;
-        let mut service = ServiceProcess { child };
-        // Ready when its web interface answers (sled may still hold the lock of the store this
-        // process just closed for a moment: then the service stops, and is started again).
-        let ready = loop {
-            if get(http, "/login", "").is_ok() {
-                break true;
-            }
-            if let Ok(Some(status)) = service.child.try_wait() {
-                if attempts < 30 {
-                    break false;
-                }
-                return Err(fail(format!(
-                    "the service stopped ({status}); see {}",
-                    scratch.path.join("service.log").display()
-                )));
-            }
-            if t.elapsed() > READY_TIMEOUT {
-                return Err(fail("the service did not answer in time"));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        };
-        if ready {
-            break service;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    // Ready when its web interface answers.
+    let service = ServiceProcess::start(&config, &scratch.path.join("service.log"), || {
+        get(http, "/login", "").is_ok()
+    })?;
     crate::outln!(
         "service pid {} serving {} (web on http://{http}): ready in {:.1} s, RSS {:.0} MiB",
         service.pid(),
@@ -209,7 +171,11 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
         ("search", "/initiatives?q=so+777".into(), None),
         // Every initiative `bench national` registers is "Sáng kiến số N": the densest search.
         ("search-all", "/initiatives?q=sang+kien".into(), None),
-        ("search-p100", "/initiatives?q=sang+kien&page=100".into(), None),
+        (
+            "search-p100",
+            "/initiatives?q=sang+kien&page=100".into(),
+            None,
+        ),
         ("initiative", format!("/initiatives/{one}"), None),
     ];
     if let Some(c) = &child {
