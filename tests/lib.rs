@@ -94,3 +94,63 @@ pub fn quic_endpoint(
     .expect("QUIC endpoint");
     (endpoint, directory)
 }
+
+/// Syncs `a` (initiator, from `cursor`) with `b` over real QUIC on 127.0.0.1, each side
+/// checking the other's unit, and returns both sides' outcomes. Call inside a tokio runtime.
+pub async fn sync_quic(
+    a: &mut Node,
+    b: &mut Node,
+    cursor: Option<u64>,
+) -> (node::sync::SideOutcome, node::sync::SideOutcome) {
+    let (ea, _) = quic_endpoint(a);
+    let (eb, _) = quic_endpoint(b);
+    let addr = eb.local_addr().expect("address");
+    let (ca, cb) = tokio::join!(ea.connect(addr), eb.accept());
+    let (ca, cb) = (ca.expect("connect"), cb.expect("accept"));
+    assert_eq!(ca.peer(), b.unit());
+    assert_eq!(cb.peer(), a.unit());
+    let run = async {
+        tokio::join!(
+            node::sync::sync_over_quic(
+                a,
+                ca,
+                sync_protocol::sync::Role::Initiator,
+                cursor,
+                node::now_ms
+            ),
+            node::sync::sync_over_quic(
+                b,
+                cb,
+                sync_protocol::sync::Role::Responder,
+                None,
+                node::now_ms
+            ),
+        )
+    };
+    let (ra, rb) = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the session ends by itself");
+    ea.close();
+    eb.close();
+    (ra.expect("initiator"), rb.expect("responder"))
+}
+
+/// A decision by "A", "Chủ tịch", with no reason.
+pub fn decide(
+    node: &mut Node,
+    r: sync_protocol::ids::RecordId,
+    kind: sync_protocol::entry::DecisionKind,
+    t: u64,
+) {
+    node::records::decide(node, r, kind, text("A"), text("Chủ tịch"), text(""), t)
+        .expect("decision");
+}
+
+/// The list status code of a listed initiative ([`node::report_index::STATUS_CODES`]).
+pub fn status_code(l: &node::search::Listed) -> &'static str {
+    match (&l.status, l.conflict) {
+        (_, true) => "conflict",
+        (None, _) => "registered",
+        (Some((k, _, _)), _) => k.code(),
+    }
+}

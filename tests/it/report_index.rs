@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use node::report::{progress, recount_progress};
-use node::search::{list_page, listing, search, search_page, Listed};
+use node::search::{list_page, listing, search, search_page};
 use node::{check, records, report_index, Node};
 use sync_protocol::date::Date;
 use sync_protocol::entry::{DecisionKind, Sector, UnitRole};
@@ -17,7 +17,7 @@ use sync_protocol::record::{
     Application, Author, Campaign, Deadline, Description, Initiative, Phase, Programme,
     RecordContent,
 };
-use tests::{enrol, root, text, unit, TempDir};
+use tests::{decide, enrol, root, status_code, sync_quic, text, unit, TempDir};
 
 const T0: u64 = 1_764_000_000_000;
 
@@ -91,51 +91,6 @@ fn initiative(
         commitment_salt: confidential.then_some([7; 32]),
     };
     records::create(node, &RecordContent::Initiative(Box::new(i)), t).expect("initiative")
-}
-
-fn decide(node: &mut Node, r: RecordId, kind: DecisionKind, t: u64) {
-    records::decide(node, r, kind, text("A"), text("Chủ tịch"), text(""), t).expect("decision");
-}
-
-async fn sync_quic(a: &mut Node, b: &mut Node) {
-    let (ea, _) = tests::quic_endpoint(a);
-    let (eb, _) = tests::quic_endpoint(b);
-    let addr = eb.local_addr().unwrap();
-    let (ca, cb) = tokio::join!(ea.connect(addr), eb.accept());
-    let (ca, cb) = (ca.expect("connect"), cb.expect("accept"));
-    let run = async {
-        tokio::join!(
-            node::sync::sync_over_quic(
-                a,
-                ca,
-                sync_protocol::sync::Role::Initiator,
-                None,
-                node::now_ms
-            ),
-            node::sync::sync_over_quic(
-                b,
-                cb,
-                sync_protocol::sync::Role::Responder,
-                None,
-                node::now_ms
-            ),
-        )
-    };
-    let (ra, rb) = tokio::time::timeout(std::time::Duration::from_secs(60), run)
-        .await
-        .expect("the session ends by itself");
-    ea.close();
-    eb.close();
-    ra.expect("initiator");
-    rb.expect("responder");
-}
-
-fn status_code(l: &Listed) -> &'static str {
-    match (&l.status, l.conflict) {
-        (_, true) => "conflict",
-        (None, _) => "registered",
-        (Some((k, _, _)), _) => k.code(),
-    }
 }
 
 /// Every figure of every unit's report, both phases, equals the recount; `check` is clean.
@@ -264,13 +219,13 @@ async fn report_figures_and_pages_equal_a_recount_across_a_federation_synced_ove
     let prog = records::create(&mut tld, &RecordContent::Programme(programme()), T0 + 7)
         .expect("programme");
     // The programme flows down.
-    sync_quic(&mut prov, &mut tld).await;
-    sync_quic(&mut da, &mut prov).await;
-    sync_quic(&mut db, &mut prov).await;
+    sync_quic(&mut prov, &mut tld, None).await;
+    sync_quic(&mut da, &mut prov, None).await;
+    sync_quic(&mut db, &mut prov, None).await;
     for g in [&mut a, &mut b] {
-        sync_quic(g, &mut da).await;
+        sync_quic(g, &mut da, None).await;
     }
-    sync_quic(&mut c, &mut db).await;
+    sync_quic(&mut c, &mut db, None).await;
 
     let sectors = Sector::ALL;
     let days = [
@@ -317,9 +272,9 @@ async fn report_figures_and_pages_equal_a_recount_across_a_federation_synced_ove
     assert_pages(&a);
     // Upward: grassroots → districts → province → national.
     for g in [&mut a, &mut b] {
-        sync_quic(g, &mut da).await;
+        sync_quic(g, &mut da, None).await;
     }
-    sync_quic(&mut c, &mut db).await;
+    sync_quic(&mut c, &mut db, None).await;
     // The districts decide: approve, reject, return for revision (status changes).
     for (k, (which, r)) in made.iter().enumerate().filter(|(k, _)| k % 2 == 0) {
         let node = if *which == 2 { &mut db } else { &mut da };
@@ -332,11 +287,11 @@ async fn report_figures_and_pages_equal_a_recount_across_a_federation_synced_ove
         t += 1;
     }
     assert_reports(&mut da, prog, Date::parse("2025-03-20").unwrap());
-    sync_quic(&mut da, &mut prov).await;
-    sync_quic(&mut db, &mut prov).await;
-    sync_quic(&mut prov, &mut tld).await;
+    sync_quic(&mut da, &mut prov, None).await;
+    sync_quic(&mut db, &mut prov, None).await;
+    sync_quic(&mut prov, &mut tld, None).await;
     // Decisions flow back down.
-    sync_quic(&mut a, &mut da).await;
+    sync_quic(&mut a, &mut da, None).await;
     for n in [
         &mut tld, &mut prov, &mut da, &mut db, &mut a, &mut b, &mut c,
     ] {

@@ -15,7 +15,7 @@ use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::record::{
     Application, Author, Description, Initiative, Phase, Programme, RecordContent,
 };
-use tests::{enrol, root, text, TempDir};
+use tests::{decide, enrol, root, status_code, sync_quic, text, TempDir};
 
 const T0: u64 = 1_764_000_000_000;
 
@@ -115,51 +115,6 @@ fn initiative(node: &mut Node, prog: RecordId, g: &mut Lcg, i: usize, t: u64) ->
         commitment_salt: confidential.then_some([7; 32]),
     };
     records::create(node, &RecordContent::Initiative(Box::new(i)), t).expect("initiative")
-}
-
-fn decide(node: &mut Node, r: RecordId, kind: DecisionKind, t: u64) {
-    records::decide(node, r, kind, text("A"), text("Chủ tịch"), text(""), t).expect("decision");
-}
-
-async fn sync_quic(a: &mut Node, b: &mut Node) {
-    let (ea, _) = tests::quic_endpoint(a);
-    let (eb, _) = tests::quic_endpoint(b);
-    let addr = eb.local_addr().unwrap();
-    let (ca, cb) = tokio::join!(ea.connect(addr), eb.accept());
-    let (ca, cb) = (ca.expect("connect"), cb.expect("accept"));
-    let run = async {
-        tokio::join!(
-            node::sync::sync_over_quic(
-                a,
-                ca,
-                sync_protocol::sync::Role::Initiator,
-                None,
-                node::now_ms
-            ),
-            node::sync::sync_over_quic(
-                b,
-                cb,
-                sync_protocol::sync::Role::Responder,
-                None,
-                node::now_ms
-            ),
-        )
-    };
-    let (ra, rb) = tokio::time::timeout(std::time::Duration::from_secs(60), run)
-        .await
-        .expect("the session ends by itself");
-    ea.close();
-    eb.close();
-    ra.expect("initiator");
-    rb.expect("responder");
-}
-
-fn status_code(l: &Listed) -> &'static str {
-    match (&l.status, l.conflict) {
-        (_, true) => "conflict",
-        (None, _) => "registered",
-        (Some((k, _, _)), _) => k.code(),
-    }
 }
 
 fn listing_order(v: &mut [Listed]) {
@@ -381,13 +336,13 @@ async fn search_filter_and_inbox_pages_equal_the_walk_across_a_federation_synced
     let mut c = enrol(&mut db, &dir, "cdcs-c", UnitRole::Grassroots, T0 + 6);
     let prog = records::create(&mut tld, &RecordContent::Programme(programme()), T0 + 7)
         .expect("programme");
-    sync_quic(&mut prov, &mut tld).await;
-    sync_quic(&mut da, &mut prov).await;
-    sync_quic(&mut db, &mut prov).await;
+    sync_quic(&mut prov, &mut tld, None).await;
+    sync_quic(&mut da, &mut prov, None).await;
+    sync_quic(&mut db, &mut prov, None).await;
     for g in [&mut a, &mut b] {
-        sync_quic(g, &mut da).await;
+        sync_quic(g, &mut da, None).await;
     }
-    sync_quic(&mut c, &mut db).await;
+    sync_quic(&mut c, &mut db, None).await;
 
     let mut g = Lcg(15);
     let mut t = T0 + 100;
@@ -408,9 +363,9 @@ async fn search_filter_and_inbox_pages_equal_the_walk_across_a_federation_synced
     }
     assert_index(&mut a, prog);
     for g in [&mut a, &mut b] {
-        sync_quic(g, &mut da).await;
+        sync_quic(g, &mut da, None).await;
     }
-    sync_quic(&mut c, &mut db).await;
+    sync_quic(&mut c, &mut db, None).await;
     assert_index(&mut da, prog);
     // The districts decide: approve (forwarded to the province), reject, return.
     for (k, (which, r)) in made.iter().enumerate().filter(|(k, _)| k % 3 != 2) {
@@ -423,8 +378,8 @@ async fn search_filter_and_inbox_pages_equal_the_walk_across_a_federation_synced
         decide(node, *r, kind, t);
         t += 1;
     }
-    sync_quic(&mut da, &mut prov).await;
-    sync_quic(&mut db, &mut prov).await;
+    sync_quic(&mut da, &mut prov, None).await;
+    sync_quic(&mut db, &mut prov, None).await;
     assert_index(&mut prov, prog);
     // The province approves some of what was forwarded: it goes on to the national node.
     let forwarded: Vec<RecordId> = inbox_page(&prov, 1, 50, node::now_ms())
@@ -461,15 +416,15 @@ async fn search_filter_and_inbox_pages_equal_the_walk_across_a_federation_synced
         t += 1;
     }
     assert_index(&mut a, prog);
-    sync_quic(&mut prov, &mut tld).await;
+    sync_quic(&mut prov, &mut tld, None).await;
     for g in [&mut a, &mut b] {
-        sync_quic(g, &mut da).await;
+        sync_quic(g, &mut da, None).await;
     }
-    sync_quic(&mut c, &mut db).await;
-    sync_quic(&mut da, &mut prov).await;
-    sync_quic(&mut db, &mut prov).await;
-    sync_quic(&mut prov, &mut tld).await;
-    sync_quic(&mut a, &mut da).await;
+    sync_quic(&mut c, &mut db, None).await;
+    sync_quic(&mut da, &mut prov, None).await;
+    sync_quic(&mut db, &mut prov, None).await;
+    sync_quic(&mut prov, &mut tld, None).await;
+    sync_quic(&mut a, &mut da, None).await;
     for n in [
         &mut tld, &mut prov, &mut da, &mut db, &mut a, &mut b, &mut c,
     ] {

@@ -14,7 +14,7 @@ use sync_protocol::record::{
     Application, Author, Description, Initiative, RecordContent, TargetAssignment,
 };
 use sync_protocol::store::EntryStore;
-use tests::{enrol, root, text, unit, TempDir};
+use tests::{decide, enrol, root, text, unit, TempDir};
 
 const T0: u64 = 1_764_000_000_000;
 const PROGRAMME: RecordId = RecordId([9; 16]);
@@ -54,10 +54,6 @@ fn initiative(
         commitment_salt: confidential.then_some([7; 32]),
     };
     records::create(node, &RecordContent::Initiative(Box::new(i)), t).expect("initiative")
-}
-
-fn decide(node: &mut Node, r: RecordId, kind: DecisionKind, t: u64) {
-    records::decide(node, r, kind, text("A"), text("Chủ tịch"), text(""), t).expect("decision");
 }
 
 /// Everything `from` holds that `to` should hold goes to `to`.

@@ -9,7 +9,7 @@ use sync_protocol::entry::{DecisionKind, Sector, UnitRole};
 use sync_protocol::ids::RecordId;
 use sync_protocol::record::{Application, Author, Description, Initiative, RecordContent};
 use sync_protocol::store::{EntryLookup, EntryStore};
-use tests::{enrol, root, text, unit, TempDir};
+use tests::{enrol, root, sync_quic, text, unit, TempDir};
 
 const T0: u64 = 1_764_000_000_000;
 
@@ -260,45 +260,6 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(item.path(), &target).unwrap();
         }
     }
-}
-
-/// Syncs `a` (initiator) with `b` over real QUIC on 127.0.0.1.
-async fn sync_quic(
-    a: &mut Node,
-    b: &mut Node,
-    cursor: Option<u64>,
-) -> (node::sync::SideOutcome, node::sync::SideOutcome) {
-    let (ea, _) = tests::quic_endpoint(a);
-    let (eb, _) = tests::quic_endpoint(b);
-    let addr = eb.local_addr().unwrap();
-    let (ca, cb) = tokio::join!(ea.connect(addr), eb.accept());
-    let (ca, cb) = (ca.expect("connect"), cb.expect("accept"));
-    assert_eq!(ca.peer(), b.unit());
-    assert_eq!(cb.peer(), a.unit());
-    let run = async {
-        tokio::join!(
-            node::sync::sync_over_quic(
-                a,
-                ca,
-                sync_protocol::sync::Role::Initiator,
-                cursor,
-                node::now_ms
-            ),
-            node::sync::sync_over_quic(
-                b,
-                cb,
-                sync_protocol::sync::Role::Responder,
-                None,
-                node::now_ms
-            ),
-        )
-    };
-    let (ra, rb) = tokio::time::timeout(std::time::Duration::from_secs(60), run)
-        .await
-        .expect("the session ends by itself");
-    ea.close();
-    eb.close();
-    (ra.expect("initiator"), rb.expect("responder"))
 }
 
 #[tokio::test]
