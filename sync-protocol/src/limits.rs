@@ -310,7 +310,8 @@ const _: () = assert!(MAX_BUFFERED_BYTES_TOTAL <= u32::MAX as usize);
 pub const MAX_PAGE_ITEMS_COUNT: usize = 1_000;
 /// Initiatives per page when `--limit` is not given.
 pub const DEFAULT_PAGE_ITEMS_COUNT: usize = 50;
-/// Highest page number accepted (`--page`): skipping to a page walks the index's keys before it.
+/// Highest page number accepted (`--page`): a listing finds its page by subtree counts, a
+/// search or filter by walking the matches before it.
 pub const MAX_PAGE_NUMBER: u64 = 10_000_000;
 
 const _: () = assert!(MAX_PLAN_LINES_COUNT as u64 <= MAX_PLAN_BYTES);
