@@ -137,7 +137,9 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
                     s.received,
                     s.sent,
                     s.pending,
-                    s.last_error.clone().unwrap_or_default()
+                    s.last_failure
+                        .map(|f| node::refusal::sync_failure(lang, f))
+                        .unwrap_or_default()
                 );
             }
             Ok(0)
@@ -145,44 +147,13 @@ pub fn run(ctx: &Ctx, c: SyncCommand) -> Result<u8, Failure> {
     }
 }
 
-/// A sync that failed: the bounds of issue 12 (the peer busy, a session past its deadline, a
-/// failure inside the node) get their own sentence; other failures keep their description.
+/// A sync that failed, in the reader's language ([`node::refusal::sync_failure`]); the detail
+/// is the cause, shown under `--verbose`.
 fn sync_failure(lang: crate::i18n::Lang, peer: SocketAddr, e: ServiceError) -> Failure {
-    use node::quic::CloseCode;
-    use node::sync::SyncError;
-    let code = match &e {
-        ServiceError::Sync(SyncError::Frame(f)) => f.peer_close_code(),
-        ServiceError::Connect(c) => c.peer_close_code(),
-        _ => None,
-    };
-    let sentence = match &e {
-        _ if code.is_some() => match code {
-            Some(CloseCode::Busy) => Some(lang.t(
-                "nút đối tác đang bận (đang đồng bộ với nhiều nút, hoặc đã có một phiên với đơn vị này); hãy thử lại sau ít phút",
-                "the peer is busy (syncing with many nodes, or already with this unit); try again in a few minutes",
-            )),
-            Some(CloseCode::SessionExpired) => Some(lang.t(
-                "nút đối tác đã kết thúc phiên vì quá thời hạn; những mục đã nhận vẫn được lưu, hãy đồng bộ lại để tiếp tục",
-                "the peer ended the session at its deadline; what was received is stored, sync again to go on",
-            )),
-            Some(CloseCode::InternalError) => Some(lang.t(
-                "nút đối tác gặp lỗi khi xử lý phiên này (các phiên khác của nó vẫn chạy); hãy thử lại sau",
-                "the peer failed while handling this session (its other sessions go on); try again later",
-            )),
-            _ => None,
-        },
-        ServiceError::Sync(SyncError::Expired { .. }) => Some(lang.t(
-            "phiên đồng bộ quá thời hạn và đã dừng; những mục đã nhận vẫn được lưu, hãy đồng bộ lại để tiếp tục",
-            "the sync session reached its deadline and stopped; what was received is stored, sync again to go on",
-        )),
-        ServiceError::Sync(SyncError::Internal { .. }) => Some(lang.t(
-            "nút này gặp lỗi khi xử lý các mục nhận được; phiên đã dừng, dữ liệu đã lưu không bị ảnh hưởng",
-            "this node failed while handling the entries received; the session stopped, stored data is unaffected",
-        )),
-        _ => None,
-    };
-    match sentence {
-        Some(s) => Failure::problem(format!("{peer}: {s}")).because(e),
+    match e.sync_failure() {
+        Some(f) => {
+            Failure::problem(format!("{peer}: {}", node::refusal::sync_failure(lang, f))).because(e)
+        }
         None => Failure::problem(e.to_string()),
     }
 }

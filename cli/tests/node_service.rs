@@ -774,3 +774,44 @@ fn every_command_works_while_the_node_serves_and_a_write_reaches_the_parent_at_o
     let s = ok(dir, &new, &["--lang", "en", "sync", "--peer", &th_addr]);
     assert!(s.starts_with("Synced with"), "{s}");
 }
+
+// ---- A refused sync is told in the reader's language, never as TLS internals ----
+
+#[test]
+fn a_sync_with_a_node_of_another_federation_is_refused_in_the_readers_language() {
+    let tmp = TempDir::new("foreign");
+    let dir = tmp.path().to_owned();
+    let now = node::now_ms();
+    let ours = dir.join("tld");
+    drop(
+        Node::create_root(&ours, unit("tld"), name("Tổng Liên đoàn"), now - 10_000).expect("root"),
+    );
+    let theirs = dir.join("other");
+    drop(
+        Node::create_root(
+            &theirs,
+            unit("tld"),
+            name("Một liên đoàn khác"),
+            now - 10_000,
+        )
+        .expect("other root"),
+    );
+    let (mut service, addr) = start(&dir, &theirs, "");
+    for (lang, expected) in [
+        ("vi", "nút này không chấp nhận khoá của nút đối tác"),
+        ("en", "this node did not accept the peer's key"),
+    ] {
+        let o = at(&dir, &ours, &["--lang", lang, "sync", "--peer", &addr]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{lang}: {t}");
+        assert!(t.contains(expected), "{lang}: {t}");
+        for internal in ["rustls", "TLS", "alert", "handshake", "QUIC:", "quinn"] {
+            assert!(!t.contains(internal), "{lang}: {internal} in {t}");
+        }
+    }
+    // The service that refused goes on serving.
+    assert!(
+        matches!(service.0.try_wait(), Ok(None)),
+        "the service stopped"
+    );
+}

@@ -928,3 +928,50 @@ impl Worded for crate::enrolment::EnrolError {
         enrol_error(lang, self)
     }
 }
+
+/// Why a sync with a peer failed, as a sentence.
+pub fn sync_failure(lang: Lang, f: crate::service::SyncFailure) -> &'static str {
+    use crate::service::SyncFailure as F;
+    match f {
+        F::Unreachable => lang.t(
+            "nút đối tác không trả lời (không liên lạc được, chưa chạy, hoặc sai địa chỉ); sẽ thử lại",
+            "the peer did not answer (unreachable, not running, or a wrong address); it will be tried again",
+        ),
+        F::RefusedByPeer => lang.t(
+            "nút đối tác không chấp nhận khoá của nút này (nó chưa biết đơn vị này, hoặc khoá đã được thay hay thu hồi ở đó)",
+            "the peer did not accept this node's key (it does not know this unit, or the key was rotated or revoked there)",
+        ),
+        F::PeerNotTrusted => lang.t(
+            "nút này không chấp nhận khoá của nút đối tác: đó không phải một đơn vị nút này tin cậy (chưa biết, đã bị thu hồi, hoặc đã thay khoá mà nút này chưa nhận được)",
+            "this node did not accept the peer's key: it is not a unit this node trusts (unknown, revoked, or rotated without this node knowing yet)",
+        ),
+        F::Busy => lang.t(
+            "nút đối tác đang bận (đang đồng bộ với nhiều nút, hoặc đã có một phiên với đơn vị này); hãy thử lại sau ít phút",
+            "the peer is busy (syncing with many nodes, or already with this unit); try again in a few minutes",
+        ),
+        F::Expired => lang.t(
+            "phiên đồng bộ quá thời hạn và đã dừng; những mục đã nhận vẫn được lưu, hãy đồng bộ lại để tiếp tục",
+            "the sync session reached its deadline and stopped; what was received is stored, sync again to go on",
+        ),
+        F::PeerFailed => lang.t(
+            "nút đối tác gặp lỗi khi xử lý phiên này (các phiên khác của nó vẫn chạy); hãy thử lại sau",
+            "the peer failed while handling this session (its other sessions go on); try again later",
+        ),
+        F::Internal => lang.t(
+            "nút này gặp lỗi khi xử lý các mục nhận được; phiên đã dừng, dữ liệu đã lưu không bị ảnh hưởng",
+            "this node failed while handling the entries received; the session stopped, stored data is unaffected",
+        ),
+        F::Protocol => lang.t(
+            "nút đối tác gửi dữ liệu không đúng giao thức đồng bộ (có thể là một chương trình khác ở địa chỉ này, hoặc một phiên bản không tương thích)",
+            "the peer sent data outside the sync protocol (another program at that address, or an incompatible version)",
+        ),
+        F::Broken => lang.t(
+            "kết nối bị ngắt giữa chừng (mạng, hoặc nút đối tác đang dừng); những mục đã nhận vẫn được lưu",
+            "the connection broke off (the network, or the peer shutting down); what was received is stored",
+        ),
+        F::Store => lang.t(
+            "kho dữ liệu của nút này gặp lỗi trong phiên đồng bộ; chạy `sangkien node check`",
+            "this node's store failed during the session; run `sangkien node check`",
+        ),
+    }
+}

@@ -106,6 +106,97 @@ pub enum ServiceError {
     Sync(#[from] SyncError),
 }
 
+/// Why a sync with a peer failed, as a person needs to know it (the detail stays in the log):
+/// each has its own sentence ([`crate::refusal::sync_failure`]) and is kept in the peer's
+/// status, so `node status` and the web's sync page say it in the reader's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncFailure {
+    /// The peer did not answer: unreachable, not running, or a wrong address.
+    Unreachable,
+    /// The peer refused this node's key (it does not know this unit, or the key was rotated or
+    /// revoked there).
+    RefusedByPeer,
+    /// This node refused the peer's key: not a unit of the federation it trusts (unknown,
+    /// revoked, or rotated without this node knowing yet).
+    PeerNotTrusted,
+    /// The peer is answering as many sessions as it may.
+    Busy,
+    /// The session reached its deadline (here or at the peer); what arrived is stored.
+    Expired,
+    /// The peer failed while handling the session.
+    PeerFailed,
+    /// This node failed while handling the session; stored data is unaffected.
+    Internal,
+    /// The peer broke the protocol (a bad message or frame, another program at the address).
+    Protocol,
+    /// The connection broke off for another reason (the network, the peer shutting down).
+    Broken,
+    /// This node's store failed.
+    Store,
+}
+
+/// Whether a QUIC transport error code is a TLS alert (the handshake refused a certificate).
+fn is_tls_alert(code: quinn_proto::TransportErrorCode) -> bool {
+    (0x100..0x200).contains(&u64::from(code))
+}
+
+impl SyncFailure {
+    fn of_close(code: Option<CloseCode>) -> Option<Self> {
+        Some(match code? {
+            CloseCode::Busy => Self::Busy,
+            CloseCode::SessionExpired => Self::Expired,
+            CloseCode::InternalError => Self::PeerFailed,
+            CloseCode::ShuttingDown => Self::Broken,
+            CloseCode::Done => return None,
+            _ => Self::Protocol,
+        })
+    }
+}
+
+impl ServiceError {
+    /// What a person is told about this failure of a sync (`None`: not a sync failure).
+    pub fn sync_failure(&self) -> Option<SyncFailure> {
+        use crate::quic::ConnectError as C;
+        use quinn::ConnectionError as Q;
+        Some(match self {
+            ServiceError::Connect(c) => {
+                if let Some(f) = SyncFailure::of_close(c.peer_close_code()) {
+                    return Some(f);
+                }
+                match c {
+                    C::TimedOut { .. } | C::Start { .. } => SyncFailure::Unreachable,
+                    C::Connection { source, .. } => match source {
+                        Q::TimedOut => SyncFailure::Unreachable,
+                        Q::ConnectionClosed(f) if is_tls_alert(f.error_code) => {
+                            SyncFailure::RefusedByPeer
+                        }
+                        Q::TransportError(e) if is_tls_alert(e.code) => SyncFailure::PeerNotTrusted,
+                        _ => SyncFailure::Broken,
+                    },
+                    C::BadPreamble { .. } | C::Stream { .. } | C::NoPeerIdentity { .. } => {
+                        SyncFailure::Protocol
+                    }
+                }
+            }
+            ServiceError::Sync(e) => match e {
+                SyncError::Frame(f) => {
+                    SyncFailure::of_close(f.peer_close_code()).unwrap_or(SyncFailure::Broken)
+                }
+                SyncError::Message { .. } | SyncError::Protocol { .. } => SyncFailure::Protocol,
+                SyncError::Expired { .. } => SyncFailure::Expired,
+                SyncError::Internal { .. } => SyncFailure::Internal,
+                SyncError::Node(_) => SyncFailure::Store,
+                #[allow(unreachable_patterns)]
+                _ => SyncFailure::Broken,
+            },
+            ServiceError::Node(_) => SyncFailure::Store,
+            ServiceError::Quic(_) => SyncFailure::Broken,
+            _ => return None,
+        })
+    }
+}
+
 /// One configured peer.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,8 +320,11 @@ pub struct PeerStatus {
     pub last_attempt_ms: Option<u64>,
     /// The cursor for the fast path.
     pub cursor_ms: Option<u64>,
-    /// The last error, if the last attempt failed.
+    /// The last error, if the last attempt failed (its detail, for the log and `--verbose`).
     pub last_error: Option<String>,
+    /// Why the last attempt failed, for people.
+    #[serde(default)]
+    pub last_failure: Option<SyncFailure>,
     /// Entries received in the last session.
     pub received: u64,
     /// Entries sent in the last session.
@@ -263,7 +357,7 @@ pub fn record_session(
     key: &str,
     address: Option<SocketAddr>,
     started_ms: u64,
-    result: &Result<(UnitId, SideOutcome), String>,
+    result: &Result<(UnitId, SideOutcome), &ServiceError>,
 ) {
     let mut all = read_status(node.dir());
     let s = all.entry(key.to_owned()).or_default();
@@ -280,11 +374,15 @@ pub fn record_session(
             s.last_sync_ms = Some(crate::now_ms());
             s.cursor_ms = Some(started_ms.saturating_sub(CURSOR_MARGIN_MS));
             s.last_error = None;
+            s.last_failure = None;
             s.received = outcome.import.accepted as u64;
             s.sent = outcome.stats.entries_sent;
             s.rejected = outcome.import.rejected.len() as u64;
         }
-        Err(e) => s.last_error = Some(e.clone()),
+        Err(e) => {
+            s.last_error = Some(e.to_string());
+            s.last_failure = Some(e.sync_failure().unwrap_or(SyncFailure::Broken));
+        }
     }
     write_status(node.dir(), &all);
 }
@@ -433,7 +531,7 @@ impl Service {
             Err(e) => {
                 let e = ServiceError::Connect(e);
                 let node = self.node.lock().await;
-                record_session(&node, &key, Some(address), started, &Err(e.to_string()));
+                record_session(&node, &key, Some(address), started, &Err(&e));
                 return Err(e);
             }
         };
@@ -453,12 +551,10 @@ impl Service {
         .await;
         let node = self.node.lock().await;
         self.refresh_directory(&node);
-        let recorded = result
-            .as_ref()
-            .map(|o| (peer, o.clone()))
-            .map_err(|e| e.to_string());
+        let result = result.map_err(ServiceError::from);
+        let recorded = result.as_ref().map(|o| (peer, o.clone()));
         record_session(&node, &key, Some(address), started, &recorded);
-        Ok(result?)
+        result
     }
 
     /// Answers peers that sync with us, each session in its own task, within the limits in
@@ -523,7 +619,8 @@ impl Service {
                 warn_limited!(self.log, "session_failed", error = %e, "sync answered with an error")
             }
         }
-        let recorded = result.map(|o| (peer.clone(), o)).map_err(|e| e.to_string());
+        let result = result.map_err(ServiceError::from);
+        let recorded = result.as_ref().map(|o| (peer.clone(), o.clone()));
         record_session(&node, &format!("unit:{peer}"), None, started, &recorded);
     }
 

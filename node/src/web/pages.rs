@@ -429,10 +429,10 @@ pub(super) async fn sync_page(State(web): St, headers: HeaderMap, uri: Uri) -> R
                 received: lang.int(s.received),
                 sent: lang.int(s.sent),
                 pending: lang.int(s.pending),
-                error: s
-                    .last_error
-                    .as_ref()
-                    .map(|_| texts::text(lang, "sync_failed").to_owned()),
+                error: s.last_error.as_ref().map(|_| match s.last_failure {
+                    Some(f) => crate::refusal::sync_failure(lang, f).to_owned(),
+                    None => texts::text(lang, "sync_failed").to_owned(),
+                }),
             })
             .collect();
         let q = tokio::task::spawn_blocking(move || crate::quarantine::listing(&store, 20))
