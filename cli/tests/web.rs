@@ -14,11 +14,14 @@
 
 mod support;
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use node::control::{self, Reply, Request};
 use support::{text, TempDir};
 
@@ -30,6 +33,42 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// chromedriver, started in a process group of its own (`process_group(0)`: the group's id is
+/// its pid). Dropped on every path, a failed assertion too, it kills the whole group:
+/// chromedriver and the Chromium it started, which killing chromedriver alone would leave
+/// running.
+struct Driver(Child);
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Longest wait for the WebDriver session to close when the test ends (then the group is
+/// killed anyway).
+const CLOSE_WAIT: Duration = Duration::from_secs(30);
+
+/// The WebDriver session, closed when dropped, on every path: a failed assertion unwinds out of
+/// the runtime's `block_on`, and the session is then closed on the same runtime (Chromium quits
+/// and releases its profile) before [`Driver`] kills what is left. Declared after the runtime
+/// and the driver, so it is dropped before them.
+struct Session<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    client: Client,
+}
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let client = self.client.clone();
+        let _ = self
+            .rt
+            .block_on(async { tokio::time::timeout(CLOSE_WAIT, client.close()).await });
     }
 }
 
@@ -415,9 +454,10 @@ fn officers_register_submit_and_approve_in_the_browser() {
 
     let port = free_port();
     let profile = dir.join("chromium-profile");
-    let _driver = Proc(
+    let _driver = Driver(
         Command::new(driver)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -433,27 +473,31 @@ fn officers_register_submit_and_approve_in_the_browser() {
         .enable_all()
         .build()
         .unwrap();
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--hide-scrollbars",
+                format!("--user-data-dir={}", profile.display()),
+                "--window-size=1280,900", "--lang=vi",
+            ]
+        }
+    });
+    let caps = caps.as_object().unwrap().clone();
+    let client = rt
+        .block_on(
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .expect("a WebDriver session");
+    let session = Session { rt: &rt, client };
     rt.block_on(async {
-        let caps = serde_json::json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--hide-scrollbars",
-                    format!("--user-data-dir={}", profile.display()),
-                    "--window-size=1280,900", "--lang=vi",
-                ]
-            }
-        });
-        let caps = caps.as_object().unwrap().clone();
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a WebDriver session");
+        let c = session.client.clone();
 
         // --- the grassroots union ---
         c.goto(&format!("{ts_web}login")).await.unwrap();
@@ -806,6 +850,5 @@ fn officers_register_submit_and_approve_in_the_browser() {
                 .contains(if lang == "vi" { "đang đóng" } else { "is closed" }));
             page_shot(&c, &format!("register-closed-{lang}")).await;
         }
-        c.close().await.ok();
     });
 }

@@ -657,7 +657,9 @@ mod initiatives {
     use node::Node;
     use sync_protocol::entry::{DecisionKind, UnitRole};
     use sync_protocol::ids::RecordId;
-    use sync_protocol::limits::{MAX_ATTACHMENT_BYTES, MAX_WEB_UPLOAD_BYTES};
+    use sync_protocol::limits::{
+        MAX_ATTACHMENT_BYTES, MAX_WEB_FORM_PARTS_COUNT, MAX_WEB_UPLOAD_BYTES,
+    };
     use sync_protocol::record::{Application, Author, Description, Initiative, RecordContent};
     use sync_protocol::store::EntryStore;
     use sync_protocol::text::Text;
@@ -1303,6 +1305,36 @@ mod initiatives {
         assert_eq!(r.status, 400, "{}", r.body);
         assert!(r.body.contains("không đọc được biểu mẫu"), "{}", r.body);
         assert_eq!((records_count(&at), blob_files(&at.data)), (before, 0));
+        // Cut off before its last boundary, a type without its boundary, more parts than the
+        // bound (the good fields first): refused the same way, as the page says, nothing stored.
+        let (_, good) = multipart(&form_fields(&csrf, "Máy cấp đá"), &[("mau4.txt", mau4)]);
+        let cut = &good[..good.len() - 10];
+        let mut fields = form_fields(&csrf, "Máy cấp đá");
+        let names: Vec<String> = (0..MAX_WEB_FORM_PARTS_COUNT)
+            .map(|i| format!("extra_{i}"))
+            .collect();
+        fields.extend(names.iter().map(|n| (n.as_str(), "x")));
+        assert!(fields.len() > MAX_WEB_FORM_PARTS_COUNT);
+        let (_, many) = multipart(&fields, &[]);
+        for (what, ct, body) in [
+            ("cut off", ct.as_str(), cut),
+            ("no boundary", "multipart/form-data", &good[..]),
+            ("too many parts", ct.as_str(), &many[..]),
+        ] {
+            let r = send(at.addr, "/initiatives/new", &cookie, ct, body, None);
+            assert_eq!(r.status, 400, "{what}: {}", r.body);
+            assert!(
+                r.body.contains("không đọc được biểu mẫu"),
+                "{what}: {}",
+                r.body
+            );
+            assert!(
+                r.body.contains("Không có gì được lưu"),
+                "{what}: {}",
+                r.body
+            );
+            assert_eq!((records_count(&at), blob_files(&at.data)), (before, 0));
+        }
 
         // A bad field with a good file: nothing stored either.
         let mut bad = form_fields(&csrf, "Máy cấp đá");

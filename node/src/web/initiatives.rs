@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -24,8 +24,7 @@ use sync_protocol::ids::{ContentHash, RecordId, UnitId};
 use sync_protocol::limits::{
     MAX_ATTACHMENTS_COUNT, MAX_ATTACHMENT_BYTES, MAX_AUTHORS_COUNT, MAX_BENEFIT_VND,
     MAX_DECISIONS_PER_BATCH_COUNT, MAX_NOTE_CHARS, MAX_SHORT_TEXT_CHARS, MAX_SUMMARY_CHARS,
-    MAX_TITLE_CHARS, MAX_WEB_FORM_BYTES, MAX_WEB_UPLOAD_BYTES, MAX_WEB_UPLOAD_FILES_COUNT,
-    WEB_PAGE_ROWS_COUNT,
+    MAX_TITLE_CHARS, MAX_WEB_UPLOAD_FILES_COUNT, WEB_PAGE_ROWS_COUNT,
 };
 use sync_protocol::record::{
     Application, Author, Description, EmployerRecognition, Initiative, RecordContent,
@@ -34,8 +33,9 @@ use sync_protocol::store::{EntryLookup, EntryStore};
 use sync_protocol::text::Text;
 use sync_protocol::verify::expected_decider;
 
+use super::form_body::{read_form, Upload};
 use super::pages::{form, status_label};
-use super::{multipart, texts, Form, Page, Req, Web, WebError};
+use super::{texts, Form, Page, Req, Web, WebError};
 use crate::decisions::{self, ItemRefusal, Outcome};
 use crate::lang::Lang;
 use crate::node::Node;
@@ -143,81 +143,6 @@ fn bad_form_page(web: &Web, r: &Req, values: FormValues, errors: Vec<(String, St
         Page::Html(h) => Page::Status(StatusCode::UNPROCESSABLE_ENTITY, h),
         p => p,
     }
-}
-
-/// A file sent with the form: its name and its bytes (a range of the body, not copied).
-struct Upload {
-    name: String,
-    bytes: Bytes,
-}
-
-/// Reads the form's body: `multipart/form-data` (with files) or urlencoded. The declared
-/// length is checked against [`MAX_WEB_UPLOAD_BYTES`] before a byte is read, and the reading
-/// stops there too.
-async fn read_form(headers: &HeaderMap, body: Body) -> Result<(Form, Vec<Upload>), WebError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_WEB_UPLOAD_BYTES as u64) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, MAX_WEB_UPLOAD_BYTES)
-        .await
-        .map_err(|_| too_large())?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let Some(boundary) = multipart::boundary(content_type) else {
-        if bytes.len() > MAX_WEB_FORM_BYTES {
-            return Err(too_large());
-        }
-        let text = std::str::from_utf8(&bytes).map_err(|_| unreadable())?;
-        return Ok((form(text), Vec::new()));
-    };
-    let parts = multipart::parse(&boundary, &bytes).map_err(|_| unreadable())?;
-    let mut fields = Vec::new();
-    let mut uploads = Vec::new();
-    let mut text_bytes = 0usize;
-    for p in parts {
-        match p.filename {
-            // A file input left empty sends a part with no name and no bytes.
-            Some(name) if name.is_empty() && p.range.is_empty() => {}
-            Some(name) => uploads.push(Upload {
-                name,
-                bytes: bytes.slice(p.range),
-            }),
-            None => {
-                text_bytes += p.range.len();
-                if text_bytes > MAX_WEB_FORM_BYTES {
-                    return Err(too_large());
-                }
-                let v = std::str::from_utf8(&bytes[p.range]).map_err(|_| unreadable())?;
-                fields.push((p.name, v.to_owned()));
-            }
-        }
-    }
-    Ok((Form(fields), uploads))
-}
-
-/// A body that is not a form this interface reads (malformed, or text that is not UTF-8).
-fn unreadable() -> WebError {
-    WebError::new(
-        StatusCode::BAD_REQUEST,
-        "Nút không đọc được biểu mẫu gửi lên (sai định dạng). Không có gì được lưu; mở lại trang rồi gửi lại.",
-        "The node could not read the form sent (it is malformed). Nothing was stored; open the page again and resend.",
-    )
-}
-
-fn too_large() -> WebError {
-    let mib = MAX_WEB_UPLOAD_BYTES / (1024 * 1024);
-    let file_mib = MAX_ATTACHMENT_BYTES / (1024 * 1024);
-    WebError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("Biểu mẫu gửi lên quá lớn: tối đa {mib} MiB cho cả biểu mẫu và tệp đính kèm, mỗi tệp tối đa {file_mib} MiB. Không có gì được lưu; nén hoặc chia nhỏ tệp rồi gửi lại."),
-        format!("The form sent is too large: at most {mib} MiB for the form and its attachments together, {file_mib} MiB per file. Nothing was stored; compress or split the files and send again."),
-    )
 }
 
 /// An initiative's fields as read from the form, each checked.
@@ -454,7 +379,7 @@ fn check_uploads(
         return names;
     }
     for u in uploads {
-        let size = u.bytes.len() as u64;
+        let size = u.size_bytes;
         if size > MAX_ATTACHMENT_BYTES {
             let limit = MAX_ATTACHMENT_BYTES / (1024 * 1024);
             errors.push((
@@ -483,7 +408,7 @@ pub(super) async fn new_submit(
     let r = web.req(&headers, &uri);
     page!(web, r, {
         let account = web.require(&r, &[Role::Support], REGISTER)?.clone();
-        let (f, uploads) = read_form(&headers, body).await?;
+        let (f, uploads) = read_form(&headers, body).await.map_err(WebError::from)?;
         if !web.csrf_ok(&r, &f) {
             return Err(WebError::bad_form().into());
         }
@@ -741,7 +666,7 @@ pub(super) async fn edit_submit(
     page!(web, r, {
         let account = web.require(&r, &[Role::Support], REGISTER)?.clone();
         let id = parse_id(&id).ok_or_else(WebError::not_found)?;
-        let (f, uploads) = read_form(&headers, body).await?;
+        let (f, uploads) = read_form(&headers, body).await.map_err(WebError::from)?;
         if !web.csrf_ok(&r, &f) {
             return Err(WebError::bad_form().into());
         }

@@ -17,8 +17,8 @@
 //! ([`MAX_WEB_FORM_BYTES`]); pages forbid framing and scripts (Content-Security-Policy).
 
 pub mod auth;
+mod form_body;
 mod initiatives;
-mod multipart;
 mod pages;
 mod register;
 mod texts;
@@ -575,11 +575,35 @@ fn encode_pairs(p: &[(String, String)]) -> String {
     serde_urlencoded::to_string(p).unwrap_or_default()
 }
 
+/// `s` escaped as one value of a query (`application/x-www-form-urlencoded`).
 fn url_escape(s: &str) -> String {
-    encode_pairs(&[("x".into(), s.into())])[2..].to_owned()
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// Binds the interface's listener (a failure is the caller's to report).
 pub async fn bind(config: &WebConfig) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(config.listen).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_escaped_and_read_back() {
+        let path = "/initiatives/ab?x=1&y=2 ä";
+        assert_eq!(
+            url_escape(path),
+            "%2Finitiatives%2Fab%3Fx%3D1%26y%3D2+%C3%A4"
+        );
+        let q = encode_pairs(&[("next".into(), path.into()), ("lang".into(), "en".into())]);
+        assert_eq!(q, format!("next={}&lang=en", url_escape(path)));
+        assert_eq!(
+            form_urlencoded_pairs(&q),
+            vec![
+                ("next".to_owned(), path.to_owned()),
+                ("lang".to_owned(), "en".to_owned())
+            ]
+        );
+    }
 }
