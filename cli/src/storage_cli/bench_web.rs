@@ -77,9 +77,14 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
     let t = Instant::now();
     // A child unit of the node's, for the list of one subtree.
     let child;
+    let has_superior;
     {
         let node = Node::open(&data).map_err(fail)?;
         child = node.tree_children(node.unit()).first().cloned();
+        has_superior = node
+            .directory()
+            .parent_at(node.unit(), node::now_ms())
+            .is_some();
         let _ = officers::remove(node.store(), LOGIN);
         officers::add(
             node.store(),
@@ -190,13 +195,19 @@ pub fn web(a: WebArgs) -> Result<u8, Failure> {
         ("inbox", "/inbox".into(), None),
         ("targets", "/targets".into(), None),
         ("mau2", "/mau2".into(), None),
-        (
+        ("reports", "/reports".into(), None),
+    ]);
+    // The signed bundle goes to the superior: the national node has none, and the page does
+    // not offer it there.
+    if has_superior {
+        plan.push((
             "mau2-bundle",
             "/mau2/bundle".into(),
             Some(format!("csrf={csrf}")),
-        ),
-        ("reports", "/reports".into(), None),
-    ]);
+        ));
+    } else {
+        crate::outln!("mau2-bundle: not offered at a node with no superior (the national node)");
+    }
     for f in ["csv", "xlsx", "json", "svg", "png"] {
         let name: &'static str = match f {
             "csv" => "report.csv",
