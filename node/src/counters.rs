@@ -16,7 +16,7 @@
 //! are subtracted from the old ancestors and added to the new ones (the `shape` tree records the
 //! parent each unit was counted under). Records keep their origin unit (DESIGN §9.6).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sync_protocol::audit::{verify_record, RecordReport};
 use sync_protocol::directory::{Directory, MAX_TREE_DEPTH};
@@ -457,9 +457,18 @@ pub fn view_row_of_verified<L: EntryLookup>(
     let mut content = None;
     let mut heads = Vec::new();
     if !changes.is_empty() {
-        let Ok(state) =
-            record::load_record_with(changes.into_values().collect(), header.kind, memo)
-        else {
+        // The merged state, through the record's document in `memo` (the one the verifier
+        // just applied the batch's changes to): no replay of the record's history.
+        let cited: BTreeSet<ChangeHash> = changes
+            .values()
+            .flat_map(|c| c.deps().iter().copied())
+            .collect();
+        let tips: Vec<ChangeHash> = changes
+            .keys()
+            .filter(|h| !cited.contains(h))
+            .copied()
+            .collect();
+        let Ok(state) = record::record_state_at(record, &changes, &tips, header.kind, memo) else {
             return Ok((None, None, heads));
         };
         heads = state.heads;

@@ -375,6 +375,13 @@ pub struct Node {
     import_source: Option<String>,
     /// The units' words search matches records by ([`crate::search_index`]).
     unit_words: crate::search_index::UnitWordsCache,
+    /// The Automerge documents of the records written last (at most
+    /// [`sync_protocol::limits::MAX_CACHED_RECORD_DOCS`]), kept from one write to the next so
+    /// that editing a record with a long history (a target re-assigned all season) applies the
+    /// new change to the document instead of replaying every change. A document is used only
+    /// for the ancestry it holds ([`sync_protocol::record::record_state_at`]): an import,
+    /// concurrent or refused, never makes it say more than the store holds.
+    docs: StateMemo,
 }
 
 /// Children by parent at [`TREE_TIME`].
@@ -496,6 +503,7 @@ impl Node {
             key_problem: None,
             import_source: None,
             unit_words: Default::default(),
+            docs: StateMemo::new(),
         };
         let commit = node.plan(outcome.accepted, &StateMemo::new(), now_ms)?;
         node.store.commit(&commit)?;
@@ -573,6 +581,7 @@ impl Node {
             key_problem,
             import_source: None,
             unit_words: Default::default(),
+            docs: StateMemo::new(),
         };
         node.children = children_of(&node.directory);
         if let Some(old) = node.store.needs_migration() {
@@ -603,6 +612,11 @@ impl Node {
     /// This node's unit.
     pub fn unit(&self) -> &UnitId {
         &self.unit
+    }
+    /// The record documents kept from one write to the next (see
+    /// [`sync_protocol::record::record_state_at`]).
+    pub(crate) fn docs(&self) -> &StateMemo {
+        &self.docs
     }
     /// The store.
     pub fn store(&self) -> &SledStore {
@@ -700,6 +714,15 @@ impl Node {
             .take(room)
             .collect();
         let held_hashes: BTreeSet<EntryHash> = held.iter().map(|e| e.hash()).collect();
+        // The documents kept of the records the batch writes go to the batch's memo (the
+        // verifier and the views use each for the ancestry it holds) and come back after.
+        let touched: BTreeSet<RecordId> =
+            entries.iter().filter_map(|e| e.body().record()).collect();
+        for r in &touched {
+            if let Some(doc) = self.docs.take_doc(r) {
+                memo.put_doc(*r, doc);
+            }
+        }
         let fresh_count = entries.len();
         let mut batch = entries;
         batch.extend(held);
@@ -761,6 +784,11 @@ impl Node {
         commit.quarantine_source = self.import_source.clone().unwrap_or_default();
         let accepted_count = commit.accepted.len();
         let refused = self.commit_or_reload(&commit)?;
+        for r in &touched {
+            if let Some(doc) = memo.take_doc(r) {
+                self.docs.put_doc(*r, doc);
+            }
+        }
         self.expire_quarantine_logged(now_ms);
         let mut report = ImportReport {
             accepted: accepted_count - released,
@@ -1247,7 +1275,7 @@ impl EntryLookup for BatchLookup<'_> {
         {
             return Ok(v.clone());
         }
-        let v = self.store.record_entries(record)?;
+        let v = self.store.record_entries_kept(record)?;
         self.records
             .lock()
             .map_err(|_| StoreError("a view thread panicked".into()))?

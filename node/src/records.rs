@@ -2,14 +2,16 @@
 //! deciding. Each builds entries with the core and stores them through [`Node::write`], the
 //! verified path; nothing is stored when a rule refuses them.
 
+use std::collections::BTreeSet;
+
 use rand_core::{OsRng, RngCore};
 use sync_protocol::audit::{verify_record, RecordReport};
 use sync_protocol::entry::{Binding, Decision, DecisionKind, EntryBody, RecordChange, RecordKind};
-use sync_protocol::ids::{EntryHash, RecordId};
+use sync_protocol::ids::{ChangeHash, EntryHash, RecordId};
 use sync_protocol::record::{self, RecordContent};
 use sync_protocol::store::{EntryLookup, EntryStore};
 use sync_protocol::text::Text;
-use sync_protocol::verify::changes_of;
+use sync_protocol::verify::{changes_of, record_header};
 
 use crate::node::{Node, NodeError};
 
@@ -93,11 +95,28 @@ pub fn edit(
     edit: impl FnOnce(&mut RecordContent),
     now_ms: u64,
 ) -> Result<bool, NodeError> {
-    let report = check(node, record, now_ms)?;
-    let header = report.header.clone().ok_or(WriteRefusal::NotHeld(record))?;
-    let mut content = report
-        .content
-        .clone()
+    // The record's merged content and a document at its heads, through the document the node
+    // kept from its last write (a change applied, not the whole history replayed). The write
+    // below is verified as any other.
+    let mut entries = node.store().record_entries_kept(&record)?;
+    entries.sort_by_key(|e| (e.time_ms(), e.hash()));
+    let header = record_header(&entries).ok_or(WriteRefusal::NotHeld(record))?;
+    let known = changes_of(&entries);
+    let cited: BTreeSet<ChangeHash> = known
+        .values()
+        .flat_map(|c| c.deps().iter().copied())
+        .collect();
+    let heads: Vec<ChangeHash> = known
+        .keys()
+        .filter(|h| !cited.contains(h))
+        .copied()
+        .collect();
+    if heads.is_empty() {
+        return Err(WriteRefusal::NoContent(record).into());
+    }
+    let mut content = record::record_state_at(record, &known, &heads, header.kind, node.docs())
+        .ok()
+        .and_then(|s| s.content.ok())
         .ok_or(WriteRefusal::NoContent(record))?;
     edit(&mut content);
     // An initiative names its origin's direct superior as of each change (the verifier's
@@ -110,8 +129,7 @@ pub fn edit(
         }
     }
     record::validate_standalone(&content).map_err(NodeError::Content)?;
-    let entries = node.store().record_entries(&record)?;
-    let mut doc = record::load_document(changes_of(&entries).into_values(), random_bytes())
+    let mut doc = record::document_at(record, &known, &heads, node.docs(), random_bytes())
         .map_err(refused)?;
     let Some(change) = record::commit_content(&mut doc, &content, now_ms).map_err(refused)? else {
         return Ok(false);

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use sync_protocol::entry::RecordKind;
 use sync_protocol::ids::{RecordId, UnitId};
 use sync_protocol::limits::MAX_TARGET_COUNT;
 use sync_protocol::record::{Programme, RecordContent, TargetAssignment};
@@ -136,11 +135,23 @@ pub fn assign(
             });
         }
     }
-    match own_record(node, prog, phase, now_ms)? {
-        Some((record, mut t)) => {
-            t.assignments.extend(given);
-            let assignments = t.assignments.clone();
-            records::edit(node, record, |c| *c = RecordContent::Target(t), now_ms)?;
+    match own_record(node, prog, phase)? {
+        Some((record, _)) => {
+            // The counts merged over those the record holds now (read by the edit).
+            let mut assignments = None;
+            records::edit(
+                node,
+                record,
+                |c| {
+                    if let RecordContent::Target(t) = c {
+                        t.assignments.extend(given);
+                        assignments = Some(t.assignments.clone());
+                    }
+                },
+                now_ms,
+            )?;
+            let assignments = assignments
+                .ok_or_else(|| NodeError::from(records::WriteRefusal::NoContent(record)))?;
             Ok(Assigned {
                 record,
                 assignments,
@@ -161,22 +172,33 @@ pub fn assign(
     }
 }
 
-/// The target record `node`'s unit owns for (programme, phase), if any, from the target index.
+/// The target record `node`'s unit owns for (programme, phase), if any, with its counts: read
+/// from the target index, which lists a record only while its view is a valid target of that
+/// assigner, programme and phase (written with the record's entries, redone when a revocation
+/// or key change re-verifies it, compared with a recount by `node check`). No record is
+/// re-verified here: a target re-assigned all season has a long history.
 pub fn own_record(
     node: &Node,
     programme: RecordId,
     phase: u32,
-    now_ms: u64,
 ) -> Result<Option<(RecordId, TargetAssignment)>, NodeError> {
     for r in crate::report::target_records(node, node.unit(), programme, phase)? {
-        let rep = records::check(node, r, now_ms)?;
-        let Some(h) = &rep.header else { continue };
-        if h.kind != RecordKind::Target || &h.owner != node.unit() || !rep.is_valid() {
-            continue;
-        }
-        if let Some(RecordContent::Target(t)) = rep.content {
-            if t.programme == programme && t.phase == phase {
-                return Ok(Some((r, t)));
+        if let Some(crate::counters::View::Target {
+            assigner,
+            programme: p,
+            phase: ph,
+            assignments,
+        }) = node.store().view(r)?
+        {
+            if &assigner == node.unit() && p == programme && ph == phase {
+                return Ok(Some((
+                    r,
+                    TargetAssignment {
+                        programme,
+                        phase,
+                        assignments,
+                    },
+                )));
             }
         }
     }

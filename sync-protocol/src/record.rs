@@ -344,6 +344,11 @@ pub fn load_record_with(
 /// ([`OpTree`]); anything else through the record's document kept in `memo`, to which only the
 /// changes it lacks are applied (each checked first, see [`RecordDoc`]), so that verifying a
 /// record's changes one after another costs each change once.
+///
+/// The document kept is used only when it holds nothing outside the ancestry of `heads`: the
+/// checks of [`RecordDoc::apply`] read what the document holds, so a change is judged against
+/// exactly its own ancestry whatever was applied before (in this batch, or by an earlier write
+/// whose document a node kept). Otherwise the ancestry is loaded afresh.
 pub fn record_state_at(
     record: RecordId,
     known: &BTreeMap<ChangeHash, AutomergeChange>,
@@ -365,29 +370,29 @@ pub fn record_state_at(
             }
         }
     }
-    let mut cache = memo.docs.lock().unwrap_or_else(|p| p.into_inner());
-    let mut doc = cache.take(&record);
-    // What the document lacks of the ancestry of `heads` (it holds whole ancestries only).
-    let mut missing = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    let mut stack: Vec<ChangeHash> = heads.to_vec();
-    while let Some(h) = stack.pop() {
-        if doc.has(&h) || !seen.insert(h) {
-            continue;
+    // Out of the memo while it is applied: the memo's lock is not held across Automerge, so
+    // views of several records are computed on every core.
+    let mut doc = memo
+        .take_doc(&record)
+        .unwrap_or_else(|| RecordDoc::new([0; 16]));
+    let missing = match ancestry_missing(&mut doc, known, heads) {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            doc = RecordDoc::new([0; 16]);
+            match ancestry_missing(&mut doc, known, heads) {
+                Ok(Some(m)) => m,
+                Ok(None) => Vec::new(),
+                Err(e) => return Err(e),
+            }
         }
-        let Some(c) = known.get(&h) else {
-            cache.put(record, doc);
-            return Err(ContentError::Automerge(format!(
-                "change {} is not in the record",
-                h.short()
-            )));
-        };
-        stack.extend(c.deps().iter().copied());
-        missing.push(c.clone());
-    }
+        Err(e) => {
+            memo.put_doc(record, doc);
+            return Err(e);
+        }
+    };
     if let Err(e) = doc.apply_all(missing) {
         if !e.poisoned {
-            cache.put(record, doc);
+            memo.put_doc(record, doc);
         }
         return Err(e.error);
     }
@@ -400,11 +405,83 @@ pub fn record_state_at(
     } else {
         read_content(&apply::AtHeads::new(doc.doc(), &sorted), kind)
     };
-    cache.put(record, doc);
+    memo.put_doc(record, doc);
     Ok(RecordState {
         heads: sorted,
         content,
     })
+}
+
+/// What `doc` lacks of the ancestry of `heads` (from `known`), or `None` when `doc` holds a
+/// change outside that ancestry. The walk stops at changes the document holds: a document
+/// holds whole ancestries, so each of its heads inside the ancestry is reached that way.
+fn ancestry_missing(
+    doc: &mut RecordDoc,
+    known: &BTreeMap<ChangeHash, AutomergeChange>,
+    heads: &[ChangeHash],
+) -> Result<Option<Vec<AutomergeChange>>, ContentError> {
+    let mut missing = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut reached = std::collections::BTreeSet::new();
+    let mut stack: Vec<ChangeHash> = heads.to_vec();
+    while let Some(h) = stack.pop() {
+        if !seen.insert(h) {
+            continue;
+        }
+        if doc.has(&h) {
+            reached.insert(h);
+            continue;
+        }
+        let Some(c) = known.get(&h) else {
+            return Err(ContentError::Automerge(format!(
+                "change {} is not in the record",
+                h.short()
+            )));
+        };
+        stack.extend(c.deps().iter().copied());
+        missing.push(c.clone());
+    }
+    if doc.heads().iter().any(|h| !reached.contains(h)) {
+        return Ok(None);
+    }
+    Ok(Some(missing))
+}
+
+/// A record's document at `heads` (see [`record_state_at`], whose document kept in `memo` it
+/// copies when it is at exactly those heads), with `actor` as its actor: for writing the
+/// record's next change without replaying its history.
+pub fn document_at(
+    record: RecordId,
+    known: &BTreeMap<ChangeHash, AutomergeChange>,
+    heads: &[ChangeHash],
+    memo: &StateMemo,
+    actor: [u8; 16],
+) -> Result<AutoCommit, ContentError> {
+    let mut sorted = heads.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    if let Some(mut doc) = memo.take_doc(&record) {
+        let at_heads = doc.heads() == sorted;
+        let copy = at_heads.then(|| doc.doc().clone().with_actor(ActorId::from(actor.to_vec())));
+        memo.put_doc(record, doc);
+        if let Some(copy) = copy {
+            return Ok(copy);
+        }
+    }
+    let mut ancestry = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut stack = sorted;
+    while let Some(h) = stack.pop() {
+        if !seen.insert(h) {
+            continue;
+        }
+        let c = known.get(&h).ok_or_else(|| {
+            ContentError::Automerge(format!("change {} is not in the record", h.short()))
+        })?;
+        stack.extend(c.deps().iter().copied());
+        ancestry.push(c.clone());
+    }
+    load_document(ancestry, actor)
 }
 
 /// First-change states computed ahead of verification (on other threads, say): the state of a
@@ -451,6 +528,22 @@ impl StateMemo {
     /// Takes in the states of another memo (two batches imported as one).
     pub fn absorb(&mut self, other: StateMemo) {
         self.trees.extend(other.trees);
+    }
+    /// Takes the document kept for `record` out of the memo, if it keeps one.
+    pub fn take_doc(&self, record: &RecordId) -> Option<RecordDoc> {
+        self.docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(record)
+    }
+    /// Keeps `doc` as the document of `record` (bounded: see [`DocCache`]). A document is
+    /// only ever used for the ancestry it holds ([`record_state_at`]), so any document of the
+    /// record, at any heads, may be kept.
+    pub fn put_doc(&self, record: RecordId, doc: RecordDoc) {
+        self.docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put(record, doc);
     }
     /// How many states it holds.
     pub fn len(&self) -> usize {

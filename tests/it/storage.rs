@@ -121,6 +121,90 @@ fn federation(name: &str) -> Fed {
     }
 }
 
+/// A target re-assigned many times, each edit applied to the Automerge document the node kept
+/// from its last write (not its whole history replayed), with refused edits and imports in
+/// between: content, view and target index equal a full re-verification, and the record's
+/// entries read through the decoded ones kept equal the store's.
+#[test]
+fn a_target_edited_through_kept_documents_equals_a_full_reading() {
+    use sync_protocol::store::EntryLookup;
+    let mut f = federation("kept-documents");
+    let target = TargetAssignment {
+        programme: PROGRAMME,
+        phase: 1,
+        assignments: BTreeMap::from([(unit("cdcs-a"), 1)]),
+    };
+    let r =
+        records::create(&mut f.district, &RecordContent::Target(target), T0 + 10).expect("target");
+    let mut t = T0 + 11;
+    for i in 0..30u64 {
+        t += 1;
+        let changed = records::edit(
+            &mut f.district,
+            r,
+            |c| {
+                if let RecordContent::Target(x) = c {
+                    x.assignments.insert(unit("cdcs-a"), 100 + i);
+                    x.assignments.insert(unit("cdcs-b"), i);
+                }
+            },
+            t,
+        )
+        .expect("edit");
+        assert!(changed);
+        if i % 7 == 3 {
+            // Refused (not a child): nothing is stored, and the next edit reads the store.
+            let refused = records::edit(
+                &mut f.district,
+                r,
+                |c| {
+                    if let RecordContent::Target(x) = c {
+                        x.assignments.insert(unit("ldld-dong-hoa"), 5);
+                    }
+                },
+                t,
+            );
+            assert!(refused.is_err());
+        }
+        if i % 10 == 5 {
+            t += 1;
+            initiative(&mut f.a, "Băng tải", Sector::Education, 1, false, t);
+            push(&f.a, &mut f.district, t);
+        }
+    }
+    let rep = records::check(&f.district, r, t).expect("check");
+    assert!(rep.is_valid(), "{:?}", rep.problems);
+    let want = BTreeMap::from([(unit("cdcs-a"), 129), (unit("cdcs-b"), 29)]);
+    assert_eq!(
+        rep.content,
+        Some(RecordContent::Target(TargetAssignment {
+            programme: PROGRAMME,
+            phase: 1,
+            assignments: want.clone(),
+        }))
+    );
+    let (own, read) = node::targets::own_record(&f.district, PROGRAMME, 1)
+        .expect("read")
+        .expect("the district's target");
+    assert_eq!((own, &read.assignments), (r, &want));
+    assert_eq!(
+        f.district
+            .store()
+            .targets_of(PROGRAMME, 1, f.district.unit())
+            .expect("index"),
+        want
+    );
+    let hashes = |mut v: Vec<sync_protocol::entry::Entry>| {
+        v.sort_by_key(|e| e.hash());
+        v.iter().map(|e| e.hash()).collect::<Vec<_>>()
+    };
+    let kept = f.district.store().record_entries_kept(&r).expect("kept");
+    let stored = f.district.store().record_entries(&r).expect("stored");
+    assert_eq!(kept.len(), 31);
+    assert_eq!(hashes(kept), hashes(stored));
+    assert_consistent(&mut f.district, t + 1);
+}
+
 #[test]
 fn counters_equal_a_recount_through_decisions_targets_reparenting_and_revocation() {
     let mut f = federation("storage-counters");

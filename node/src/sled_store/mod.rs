@@ -188,6 +188,8 @@ pub struct SledStore {
     /// How many times [`SledStore::durable`] completed (tests: a batch acknowledged is
     /// covered by a sync).
     durable_rounds: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The decoded entries of the records written last ([`SledStore::record_entries_kept`]).
+    kept: std::sync::Arc<std::sync::Mutex<reads::KeptRecords>>,
 }
 
 pub(crate) fn err(what: &str, e: impl std::fmt::Display) -> StoreError {

@@ -169,6 +169,7 @@ impl SledStore {
             synced: Default::default(),
             migrate_from: None,
             durable_rounds: Default::default(),
+            kept: Default::default(),
         };
         let version = store.trees[t::META]
             .get("schema_version")

@@ -271,6 +271,96 @@ impl SledStore {
     }
 }
 
+/// How many records [`SledStore::record_entries_kept`] keeps the decoded entries of.
+pub const MAX_KEPT_RECORDS_COUNT: usize = 64;
+/// How many decoded entries it keeps in all (a record with more is read, not kept).
+pub const MAX_KEPT_ENTRIES_COUNT: usize = 32_768;
+
+/// Decoded entries of recently written records, by record and entry hash. An entry is
+/// immutable and named by its hash, so a kept entry is always the stored one; which entries a
+/// record has is read from `by_record` on every call.
+#[derive(Default)]
+pub(crate) struct KeptRecords {
+    records: BTreeMap<RecordId, (u64, BTreeMap<EntryHash, Entry>)>,
+    clock: u64,
+    entries: usize,
+}
+
+impl KeptRecords {
+    fn evict_oldest(&mut self) -> bool {
+        let Some(oldest) = self
+            .records
+            .iter()
+            .min_by_key(|(_, (t, _))| *t)
+            .map(|(r, _)| *r)
+        else {
+            return false;
+        };
+        if let Some((_, m)) = self.records.remove(&oldest) {
+            self.entries -= m.len();
+        }
+        true
+    }
+}
+
+impl SledStore {
+    /// [`EntryLookup::record_entries`] for the write path: the record's entry hashes are read
+    /// from `by_record` (its keys only), and only entries not decoded before are read and
+    /// decoded; the record's decoded entries are kept (at most [`MAX_KEPT_RECORDS_COUNT`]
+    /// records and [`MAX_KEPT_ENTRIES_COUNT`] entries, least recently used out first). Editing
+    /// a record with a long history then decodes its new entries, not every entry again.
+    pub fn record_entries_kept(&self, record: &RecordId) -> Result<Vec<Entry>, StoreError> {
+        let mut hashes = Vec::new();
+        for k in self.trees[t::BY_RECORD].scan_prefix(record.0).keys() {
+            let k = k.map_err(|e| err("by_record", e))?;
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&k[16..48]);
+            hashes.push(EntryHash(h));
+        }
+        let mut out: Vec<Option<Entry>> = {
+            let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            let known = kept.records.get(record).map(|(_, m)| m);
+            hashes
+                .iter()
+                .map(|h| known.and_then(|m| m.get(h)).cloned())
+                .collect()
+        };
+        let mut fresh = Vec::new();
+        for (h, slot) in hashes.iter().zip(out.iter_mut()) {
+            if slot.is_none() {
+                if let Some(e) = self.entry(h)? {
+                    fresh.push(e.clone());
+                    *slot = Some(e);
+                }
+            }
+        }
+        let out: Vec<Entry> = out.into_iter().flatten().collect();
+        if out.len() <= MAX_KEPT_ENTRIES_COUNT {
+            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            kept.clock += 1;
+            let clock = kept.clock;
+            let had = kept.records.get(record).map_or(0, |(_, m)| m.len());
+            let slot = kept.records.entry(*record).or_default();
+            slot.0 = clock;
+            for e in fresh {
+                slot.1.insert(e.hash(), e);
+            }
+            let now = slot.1.len();
+            kept.entries = kept.entries + now - had;
+            while (kept.records.len() > MAX_KEPT_RECORDS_COUNT
+                || kept.entries > MAX_KEPT_ENTRIES_COUNT)
+                && kept.records.len() > 1
+            {
+                // The record just read is the most recent: never the one evicted.
+                if !kept.evict_oldest() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl EntryLookup for SledStore {
     fn entry(&self, hash: &EntryHash) -> Result<Option<Entry>, StoreError> {
         match self.trees[t::ENTRIES]

@@ -342,9 +342,13 @@ pub struct DocCache {
 impl DocCache {
     /// Takes the document of `record` out of the cache (or a fresh one).
     pub fn take(&mut self, record: &RecordId) -> RecordDoc {
-        self.docs
-            .remove(record)
-            .map_or_else(|| RecordDoc::new([0; 16]), |(_, d)| d)
+        self.remove(record)
+            .unwrap_or_else(|| RecordDoc::new([0; 16]))
+    }
+
+    /// Takes the document of `record` out of the cache, if it holds one.
+    pub fn remove(&mut self, record: &RecordId) -> Option<RecordDoc> {
+        self.docs.remove(record).map(|(_, d)| d)
     }
 
     /// Puts a document back.

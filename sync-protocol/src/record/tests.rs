@@ -165,3 +165,93 @@ fn a_change_numbered_past_its_actors_next_is_refused_not_a_panic() {
         "{why}"
     );
 }
+
+/// Two concurrent edits of `first` (each a title), by two actors.
+fn two_branches(first: &AutomergeChange) -> (AutomergeChange, AutomergeChange) {
+    let kind = crate::entry::RecordKind::Initiative;
+    let content = load_record(vec![first.clone()], kind)
+        .unwrap()
+        .content
+        .unwrap();
+    let branch = |actor: u8, title: &str| {
+        let mut doc = load_document([first.clone()], [actor; 16]).unwrap();
+        let mut c = content.clone();
+        if let RecordContent::Initiative(i) = &mut c {
+            i.title = crate::testkit::text("title", title, MAX_TITLE_CHARS);
+        }
+        commit_content(&mut doc, &c, 1_000).unwrap().unwrap()
+    };
+    (branch(1, "Nhánh một"), branch(2, "Nhánh hai"))
+}
+
+#[test]
+fn a_kept_document_is_used_only_for_the_ancestry_it_holds() {
+    let (first, _) = first_and_edit();
+    let (b, c) = two_branches(&first);
+    let kind = crate::entry::RecordKind::Initiative;
+    let record = RecordId([7; 16]);
+    let known: BTreeMap<ChangeHash, AutomergeChange> = [&first, &b, &c]
+        .into_iter()
+        .map(|x| (x.hash(), x.clone()))
+        .collect();
+    let memo = StateMemo::new();
+    let at_b = record_state_at(record, &known, &[b.hash()], kind, &memo).unwrap();
+    let kept = memo.take_doc(&record).expect("a document is kept");
+    assert!(kept.has(&b.hash()));
+    memo.put_doc(record, kept);
+    // `c` is judged against its own ancestry: the kept document, which holds `b` (not an
+    // ancestor of `c`), is not used, and the result is a fresh load's.
+    let at_c = record_state_at(record, &known, &[c.hash()], kind, &memo).unwrap();
+    let fresh = record_state_at(record, &known, &[c.hash()], kind, &StateMemo::new()).unwrap();
+    assert_eq!(at_c, fresh);
+    assert_ne!(at_b.content, at_c.content);
+    let kept = memo.take_doc(&record).expect("a document is kept");
+    assert!(kept.has(&c.hash()) && !kept.has(&b.hash()));
+    // A document at an ancestor of the heads asked for is used: only what it lacks is applied.
+    memo.put_doc(record, kept);
+    let merged = record_state_at(record, &known, &[b.hash(), c.hash()], kind, &memo).unwrap();
+    let fresh = record_state_at(
+        record,
+        &known,
+        &[b.hash(), c.hash()],
+        kind,
+        &StateMemo::new(),
+    )
+    .unwrap();
+    assert_eq!(merged, fresh);
+    let kept = memo.take_doc(&record).expect("a document is kept");
+    assert!(kept.has(&c.hash()) && kept.has(&b.hash()));
+}
+
+#[test]
+fn a_document_for_writing_copies_the_kept_one_only_at_the_same_heads() {
+    let (first, edit) = first_and_edit();
+    let record = RecordId([8; 16]);
+    let known: BTreeMap<ChangeHash, AutomergeChange> = [&first, &edit]
+        .into_iter()
+        .map(|x| (x.hash(), x.clone()))
+        .collect();
+    let kind = crate::entry::RecordKind::Initiative;
+    let memo = StateMemo::new();
+    let state = record_state_at(record, &known, &[edit.hash()], kind, &memo).unwrap();
+    let mut kept = document_at(record, &known, &[edit.hash()], &memo, [3; 16]).unwrap();
+    let mut loaded = load_document([first.clone(), edit.clone()], [3; 16]).unwrap();
+    assert_eq!(heads(&mut kept), state.heads);
+    assert_eq!(heads(&mut kept), heads(&mut loaded));
+    assert_eq!(
+        read_content(&kept, kind).unwrap(),
+        read_content(&loaded, kind).unwrap()
+    );
+    // The kept document is at `edit`; at `first` the document is loaded from the ancestry.
+    let mut at_first = document_at(record, &known, &[first.hash()], &memo, [4; 16]).unwrap();
+    assert_eq!(heads(&mut at_first), vec![first.hash()]);
+    // Writing on the copy leaves the kept document as it was.
+    let mut c = state.content.unwrap();
+    if let RecordContent::Initiative(i) = &mut c {
+        i.benefit_vnd += 1;
+    }
+    let next = commit_content(&mut kept, &c, 2_000).unwrap().unwrap();
+    assert_eq!(next.deps(), &[edit.hash()][..]);
+    let mut d = memo.take_doc(&record).unwrap();
+    assert_eq!(d.heads(), vec![edit.hash()]);
+}
