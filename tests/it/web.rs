@@ -1986,6 +1986,13 @@ fn the_dashboard_and_the_reports_come_from_the_report_and_download_well_formed()
     let dash = http(addr, "GET", "/", &support, "");
     assert_eq!(dash.status, 200);
     assert!(dash.body.contains("<svg"), "the chart");
+    // A wide chart for a desktop and a narrow one a phone shows instead (text at its size).
+    assert!(dash
+        .body
+        .contains(r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart-wide""#));
+    assert!(dash
+        .body
+        .contains(r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart-narrow""#));
     assert!(dash.body.contains("01 triệu sáng kiến"));
     assert!(dash.body.contains("Nộp hồ sơ"), "the deadline coming up");
     assert!(dash.body.contains("id=\"waiting\""));

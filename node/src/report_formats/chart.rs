@@ -15,16 +15,56 @@ const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-vi-subset.ttf"
 /// Its family name.
 const FONT_FAMILY: &str = "DejaVu Sans";
 
-/// Chart width in pixels.
+/// Chart width in pixels (the download and a desktop page).
 pub const WIDTH_PX: u32 = 960;
+/// Width of the narrow chart a phone's page shows (text at its own size on a 360 px screen).
+pub const NARROW_WIDTH_PX: u32 = 340;
 /// Most child units drawn (the rest are in the table formats).
 pub const MAX_CHART_UNITS: usize = 20;
 
 const BAR_H: u32 = 22;
 const BAR_GAP: u32 = 10;
-const LEFT: u32 = 330;
-const RIGHT: u32 = 150;
-const LINE_H: u32 = 260;
+
+/// Where the parts of a chart go.
+struct Layout {
+    width: u32,
+    /// Bars start here; a wide chart writes each unit's name to the left of its bar, a
+    /// narrow one on a line above it.
+    left: u32,
+    /// Room right of the bars for the figures (wide), 0 when they go on the name's line.
+    right: u32,
+    /// A narrow chart's name line above each bar.
+    name_above: u32,
+    /// Characters of a unit name kept.
+    name_chars: usize,
+    /// Characters of the title's unit name, the programme's and the window's.
+    title_chars: usize,
+    line_h: u32,
+    /// Left of the line chart (room for its axis figures).
+    line_x0: u32,
+}
+
+const WIDE: Layout = Layout {
+    width: WIDTH_PX,
+    left: 330,
+    right: 150,
+    name_above: 0,
+    name_chars: 40,
+    title_chars: 60,
+    line_h: 260,
+    line_x0: 80,
+};
+
+const NARROW: Layout = Layout {
+    width: NARROW_WIDTH_PX,
+    left: 10,
+    right: 0,
+    name_above: 18,
+    name_chars: 22,
+    title_chars: 20,
+    line_h: 170,
+    line_x0: 52,
+};
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -43,15 +83,37 @@ fn clip(s: &str, max_chars: usize) -> String {
 
 /// The chart's height for a report.
 pub fn height_px(r: &Report) -> u32 {
-    let n = r.children.len().clamp(1, MAX_CHART_UNITS) as u32;
-    110 + n * (BAR_H + BAR_GAP) + 60 + LINE_H + 70
+    height(&WIDE, r)
 }
 
-/// The report as an SVG document.
+/// The narrow chart's height for a report.
+pub fn narrow_height_px(r: &Report) -> u32 {
+    height(&NARROW, r)
+}
+
+fn height(l: &Layout, r: &Report) -> u32 {
+    let n = r.children.len().clamp(1, MAX_CHART_UNITS) as u32;
+    // A narrow chart writes its subtitle and the line's title on two lines each.
+    let extra = if l.name_above > 0 { 50 } else { 0 };
+    110 + extra + n * (BAR_H + BAR_GAP + l.name_above) + 60 + l.line_h + 70
+}
+
+/// The report as an SVG document (the download, the PNG, a desktop page).
 pub fn svg(lang: Lang, r: &Report) -> String {
+    svg_with(&WIDE, lang, r)
+}
+
+/// The report as an SVG a phone's page shows: the same parts, each unit's name above its bar
+/// and the titles on two lines, so its text keeps its size at 360 px.
+pub fn svg_narrow(lang: Lang, r: &Report) -> String {
+    svg_with(&NARROW, lang, r)
+}
+
+fn svg_with(l: &Layout, lang: Lang, r: &Report) -> String {
     use std::fmt::Write;
-    let w = WIDTH_PX;
-    let h = height_px(r);
+    let w = l.width;
+    let h = height(l, r);
+    let narrow = l.name_above > 0;
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -61,18 +123,22 @@ pub fn svg(lang: Lang, r: &Report) -> String {
     let title = format!(
         "{} — {}",
         lang.t("Tiến độ", "Progress"),
-        clip(&r.unit_name, 60)
+        clip(&r.unit_name, l.title_chars)
     );
+    let (x_text, title_size) = if narrow { (10, 14) } else { (20, 20) };
     let _ = writeln!(
         s,
-        r##"<text x="20" y="32" font-size="20" font-weight="bold" fill="#1a1a1a">{}</text>"##,
+        r##"<text x="{x_text}" y="32" font-size="{title_size}" font-weight="bold" fill="#1a1a1a">{}</text>"##,
         esc(&title)
     );
-    let sub = format!(
-        "«{}», {} {} — {}: {} / {} ({})",
-        clip(&r.programme_name, 40),
+    let programme = format!(
+        "«{}», {} {}",
+        clip(&r.programme_name, if narrow { 26 } else { 40 }),
         lang.t("giai đoạn", "phase"),
-        r.phase,
+        r.phase
+    );
+    let figures = format!(
+        "{}: {} / {} ({})",
         lang.t("đã đăng ký", "registered"),
         lang.int(r.registered),
         r.target.map(|t| lang.int(t)).unwrap_or_else(|| "—".into()),
@@ -80,17 +146,33 @@ pub fn svg(lang: Lang, r: &Report) -> String {
             .map(|t| lang.tenths_percent(t))
             .unwrap_or_else(|| "—".into()),
     );
-    let _ = writeln!(
-        s,
-        r##"<text x="20" y="56" fill="#333333">{}</text>"##,
-        esc(&sub)
-    );
+    let mut y = 56;
+    if narrow {
+        for line in [programme, figures] {
+            let _ = writeln!(
+                s,
+                r##"<text x="{x_text}" y="{y}" fill="#333333">{}</text>"##,
+                esc(&line)
+            );
+            y += 20;
+        }
+    } else {
+        let _ = writeln!(
+            s,
+            r##"<text x="{x_text}" y="{y}" fill="#333333">{} — {}</text>"##,
+            esc(&programme),
+            esc(&figures)
+        );
+    }
+    let top_bars = if narrow { y + 14 } else { 90 };
+    // A narrow chart's section titles are smaller, to fit its width.
+    let head_size = if narrow { 13 } else { 15 };
 
     // Bars: each child's count (blue; green when at or over target) against its target
     // (a grey bar behind and a dark tick at the target).
     let _ = writeln!(
         s,
-        r##"<text x="20" y="90" font-size="15" font-weight="bold" fill="#1a1a1a">{}</text>"##,
+        r##"<text x="{x_text}" y="{top_bars}" font-size="{head_size}" font-weight="bold" fill="#1a1a1a">{}</text>"##,
         esc(lang.t(
             "Đơn vị trực thuộc: số sáng kiến / chỉ tiêu",
             "Child units: initiatives / target"
@@ -103,52 +185,20 @@ pub fn svg(lang: Lang, r: &Report) -> String {
         .max()
         .unwrap_or(0)
         .max(1);
-    let span = (w - LEFT - RIGHT) as f64;
+    let (left, right) = (l.left, l.right);
+    let span = (w - left - right - if narrow { 10 } else { 0 }) as f64;
     let scale = |v: u64| v as f64 / max as f64 * span;
-    let mut y = 105;
+    let mut y = top_bars + 15;
     if kids.is_empty() {
         let _ = writeln!(
             s,
-            r##"<text x="20" y="{}" fill="#666666">{}</text>"##,
+            r##"<text x="{x_text}" y="{}" fill="#666666">{}</text>"##,
             y + 16,
             esc(lang.t("(không có đơn vị trực thuộc)", "(no child units)"))
         );
     }
     for c in &kids {
         let _ = writeln!(s, r##"<g class="unit" data-unit="{}">"##, esc(&c.unit));
-        let _ = writeln!(
-            s,
-            r##"<text x="{}" y="{}" text-anchor="end" fill="#1a1a1a">{}. {}</text>"##,
-            LEFT - 10,
-            y + 16,
-            c.rank,
-            esc(&clip(&c.name, 40))
-        );
-        if let Some(t) = c.target {
-            let _ = writeln!(
-                s,
-                r##"<rect class="target" x="{LEFT}" y="{y}" width="{:.1}" height="{BAR_H}" fill="#dddddd"/>"##,
-                scale(t)
-            );
-        }
-        let met = c.target.is_some_and(|t| c.registered >= t);
-        let color = if met { "#2e7d32" } else { "#1565c0" };
-        let _ = writeln!(
-            s,
-            r##"<rect class="count" x="{LEFT}" y="{}" width="{:.1}" height="{}" fill="{color}"/>"##,
-            y + 4,
-            scale(c.registered),
-            BAR_H - 8
-        );
-        if let Some(t) = c.target {
-            let x = LEFT as f64 + scale(t);
-            let _ = writeln!(
-                s,
-                r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="#000000" stroke-width="2"/>"##,
-                y - 2,
-                y + BAR_H + 2
-            );
-        }
         let label = format!(
             "{} / {} · {}",
             lang.int(c.registered),
@@ -157,13 +207,66 @@ pub fn svg(lang: Lang, r: &Report) -> String {
                 .map(|t| lang.tenths_percent(t))
                 .unwrap_or_else(|| "—".into())
         );
+        let name = format!("{}. {}", c.rank, clip(&c.name, l.name_chars));
+        if narrow {
+            // The name on its own line, the figures at its right end; the bar below.
+            let _ = writeln!(
+                s,
+                r##"<text x="{left}" y="{}" fill="#1a1a1a">{}</text>"##,
+                y + 12,
+                esc(&name)
+            );
+            let _ = writeln!(
+                s,
+                r##"<text x="{}" y="{}" text-anchor="end" fill="#1a1a1a">{}</text>"##,
+                w - 10,
+                y + 12,
+                esc(&label)
+            );
+            y += l.name_above;
+        } else {
+            let _ = writeln!(
+                s,
+                r##"<text x="{}" y="{}" text-anchor="end" fill="#1a1a1a">{}</text>"##,
+                left - 10,
+                y + 16,
+                esc(&name)
+            );
+        }
+        if let Some(t) = c.target {
+            let _ = writeln!(
+                s,
+                r##"<rect class="target" x="{left}" y="{y}" width="{:.1}" height="{BAR_H}" fill="#dddddd"/>"##,
+                scale(t)
+            );
+        }
+        let met = c.target.is_some_and(|t| c.registered >= t);
+        let color = if met { "#2e7d32" } else { "#1565c0" };
         let _ = writeln!(
             s,
-            r##"<text x="{}" y="{}" fill="#1a1a1a">{}</text>"##,
-            w - RIGHT + 8,
-            y + 16,
-            esc(&label)
+            r##"<rect class="count" x="{left}" y="{}" width="{:.1}" height="{}" fill="{color}"/>"##,
+            y + 4,
+            scale(c.registered),
+            BAR_H - 8
         );
+        if let Some(t) = c.target {
+            let x = left as f64 + scale(t);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="#000000" stroke-width="2"/>"##,
+                y - 2,
+                y + BAR_H + 2
+            );
+        }
+        if !narrow {
+            let _ = writeln!(
+                s,
+                r##"<text x="{}" y="{}" fill="#1a1a1a">{}</text>"##,
+                w - right + 8,
+                y + 16,
+                esc(&label)
+            );
+        }
         let _ = writeln!(s, "</g>");
         y += BAR_H + BAR_GAP;
     }
@@ -171,21 +274,40 @@ pub fn svg(lang: Lang, r: &Report) -> String {
     // The line: cumulative registrations over the window, with the target as a dashed line.
     let o = &r.over_time;
     let top = y + 50;
-    let _ = writeln!(
-        s,
-        r##"<text x="20" y="{}" font-size="15" font-weight="bold" fill="#1a1a1a">{}</text>"##,
-        top - 14,
-        esc(&format!(
-            "{} — {} ({})",
-            lang.t("Tiến độ theo ngày đăng ký", "Progress by registration date"),
-            clip(&o.window_name, 50),
-            o.target
-                .map(|t| format!("{} {}", lang.t("chỉ tiêu", "target"), lang.int(t)))
-                .unwrap_or_default()
-        ))
+    let head = lang.t("Tiến độ theo ngày đăng ký", "Progress by registration date");
+    let window = format!(
+        "{} ({})",
+        clip(&o.window_name, if narrow { 30 } else { 50 }),
+        o.target
+            .map(|t| format!("{} {}", lang.t("chỉ tiêu", "target"), lang.int(t)))
+            .unwrap_or_default()
     );
-    let (x0, x1) = (80.0, (w - 40) as f64);
-    let (y0, y1) = ((top + LINE_H) as f64, top as f64 + 10.0);
+    let top = if narrow {
+        let _ = writeln!(
+            s,
+            r##"<text x="{x_text}" y="{}" font-size="15" font-weight="bold" fill="#1a1a1a">{}</text>"##,
+            top - 14,
+            esc(head)
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{x_text}" y="{}" fill="#333333">{}</text>"##,
+            top + 6,
+            esc(&window)
+        );
+        top + 30
+    } else {
+        let _ = writeln!(
+            s,
+            r##"<text x="{x_text}" y="{}" font-size="15" font-weight="bold" fill="#1a1a1a">{} — {}</text>"##,
+            top - 14,
+            esc(head),
+            esc(&window)
+        );
+        top
+    };
+    let (x0, x1) = (l.line_x0 as f64, (w - if narrow { 14 } else { 40 }) as f64);
+    let (y0, y1) = ((top + l.line_h) as f64, top as f64 + 10.0);
     let ymax = o
         .points
         .iter()

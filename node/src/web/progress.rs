@@ -246,20 +246,34 @@ pub(super) fn report_ctx(lang: Lang, r: &ProgressReport) -> Value {
 }
 
 /// The report's chart (the same SVG as the PNG download, [`crate::report_formats::chart`]),
-/// sized to the page's width. Presentation attributes only: no style, no script (the pages'
-/// Content-Security-Policy allows neither inline).
+/// sized to the page's width, and its narrow form, which a phone's page shows instead (the
+/// style sheet picks one by the screen's width), so the text keeps its size at 360 px.
+/// Presentation attributes only: no style, no script (the pages' Content-Security-Policy
+/// allows neither inline).
 pub(super) fn chart(lang: Lang, r: &ProgressReport) -> String {
-    let svg = crate::report_formats::chart::svg(lang, r);
-    let fixed = format!(
-        r#"width="{}" height="{}" "#,
-        crate::report_formats::chart::WIDTH_PX,
-        crate::report_formats::chart::height_px(r)
+    use crate::report_formats::chart;
+    let fit = |svg: String, class: &str, w: u32, h: u32| {
+        svg.replacen(
+            &format!(r#"width="{w}" height="{h}" "#),
+            &format!(
+                r#"class="{class}" width="100%" role="img" preserveAspectRatio="xMinYMin meet" "#
+            ),
+            1,
+        )
+    };
+    let wide = fit(
+        chart::svg(lang, r),
+        "chart-wide",
+        chart::WIDTH_PX,
+        chart::height_px(r),
     );
-    svg.replacen(
-        &fixed,
-        r#"width="100%" role="img" preserveAspectRatio="xMinYMin meet" "#,
-        1,
-    )
+    let narrow = fit(
+        chart::svg_narrow(lang, r),
+        "chart-narrow",
+        chart::NARROW_WIDTH_PX,
+        chart::narrow_height_px(r),
+    );
+    format!("{wide}{narrow}")
 }
 
 /// Adds `Server-Timing: app;dur=<ms>` to every answer: the time from the request reaching the
