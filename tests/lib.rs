@@ -154,3 +154,78 @@ pub fn status_code(l: &node::search::Listed) -> &'static str {
         (Some((k, _, _)), _) => k.code(),
     }
 }
+
+/// The federation the index tests share: the national root `tld`, the province
+/// `ldld-phu-yen`, its districts `ldld-tuy-hoa` (grassroots `cdcs-a`, `cdcs-b`) and
+/// `ldld-dong-hoa` (`cdcs-c`), enrolled at `t0 + 1..=6`, and `programme` launched at the root
+/// at `t0 + 7` and synced down to every node over real QUIC.
+pub struct PhuYen {
+    /// The national root.
+    pub tld: Node,
+    /// The province.
+    pub prov: Node,
+    /// District Tuy Hòa.
+    pub da: Node,
+    /// District Đông Hòa.
+    pub db: Node,
+    /// Grassroots `cdcs-a` (Tuy Hòa).
+    pub a: Node,
+    /// Grassroots `cdcs-b` (Tuy Hòa).
+    pub b: Node,
+    /// Grassroots `cdcs-c` (Đông Hòa).
+    pub c: Node,
+    /// The programme.
+    pub prog: sync_protocol::ids::RecordId,
+}
+
+/// Builds [`PhuYen`] in `dir`. Call inside a tokio runtime.
+pub async fn phu_yen(dir: &Path, t0: u64, programme: sync_protocol::record::Programme) -> PhuYen {
+    let mut tld = root(dir, t0);
+    let mut prov = enrol(
+        &mut tld,
+        dir,
+        "ldld-phu-yen",
+        UnitRole::ProvincialFederation,
+        t0 + 1,
+    );
+    let mut da = enrol(
+        &mut prov,
+        dir,
+        "ldld-tuy-hoa",
+        UnitRole::DirectSuperior,
+        t0 + 2,
+    );
+    let mut db = enrol(
+        &mut prov,
+        dir,
+        "ldld-dong-hoa",
+        UnitRole::DirectSuperior,
+        t0 + 3,
+    );
+    let mut a = enrol(&mut da, dir, "cdcs-a", UnitRole::Grassroots, t0 + 4);
+    let mut b = enrol(&mut da, dir, "cdcs-b", UnitRole::Grassroots, t0 + 5);
+    let mut c = enrol(&mut db, dir, "cdcs-c", UnitRole::Grassroots, t0 + 6);
+    let prog = node::records::create(
+        &mut tld,
+        &sync_protocol::record::RecordContent::Programme(programme),
+        t0 + 7,
+    )
+    .expect("programme");
+    sync_quic(&mut prov, &mut tld, None).await;
+    sync_quic(&mut da, &mut prov, None).await;
+    sync_quic(&mut db, &mut prov, None).await;
+    for g in [&mut a, &mut b] {
+        sync_quic(g, &mut da, None).await;
+    }
+    sync_quic(&mut c, &mut db, None).await;
+    PhuYen {
+        tld,
+        prov,
+        da,
+        db,
+        a,
+        b,
+        c,
+        prog,
+    }
+}

@@ -303,14 +303,16 @@ pub fn list_page(
     if left >= total {
         at = None;
     } else if left > 0 {
-        let mut u = start.clone();
+        // Each unit's subtree count, read once: the start's is the total, a child's was read
+        // with its siblings.
+        let (mut u, mut here) = (start.clone(), total);
         loop {
             let children = node.tree_children(&u);
             let mut counts = Vec::with_capacity(children.len());
             for c in children {
                 counts.push(count(c)?);
             }
-            let own = count(&u)?.saturating_sub(counts.iter().sum());
+            let own = here.saturating_sub(counts.iter().sum());
             if left < own {
                 at = Some((u, left));
                 break;
@@ -329,7 +331,7 @@ pub fn list_page(
                 break;
             };
             stack.push((u, i + 1));
-            u = children[i].clone();
+            (u, here) = (children[i].clone(), counts[i]);
         }
     }
     let mut keys: Vec<RecordId> = Vec::with_capacity(limit);

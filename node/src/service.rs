@@ -187,8 +187,7 @@ impl ServiceError {
                 SyncError::Expired { .. } => SyncFailure::Expired,
                 SyncError::Internal { .. } => SyncFailure::Internal,
                 SyncError::Node(_) => SyncFailure::Store,
-                #[allow(unreachable_patterns)]
-                _ => SyncFailure::Broken,
+                SyncError::Incomplete(_) => SyncFailure::Broken,
             },
             ServiceError::Node(_) => SyncFailure::Store,
             ServiceError::Quic(_) => SyncFailure::Broken,

@@ -191,41 +191,16 @@ fn assert_pages(n: &Node) {
 async fn report_figures_and_pages_equal_a_recount_across_a_federation_synced_over_quic() {
     let tmp = TempDir::new("report-index");
     let dir = tmp.path().to_owned();
-    let mut tld = root(&dir, T0);
-    let mut prov = enrol(
-        &mut tld,
-        &dir,
-        "ldld-phu-yen",
-        UnitRole::ProvincialFederation,
-        T0 + 1,
-    );
-    let mut da = enrol(
-        &mut prov,
-        &dir,
-        "ldld-tuy-hoa",
-        UnitRole::DirectSuperior,
-        T0 + 2,
-    );
-    let mut db = enrol(
-        &mut prov,
-        &dir,
-        "ldld-dong-hoa",
-        UnitRole::DirectSuperior,
-        T0 + 3,
-    );
-    let mut a = enrol(&mut da, &dir, "cdcs-a", UnitRole::Grassroots, T0 + 4);
-    let mut b = enrol(&mut da, &dir, "cdcs-b", UnitRole::Grassroots, T0 + 5);
-    let mut c = enrol(&mut db, &dir, "cdcs-c", UnitRole::Grassroots, T0 + 6);
-    let prog = records::create(&mut tld, &RecordContent::Programme(programme()), T0 + 7)
-        .expect("programme");
-    // The programme flows down.
-    sync_quic(&mut prov, &mut tld, None).await;
-    sync_quic(&mut da, &mut prov, None).await;
-    sync_quic(&mut db, &mut prov, None).await;
-    for g in [&mut a, &mut b] {
-        sync_quic(g, &mut da, None).await;
-    }
-    sync_quic(&mut c, &mut db, None).await;
+    let tests::PhuYen {
+        mut tld,
+        mut prov,
+        mut da,
+        mut db,
+        mut a,
+        mut b,
+        mut c,
+        prog,
+    } = tests::phu_yen(&dir, T0, programme()).await;
 
     let sectors = Sector::ALL;
     let days = [

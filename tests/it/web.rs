@@ -35,6 +35,11 @@ fn serve(name: &str) -> Served {
         T0,
     )
     .unwrap();
+    start(tmp, node)
+}
+
+/// Serves `node`'s web interface on 127.0.0.1 (any port) with a clock the test moves.
+fn start(tmp: TempDir, node: node::Node) -> Served {
     let clock = Arc::new(AtomicU64::new(T0 + 1000));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -386,39 +391,7 @@ fn serve_grassroots(name: &str) -> (Served, node::SledStore) {
     )
     .unwrap();
     let store = node.store().clone();
-    let clock = Arc::new(AtomicU64::new(T0 + 1000));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let c = clock.clone();
-    let addr = rt.block_on(async move {
-        let config = WebConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..WebConfig::default()
-        };
-        let listener = node::web::bind(&config).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let web = Web::new(
-            Arc::new(tokio::sync::Mutex::new(node)),
-            config,
-            Arc::new(|| {}),
-            Arc::new(move || c.load(Ordering::SeqCst)),
-        )
-        .await;
-        tokio::spawn(web.serve(listener));
-        addr
-    });
-    (
-        Served {
-            addr,
-            clock,
-            _rt: rt,
-            _tmp: tmp,
-        },
-        store,
-    )
+    (start(tmp, node), store)
 }
 
 /// The registration form: its token (cookie and hidden field agree).

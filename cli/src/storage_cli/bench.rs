@@ -905,17 +905,6 @@ fn ack(count: u32, dir: Option<PathBuf>) -> Result<u8, Failure> {
 // ---- report latency and memory of an existing node -----------------------------------------
 
 /// A `node run` this bench started: stopped (SIGTERM, then waited for) when dropped.
-struct BenchService(std::process::Child);
-impl Drop for BenchService {
-    fn drop(&mut self) {
-        // A clean stop (SIGTERM) of the child this process started and has not waited for.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
 /// Asks the service in `data` to carry out `args`; returns its output, its own time and the
 /// round trip.
 fn through_service(
@@ -957,7 +946,7 @@ fn summary(mut v: Vec<Duration>) -> String {
 
 /// The service serving `data`: the one running, or one started here (returned, stopped when
 /// dropped).
-fn serve(data: &Path, exe: &Path) -> Result<Option<BenchService>, Failure> {
+fn serve(data: &Path) -> Result<Option<super::bench_serve::ServiceProcess>, Failure> {
     let mut started = None;
     if node::control::request(data, node::control::Request::Status).is_err() {
         let tag = format!(
@@ -978,27 +967,9 @@ fn serve(data: &Path, exe: &Path) -> Result<Option<BenchService>, Failure> {
         .map_err(fail)?;
         let log = std::env::temp_dir().join(format!("sangkien-bench-{tag}.log"));
         let t = Instant::now();
-        let child = Command::new(exe)
-            .args(["node", "run", "--config"])
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).map_err(fail)?)
-            .spawn()
-            .map_err(fail)?;
-        let mut svc = BenchService(child);
-        loop {
-            if node::control::request(data, node::control::Request::Status).is_ok() {
-                break;
-            }
-            if let Ok(Some(st)) = svc.0.try_wait() {
-                return Err(fail(format!(
-                    "node run stopped ({st}): {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let svc = super::bench_serve::ServiceProcess::start(&cfg, &log, || {
+            node::control::request(data, node::control::Request::Status).is_ok()
+        })?;
         crate::outln!(
             "started `sangkien node run` on {} (ready in {:.1} s; log {})",
             data.display(),
@@ -1016,7 +987,7 @@ fn serve(data: &Path, exe: &Path) -> Result<Option<BenchService>, Failure> {
 fn report(ctx: &Ctx, runs: usize, writes: usize, child_unit: &str) -> Result<u8, Failure> {
     let data = std::fs::canonicalize(ctx.data()?).map_err(fail)?;
     let exe = std::env::current_exe().map_err(fail)?;
-    let started = serve(&data, &exe)?;
+    let started = serve(&data)?;
     let commands: [&[&str]; 4] = [
         &["report"],
         &["--json", "report"],
@@ -1164,7 +1135,6 @@ fn write_bench(
     keep: bool,
 ) -> Result<u8, Failure> {
     let data = std::fs::canonicalize(ctx.data()?).map_err(fail)?;
-    let exe = std::env::current_exe().map_err(fail)?;
     let gdir = data
         .parent()
         .unwrap_or(Path::new("/"))
@@ -1172,8 +1142,8 @@ fn write_bench(
     enrol_bench_grassroots(&data, district, &gdir)?;
     let gdir = std::fs::canonicalize(&gdir).map_err(fail)?;
     let result = (|| -> Result<(), Failure> {
-        let national = serve(&data, &exe)?;
-        let grassroots = serve(&gdir, &exe)?;
+        let national = serve(&data)?;
+        let grassroots = serve(&gdir)?;
         let mut new_t = (Vec::new(), Vec::new());
         let mut submit_t = (Vec::new(), Vec::new());
         for i in 0..writes {
