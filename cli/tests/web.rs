@@ -153,22 +153,9 @@ fn shots_dir() -> PathBuf {
 }
 
 /// Saves the whole page at desktop width and at 360 px, as a step of the flow
-/// (`flow-NAME-WIDTH.png`).
+/// (`flow-NAME-WIDTH.png`), with [`page_shot`]'s width check.
 async fn shot(c: &Client, name: &str) {
-    for w in [1280u32, 360] {
-        c.set_window_size(w, 800).await.expect("resize");
-        let h = c
-            .execute("return document.documentElement.scrollHeight", vec![])
-            .await
-            .ok()
-            .and_then(|v| v.as_u64())
-            .unwrap_or(800)
-            .clamp(400, 4000) as u32;
-        c.set_window_size(w, h + 140).await.expect("resize");
-        let png = c.screenshot().await.expect("screenshot");
-        std::fs::write(shots_dir().join(format!("flow-{name}-{w}.png")), png).expect("save");
-    }
-    c.set_window_size(1280, 900).await.expect("resize");
+    page_shot(c, &format!("flow-{name}")).await;
 }
 
 /// Every page of the interface: (name, node, login or "" for none, path). `{id}` is the
