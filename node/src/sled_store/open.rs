@@ -115,6 +115,9 @@ fn conf_is_cut_short(path: &Path) -> bool {
     b.len() < whole.len() && whole.starts_with(&b)
 }
 
+/// How long an open waits for sled's lock before saying another process holds the store.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl SledStore {
     /// Opens (creating if absent) the database in `path`, checking the schema version.
     pub fn open(path: &Path) -> Result<Self, OpenError> {
@@ -136,19 +139,31 @@ impl SledStore {
                 "removed leftovers of an interrupted open"
             );
         }
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| match e {
+        // sled closes its file, and so lets go of its lock, only when the last of its
+        // background writes has finished: a store this process has just dropped can stay
+        // locked for a moment (longer on a busy machine). Such a lock is waited for, briefly.
+        let started = std::time::Instant::now();
+        let db = loop {
+            match sled::Config::new()
+                .path(path)
+                .cache_capacity(cache_bytes)
+                .open()
+            {
+                Ok(db) => break db,
                 // sled 0.34 says so only in words (`Config::try_lock`).
-                sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock") => {
-                    OpenError::Locked {
-                        path: path.to_owned(),
+                Err(sled::Error::Io(io))
+                    if io.to_string().starts_with("could not acquire lock") =>
+                {
+                    if started.elapsed() >= LOCK_WAIT {
+                        return Err(OpenError::Locked {
+                            path: path.to_owned(),
+                        });
                     }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                e => sled_err(e),
-            })?;
+                Err(e) => return Err(sled_err(e)),
+            }
+        };
         let mut trees = Vec::with_capacity(TREES.len());
         for name in TREES {
             trees.push(db.open_tree(name).map_err(sled_err)?);
